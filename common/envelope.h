@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The chat message on the wire. Clients publish plain UTF-8 text or a JSON
+ * object {"text","type","cid","data"}; subscribers receive the server's
+ * envelope {"id","room","from","ts","type","text","cid","data","flagged"}.
+ * This module checks the first and writes and reads the second, without
+ * cJSON and without allocating beyond the caller's buffers.
+ */
+#ifndef CHAT_ENVELOPE_H
+#define CHAT_ENVELOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "json.h"
+#include "strbuf.h"
+
+#define ENVELOPE_TYPE_MAX 32
+#define ENVELOPE_CID_MAX 64
+
+struct envelope_limits {
+	size_t max_payload; /* whole client payload, bytes */
+	size_t max_data;    /* the raw "data" object, bytes */
+};
+
+/* A client's message after checking. Pointers refer to the payload or to
+ * the decode scratch buffer given to envelope_parse_client(). */
+struct chat_msg {
+	const char *text;  /* decoded UTF-8, may be NULL when only data is given */
+	size_t text_len;
+	char type[ENVELOPE_TYPE_MAX + 1]; /* "text" when absent */
+	char cid[ENVELOPE_CID_MAX + 1];   /* "" when absent */
+	const char *data;  /* raw JSON object text from the payload, or NULL */
+	size_t data_len;
+};
+
+/*
+ * Checks a client payload and fills m. Plain text is any payload whose first
+ * non-blank byte is not '{'; otherwise it must be a JSON object. scratch
+ * (capacity cap >= len + 1) receives the decoded text. Returns 0, or:
+ * CHAT_ERR_TOO_LARGE (payload or data over the limits), CHAT_ERR_UTF8,
+ * CHAT_ERR_JSON (malformed, or a field of the wrong type or form),
+ * CHAT_ERR_EMPTY (neither text nor data).
+ */
+int envelope_parse_client(const char *payload, size_t len, const struct envelope_limits *lim,
+			  char *scratch, size_t cap, struct chat_msg *m);
+
+/* The server's envelope as written. Strings are NUL-terminated. */
+struct envelope {
+	const char *id;
+	const char *room;
+	const char *from;
+	int64_t ts;        /* unix ms */
+	const char *type;
+	const char *text;  /* may be NULL */
+	size_t text_len;
+	const char *cid;   /* NULL or "" = omitted */
+	const char *data;  /* raw JSON or NULL */
+	size_t data_len;
+	bool flagged;
+};
+
+/* Appends the envelope JSON to sb (after strbuf_reset by the caller if
+ * wanted). Returns strbuf_status(sb). */
+int envelope_write(struct strbuf *sb, const struct envelope *e);
+
+/* An envelope as read back from JSON (the bridge). Spans point into the
+ * input; strings are still JSON-escaped spans (use json_string_decode). */
+struct envelope_view {
+	struct json_span id, room, from, type, text, cid, data;
+	int64_t ts;
+	bool flagged;
+	bool has_text, has_cid, has_data;
+};
+
+/* Parses an envelope. Returns 0, or CHAT_ERR_JSON when it is not an object
+ * with string id/room/from/type and integer ts. */
+int envelope_read(const char *json, size_t len, struct envelope_view *v);
+
+#endif

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Recursive-descent JSON validator (RFC 8259) with a depth limit, so a
+ * hostile payload of nested brackets cannot exhaust the broker's stack.
+ */
+#include "json.h"
+
+#include <string.h>
+
+#include "chat_err.h"
+#include "utf8.h"
+
+struct scan {
+	const char *s;
+	size_t len;
+	size_t i;
+};
+
+static int scan_value(struct scan *sc, int depth, struct json_span *out);
+
+static void skip_ws(struct scan *sc)
+{
+	while (sc->i < sc->len) {
+		char c = sc->s[sc->i];
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
+		sc->i++;
+	}
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+/* Reads 4 hex digits at s; returns the value or -1. */
+static long hex4(const char *s)
+{
+	long v = 0;
+	for (int k = 0; k < 4; k++) {
+		int h = hexval(s[k]);
+		if (h < 0) return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+/*
+ * Decodes a \uXXXX escape (with its low surrogate when it is a high one) at
+ * s[0..len), s pointing after the backslash-u. Returns the bytes consumed
+ * after "\u" and the code point in *cp, or 0 when malformed.
+ */
+static size_t unicode_escape(const char *s, size_t len, unsigned long *cp)
+{
+	if (len < 4) return 0;
+	long hi = hex4(s);
+	if (hi < 0) return 0;
+	if (hi >= 0xDC00 && hi <= 0xDFFF) return 0;
+	if (hi < 0xD800 || hi > 0xDBFF) {
+		*cp = (unsigned long)hi;
+		return 4;
+	}
+	if (len < 10 || s[4] != '\\' || s[5] != 'u') return 0;
+	long lo = hex4(s + 6);
+	if (lo < 0xDC00 || lo > 0xDFFF) return 0;
+	*cp = 0x10000ul + (((unsigned long)hi - 0xD800ul) << 10) + ((unsigned long)lo - 0xDC00ul);
+	return 10;
+}
+
+static int scan_string(struct scan *sc)
+{
+	sc->i++; /* opening quote */
+	while (sc->i < sc->len) {
+		unsigned char c = (unsigned char)sc->s[sc->i];
+		if (c == '"') {
+			sc->i++;
+			return CHAT_OK;
+		}
+		if (c < 0x20) return CHAT_ERR_JSON;
+		if (c == '\\') {
+			if (sc->i + 1 >= sc->len) return CHAT_ERR_JSON;
+			char e = sc->s[sc->i + 1];
+			if (e == 'u') {
+				unsigned long cp;
+				size_t n = unicode_escape(sc->s + sc->i + 2, sc->len - sc->i - 2, &cp);
+				if (n == 0) return CHAT_ERR_JSON;
+				sc->i += 2 + n;
+			} else if (strchr("\"\\/bfnrt", e) && e != '\0') {
+				sc->i += 2;
+			} else {
+				return CHAT_ERR_JSON;
+			}
+			continue;
+		}
+		if (c < 0x80) {
+			sc->i++;
+			continue;
+		}
+		uint32_t cp;
+		size_t n = utf8_decode(sc->s + sc->i, sc->len - sc->i, &cp);
+		if (n == 0) return CHAT_ERR_JSON;
+		sc->i += n;
+	}
+	return CHAT_ERR_JSON;
+}
+
+static int scan_number(struct scan *sc)
+{
+	const char *s = sc->s;
+	size_t i = sc->i;
+	if (i < sc->len && s[i] == '-') i++;
+	if (i >= sc->len) return CHAT_ERR_JSON;
+	if (s[i] == '0') {
+		i++;
+	} else if (is_digit(s[i])) {
+		while (i < sc->len && is_digit(s[i])) i++;
+	} else {
+		return CHAT_ERR_JSON;
+	}
+	if (i < sc->len && s[i] == '.') {
+		i++;
+		if (i >= sc->len || !is_digit(s[i])) return CHAT_ERR_JSON;
+		while (i < sc->len && is_digit(s[i])) i++;
+	}
+	if (i < sc->len && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < sc->len && (s[i] == '+' || s[i] == '-')) i++;
+		if (i >= sc->len || !is_digit(s[i])) return CHAT_ERR_JSON;
+		while (i < sc->len && is_digit(s[i])) i++;
+	}
+	sc->i = i;
+	return CHAT_OK;
+}
+
+static int scan_literal(struct scan *sc, const char *word)
+{
+	size_t n = strlen(word);
+	if (sc->len - sc->i < n || memcmp(sc->s + sc->i, word, n) != 0) return CHAT_ERR_JSON;
+	sc->i += n;
+	return CHAT_OK;
+}
+
+/* Scans '[' or '{' containers; close is ']' or '}'. */
+static int scan_container(struct scan *sc, int depth, char close)
+{
+	if (depth >= JSON_MAX_DEPTH) return CHAT_ERR_JSON;
+	sc->i++;
+	skip_ws(sc);
+	if (sc->i < sc->len && sc->s[sc->i] == close) {
+		sc->i++;
+		return CHAT_OK;
+	}
+	for (;;) {
+		skip_ws(sc);
+		if (close == '}') {
+			if (sc->i >= sc->len || sc->s[sc->i] != '"' || scan_string(sc) != CHAT_OK) return CHAT_ERR_JSON;
+			skip_ws(sc);
+			if (sc->i >= sc->len || sc->s[sc->i] != ':') return CHAT_ERR_JSON;
+			sc->i++;
+		}
+		if (scan_value(sc, depth + 1, NULL) != CHAT_OK) return CHAT_ERR_JSON;
+		skip_ws(sc);
+		if (sc->i >= sc->len) return CHAT_ERR_JSON;
+		if (sc->s[sc->i] == ',') {
+			sc->i++;
+			continue;
+		}
+		if (sc->s[sc->i] != close) return CHAT_ERR_JSON;
+		sc->i++;
+		return CHAT_OK;
+	}
+}
+
+static int scan_value(struct scan *sc, int depth, struct json_span *out)
+{
+	skip_ws(sc);
+	if (sc->i >= sc->len) return CHAT_ERR_JSON;
+	size_t start = sc->i;
+	enum json_type type;
+	int rc;
+	switch (sc->s[sc->i]) {
+	case '{': type = JSON_OBJECT, rc = scan_container(sc, depth, '}'); break;
+	case '[': type = JSON_ARRAY, rc = scan_container(sc, depth, ']'); break;
+	case '"': type = JSON_STRING, rc = scan_string(sc); break;
+	case 't': type = JSON_TRUE, rc = scan_literal(sc, "true"); break;
+	case 'f': type = JSON_FALSE, rc = scan_literal(sc, "false"); break;
+	case 'n': type = JSON_NULL, rc = scan_literal(sc, "null"); break;
+	default: type = JSON_NUMBER, rc = scan_number(sc); break;
+	}
+	if (rc != CHAT_OK) return rc;
+	if (out) {
+		out->p = sc->s + start;
+		out->len = sc->i - start;
+		out->type = type;
+	}
+	return CHAT_OK;
+}
+
+int json_check(const char *buf, size_t len, struct json_span *out)
+{
+	struct scan sc = {buf, len, 0};
+	struct json_span v;
+	if (!buf || scan_value(&sc, 0, &v) != CHAT_OK) return CHAT_ERR_JSON;
+	skip_ws(&sc);
+	if (sc.i != len) return CHAT_ERR_JSON;
+	if (out) *out = v;
+	return CHAT_OK;
+}
+
+int json_object_foreach(const struct json_span *obj, json_member_cb cb, void *ud)
+{
+	if (obj->type != JSON_OBJECT) return CHAT_ERR_INVAL;
+	struct scan sc = {obj->p, obj->len, 1};
+	for (;;) {
+		skip_ws(&sc);
+		if (sc.i >= sc.len || sc.s[sc.i] == '}') return CHAT_OK;
+		struct json_span key = {sc.s + sc.i, 0, JSON_STRING};
+		if (scan_string(&sc) != CHAT_OK) return CHAT_ERR_JSON;
+		key.len = (size_t)(sc.s + sc.i - key.p);
+		skip_ws(&sc);
+		sc.i++; /* ':' */
+		struct json_span val;
+		if (scan_value(&sc, 1, &val) != CHAT_OK) return CHAT_ERR_JSON;
+		int rc = cb(&key, &val, ud);
+		if (rc != 0) return rc;
+		skip_ws(&sc);
+		if (sc.i < sc.len && sc.s[sc.i] == ',') sc.i++;
+	}
+}
+
+bool json_key_is(const struct json_span *key, const char *name)
+{
+	size_t n = strlen(name);
+	if (key->type != JSON_STRING || key->len < 2) return false;
+	if (key->len == n + 2 && memcmp(key->p + 1, name, n) == 0) return true;
+	if (!memchr(key->p, '\\', key->len)) return false;
+	char tmp[64];
+	long got = json_string_decode(key, tmp, sizeof(tmp));
+	return got >= 0 && (size_t)got == n && memcmp(tmp, name, n) == 0;
+}
+
+long json_string_decode(const struct json_span *str, char *out, size_t cap)
+{
+	if (str->type != JSON_STRING || str->len < 2 || cap == 0) return CHAT_ERR_JSON;
+	const char *s = str->p + 1;
+	size_t n = str->len - 2, o = 0;
+	for (size_t i = 0; i < n;) {
+		char tmp[4];
+		size_t tn = 1;
+		if (s[i] != '\\') {
+			tmp[0] = s[i++];
+		} else {
+			if (i + 1 >= n) return CHAT_ERR_JSON;
+			char e = s[i + 1];
+			i += 2;
+			switch (e) {
+			case 'b': tmp[0] = '\b'; break;
+			case 'f': tmp[0] = '\f'; break;
+			case 'n': tmp[0] = '\n'; break;
+			case 'r': tmp[0] = '\r'; break;
+			case 't': tmp[0] = '\t'; break;
+			case '"': case '\\': case '/': tmp[0] = e; break;
+			case 'u': {
+				unsigned long cp;
+				size_t used = unicode_escape(s + i, n - i, &cp);
+				if (used == 0) return CHAT_ERR_JSON;
+				i += used;
+				tn = utf8_encode((uint32_t)cp, tmp);
+				if (tn == 0) return CHAT_ERR_JSON;
+				break;
+			}
+			default: return CHAT_ERR_JSON;
+			}
+		}
+		if (cap - o <= tn) return CHAT_ERR_TOO_LARGE;
+		memcpy(out + o, tmp, tn);
+		o += tn;
+	}
+	out[o] = '\0';
+	return (long)o;
+}
+
+int json_number_i64(const struct json_span *num, long long *v)
+{
+	if (num->type != JSON_NUMBER || num->len == 0 || num->len > 19) return CHAT_ERR_INVAL;
+	size_t i = 0;
+	bool neg = num->p[0] == '-';
+	if (neg) i++;
+	if (i == num->len || num->len - i > 18) return CHAT_ERR_INVAL; /* 18 digits cannot overflow */
+	long long r = 0;
+	for (; i < num->len; i++) {
+		if (!is_digit(num->p[i])) return CHAT_ERR_INVAL;
+		r = r * 10 + (num->p[i] - '0');
+	}
+	*v = neg ? -r : r;
+	return CHAT_OK;
+}

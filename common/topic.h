@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Classifies MQTT topic names and subscription filters of the chat tree
+ * (see topics.md) and validates user and room ids. The plugin calls this on
+ * every ACL check, so it does not allocate and looks at each byte once.
+ */
+#ifndef CHAT_TOPIC_H
+#define CHAT_TOPIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define TOPIC_ID_MAX 64
+/* "dm:" + two user ids + ':' */
+#define TOPIC_ROOM_MAX (3 + TOPIC_ID_MAX + 1 + TOPIC_ID_MAX)
+
+enum topic_kind {
+	TOPIC_OTHER,           /* outside the chat tree */
+	TOPIC_CHAT_INVALID,    /* under chat/ or $CONTROL/chat/ but not a known topic */
+	TOPIC_ROOM_MESSAGES,   /* chat/rooms/{room}/messages */
+	TOPIC_ROOM_EVENTS,     /* chat/rooms/{room}/events */
+	TOPIC_ROOM_HISTORY,    /* chat/rooms/{room}/history */
+	TOPIC_ROOM_READ,       /* chat/rooms/{room}/read */
+	TOPIC_ROOM_ANY,        /* filter chat/rooms/{room}/+ or /# */
+	TOPIC_USER_ROOMS,      /* chat/users/{user}/rooms */
+	TOPIC_USER_DEVICES,    /* chat/users/{user}/devices */
+	TOPIC_USER_PRIVATE,    /* chat/users/{user}/inbox and anything else below */
+	TOPIC_USER_ANY,        /* filter chat/users/{user}/# or /+ */
+	TOPIC_PRESENCE,        /* chat/presence/{user} */
+	TOPIC_CONTROL,         /* $CONTROL/chat/v1 */
+	TOPIC_CONTROL_RESPONSE,/* $CONTROL/chat/v1/response */
+	TOPIC_SYS_CHAT,        /* $SYS/broker/chat/... */
+	TOPIC_CHAT_WILDCARD,   /* a filter spanning rooms or users (chat/#, chat/rooms/+/...) */
+};
+
+struct topic_ref {
+	enum topic_kind kind;
+	const char *id;   /* the room or user segment inside the topic, not NUL-terminated */
+	size_t id_len;    /* 0 when the kind has no id */
+	bool wildcard;    /* the topic is a filter with + or # somewhere */
+};
+
+/*
+ * Classifies topic (a topic name or a subscription filter, without any
+ * $share/ prefix). Never fails: anything unknown is TOPIC_OTHER or
+ * TOPIC_CHAT_INVALID, and ids are validated (an invalid id gives
+ * TOPIC_CHAT_INVALID).
+ */
+void topic_parse(const char *topic, struct topic_ref *out);
+
+/* A user id: [A-Za-z0-9_.-]{1,64}. */
+bool topic_user_valid(const char *s, size_t len);
+
+/* A room id: [A-Za-z0-9_.-]{1,64}, or a valid DM room id. */
+bool topic_room_valid(const char *s, size_t len);
+
+/*
+ * For a DM room id dm:{a}:{b} with valid users and a < b bytewise, stores
+ * the two user ids' spans and returns true; false for anything else.
+ */
+bool topic_dm_users(const char *room, size_t len, const char **a, size_t *alen, const char **b,
+		    size_t *blen);
+
+/* True when the topic starts with "$share/". */
+bool topic_is_shared(const char *topic);
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The plugin's one state struct and the entry points of its files. The
+ * broker hands `struct chat *` back to every callback as userdata; nothing
+ * lives in file-level globals.
+ */
+#ifndef CHAT_PLUGIN_CHAT_H
+#define CHAT_PLUGIN_CHAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "envelope.h"
+#include "id.h"
+#include "strbuf.h"
+
+#define CHAT_LOG_PREFIX "chat: "
+
+/* Options from plugin_opt_* in mosquitto.conf, parsed once at start. */
+struct chat_config {
+	char *node_id;        /* id generator node; NULL = host name */
+	struct envelope_limits limits;
+};
+
+struct chat {
+	mosquitto_plugin_id_t *pid;
+	struct chat_config cfg;
+	struct id_gen ids;
+	struct strbuf out;    /* reused for every envelope */
+	char *scratch;        /* decode buffer, max_payload + 1 bytes */
+};
+
+/* options.c: fills cfg from the broker's options; logs and returns a
+ * MOSQ_ERR_* on a bad value. */
+int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int opt_count);
+void chat_config_free(struct chat_config *cfg);
+
+/* message.c: MOSQ_EVT_MESSAGE callback. */
+int chat_on_message(int event, void *event_data, void *userdata);
+
+/* Milliseconds since the epoch, from CLOCK_REALTIME. */
+uint64_t chat_now_ms(void);
+
+#endif

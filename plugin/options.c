@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * plugin_opt_* parsing. Every option is read once here into struct
+ * chat_config; a bad value stops the broker at start with a log line that
+ * names the option, rather than running with a guess.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+
+#define DEFAULT_MAX_PAYLOAD 8192
+#define DEFAULT_MAX_DATA 4096
+
+static int parse_size(const char *key, const char *value, size_t min, size_t max, size_t *out)
+{
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(value, &end, 10);
+	if (errno || end == value || *end || value[0] == '-' || v < min || v > max) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "plugin_opt_%s: '%s' is not a number in %zu..%zu",
+				     key, value, min, max);
+		return MOSQ_ERR_INVAL;
+	}
+	*out = (size_t)v;
+	return MOSQ_ERR_SUCCESS;
+}
+
+int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int opt_count)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->limits.max_payload = DEFAULT_MAX_PAYLOAD;
+	cfg->limits.max_data = DEFAULT_MAX_DATA;
+	for (int i = 0; i < opt_count; i++) {
+		const char *k = opts[i].key, *v = opts[i].value ? opts[i].value : "";
+		int rc = MOSQ_ERR_SUCCESS;
+		if (strcmp(k, "node_id") == 0) {
+			free(cfg->node_id);
+			cfg->node_id = strdup(v);
+			if (!cfg->node_id) rc = MOSQ_ERR_NOMEM;
+		} else if (strcmp(k, "max_payload") == 0) {
+			rc = parse_size(k, v, 64, 16u * 1024 * 1024, &cfg->limits.max_payload);
+		} else if (strcmp(k, "max_data") == 0) {
+			rc = parse_size(k, v, 2, 16u * 1024 * 1024, &cfg->limits.max_data);
+		} else {
+			mosquitto_log_printf(MOSQ_LOG_WARNING, CHAT_LOG_PREFIX "unknown option plugin_opt_%s ignored", k);
+		}
+		if (rc != MOSQ_ERR_SUCCESS) return rc;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+void chat_config_free(struct chat_config *cfg)
+{
+	free(cfg->node_id);
+	cfg->node_id = NULL;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Entry points of mosquitto_chat.so: version negotiation, init (options,
+ * state, callback registration) and cleanup. Everything else happens in the
+ * callbacks registered here.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "chat.h"
+
+uint64_t chat_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint32_t boot_salt(void)
+{
+	uint32_t v = 0;
+	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		v = (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec;
+	}
+	return v;
+}
+
+static void chat_free(struct chat *c)
+{
+	if (!c) return;
+	strbuf_free(&c->out);
+	free(c->scratch);
+	chat_config_free(&c->cfg);
+	free(c);
+}
+
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+	for (int i = 0; i < supported_version_count; i++) {
+		if (supported_versions[i] == 5) return 5;
+	}
+	return -1;
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, struct mosquitto_opt *opts,
+			  int opt_count)
+{
+	struct chat *c = calloc(1, sizeof(*c));
+	if (!c) return MOSQ_ERR_NOMEM;
+	c->pid = identifier;
+	strbuf_init(&c->out);
+	int rc = chat_config_load(&c->cfg, opts, opt_count);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
+	c->scratch = malloc(c->cfg.limits.max_payload + 1);
+	if (!c->scratch) {
+		rc = MOSQ_ERR_NOMEM;
+		goto fail;
+	}
+	id_gen_init(&c->ids, c->cfg.node_id, boot_salt());
+	rc = mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, chat_on_message, NULL, c);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
+	*user_data = c;
+	mosquitto_log_printf(MOSQ_LOG_INFO, CHAT_LOG_PREFIX "plugin loaded (max_payload %zu)",
+			     c->cfg.limits.max_payload);
+	return MOSQ_ERR_SUCCESS;
+fail:
+	chat_free(c);
+	return rc;
+}
+
+int mosquitto_plugin_cleanup(void *user_data, struct mosquitto_opt *opts, int opt_count)
+{
+	struct chat *c = user_data;
+	(void)opts;
+	(void)opt_count;
+	if (c) mosquitto_callback_unregister(c->pid, MOSQ_EVT_MESSAGE, chat_on_message, NULL);
+	chat_free(c);
+	return MOSQ_ERR_SUCCESS;
+}

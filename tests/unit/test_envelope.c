@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of common/envelope: client payload checks, writing, reading. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "chat_err.h"
+#include "envelope.h"
+
+static const struct envelope_limits lim = {256, 64};
+
+static int parse(const char *payload, struct chat_msg *m, char *scratch)
+{
+	return envelope_parse_client(payload, strlen(payload), &lim, scratch, 512, m);
+}
+
+static void test_plain_text(void **state)
+{
+	(void)state;
+	char scratch[512];
+	struct chat_msg m;
+	assert_int_equal(parse("안녕 world", &m, scratch), CHAT_OK);
+	assert_int_equal(m.text_len, strlen("안녕 world"));
+	assert_memory_equal(m.text, "안녕 world", m.text_len);
+	assert_string_equal(m.type, "text");
+	assert_string_equal(m.cid, "");
+	assert_null(m.data);
+}
+
+static void test_json_message(void **state)
+{
+	(void)state;
+	char scratch[512];
+	struct chat_msg m;
+	const char *p = "{\"text\":\"hi \\\"you\\\" \\u00e9\",\"type\":\"image\",\"cid\":\"c-1\","
+			"\"data\":{\"url\":\"x\"},\"from\":\"mallory\",\"id\":\"forged\",\"ts\":1}";
+	assert_int_equal(parse(p, &m, scratch), CHAT_OK);
+	assert_int_equal(m.text_len, strlen("hi \"you\" é"));
+	assert_memory_equal(m.text, "hi \"you\" é", m.text_len);
+	assert_string_equal(m.type, "image");
+	assert_string_equal(m.cid, "c-1");
+	assert_int_equal(m.data_len, strlen("{\"url\":\"x\"}"));
+	assert_int_equal(parse("{\"data\":{\"k\":1}}", &m, scratch), CHAT_OK);
+	assert_null(m.text);
+}
+
+static void test_rejections(void **state)
+{
+	(void)state;
+	char scratch[512], big[300];
+	struct chat_msg m;
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(parse(big, &m, scratch), CHAT_ERR_TOO_LARGE);
+	assert_int_equal(parse("bad \xC0\xAF utf8", &m, scratch), CHAT_ERR_UTF8);
+	assert_int_equal(parse("{\"text\":", &m, scratch), CHAT_ERR_JSON);
+	assert_int_equal(parse("{\"text\":5}", &m, scratch), CHAT_ERR_JSON);
+	assert_int_equal(parse("{\"text\":\"a\\u0000b\"}", &m, scratch), CHAT_ERR_JSON);
+	assert_int_equal(parse("{\"type\":\"x\"}", &m, scratch), CHAT_ERR_EMPTY);
+	assert_int_equal(parse("{\"text\":\"\"}", &m, scratch), CHAT_ERR_EMPTY);
+	assert_int_equal(parse("   ", &m, scratch), CHAT_ERR_EMPTY);
+	assert_int_equal(parse("{\"text\":\"a\",\"data\":[1]}", &m, scratch), CHAT_ERR_JSON);
+	assert_int_equal(parse("{\"text\":\"a\",\"cid\":\"has space\"}", &m, scratch), CHAT_ERR_JSON);
+	assert_int_equal(parse("{\"data\":{\"k\":\"0123456789012345678901234567890123456789012345678901234567890\"}}",
+			       &m, scratch),
+			 CHAT_ERR_TOO_LARGE);
+	assert_int_equal(envelope_parse_client("a\0b", 3, &lim, scratch, 512, &m), CHAT_ERR_UTF8);
+}
+
+static void test_write_read_roundtrip(void **state)
+{
+	(void)state;
+	struct strbuf sb;
+	strbuf_init(&sb);
+	struct envelope e = {
+		.id = "01HZX", .room = "general", .from = "alice", .ts = 1700000000123, .type = "text",
+		.text = "line\n\"quoted\" 한국어", .text_len = strlen("line\n\"quoted\" 한국어"), .cid = "c9",
+		.data = "{\"a\":[1,2]}", .data_len = 11, .flagged = true,
+	};
+	assert_int_equal(envelope_write(&sb, &e), CHAT_OK);
+	assert_string_equal(sb.buf, "{\"id\":\"01HZX\",\"room\":\"general\",\"from\":\"alice\",\"ts\":1700000000123,"
+				    "\"type\":\"text\",\"text\":\"line\\n\\\"quoted\\\" 한국어\",\"cid\":\"c9\","
+				    "\"data\":{\"a\":[1,2]},\"flagged\":true}");
+	struct envelope_view v;
+	assert_int_equal(envelope_read(sb.buf, sb.len, &v), CHAT_OK);
+	assert_int_equal(v.ts, 1700000000123);
+	assert_true(v.flagged && v.has_text && v.has_cid && v.has_data);
+	char text[64];
+	assert_int_equal(json_string_decode(&v.text, text, sizeof(text)), (long)e.text_len);
+	assert_string_equal(text, e.text);
+	assert_int_equal(envelope_read("{\"id\":\"x\"}", 10, &v), CHAT_ERR_JSON);
+	assert_int_equal(envelope_read("not json", 8, &v), CHAT_ERR_JSON);
+	strbuf_free(&sb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plain_text),
+		cmocka_unit_test(test_json_message),
+		cmocka_unit_test(test_rejections),
+		cmocka_unit_test(test_write_read_roundtrip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of common/json: validation, member iteration, decoding. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "chat_err.h"
+#include "json.h"
+
+static int check(const char *s)
+{
+	return json_check(s, strlen(s), NULL);
+}
+
+static void test_valid(void **state)
+{
+	(void)state;
+	const char *ok[] = {
+		"{}", "[]", " {\"a\":1} ", "{\"a\":[1,2.5,-3e10,true,false,null,\"x\"]}", "\"\\u00e9\\ud83d\\ude00\"",
+		"0", "-0.5", "{\"k\":{\"n\":{}}}", "\"한국어\"",
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (check(ok[i]) != CHAT_OK) fail_msg("should be valid: %s", ok[i]);
+	}
+}
+
+static void test_invalid(void **state)
+{
+	(void)state;
+	const char *bad[] = {
+		"", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "01", "1.", "-", "tru", "\"abc",
+		"\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "{a:1}", "{} {}", "\"tab\there\"", "\"\xC0\xAF\"",
+		"{\"a\":1}x", "nulll",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (check(bad[i]) != CHAT_ERR_JSON) fail_msg("should be invalid: %s", bad[i]);
+	}
+}
+
+static void test_depth_limit(void **state)
+{
+	(void)state;
+	char deep[2 * JSON_MAX_DEPTH + 8];
+	size_t n = 0;
+	for (int i = 0; i < JSON_MAX_DEPTH; i++) deep[n++] = '[';
+	for (int i = 0; i < JSON_MAX_DEPTH; i++) deep[n++] = ']';
+	assert_int_equal(json_check(deep, n, NULL), CHAT_OK);
+	char deeper[2 * JSON_MAX_DEPTH + 8];
+	n = 0;
+	for (int i = 0; i <= JSON_MAX_DEPTH; i++) deeper[n++] = '[';
+	for (int i = 0; i <= JSON_MAX_DEPTH; i++) deeper[n++] = ']';
+	assert_int_equal(json_check(deeper, n, NULL), CHAT_ERR_JSON);
+}
+
+struct seen {
+	int count;
+	long long b;
+	char a[32];
+};
+
+static int member(const struct json_span *key, const struct json_span *v, void *ud)
+{
+	struct seen *s = ud;
+	s->count++;
+	if (json_key_is(key, "a")) assert_true(json_string_decode(v, s->a, sizeof(s->a)) >= 0);
+	if (json_key_is(key, "b")) assert_int_equal(json_number_i64(v, &s->b), CHAT_OK);
+	return 0;
+}
+
+static void test_members(void **state)
+{
+	(void)state;
+	const char *doc = "{ \"a\" : \"x\\ny\" , \"\\u0062\":-42, \"c\":{\"a\":\"inner\"} }";
+	struct json_span obj;
+	struct seen s = {0};
+	assert_int_equal(json_check(doc, strlen(doc), &obj), CHAT_OK);
+	assert_int_equal(obj.type, JSON_OBJECT);
+	assert_int_equal(json_object_foreach(&obj, member, &s), 0);
+	assert_int_equal(s.count, 3);
+	assert_string_equal(s.a, "x\ny");
+	assert_int_equal(s.b, -42);
+}
+
+static void test_decode_limits(void **state)
+{
+	(void)state;
+	struct json_span s = {"\"abcdef\"", 8, JSON_STRING};
+	char small[4], big[16];
+	assert_int_equal(json_string_decode(&s, small, sizeof(small)), CHAT_ERR_TOO_LARGE);
+	assert_int_equal(json_string_decode(&s, big, sizeof(big)), 6);
+	struct json_span n = {"12345678901234567890", 20, JSON_NUMBER};
+	long long v;
+	assert_int_equal(json_number_i64(&n, &v), CHAT_ERR_INVAL);
+	struct json_span f = {"1.5", 3, JSON_NUMBER};
+	assert_int_equal(json_number_i64(&f, &v), CHAT_ERR_INVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid),       cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_depth_limit), cmocka_unit_test(test_members),
+		cmocka_unit_test(test_decode_limits),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
