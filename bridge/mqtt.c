@@ -26,6 +26,17 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, cons
 	if (rc != MOSQ_ERR_SUCCESS) blog(BLOG_ERR, "subscribe: %s", mosquitto_strerror(rc));
 }
 
+static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int count, const int *granted,
+			 const mosquitto_property *props)
+{
+	(void)mosq, (void)ud, (void)mid, (void)props;
+	if (count < 1 || granted[0] > 2) {
+		blog(BLOG_ERR, "the broker refused the subscription to %s", SHARE_GROUP MESSAGES_FILTER);
+		return;
+	}
+	blog(BLOG_INFO, "subscribed to %s", SHARE_GROUP MESSAGES_FILTER);
+}
+
 static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *msg,
 		       const mosquitto_property *props)
 {
@@ -48,6 +59,7 @@ int mqtt_run(struct bridge *b)
 	mosquitto_int_option(b->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
 	mosquitto_connect_v5_callback_set(b->mosq, on_connect);
 	mosquitto_message_v5_callback_set(b->mosq, on_message);
+	mosquitto_subscribe_v5_callback_set(b->mosq, on_subscribe);
 	if (b->cfg.mqtt_username) mosquitto_username_pw_set(b->mosq, b->cfg.mqtt_username, b->cfg.mqtt_password);
 	int rc = mosquitto_connect_bind_v5(b->mosq, b->cfg.mqtt_host, b->cfg.mqtt_port, 30, NULL, NULL);
 	if (rc != MOSQ_ERR_SUCCESS) {

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The normalizer behind the word filter. One 64K-entry table, filled once
+ * from utf8proc, says for every BMP code point whether it is a separator,
+ * invisible, or which letters it stands for. Hangul syllables are split
+ * into jamo by arithmetic (Unicode ch. 3.12) instead of taking table room,
+ * and final consonants are written as the matching initial consonants, so
+ * that a syllable and the same jamo typed apart ("십" and "ㅅㅣㅂ") read
+ * the same. The table is immutable after pthread_once, so it is shared by
+ * every thread without locks.
+ */
+#include "normalize.h"
+
+#include "utf8.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#define KIND_SHIFT 30
+#define KIND_GAP 0u
+#define KIND_IGNORE 1u
+#define KIND_ONE 2u
+#define KIND_MANY 3u
+#define CP_MASK 0x1FFFFFu
+#define MANY_SHIFT 21
+#define POOL_SIZE 8192
+
+#define SBASE 0xAC00u
+#define SCOUNT 11172u
+#define LBASE 0x1100u
+#define VBASE 0x1161u
+#define TBASE 0x11A7u
+#define IEUNG 0x110Bu
+
+/* Built once, read-only afterwards: not per-process state but a constant. */
+static uint32_t norm_table[0x10000];
+static uint32_t norm_pool[POOL_SIZE];
+static pthread_once_t norm_once = PTHREAD_ONCE_INIT;
+
+/*
+ * Final consonant (jongseong index 1..27) as one or two initial consonants;
+ * clusters such as ㄳ split into their parts.
+ */
+static const uint16_t jong_cho[28][2] = {
+	{0, 0},           {0x1100, 0},      {0x1101, 0},      {0x1100, 0x1109}, {0x1102, 0},
+	{0x1102, 0x110C}, {0x1102, 0x1112}, {0x1103, 0},      {0x1105, 0},      {0x1105, 0x1100},
+	{0x1105, 0x1106}, {0x1105, 0x1107}, {0x1105, 0x1109}, {0x1105, 0x1110}, {0x1105, 0x1111},
+	{0x1105, 0x1112}, {0x1106, 0},      {0x1107, 0},      {0x1107, 0x1109}, {0x1109, 0},
+	{0x110A, 0},      {0x110B, 0},      {0x110C, 0},      {0x110E, 0},      {0x110F, 0},
+	{0x1110, 0},      {0x1111, 0},      {0x1112, 0},
+};
+
+static unsigned push_letter(uint32_t *out, unsigned k, uint32_t cp)
+{
+	if (cp > TBASE && cp <= TBASE + 27) {
+		const uint16_t *m = jong_cho[cp - TBASE];
+		if (k < NORM_MAX_OUT) out[k++] = m[0];
+		if (m[1] && k < NORM_MAX_OUT) out[k++] = m[1];
+		return k;
+	}
+	if (k < NORM_MAX_OUT) out[k++] = cp;
+	return k;
+}
+
+static bool letter_category(utf8proc_category_t c)
+{
+	return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) ||
+	       (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO);
+}
+
+/* The slow path: ask utf8proc. Used to fill the table and above U+FFFF. */
+static unsigned slow_map(uint32_t cp, uint32_t *out, bool *gap)
+{
+	const utf8proc_option_t opts = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+				       UTF8PROC_STRIPMARK | UTF8PROC_IGNORE;
+	utf8proc_int32_t d[32];
+	int bound = 0;
+	utf8proc_ssize_t n = utf8proc_decompose_char((utf8proc_int32_t)cp, d, 32, opts, &bound);
+	unsigned k = 0;
+	for (utf8proc_ssize_t i = 0; i < n && i < 32; i++) {
+		if (letter_category(utf8proc_category(d[i]))) k = push_letter(out, k, (uint32_t)d[i]);
+	}
+	if (k > 0) return k;
+	/* Nothing left: a mark or zero-width/format character is invisible. */
+	*gap = n != 0 && utf8proc_category((utf8proc_int32_t)cp) != UTF8PROC_CATEGORY_CF;
+	return 0;
+}
+
+static void build_table(void)
+{
+	size_t used = 0;
+	for (uint32_t cp = 0; cp < 0x10000; cp++) {
+		uint32_t out[NORM_MAX_OUT];
+		bool gap = true;
+		if ((cp >= 0xD800 && cp <= 0xDFFF) || (cp >= SBASE && cp < SBASE + SCOUNT)) {
+			norm_table[cp] = KIND_GAP << KIND_SHIFT; /* never looked up */
+			continue;
+		}
+		unsigned k = slow_map(cp, out, &gap);
+		if (k == 0) {
+			norm_table[cp] = (gap ? KIND_GAP : KIND_IGNORE) << KIND_SHIFT;
+		} else if (k == 1 || used + k > POOL_SIZE) {
+			norm_table[cp] = (KIND_ONE << KIND_SHIFT) | out[0];
+		} else {
+			memcpy(norm_pool + used, out, k * sizeof(uint32_t));
+			norm_table[cp] = (KIND_MANY << KIND_SHIFT) | ((uint32_t)k << MANY_SHIFT) | (uint32_t)used;
+			used += k;
+		}
+	}
+}
+
+void normalize_init(void)
+{
+	pthread_once(&norm_once, build_table);
+}
+
+static unsigned map_syllable(uint32_t s, uint32_t *out)
+{
+	uint32_t t = s % 28;
+	out[0] = LBASE + s / 588;
+	out[1] = VBASE + (s % 588) / 28;
+	if (t == 0) return 2;
+	out[2] = jong_cho[t][0];
+	if (jong_cho[t][1] == 0) return 3;
+	out[3] = jong_cho[t][1];
+	return 4;
+}
+
+/* normalize_cp without the once-check, for the hot path. */
+static unsigned map_cp(uint32_t cp, uint32_t *out, bool *gap)
+{
+	if (cp - SBASE < SCOUNT) return map_syllable(cp - SBASE, out);
+	if (cp >= 0x10000) return slow_map(cp, out, gap);
+	uint32_t e = norm_table[cp];
+	switch (e >> KIND_SHIFT) {
+	case KIND_ONE:
+		out[0] = e & CP_MASK;
+		return 1;
+	case KIND_MANY: {
+		unsigned k = (e >> MANY_SHIFT) & 0xFu;
+		memcpy(out, norm_pool + (e & ((1u << MANY_SHIFT) - 1)), k * sizeof(uint32_t));
+		return k;
+	}
+	case KIND_IGNORE:
+		*gap = false;
+		return 0;
+	default:
+		*gap = true;
+		return 0;
+	}
+}
+
+unsigned normalize_cp(uint32_t cp, uint32_t out[NORM_MAX_OUT], bool *gap)
+{
+	normalize_init();
+	return map_cp(cp, out, gap);
+}
+
+bool normalize_is_hangul(uint32_t letter)
+{
+	return (letter >= 0x1100 && letter <= 0x11FF) || (letter >= 0xA960 && letter <= 0xA97F) ||
+	       (letter >= 0xD7B0 && letter <= 0xD7FF);
+}
+
+void norm_iter_init(struct norm_iter *it, const char *text, size_t len)
+{
+	normalize_init();
+	memset(it, 0, sizeof(*it));
+	it->text = (const unsigned char *)text;
+	it->len = text ? len : 0;
+}
+
+/*
+ * "시이이발": a syllable that opens with the silent ㅇ and repeats the vowel
+ * just read only stretches that vowel, so its ㅇ is dropped and the vowel
+ * joins the run, as a doubled Latin letter would.
+ */
+static void drop_silent_ieung(struct norm_iter *it)
+{
+	if (it->npend >= 2 && it->pend[0] == IEUNG && !it->gap && it->pend[1] == it->last &&
+	    it->last >= VBASE && it->last <= VBASE + 20)
+		it->ipend = 1;
+}
+
+/* Loads the letters of the next code point that has any. */
+static bool load_letters(struct norm_iter *it)
+{
+	while (it->pos < it->len) {
+		const unsigned char *p = it->text + it->pos;
+		uint32_t cp = *p;
+		size_t n = 1;
+		if (cp >= 0x80) {
+			n = utf8_decode((const char *)p, it->len - it->pos, &cp);
+			if (n == 0) {
+				n = 1;
+				cp = 0xFFFD; /* invalid byte: a separator */
+			}
+		}
+		it->cp_start = it->pos;
+		it->pos += n;
+		it->cp_end = it->pos;
+		bool gap = true;
+		unsigned k = map_cp(cp, it->pend, &gap);
+		if (k == 0) {
+			it->gap = it->gap || gap;
+			continue;
+		}
+		it->npend = k;
+		it->ipend = 0;
+		it->fresh = true;
+		drop_silent_ieung(it);
+		return true;
+	}
+	return false;
+}
+
+static void start_run(struct norm_iter *it, uint32_t cp, bool gap)
+{
+	struct norm_run *r = &it->cur;
+	r->cp = cp;
+	r->count = 1;
+	r->letters = 1;
+	r->first_start = r->last_start = it->cp_start;
+	r->first_end = r->last_end = it->cp_end;
+	r->gap_before = gap;
+	it->have_cur = true;
+}
+
+bool norm_iter_next(struct norm_iter *it, struct norm_run *run)
+{
+	for (;;) {
+		if (it->ipend >= it->npend && !load_letters(it)) break;
+		uint32_t cp = it->pend[it->ipend++];
+		bool gap = it->gap, fresh = it->fresh;
+		it->gap = it->fresh = false;
+		it->last = cp;
+		if (it->have_cur && it->cur.cp == cp && !gap) {
+			struct norm_run *r = &it->cur;
+			if (r->count < UINT32_MAX) r->count++;
+			r->letters += fresh ? 1u : 0u;
+			r->last_start = it->cp_start;
+			r->last_end = it->cp_end;
+			continue;
+		}
+		bool had = it->have_cur;
+		if (had) *run = it->cur;
+		start_run(it, cp, gap);
+		it->cur.letters = fresh ? 1u : 0u;
+		if (had) return true;
+	}
+	if (!it->have_cur) return false;
+	*run = it->cur;
+	it->have_cur = false;
+	return true;
+}
+
+size_t normalize_text(const char *text, size_t len, char *out, size_t outcap)
+{
+	struct norm_iter it;
+	struct norm_run run;
+	size_t need = 0;
+	norm_iter_init(&it, text, len);
+	while (norm_iter_next(&it, &run)) {
+		char buf[4];
+		size_t n = utf8_encode(run.cp, buf);
+		if (out && need + n < outcap) memcpy(out + need, buf, n);
+		else if (out && need < outcap) outcap = need + 1; /* cut at a whole letter */
+		need += n;
+	}
+	if (out && outcap > 0) out[need < outcap ? need : outcap - 1] = '\0';
+	return need;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Text normalization for the banned-word engine and for duplicate-message
+ * detection. A code point becomes zero or more "letters" (case folded,
+ * compatibility decomposed, marks stripped, Hangul split into jamo), or a
+ * separator, or nothing at all (zero-width and format characters). Letters
+ * are then grouped into runs, so "baaad" reads as b, a x3, d.
+ *
+ * The per-code-point mapping comes from one table built on first use from
+ * utf8proc (NFKD + case fold + strip marks + drop default ignorables); the
+ * hot path is a table lookup, arithmetic for Hangul syllables, and no
+ * allocation. Only code points above U+FFFF ask utf8proc directly.
+ */
+#ifndef CHAT_NORMALIZE_H
+#define CHAT_NORMALIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Most letters one code point can turn into; longer expansions are cut. */
+#define NORM_MAX_OUT 8
+
+/* A run of one repeated letter, as read from the original text. */
+struct norm_run {
+	uint32_t cp;        /* the normalized letter (folded; jamo for Hangul) */
+	uint32_t count;     /* how many times it repeats, >= 1 */
+	uint32_t letters;   /* original code points whose first letter is in this run */
+	size_t first_start; /* byte span of the code point giving the first letter */
+	size_t first_end;
+	size_t last_start; /* byte span of the code point giving the last letter */
+	size_t last_end;
+	bool gap_before; /* a separator lies between the previous run and this one */
+};
+
+/* Iterator over the runs of a text; lives on the caller's stack. */
+struct norm_iter {
+	const unsigned char *text;
+	size_t len;
+	size_t pos;
+	uint32_t pend[NORM_MAX_OUT]; /* letters of the current code point */
+	unsigned npend;
+	unsigned ipend;
+	size_t cp_start;
+	size_t cp_end;
+	bool gap;      /* separator seen since the last letter */
+	bool fresh;    /* next letter is the first of its code point */
+	uint32_t last; /* last letter handed out, 0 before the first */
+	struct norm_run cur;
+	bool have_cur;
+};
+
+/*
+ * Builds the lookup table once per process (thread-safe, idempotent). Every
+ * other function here calls it, so calling it up front only moves the cost
+ * (a few milliseconds) out of the first message.
+ */
+void normalize_init(void);
+
+/*
+ * Maps one code point. Writes its letters to out and returns how many (up to
+ * NORM_MAX_OUT). Returns 0 for a code point that yields no letter; then
+ * *gap tells a separator (space, punctuation, symbol, emoji, invalid) from
+ * an invisible one (zero-width, format, combining mark).
+ */
+unsigned normalize_cp(uint32_t cp, uint32_t out[NORM_MAX_OUT], bool *gap);
+
+/* True for a Hangul jamo letter as produced by normalize_cp. */
+bool normalize_is_hangul(uint32_t letter);
+
+/*
+ * Starts iterating text[0..len). Invalid UTF-8 bytes count as separators,
+ * one byte each. The iterator borrows text; nothing to free.
+ */
+void norm_iter_init(struct norm_iter *it, const char *text, size_t len);
+
+/* Stores the next run in *run and returns true, or returns false at the end. */
+bool norm_iter_next(struct norm_iter *it, struct norm_run *run);
+
+/*
+ * Writes the normalized form of text (letters only, runs collapsed to one
+ * letter, separators dropped; UTF-8) into out, NUL-terminated and cut to fit
+ * outcap. Returns the length the whole form needs, as snprintf does, so a
+ * return >= outcap means it was cut. out may be NULL when outcap is 0.
+ */
+size_t normalize_text(const char *text, size_t len, char *out, size_t outcap);
+
+#endif

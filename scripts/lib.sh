@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: MIT
+# Shared by scripts/test, scripts/demo and scripts/bench (sourced, not run):
+# where the repository is, and installing what a bare Debian 12 machine lacks.
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Debian packages the build, the tests and the demo need.
+chat_packages=(
+	build-essential cmake pkg-config clang libclang-rt-14-dev
+	mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
+	libmongoc-dev libbson-dev libcurl4-openssl-dev libcjson-dev libssl-dev
+	uthash-dev libjwt-dev libmicrohttpd-dev libcmocka-dev
+)
+
+log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+# Installs the packages that are missing (apt-get update once, only then).
+ensure_packages() {
+	local missing=() p
+	for p in "${chat_packages[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	done
+	[[ ${#missing[@]} -eq 0 ]] && return 0
+	log "installing: ${missing[*]}"
+	local sudo=()
+	[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null
+	# The mosquitto package starts a system broker on port 1883; the project
+	# starts its own brokers, so leave the system one as the operator had it.
+}
+
+# Configures and builds into $1 with extra cmake arguments after it.
+build_into() {
+	local dir=$1
+	shift
+	cmake -S "$repo" -B "$dir" "$@" >"$dir.configure.log" 2>&1 ||
+		{ cat "$dir.configure.log" >&2; die "cmake configure failed ($dir)"; }
+	cmake --build "$dir" -j "$(nproc)" >"$dir.build.log" 2>&1 ||
+		{ grep -E -A5 'error|Error' "$dir.build.log" | head -60 >&2; die "build failed ($dir), see $dir.build.log"; }
+}

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Process management for integration tests; see harness.h. Failures here
+ * are test failures (cmocka's fail_msg), reported with the log to look at.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define START_TIMEOUT_MS 30000
+
+const char *const h_users[] = {"alice", "bob", "carol", "dave", "eve", "admin", "bridge", NULL};
+
+long long h_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void h_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+	}
+}
+
+const char *h_password(const char *user, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s-pw", user);
+	return buf;
+}
+
+char *h_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) return NULL;
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	size_t got;
+	while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+		n += got;
+		if (cap - n < 2) {
+			char *p = realloc(buf, cap * 2);
+			if (!p) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = p;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (!buf) return NULL;
+	buf[n] = '\0';
+	if (len) *len = n;
+	return buf;
+}
+
+void h_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f) fail_msg("cannot write %s: %s", path, strerror(errno));
+	fputs(text, f);
+	if (fclose(f) != 0) fail_msg("cannot write %s", path);
+}
+
+pid_t h_spawn(char *const argv[], const char *out)
+{
+	pid_t pid = fork();
+	if (pid < 0) fail_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fd = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0) dup2(devnull, 0);
+		setpgid(0, 0);
+		execv(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}
+
+int h_run(char *const argv[], const char *out, int timeout_ms)
+{
+	pid_t pid = h_spawn(argv, out);
+	long long deadline = h_now_ms() + timeout_ms;
+	int status;
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		if (h_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		h_sleep_ms(10);
+	}
+}
+
+bool h_alive(struct h_proc *p)
+{
+	int status;
+	if (p->pid <= 0) return false;
+	if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+		p->pid = 0;
+		return false;
+	}
+	return true;
+}
+
+void h_stop(struct h_proc *p, int sig, int timeout_ms)
+{
+	int status;
+	if (p->pid <= 0) return;
+	kill(p->pid, sig);
+	long long deadline = h_now_ms() + timeout_ms;
+	while (waitpid(p->pid, &status, WNOHANG) == 0) {
+		if (h_now_ms() > deadline) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, &status, 0);
+			break;
+		}
+		h_sleep_ms(5);
+	}
+	p->pid = 0;
+}
+
+bool h_wait_log(const char *path, const char *needle, int timeout_ms)
+{
+	long long deadline = h_now_ms() + timeout_ms;
+	do {
+		char *text = h_read_file(path, NULL);
+		bool found = text && strstr(text, needle);
+		free(text);
+		if (found) return true;
+		h_sleep_ms(20);
+	} while (h_now_ms() < deadline);
+	return false;
+}
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+		fail_msg("no free port: %s", strerror(errno));
+	}
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static bool port_open(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0) close(fd);
+	return ok;
+}
+
+static void proc_init(struct h_proc *p, struct harness *h, const char *name)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->log, sizeof(p->log), "%s/%s.log", h->dir, name);
+}
+
+static void die_with_log(struct h_proc *p, const char *what)
+{
+	char *log = h_read_file(p->log, NULL);
+	fprintf(stderr, "---- %s ----\n%s\n----\n", p->log, log ? log : "(no log)");
+	free(log);
+	fail_msg("%s: %s (log %s)", p->name, what, p->log);
+}
+
+static void make_password_file(struct harness *h)
+{
+	snprintf(h->passwd_file, sizeof(h->passwd_file), "%s/passwd", h->dir);
+	for (int i = 0; h_users[i]; i++) {
+		char pw[80];
+		char *argv[] = {(char *)MOSQUITTO_PASSWD_BIN, "-b", (char *)h->passwd_file, (char *)h_users[i],
+				(char *)h_password(h_users[i], pw, sizeof(pw)), NULL};
+		if (i == 0) h_write_file(h->passwd_file, "");
+		if (h_run(argv, NULL, 10000) != 0) fail_msg("mosquitto_passwd failed for %s", h_users[i]);
+	}
+	chmod(h->passwd_file, 0600);
+}
+
+void h_init(struct harness *h, const char *name)
+{
+	memset(h, 0, sizeof(*h));
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	const char *base = getenv("CHAT_TEST_TMPDIR");
+	snprintf(h->dir, sizeof(h->dir), "%s/%s-XXXXXX", base ? base : TEST_TMP_DIR, name);
+	mkdir(base ? base : TEST_TMP_DIR, 0755);
+	if (!mkdtemp(h->dir)) fail_msg("mkdtemp %s: %s", h->dir, strerror(errno));
+	proc_init(&h->broker, h, "broker");
+	proc_init(&h->standin, h, "mongo-standin");
+	proc_init(&h->bridge, h, "bridge");
+	snprintf(h->mongo_db, sizeof(h->mongo_db), "chat_test_%d_%lld", (int)getpid(), h_now_ms() % 100000);
+	snprintf(h->state_file, sizeof(h->state_file), "%s/state.json", h->dir);
+	make_password_file(h);
+}
+
+/* True when a sanitizer reported something in the log at path. */
+static bool sanitizer_report(const char *path)
+{
+	char *log = h_read_file(path, NULL);
+	bool bad = log && (strstr(log, "AddressSanitizer") || strstr(log, "LeakSanitizer") ||
+			   strstr(log, "runtime error:"));
+	if (bad) fprintf(stderr, "---- sanitizer report in %s ----\n%s\n----\n", path, log);
+	free(log);
+	return bad;
+}
+
+bool h_finish(struct harness *h, bool keep)
+{
+	h_stop(&h->bridge, SIGTERM, 10000);
+	h_stop(&h->broker, SIGTERM, 10000);
+	h_stop(&h->standin, SIGTERM, 10000);
+	bool clean = !sanitizer_report(h->broker.log) && !sanitizer_report(h->bridge.log);
+	if (keep || !clean || getenv("CHAT_TEST_KEEP")) {
+		fprintf(stderr, "%s: logs and configs kept in %s\n", h->name, h->dir);
+		return clean;
+	}
+	char *argv[] = {(char *)"/bin/rm", (char *)"-rf", h->dir, NULL};
+	h_run(argv, NULL, 30000);
+	return clean;
+}
+
+void h_start_mongo(struct harness *h)
+{
+	const char *uri = getenv("CHAT_TEST_MONGO_URI");
+	if (uri && *uri) {
+		snprintf(h->mongo_uri, sizeof(h->mongo_uri), "%s", uri);
+		return;
+	}
+	char listen[64], datadir[600];
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", free_port());
+	snprintf(datadir, sizeof(datadir), "%s/mongo-data", h->dir);
+	char *argv[] = {(char *)STANDIN_BIN, (char *)"-listen", listen, (char *)"-dir", datadir, NULL};
+	if (access(STANDIN_BIN, X_OK) != 0) fail_msg("%s is missing: run scripts/build-standin", STANDIN_BIN);
+	h->standin.pid = h_spawn(argv, h->standin.log);
+	if (!h_wait_log(h->standin.log, "ready on ", START_TIMEOUT_MS)) die_with_log(&h->standin, "not ready");
+	snprintf(h->mongo_uri, sizeof(h->mongo_uri), "mongodb://%s/?serverSelectionTimeoutMS=5000", listen);
+}
+
+void h_start_broker(struct harness *h, const char *extra_conf)
+{
+	char conf[4096];
+	h->broker_port = free_port();
+	snprintf(h->broker_conf, sizeof(h->broker_conf), "%s/mosquitto.conf", h->dir);
+	snprintf(conf, sizeof(conf),
+		 "per_listener_settings false\n"
+		 "user root\n" /* when run as root, do not drop to "mosquitto": the run dir is private */
+		 "listener %d 127.0.0.1\n"
+		 "allow_anonymous false\n"
+		 "password_file %s\n"
+		 "persistence false\n"
+		 "log_dest file %s\n" /* flushed per line, unlike a redirected stdout */
+		 "log_type all\n"
+		 "log_timestamp_format %%H:%%M:%%S\n"
+		 "plugin %s\n"
+		 "%s",
+		 h->broker_port, h->passwd_file, h->broker.log, CHAT_PLUGIN_PATH, extra_conf ? extra_conf : "");
+	h_write_file(h->broker_conf, conf);
+	h_restart_broker(h);
+}
+
+void h_restart_broker(struct harness *h)
+{
+	char *argv[] = {(char *)MOSQUITTO_BIN, (char *)"-c", h->broker_conf, NULL};
+	h_stop(&h->broker, SIGTERM, 10000);
+#ifdef CHAT_ASAN_RUNTIME
+	/* mosquitto itself is not instrumented: the sanitizer runtime must be
+	 * loaded first for the plugin's checks to work. */
+	setenv("LD_PRELOAD", CHAT_ASAN_RUNTIME, 1);
+	h->broker.pid = h_spawn(argv, h->broker.log);
+	unsetenv("LD_PRELOAD");
+#else
+	h->broker.pid = h_spawn(argv, h->broker.log);
+#endif
+	long long deadline = h_now_ms() + START_TIMEOUT_MS;
+	while (!port_open(h->broker_port)) {
+		if (!h_alive(&h->broker)) die_with_log(&h->broker, "exited at start");
+		if (h_now_ms() > deadline) die_with_log(&h->broker, "port never opened");
+		h_sleep_ms(10);
+	}
+}
+
+void h_start_bridge(struct harness *h, const char *extra_conf)
+{
+	char conf[4096], pw[80];
+	snprintf(h->bridge_conf, sizeof(h->bridge_conf), "%s/bridge.conf", h->dir);
+	snprintf(conf, sizeof(conf),
+		 "mqtt_host 127.0.0.1\n"
+		 "mqtt_port %d\n"
+		 "mqtt_username bridge\n"
+		 "mqtt_password %s\n"
+		 "mqtt_client_id bridge-%s\n"
+		 "mongo_uri %s\n"
+		 "mongo_database %s\n"
+		 "%s",
+		 h->broker_port, h_password("bridge", pw, sizeof(pw)), h->name, h->mongo_uri, h->mongo_db,
+		 extra_conf ? extra_conf : "");
+	h_write_file(h->bridge_conf, conf);
+	char *argv[] = {(char *)CHAT_BRIDGE_PATH, (char *)"-c", h->bridge_conf, NULL};
+	h->bridge.pid = h_spawn(argv, h->bridge.log);
+	long long deadline = h_now_ms() + START_TIMEOUT_MS;
+	while (!h_wait_log(h->bridge.log, "subscribed", 100)) {
+		if (!h_alive(&h->bridge)) die_with_log(&h->bridge, "exited at start");
+		if (h_now_ms() > deadline) die_with_log(&h->bridge, "never subscribed");
+	}
+}
+
+mongoc_client_t *h_mongo(struct harness *h)
+{
+	mongoc_client_t *c = mongoc_client_new(h->mongo_uri);
+	if (!c) fail_msg("bad mongo uri %s", h->mongo_uri);
+	return c;
+}
+
+static bson_t *find_one(mongoc_client_t *c, struct harness *h, const char *coll, const bson_t *filter)
+{
+	mongoc_collection_t *col = mongoc_client_get_collection(c, h->mongo_db, coll);
+	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, filter, NULL, NULL);
+	const bson_t *doc;
+	bson_t *copy = NULL;
+	if (mongoc_cursor_next(cur, &doc)) copy = bson_copy(doc);
+	mongoc_cursor_destroy(cur);
+	mongoc_collection_destroy(col);
+	return copy;
+}
+
+bson_t *h_mongo_wait_one(struct harness *h, const char *coll, const char *filter_json, int timeout_ms)
+{
+	bson_error_t err;
+	bson_t *filter = bson_new_from_json((const uint8_t *)filter_json, -1, &err);
+	if (!filter) fail_msg("bad filter %s: %s", filter_json, err.message);
+	mongoc_client_t *c = h_mongo(h);
+	long long deadline = h_now_ms() + timeout_ms;
+	bson_t *found = NULL;
+	while (!(found = find_one(c, h, coll, filter)) && h_now_ms() < deadline) h_sleep_ms(50);
+	mongoc_client_destroy(c);
+	bson_destroy(filter);
+	return found;
+}
+
+long h_mongo_count(struct harness *h, const char *coll, const char *filter_json)
+{
+	bson_error_t err;
+	bson_t *filter = bson_new_from_json((const uint8_t *)filter_json, -1, &err);
+	if (!filter) fail_msg("bad filter %s: %s", filter_json, err.message);
+	mongoc_client_t *c = h_mongo(h);
+	mongoc_collection_t *col = mongoc_client_get_collection(c, h->mongo_db, coll);
+	int64_t n = mongoc_collection_count_documents(col, filter, NULL, NULL, NULL, &err);
+	if (n < 0) fail_msg("count %s: %s", coll, err.message);
+	mongoc_collection_destroy(col);
+	mongoc_client_destroy(c);
+	bson_destroy(filter);
+	return (long)n;
+}
