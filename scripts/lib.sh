@@ -36,8 +36,9 @@ ensure_packages() {
 build_into() {
 	local dir=$1
 	shift
-	cmake -S "$repo" -B "$dir" "$@" >"$dir.configure.log" 2>&1 ||
-		{ cat "$dir.configure.log" >&2; die "cmake configure failed ($dir)"; }
-	cmake --build "$dir" -j "$(nproc)" >"$dir.build.log" 2>&1 ||
-		{ grep -E -A5 'error|Error' "$dir.build.log" | head -60 >&2; die "build failed ($dir), see $dir.build.log"; }
+	mkdir -p "$dir"
+	cmake -S "$repo" -B "$dir" "$@" >"$dir/configure.log" 2>&1 ||
+		{ cat "$dir/configure.log" >&2; die "cmake configure failed ($dir)"; }
+	cmake --build "$dir" -j "$(nproc)" >"$dir/build.log" 2>&1 ||
+		{ grep -E -A5 'error|Error' "$dir/build.log" | head -60 >&2; die "build failed ($dir), see $dir/build.log"; }
 }
