@@ -7,6 +7,7 @@
 #ifndef CHAT_PLUGIN_CHAT_H
 #define CHAT_PLUGIN_CHAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,14 +17,26 @@
 
 #include "envelope.h"
 #include "id.h"
+#include "rooms.h"
 #include "strbuf.h"
 
 #define CHAT_LOG_PREFIX "chat: "
+
+/* A comma-separated list of user ids from an option, sorted for bsearch. */
+struct user_list {
+	char **users;
+	size_t count;
+};
+
+/* True when user (may be NULL) is on the list. */
+bool user_list_has(const struct user_list *l, const char *user);
 
 /* Options from plugin_opt_* in mosquitto.conf, parsed once at start. */
 struct chat_config {
 	char *node_id;        /* id generator node; NULL = host name */
 	struct envelope_limits limits;
+	struct user_list admins;        /* may use $CONTROL/chat/v1 */
+	struct user_list service_users; /* the bridge: all chat traffic */
 };
 
 struct chat {
@@ -32,12 +45,18 @@ struct chat {
 	struct id_gen ids;
 	struct strbuf out;    /* reused for every envelope */
 	char *scratch;        /* decode buffer, max_payload + 1 bytes */
+	struct rooms rooms;   /* rooms, members, policies */
 };
 
 /* options.c: fills cfg from the broker's options; logs and returns a
  * MOSQ_ERR_* on a bad value. */
 int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int opt_count);
 void chat_config_free(struct chat_config *cfg);
+
+/* identity.c: broker-wide roles of a connected client. Never implied by a
+ * room role. */
+bool chat_is_admin(const struct chat *c, const struct mosquitto *client);
+bool chat_is_service(const struct chat *c, const struct mosquitto *client);
 
 /* message.c: MOSQ_EVT_MESSAGE callback. */
 int chat_on_message(int event, void *event_data, void *userdata);

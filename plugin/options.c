@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "topic.h"
 
 #define DEFAULT_MAX_PAYLOAD 8192
 #define DEFAULT_MAX_DATA 4096
@@ -27,6 +28,49 @@ static int parse_size(const char *key, const char *value, size_t min, size_t max
 	return MOSQ_ERR_SUCCESS;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void user_list_free(struct user_list *l)
+{
+	for (size_t i = 0; i < l->count; i++) free(l->users[i]);
+	free(l->users);
+	l->users = NULL;
+	l->count = 0;
+}
+
+/* Parses "a, b,c" into l (replacing what it held); every id must be valid. */
+static int parse_user_list(const char *key, const char *value, struct user_list *l)
+{
+	user_list_free(l);
+	for (const char *p = value; *p;) {
+		while (*p == ' ' || *p == ',') p++;
+		size_t n = strcspn(p, ", ");
+		if (n == 0) break;
+		if (!topic_user_valid(p, n)) {
+			mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "plugin_opt_%s: '%.*s' is not a valid user id",
+					     key, (int)n, p);
+			return MOSQ_ERR_INVAL;
+		}
+		char **users = realloc(l->users, (l->count + 1) * sizeof(*users));
+		if (!users) return MOSQ_ERR_NOMEM;
+		l->users = users;
+		l->users[l->count] = strndup(p, n);
+		if (!l->users[l->count]) return MOSQ_ERR_NOMEM;
+		l->count++;
+		p += n;
+	}
+	if (l->count) qsort(l->users, l->count, sizeof(*l->users), cmp_str);
+	return MOSQ_ERR_SUCCESS;
+}
+
+bool user_list_has(const struct user_list *l, const char *user)
+{
+	return user && l->count && bsearch(&user, l->users, l->count, sizeof(*l->users), cmp_str);
+}
+
 int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int opt_count)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -43,6 +87,10 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 			rc = parse_size(k, v, 64, 16u * 1024 * 1024, &cfg->limits.max_payload);
 		} else if (strcmp(k, "max_data") == 0) {
 			rc = parse_size(k, v, 2, 16u * 1024 * 1024, &cfg->limits.max_data);
+		} else if (strcmp(k, "admins") == 0) {
+			rc = parse_user_list(k, v, &cfg->admins);
+		} else if (strcmp(k, "service_users") == 0) {
+			rc = parse_user_list(k, v, &cfg->service_users);
 		} else {
 			mosquitto_log_printf(MOSQ_LOG_WARNING, CHAT_LOG_PREFIX "unknown option plugin_opt_%s ignored", k);
 		}
@@ -55,4 +103,6 @@ void chat_config_free(struct chat_config *cfg)
 {
 	free(cfg->node_id);
 	cfg->node_id = NULL;
+	user_list_free(&cfg->admins);
+	user_list_free(&cfg->service_users);
 }

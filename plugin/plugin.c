@@ -32,6 +32,7 @@ static uint32_t boot_salt(void)
 static void chat_free(struct chat *c)
 {
 	if (!c) return;
+	rooms_clear(&c->rooms);
 	strbuf_free(&c->out);
 	free(c->scratch);
 	chat_config_free(&c->cfg);
@@ -53,6 +54,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	if (!c) return MOSQ_ERR_NOMEM;
 	c->pid = identifier;
 	strbuf_init(&c->out);
+	rooms_init(&c->rooms);
 	int rc = chat_config_load(&c->cfg, opts, opt_count);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	c->scratch = malloc(c->cfg.limits.max_payload + 1);

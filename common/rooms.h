@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The room model: rooms, their members with roles, per-room policy, and the
+ * reverse index user -> rooms. Every lookup is a hash lookup (uthash), so the
+ * broker's read check, which runs once per subscriber per message, costs the
+ * same with ten rooms or a million. Pure C: the plugin owns one `struct
+ * rooms`, the state file and the admin API mutate it.
+ *
+ * Ids may be passed as spans (pointer + length) straight out of a topic.
+ */
+#ifndef CHAT_ROOMS_H
+#define CHAT_ROOMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <uthash.h>
+
+#include "topic.h"
+
+enum room_role {
+	ROLE_NONE = 0, /* not a member */
+	ROLE_READER,   /* reads, never writes */
+	ROLE_MEMBER,
+	ROLE_ADMIN,
+	ROLE_OWNER,
+};
+
+enum words_action { WORDS_INHERIT = 0, WORDS_MASK, WORDS_REJECT, WORDS_FLAG };
+enum dm_policy { DM_INHERIT = 0, DM_ANYONE, DM_SHARED, DM_NOBODY };
+
+/* Per-room settings; zero means "use the broker-wide default". */
+struct room_policy {
+	enum words_action words_action;
+	double flood_rate;   /* messages per second per user in this room */
+	double flood_burst;
+	enum dm_policy dm_policy;
+};
+
+struct room_member {
+	char user[TOPIC_ID_MAX + 1];
+	enum room_role role;
+	UT_hash_handle hh;
+};
+
+struct room {
+	char id[TOPIC_ROOM_MAX + 1];
+	char *title;                  /* owned, may be NULL */
+	struct room_member *members;  /* uthash by user */
+	unsigned member_count;
+	struct room_policy policy;
+	void *ext;                    /* owned by the plugin (e.g. word lists); freed by rooms' ext_free */
+	UT_hash_handle hh;
+};
+
+/* One room of a user, in the reverse index. */
+struct user_room {
+	struct room *room;
+	UT_hash_handle hh; /* keyed by the room pointer */
+};
+
+struct user_entry {
+	char user[TOPIC_ID_MAX + 1];
+	struct user_room *rooms; /* uthash by room pointer */
+	unsigned room_count;
+	UT_hash_handle hh;
+};
+
+struct rooms {
+	struct room *by_id;
+	struct user_entry *by_user;
+	unsigned count;
+	void (*ext_free)(void *ext); /* may be NULL */
+};
+
+/* Initialises an empty set. */
+void rooms_init(struct rooms *rs);
+/* Frees every room and index entry; rs can be reused after rooms_init. */
+void rooms_clear(struct rooms *rs);
+
+/* The room with this id, or NULL. */
+struct room *rooms_find(const struct rooms *rs, const char *id, size_t len);
+
+/*
+ * Creates a room. Returns 0 and the room in *out (may be NULL),
+ * CHAT_ERR_INVAL for an invalid id, CHAT_ERR_EXISTS, or CHAT_ERR_NOMEM.
+ */
+int rooms_create(struct rooms *rs, const char *id, const char *title, struct room **out);
+/* Deletes a room and its memberships. CHAT_ERR_NOTFOUND if absent. */
+int rooms_delete(struct rooms *rs, const char *id);
+/* Replaces the title (NULL clears it). 0 or CHAT_ERR_NOMEM. */
+int rooms_set_title(struct room *r, const char *title);
+
+/* The user's role in r, ROLE_NONE when not a member. */
+enum room_role rooms_role(const struct room *r, const char *user, size_t len);
+/*
+ * Adds user to r with role, or changes the role of a member. Returns 0,
+ * CHAT_ERR_INVAL (invalid user id or ROLE_NONE), or CHAT_ERR_NOMEM.
+ */
+int rooms_set_member(struct rooms *rs, struct room *r, const char *user, enum room_role role);
+/* Removes user from r. CHAT_ERR_NOTFOUND when not a member. */
+int rooms_remove_member(struct rooms *rs, struct room *r, const char *user);
+
+/* The user's reverse-index entry (their rooms), or NULL when in none. */
+const struct user_entry *rooms_of_user(const struct rooms *rs, const char *user, size_t len);
+/* True when users a and b are both members of at least one common room. */
+bool rooms_share(const struct rooms *rs, const char *a, size_t alen, const char *b, size_t blen);
+
+/* Names for roles and actions ("owner", "mask", ...); parse returns -1 when unknown. */
+const char *rooms_role_name(enum room_role role);
+int rooms_role_parse(const char *name);
+const char *rooms_words_action_name(enum words_action a);
+int rooms_words_action_parse(const char *name);
+const char *rooms_dm_policy_name(enum dm_policy p);
+int rooms_dm_policy_parse(const char *name);
+
+#endif
