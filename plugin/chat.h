@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
@@ -57,6 +58,16 @@ void chat_config_free(struct chat_config *cfg);
  * room role. */
 bool chat_is_admin(const struct chat *c, const struct mosquitto *client);
 bool chat_is_service(const struct chat *c, const struct mosquitto *client);
+
+/* publish.c: messages from the plugin itself (QoS 1). Return MOSQ_ERR_*. */
+int chat_publish(const char *topic, const char *payload, size_t len, bool retain);
+/* A JSON notice on chat/users/{user}/inbox. */
+int chat_notify_user(struct chat *c, const char *user, const char *json, size_t len);
+/* A JSON event on chat/rooms/{room}/events. */
+int chat_publish_event(struct chat *c, const char *room, const char *json, size_t len);
+/* The retained [{"room","role"}] list on chat/users/{user}/rooms; call after
+ * every change of the user's memberships. */
+int chat_publish_rooms_list(struct chat *c, const char *user);
 
 /* message.c: MOSQ_EVT_MESSAGE callback. */
 int chat_on_message(int event, void *event_data, void *userdata);
