@@ -259,15 +259,18 @@ size_t normalize_text(const char *text, size_t len, char *out, size_t outcap)
 {
 	struct norm_iter it;
 	struct norm_run run;
-	size_t need = 0;
+	size_t need = 0, room = outcap;
+	uint32_t prev = 0;
 	norm_iter_init(&it, text, len);
 	while (norm_iter_next(&it, &run)) {
 		char buf[4];
+		if (run.cp == prev) continue; /* "l.l" repeats as much as "ll" */
+		prev = run.cp;
 		size_t n = utf8_encode(run.cp, buf);
-		if (out && need + n < outcap) memcpy(out + need, buf, n);
-		else if (out && need < outcap) outcap = need + 1; /* cut at a whole letter */
+		if (out && need + n < room) memcpy(out + need, buf, n);
+		else if (out && need < room) room = need + 1; /* cut at a whole letter */
 		need += n;
 	}
-	if (out && outcap > 0) out[need < outcap ? need : outcap - 1] = '\0';
+	if (out && room > 0) out[need < room ? need : room - 1] = '\0';
 	return need;
 }

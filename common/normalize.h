@@ -78,8 +78,8 @@ void norm_iter_init(struct norm_iter *it, const char *text, size_t len);
 bool norm_iter_next(struct norm_iter *it, struct norm_run *run);
 
 /*
- * Writes the normalized form of text (letters only, runs collapsed to one
- * letter, separators dropped; UTF-8) into out, NUL-terminated and cut to fit
+ * Writes the normalized form of text (letters only, repeats collapsed to one
+ * letter even across separators, separators dropped; UTF-8) into out, NUL-terminated and cut to fit
  * outcap. Returns the length the whole form needs, as snprintf does, so a
  * return >= outcap means it was cut. out may be NULL when outcap is 0.
  */
