@@ -29,6 +29,9 @@
 #define LG_TEXT_MAX 1000
 #define LG_PAYLOAD_MAX (LG_TEXT_MAX + 128)
 #define LG_NAME_MAX 256
+/* t0 is set this long after the last client settled, so that every
+ * worker sees it before its first send is due. */
+#define LG_START_DELAY_NS INT64_C(20000000)
 
 enum lg_mode { LG_MODE_OPEN, LG_MODE_CLOSED, LG_MODE_IDLE };
 enum lg_lang { LG_LANG_EN, LG_LANG_KO };
@@ -99,6 +102,8 @@ struct lg_client {
 	uint64_t completed;   /* written (QoS 0) or acknowledged (QoS 1) */
 	uint64_t owed;        /* receipts due for what it published */
 	uint64_t got;         /* receipts seen */
+	uint64_t win_first;   /* seq of the first window message, or UINT64_MAX */
+	uint64_t win_last;    /* seq of the last window message */
 	int64_t progress_ns;  /* last receipt, for the closed-loop stall guard */
 };
 
@@ -111,7 +116,8 @@ struct lg_room {
 /* Counters of one worker; summed by loadgen_report.c. "Window" messages are
  * those whose intended send time lies in the measurement window. */
 struct lg_stats {
-	uint64_t sent;           /* window messages published */
+	uint64_t sent;           /* window messages handed to libmosquitto */
+	uint64_t completed;      /* of which written (QoS 0) or acked (QoS 1) */
 	uint64_t skipped;        /* window messages never published */
 	uint64_t expected;       /* receipts due for window messages */
 	uint64_t received;       /* receipts of window messages */
@@ -125,7 +131,7 @@ struct lg_stats {
 	uint64_t sub_refused;    /* SUBACK with a failure code */
 	uint64_t disconnects;    /* lost after being ready */
 	uint64_t ready;          /* clients ready when traffic started */
-	int64_t last_send_ns;    /* of a window message */
+	int64_t last_complete_ns; /* of a window message */
 	int64_t last_recv_ns;
 	struct hist lat;         /* ns from intended send time to receipt */
 };
@@ -173,6 +179,7 @@ struct lg_run {
 	int64_t start_ns;
 	atomic_int ready_workers;
 	atomic_int done_workers;
+	atomic_int ready_clients; /* summed as workers settle */
 	atomic_llong t0;        /* 0 until every worker's clients settled */
 	atomic_llong stop_ns;   /* 0 until a signal asks to stop */
 };
@@ -224,6 +231,8 @@ void lg_traffic_receipt(struct lg_client *sub,
 			const struct mosquitto_message *msg);
 
 /* loadgen_report.c */
-void lg_report(const struct lg_run *run, int64_t end_ns, int64_t ready_ns);
+/* Prints the results (text, or one JSON line with --json) once every
+ * worker has finished; ready_ns is when all clients had settled. */
+void lg_report(const struct lg_run *run, int64_t ready_ns);
 
 #endif

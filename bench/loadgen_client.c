@@ -97,13 +97,19 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid,
 		       int reason, const mosquitto_property *props)
 {
 	struct lg_client *c = obj;
+	uint64_t seq = c->completed++;
 
 	(void)mosq;
 	(void)mid;
 	(void)props;
-	c->completed++;
 	if (reason >= 0x80)
 		c->w->st.rejected++;
+	/* Completions come in publish order (QoS 0 packets leave in order,
+	 * PUBACKs come back in order), so the count names the message. */
+	if (seq >= c->win_first && seq <= c->win_last) {
+		c->w->st.completed++;
+		c->w->st.last_complete_ns = lg_now_ns();
+	}
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)

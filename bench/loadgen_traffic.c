@@ -34,6 +34,15 @@ static int64_t intended_at(const struct lg_worker *w, uint64_t n)
 	return w->t0 + (int64_t)(w->phase_ns + (double)n * w->period_ns);
 }
 
+/* Window bookkeeping goes first: a QoS 0 message may be written, and its
+ * completion counted, inside mosquitto_publish() itself. */
+static void mark_window(struct lg_client *c)
+{
+	if (c->win_first == UINT64_MAX)
+		c->win_first = c->seq;
+	c->win_last = c->seq;
+}
+
 /* Publishes one message; false when it could not be sent. */
 static bool publish_one(struct lg_worker *w, struct lg_client *c,
 			int64_t intended, int64_t now)
@@ -44,6 +53,8 @@ static bool publish_one(struct lg_worker *w, struct lg_client *c,
 	int rc = MOSQ_ERR_NO_CONN;
 
 	if (c->state == LG_ST_READY && c->published - c->completed < w->max_backlog) {
+		if (counted)
+			mark_window(c);
 		len = lg_payload_build(w->payload, sizeof(w->payload), &w->run->texts,
 				       c->pub_index, c->seq, intended);
 		rc = mosquitto_publish(c->mosq, NULL, room->topic, (int)len,
@@ -56,14 +67,15 @@ static bool publish_one(struct lg_worker *w, struct lg_client *c,
 			w->st.skipped++;
 		return false;
 	}
-	c->seq++;
-	c->published++;
-	c->owed += (uint64_t)room->ready_subs;
+	if (c->owed == c->got)
+		c->progress_ns = now; /* an empty window cannot be stalled */
 	if (counted) {
 		w->st.sent++;
 		w->st.expected += (uint64_t)room->ready_subs;
-		w->st.last_send_ns = now;
 	}
+	c->seq++;
+	c->published++;
+	c->owed += (uint64_t)room->ready_subs;
 	return true;
 }
 
