@@ -157,12 +157,6 @@ unsigned normalize_cp(uint32_t cp, uint32_t out[NORM_MAX_OUT], bool *gap)
 	return map_cp(cp, out, gap);
 }
 
-bool normalize_is_hangul(uint32_t letter)
-{
-	return (letter >= 0x1100 && letter <= 0x11FF) || (letter >= 0xA960 && letter <= 0xA97F) ||
-	       (letter >= 0xD7B0 && letter <= 0xD7FF);
-}
-
 void norm_iter_init(struct norm_iter *it, const char *text, size_t len)
 {
 	normalize_init();
@@ -201,7 +195,14 @@ static bool load_letters(struct norm_iter *it)
 		it->pos += n;
 		it->cp_end = it->pos;
 		bool gap = true;
-		unsigned k = map_cp(cp, it->pend, &gap);
+		unsigned k;
+		uint32_t e = cp < 0x10000 ? norm_table[cp] : 0;
+		if ((e >> KIND_SHIFT) == KIND_ONE && cp - SBASE >= SCOUNT) {
+			it->pend[0] = e & CP_MASK; /* the common case, inline */
+			k = 1;
+		} else {
+			k = map_cp(cp, it->pend, &gap);
+		}
 		if (k == 0) {
 			it->gap = it->gap || gap;
 			continue;
@@ -215,44 +216,36 @@ static bool load_letters(struct norm_iter *it)
 	return false;
 }
 
-static void start_run(struct norm_iter *it, uint32_t cp, bool gap)
+/* Reads one letter into the lookahead slot. */
+static bool read_letter(struct norm_iter *it)
 {
-	struct norm_run *r = &it->cur;
-	r->cp = cp;
-	r->count = 1;
-	r->letters = 1;
-	r->first_start = r->last_start = it->cp_start;
-	r->first_end = r->last_end = it->cp_end;
-	r->gap_before = gap;
-	it->have_cur = true;
+	if (it->ipend >= it->npend && !load_letters(it)) return false;
+	it->next_cp = it->last = it->pend[it->ipend++];
+	it->next_gap = it->gap;
+	it->next_fresh = it->fresh;
+	it->next_start = it->cp_start;
+	it->next_end = it->cp_end;
+	it->gap = it->fresh = false;
+	return true;
 }
 
 bool norm_iter_next(struct norm_iter *it, struct norm_run *run)
 {
+	if (!it->have_next && !read_letter(it)) return false;
+	run->cp = it->next_cp;
+	run->count = 1;
+	run->letters = it->next_fresh ? 1u : 0u;
+	run->first_start = run->last_start = it->next_start;
+	run->first_end = run->last_end = it->next_end;
+	run->gap_before = it->next_gap;
 	for (;;) {
-		if (it->ipend >= it->npend && !load_letters(it)) break;
-		uint32_t cp = it->pend[it->ipend++];
-		bool gap = it->gap, fresh = it->fresh;
-		it->gap = it->fresh = false;
-		it->last = cp;
-		if (it->have_cur && it->cur.cp == cp && !gap) {
-			struct norm_run *r = &it->cur;
-			if (r->count < UINT32_MAX) r->count++;
-			r->letters += fresh ? 1u : 0u;
-			r->last_start = it->cp_start;
-			r->last_end = it->cp_end;
-			continue;
-		}
-		bool had = it->have_cur;
-		if (had) *run = it->cur;
-		start_run(it, cp, gap);
-		it->cur.letters = fresh ? 1u : 0u;
-		if (had) return true;
+		it->have_next = read_letter(it);
+		if (!it->have_next || it->next_cp != run->cp || it->next_gap) return true;
+		if (run->count < UINT32_MAX) run->count++;
+		run->letters += it->next_fresh ? 1u : 0u;
+		run->last_start = it->next_start;
+		run->last_end = it->next_end;
 	}
-	if (!it->have_cur) return false;
-	*run = it->cur;
-	it->have_cur = false;
-	return true;
 }
 
 size_t normalize_text(const char *text, size_t len, char *out, size_t outcap)

@@ -45,9 +45,13 @@ struct norm_iter {
 	size_t cp_end;
 	bool gap;      /* separator seen since the last letter */
 	bool fresh;    /* next letter is the first of its code point */
-	uint32_t last; /* last letter handed out, 0 before the first */
-	struct norm_run cur;
-	bool have_cur;
+	uint32_t last; /* last letter read, 0 before the first */
+	bool have_next; /* a letter was read that starts the next run */
+	bool next_gap;
+	bool next_fresh;
+	uint32_t next_cp;
+	size_t next_start;
+	size_t next_end;
 };
 
 /*
@@ -66,7 +70,11 @@ void normalize_init(void);
 unsigned normalize_cp(uint32_t cp, uint32_t out[NORM_MAX_OUT], bool *gap);
 
 /* True for a Hangul jamo letter as produced by normalize_cp. */
-bool normalize_is_hangul(uint32_t letter);
+static inline bool normalize_is_hangul(uint32_t letter)
+{
+	return (letter >= 0x1100 && letter <= 0x11FF) || (letter >= 0xA960 && letter <= 0xA97F) ||
+	       (letter >= 0xD7B0 && letter <= 0xD7FF);
+}
 
 /*
  * Starts iterating text[0..len). Invalid UTF-8 bytes count as separators,

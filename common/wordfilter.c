@@ -42,7 +42,10 @@
 #define INFO_SPLIT 0x40u  /* a repeat that the text must space out ("a s s") */
 #define INFO_COUNT 0x3Fu  /* minimum repeat count of this letter */
 #define DENSE_BUDGET (1u << 20)
+#define DENSE_OUT 0x80000000u /* in a dense row: the target state has hits */
+#define STATE_MASK 0x7FFFFFFFu
 #define WIN 512 /* runs per scan window */
+#define WF_MAX_WORDS (1u << 22)
 
 /* One word (banned or allowed) ending in a state. */
 struct wf_entry {
@@ -339,7 +342,7 @@ static inline uint32_t wf_step(const struct wordfilter *wf, uint32_t s, uint16_t
 {
 	if (c == 0) return 0;
 	for (;;) {
-		if (s < wf->ndense) return wf->dense[(size_t)s * wf->ncls + c];
+		if (s < wf->ndense) return wf->dense[(size_t)s * wf->ncls + c] & STATE_MASK;
 		uint32_t v = wf_child(wf, s, c);
 		if (v) return v;
 		s = wf->fail[s];
@@ -418,6 +421,9 @@ static int build_outputs(struct wordfilter *wf, struct wf_build *b)
 		bool own = wf->out_lo[s + 1] > wf->out_lo[s];
 		wf->term[s] = own ? s : s == 0 ? 0 : wf->term[wf->fail[s]];
 	}
+	/* Flag row targets with hits so the scan skips term[] on most steps. */
+	for (size_t x = 0; x < (size_t)wf->ndense * wf->ncls; x++)
+		wf->dense[x] |= wf->term[wf->dense[x]] ? DENSE_OUT : 0;
 	wf->info = b->info;
 	b->info = NULL;
 	wf->bytes += n * sizeof(struct wf_entry) + b->nsyms + (size_t)wf->nstates * 2 * sizeof(uint32_t);
@@ -466,6 +472,9 @@ struct wordfilter *wordfilter_build(const char *const *words, size_t nwords, con
 	struct wordfilter *wf = calloc(1, sizeof(*wf));
 	int rc = CHAT_ERR_NOMEM;
 	if (!wf) goto cleanup;
+	rc = CHAT_ERR_TOO_LARGE; /* keeps state ids within 31 bits */
+	if (nwords > WF_MAX_WORDS || nallow > WF_MAX_WORDS) goto cleanup;
+	rc = CHAT_ERR_NOMEM;
 	normalize_init();
 	wf->bytes = sizeof(*wf);
 	b.entries = malloc((2 * (nwords + nallow) + 1) * sizeof(*b.entries));
@@ -669,8 +678,16 @@ static void scan_window(struct wf_scan *sc)
 	const struct wordfilter *wf = sc->wf;
 	uint32_t s = 0;
 	for (uint32_t j = 0; j < sc->w.n; j++) {
-		s = wf_step(wf, s, sc->w.cls[j]);
-		if (wf->term[s]) check_hits(sc, s, j);
+		uint16_t c = sc->w.cls[j];
+		if (s < wf->ndense) {
+			uint32_t v = wf->dense[(size_t)s * wf->ncls + c];
+			s = v & STATE_MASK;
+			if (!(v & DENSE_OUT)) continue;
+		} else {
+			s = wf_step(wf, s, c);
+			if (!wf->term[s]) continue;
+		}
+		check_hits(sc, s, j);
 	}
 }
 
