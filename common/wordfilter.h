@@ -19,6 +19,15 @@
  * Allowlist entries use the same syntax. A banned hit that lies inside an
  * allowlisted hit is dropped: allow "class" and "assistant" to keep "ass"
  * from firing on them.
+ *
+ * Separators (spaces, punctuation, symbols, emoji, invalid bytes) between
+ * letters are seen through only when the letters are spaced out one by one
+ * (one letter per piece, two for Hangul: "b a d", "시ㅂ ㅏㄹ"), so two
+ * innocent words are never glued into a banned one ("pen is"). Not seen
+ * through: leetspeak and digits inside a word ("b4d", "시1발"), look-alike
+ * letters from other scripts (Cyrillic "ВАD"), pieces of two or more Latin
+ * letters ("ba d"), and a spaced-out letter repeated more often than the
+ * word has it ("b a a d" for "bad").
  */
 #ifndef CHAT_WORDFILTER_H
 #define CHAT_WORDFILTER_H
@@ -73,8 +82,8 @@ int wordfilter_word_check(const char *word);
  * copied byte for byte. So the result is never longer than len; outcap must
  * be at least len + 1. out must not overlap text.
  *
- * Does not allocate: it works through the text in windows kept on the
- * stack (about 20 KiB), so any length is handled.
+ * Does not allocate: it works through the text in windows of 512 runs
+ * kept on the stack (about 17 KiB), so any length is handled.
  */
 int wordfilter_apply(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t outcap);
 
