@@ -19,6 +19,7 @@
 #include "envelope.h"
 #include "id.h"
 #include "rooms.h"
+#include "sanctions.h"
 #include "strbuf.h"
 
 #define CHAT_LOG_PREFIX "chat: "
@@ -38,6 +39,19 @@ struct chat_config {
 	struct envelope_limits limits;
 	struct user_list admins;        /* may use $CONTROL/chat/v1 */
 	struct user_list service_users; /* the bridge: all chat traffic */
+	char *state_file;               /* NULL = state kept in memory only */
+	unsigned state_save_ms;         /* least time between two state saves */
+};
+
+/* state.c: where the state file stands; see chat_state_*. */
+struct chat_state {
+	bool dirty;           /* changed since the last save */
+	uint64_t last_save_ms;
+	uint64_t last_sweep_ms;
+	bool have_identity;   /* the fields below describe the file last written or read */
+	unsigned long long dev, ino, size;
+	long long mtime_ns;
+	unsigned saves;       /* files written since start */
 };
 
 struct chat {
@@ -47,6 +61,8 @@ struct chat {
 	struct strbuf out;    /* reused for every envelope */
 	char *scratch;        /* decode buffer, max_payload + 1 bytes */
 	struct rooms rooms;   /* rooms, members, policies */
+	struct sanctions sanctions; /* bans and mutes */
+	struct chat_state state;
 };
 
 /* options.c: fills cfg from the broker's options; logs and returns a
@@ -71,6 +87,29 @@ int chat_publish_rooms_list(struct chat *c, const char *user);
 
 /* message.c: MOSQ_EVT_MESSAGE callback. */
 int chat_on_message(int event, void *event_data, void *userdata);
+
+/* sanctions.c: true when user is banned at now_ms (an expired ban is
+ * reclaimed). */
+bool chat_user_banned(struct chat *c, const char *user, uint64_t now_ms);
+/* True when user may not send in room (NULL = anywhere) at now_ms: muted in
+ * every room or in this one. *until_ms (may be NULL) gets when the mute
+ * ends, 0 = until an admin lifts it. */
+bool chat_user_muted(struct chat *c, const char *user, const char *room, uint64_t now_ms, uint64_t *until_ms);
+
+/* state.c: the state file (rooms, members, policies, bans, mutes). Load at
+ * init returns MOSQ_ERR_* and logs why; a corrupt file is an error. */
+int chat_state_load(struct chat *c);
+/* Marks the state changed; it is written on a later tick, in a batch. */
+void chat_state_dirty(struct chat *c);
+/* Writes the state now if it changed (cleanup). */
+void chat_state_flush(struct chat *c);
+int chat_state_on_tick(int event, void *event_data, void *userdata);
+int chat_state_on_reload(int event, void *event_data, void *userdata);
+
+/* control.c: $CONTROL/chat/v1, plus the tick and reload callbacks of the
+ * state; register at init, unregister at cleanup. */
+int chat_control_register(struct chat *c);
+void chat_control_unregister(struct chat *c);
 
 /* Milliseconds since the epoch, from CLOCK_REALTIME. */
 uint64_t chat_now_ms(void);

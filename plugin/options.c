@@ -13,6 +13,7 @@
 
 #define DEFAULT_MAX_PAYLOAD 8192
 #define DEFAULT_MAX_DATA 4096
+#define DEFAULT_STATE_SAVE_MS 500
 
 static int parse_size(const char *key, const char *value, size_t min, size_t max, size_t *out)
 {
@@ -76,6 +77,7 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->limits.max_payload = DEFAULT_MAX_PAYLOAD;
 	cfg->limits.max_data = DEFAULT_MAX_DATA;
+	cfg->state_save_ms = DEFAULT_STATE_SAVE_MS;
 	for (int i = 0; i < opt_count; i++) {
 		const char *k = opts[i].key, *v = opts[i].value ? opts[i].value : "";
 		int rc = MOSQ_ERR_SUCCESS;
@@ -91,6 +93,14 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 			rc = parse_user_list(k, v, &cfg->admins);
 		} else if (strcmp(k, "service_users") == 0) {
 			rc = parse_user_list(k, v, &cfg->service_users);
+		} else if (strcmp(k, "state_file") == 0) {
+			free(cfg->state_file);
+			cfg->state_file = *v ? strdup(v) : NULL;
+			if (*v && !cfg->state_file) rc = MOSQ_ERR_NOMEM;
+		} else if (strcmp(k, "state_save_interval") == 0) {
+			size_t ms = DEFAULT_STATE_SAVE_MS;
+			rc = parse_size(k, v, 0, 3600u * 1000, &ms);
+			cfg->state_save_ms = (unsigned)ms;
 		} else {
 			mosquitto_log_printf(MOSQ_LOG_WARNING, CHAT_LOG_PREFIX "unknown option plugin_opt_%s ignored", k);
 		}
@@ -103,6 +113,8 @@ void chat_config_free(struct chat_config *cfg)
 {
 	free(cfg->node_id);
 	cfg->node_id = NULL;
+	free(cfg->state_file);
+	cfg->state_file = NULL;
 	user_list_free(&cfg->admins);
 	user_list_free(&cfg->service_users);
 }

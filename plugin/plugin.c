@@ -33,6 +33,7 @@ static void chat_free(struct chat *c)
 {
 	if (!c) return;
 	rooms_clear(&c->rooms);
+	sanctions_clear(&c->sanctions);
 	strbuf_free(&c->out);
 	free(c->scratch);
 	chat_config_free(&c->cfg);
@@ -63,6 +64,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 		goto fail;
 	}
 	id_gen_init(&c->ids, c->cfg.node_id, boot_salt());
+	rc = chat_state_load(c);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
+	rc = chat_control_register(c);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = mosquitto_callback_register(identifier, MOSQ_EVT_MESSAGE, chat_on_message, NULL, c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	*user_data = c;
@@ -80,6 +85,8 @@ int mosquitto_plugin_cleanup(void *user_data, struct mosquitto_opt *opts, int op
 	(void)opts;
 	(void)opt_count;
 	if (c) mosquitto_callback_unregister(c->pid, MOSQ_EVT_MESSAGE, chat_on_message, NULL);
+	if (c) chat_control_unregister(c);
+	if (c) chat_state_flush(c);
 	chat_free(c);
 	return MOSQ_ERR_SUCCESS;
 }
