@@ -33,6 +33,39 @@ struct user_list {
 /* True when user (may be NULL) is on the list. */
 bool user_list_has(const struct user_list *l, const char *user);
 
+/* plugin_opt_other_topics: what the ACL says about topics that are not chat's. */
+enum chat_other_topics {
+	OTHER_DEFER = 0, /* MOSQ_ERR_PLUGIN_DEFER: acl_file, dynsec or the broker decide */
+	OTHER_ALLOW,
+	OTHER_DENY,
+};
+
+/* Why a chat publish was refused: the "reason" of the sender's inbox notice
+ * and a $SYS counter each. Names in metrics.c (chat_reject_name). */
+enum chat_reject {
+	REJECT_INVALID_UTF8 = 0,
+	REJECT_MALFORMED_JSON,
+	REJECT_TOO_LARGE,
+	REJECT_EMPTY,
+	REJECT_MUTED,
+	REJECT_NOT_MEMBER,
+	REJECT_READ_ONLY,
+	REJECT_NO_ROOM,
+	REJECT_DM_NOT_ALLOWED,
+	REJECT_RETAINED,
+	REJECT_COUNT
+};
+
+/* Counters of the chat traffic (metrics.c), bumped on the hot paths as
+ * plain integers: the broker runs every callback on one thread. */
+struct chat_stats {
+	uint64_t messages_accepted;            /* envelopes stamped and delivered */
+	uint64_t messages_rejected[REJECT_COUNT];
+	uint64_t denied_subscribe, denied_publish, denied_read;
+	uint64_t dm_created;
+	uint64_t last_sys_ms;                  /* last $SYS publication */
+};
+
 /* Options from plugin_opt_* in mosquitto.conf, parsed once at start. */
 struct chat_config {
 	char *node_id;        /* id generator node; NULL = host name */
@@ -41,6 +74,9 @@ struct chat_config {
 	struct user_list service_users; /* the bridge: all chat traffic */
 	char *state_file;               /* NULL = state kept in memory only */
 	unsigned state_save_ms;         /* least time between two state saves */
+	enum chat_other_topics other_topics; /* topics outside chat/ and $CONTROL/chat/ */
+	enum dm_policy dm_policy;       /* who may open a DM room: anyone, shared, nobody */
+	unsigned sys_interval;          /* seconds between $SYS/broker/chat/ updates; 0 = off */
 };
 
 /* state.c: where the state file stands; see chat_state_*. */
@@ -63,6 +99,7 @@ struct chat {
 	struct rooms rooms;   /* rooms, members, policies */
 	struct sanctions sanctions; /* bans and mutes */
 	struct chat_state state;
+	struct chat_stats stats;
 };
 
 /* options.c: fills cfg from the broker's options; logs and returns a
@@ -110,6 +147,31 @@ int chat_state_on_reload(int event, void *event_data, void *userdata);
  * state; register at init, unregister at cleanup. */
 int chat_control_register(struct chat *c);
 void chat_control_unregister(struct chat *c);
+
+/* acl.c: MOSQ_EVT_ACL_CHECK for subscribe, publish (write) and each
+ * delivery (read); see topics.md for the rules. */
+int chat_on_acl_check(int event, void *event_data, void *userdata);
+/* True when user may open the DM room with peer under the DM policy. */
+bool chat_dm_allowed(const struct chat *c, const char *user, size_t ulen, const char *peer, size_t plen);
+
+/* dm.c: creates DM room (a DM id) with its two users as members when it
+ * does not exist yet, republishes both rooms lists and marks the state
+ * dirty. Returns MOSQ_ERR_*. */
+int chat_dm_open(struct chat *c, const char *room, size_t len);
+
+/* message.c: a JSON notice {"type":"error","reason",...} on the sender's
+ * inbox and a rejected-message count. room and cid may be NULL; until_ms
+ * 0 = not given. */
+void chat_refuse_notice(struct chat *c, const char *user, enum chat_reject why, const char *room,
+			size_t room_len, const char *cid, uint64_t until_ms);
+
+/* metrics.c: the counters as one JSON object (getStats); appends to out,
+ * returns 0 or CHAT_ERR_NOMEM. */
+int chat_stats_json(struct chat *c, struct strbuf *out);
+/* The reason's name in notices and $SYS ("not_member", ...). */
+const char *chat_reject_name(enum chat_reject why);
+/* MOSQ_EVT_TICK: publishes $SYS/broker/chat/... every sys_interval s. */
+int chat_metrics_on_tick(int event, void *event_data, void *userdata);
 
 /* Milliseconds since the epoch, from CLOCK_REALTIME. */
 uint64_t chat_now_ms(void);

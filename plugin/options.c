@@ -14,6 +14,7 @@
 #define DEFAULT_MAX_PAYLOAD 8192
 #define DEFAULT_MAX_DATA 4096
 #define DEFAULT_STATE_SAVE_MS 500
+#define DEFAULT_SYS_INTERVAL 10
 
 static int parse_size(const char *key, const char *value, size_t min, size_t max, size_t *out)
 {
@@ -67,6 +68,30 @@ static int parse_user_list(const char *key, const char *value, struct user_list 
 	return MOSQ_ERR_SUCCESS;
 }
 
+static int parse_other_topics(const char *v, enum chat_other_topics *out)
+{
+	static const char *const names[] = {[OTHER_DEFER] = "defer", [OTHER_ALLOW] = "allow", [OTHER_DENY] = "deny"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = (enum chat_other_topics)i;
+			return MOSQ_ERR_SUCCESS;
+		}
+	}
+	mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "plugin_opt_other_topics: '%s' is not allow, deny or defer", v);
+	return MOSQ_ERR_INVAL;
+}
+
+static int parse_dm_policy(const char *v, enum dm_policy *out)
+{
+	int p = rooms_dm_policy_parse(v);
+	if (p <= DM_INHERIT) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "plugin_opt_dm_policy: '%s' is not anyone, shared or nobody", v);
+		return MOSQ_ERR_INVAL;
+	}
+	*out = (enum dm_policy)p;
+	return MOSQ_ERR_SUCCESS;
+}
+
 bool user_list_has(const struct user_list *l, const char *user)
 {
 	return user && l->count && bsearch(&user, l->users, l->count, sizeof(*l->users), cmp_str);
@@ -78,6 +103,9 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 	cfg->limits.max_payload = DEFAULT_MAX_PAYLOAD;
 	cfg->limits.max_data = DEFAULT_MAX_DATA;
 	cfg->state_save_ms = DEFAULT_STATE_SAVE_MS;
+	cfg->other_topics = OTHER_DEFER;
+	cfg->dm_policy = DM_SHARED;
+	cfg->sys_interval = DEFAULT_SYS_INTERVAL;
 	for (int i = 0; i < opt_count; i++) {
 		const char *k = opts[i].key, *v = opts[i].value ? opts[i].value : "";
 		int rc = MOSQ_ERR_SUCCESS;
@@ -101,6 +129,14 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 			size_t ms = DEFAULT_STATE_SAVE_MS;
 			rc = parse_size(k, v, 0, 3600u * 1000, &ms);
 			cfg->state_save_ms = (unsigned)ms;
+		} else if (strcmp(k, "other_topics") == 0) {
+			rc = parse_other_topics(v, &cfg->other_topics);
+		} else if (strcmp(k, "dm_policy") == 0) {
+			rc = parse_dm_policy(v, &cfg->dm_policy);
+		} else if (strcmp(k, "sys_interval") == 0) {
+			size_t secs;
+			rc = parse_size(k, v, 0, 86400, &secs);
+			cfg->sys_interval = (unsigned)secs;
 		} else {
 			mosquitto_log_printf(MOSQ_LOG_WARNING, CHAT_LOG_PREFIX "unknown option plugin_opt_%s ignored", k);
 		}

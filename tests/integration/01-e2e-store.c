@@ -25,12 +25,30 @@
 
 static struct harness H;
 
+/* The room and its members, through the admin API (the ACL lets only
+ * members read and write a room). */
+static void create_general(void)
+{
+	const char *req = "{\"commands\":[{\"command\":\"createRoom\",\"room\":\"general\"},"
+			  "{\"command\":\"addRoomMember\",\"room\":\"general\",\"user\":\"alice\"},"
+			  "{\"command\":\"addRoomMember\",\"room\":\"general\",\"user\":\"bob\"}]}";
+	struct tc *admin = tc_open(&H, "admin-01", "admin", TC_V5);
+	assert_int_equal(tc_subscribe(admin, "$CONTROL/chat/v1/response", 1), 1);
+	assert_int_equal(tc_pub(admin, "$CONTROL/chat/v1", req, 1), 0);
+	struct tc_msg *m = tc_wait(admin, "$CONTROL/chat/v1/response", TC_WAIT_MS);
+	assert_non_null(m);
+	assert_null(strstr(m->payload, "\"error\""));
+	tc_msg_free(m);
+	tc_close(admin);
+}
+
 static int setup(void **state)
 {
 	(void)state;
 	h_init(&H, "01-e2e-store");
 	h_start_mongo(&H);
 	h_start_broker(&H, NULL);
+	create_general();
 	h_start_bridge(&H, NULL);
 	return 0;
 }

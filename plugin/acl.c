@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * MOSQ_EVT_ACL_CHECK: who may subscribe to, publish on and receive each
+ * topic of the chat tree. The broker asks on every SUBSCRIBE, on every
+ * PUBLISH (write) and once per subscriber per delivered message (read), so
+ * the read path is the hot one: it classifies the topic in one pass, looks
+ * the room and the member up in two hash tables and returns, without
+ * allocating. Rules are one table (kind -> who may do what), the same shape
+ * as nginx's allow/deny lists; anything the table does not grant is denied.
+ *
+ * Topics outside chat/ and $CONTROL/chat/ follow plugin_opt_other_topics.
+ */
+#include <string.h>
+
+#include "chat.h"
+#include "topic.h"
+
+/* Who a rule lets in; a request passes when any flag of the rule holds. */
+enum {
+	WHO_ANY = 1u << 0,     /* any authenticated user */
+	WHO_SELF = 1u << 1,    /* the user named in the topic */
+	WHO_MEMBER = 1u << 2,  /* any role in the room, readers included */
+	WHO_WRITER = 1u << 3,  /* member, admin or owner: not a reader */
+	WHO_SERVICE = 1u << 4, /* plugin_opt_service_users */
+	WHO_ADMIN = 1u << 5,   /* plugin_opt_admins */
+	WHO_OTHER = 1u << 6,   /* as plugin_opt_other_topics says */
+};
+
+struct acl_rule {
+	unsigned subscribe, write, read;
+};
+
+/* The topic table of topics.md. Writes by the plugin itself (events, rooms
+ * lists, presence, inbox notices) do not pass here: the broker checks only
+ * clients' publishes. */
+static const struct acl_rule acl_rules[] = {
+	[TOPIC_ROOM_MESSAGES] = {WHO_MEMBER | WHO_SERVICE, WHO_WRITER, WHO_MEMBER | WHO_SERVICE},
+	[TOPIC_ROOM_EVENTS] = {WHO_MEMBER | WHO_SERVICE, 0, WHO_MEMBER | WHO_SERVICE},
+	[TOPIC_ROOM_HISTORY] = {WHO_SERVICE, WHO_MEMBER, WHO_SERVICE},
+	[TOPIC_ROOM_READ] = {WHO_SERVICE, WHO_MEMBER, WHO_SERVICE},
+	[TOPIC_ROOM_ANY] = {WHO_MEMBER | WHO_SERVICE, 0, 0},
+	[TOPIC_USER_ROOMS] = {WHO_SELF | WHO_SERVICE, 0, WHO_SELF | WHO_SERVICE},
+	[TOPIC_USER_DEVICES] = {WHO_SERVICE, WHO_SELF, WHO_SERVICE},
+	[TOPIC_USER_PRIVATE] = {WHO_SELF, WHO_SERVICE, WHO_SELF},
+	[TOPIC_USER_ANY] = {WHO_SELF | WHO_SERVICE, 0, 0},
+	[TOPIC_PRESENCE] = {WHO_ANY, 0, WHO_ANY},
+	[TOPIC_CONTROL] = {0, WHO_ADMIN, 0},
+	[TOPIC_CONTROL_RESPONSE] = {WHO_ADMIN, 0, WHO_ADMIN},
+	[TOPIC_SYS_CHAT] = {WHO_ADMIN | WHO_OTHER, 0, WHO_ADMIN | WHO_OTHER},
+	[TOPIC_CHAT_WILDCARD] = {0, 0, 0}, /* service users: see service_filter() */
+	[TOPIC_CHAT_INVALID] = {0, 0, 0},
+};
+
+/* Filters spanning rooms or users that service users (the bridge) may hold. */
+static const char *const service_filters[] = {
+	"chat/rooms/+/messages", "chat/rooms/+/events", "chat/rooms/+/history", "chat/rooms/+/read",
+	"chat/users/+/rooms",    "chat/users/+/devices",
+};
+
+static bool service_filter(const char *filter)
+{
+	for (size_t i = 0; i < sizeof(service_filters) / sizeof(service_filters[0]); i++) {
+		if (strcmp(filter, service_filters[i]) == 0) return true;
+	}
+	return false;
+}
+
+static int other_topics(const struct chat *c)
+{
+	switch (c->cfg.other_topics) {
+	case OTHER_ALLOW: return MOSQ_ERR_SUCCESS;
+	case OTHER_DENY: return MOSQ_ERR_ACL_DENIED;
+	default: return MOSQ_ERR_PLUGIN_DEFER;
+	}
+}
+
+bool chat_dm_allowed(const struct chat *c, const char *user, size_t ulen, const char *peer, size_t plen)
+{
+	switch (c->cfg.dm_policy) {
+	case DM_ANYONE: return true;
+	case DM_SHARED: return rooms_share(&c->rooms, user, ulen, peer, plen);
+	default: return false;
+	}
+}
+
+/* The user's role in the topic's room. A DM room that does not exist yet
+ * counts its two users as members, so that both may subscribe before the
+ * first message creates it. */
+static enum room_role room_role(const struct chat *c, const struct topic_ref *t, const char *user, size_t ulen)
+{
+	const struct room *r = rooms_find(&c->rooms, t->id, t->id_len);
+	if (r) return rooms_role(r, user, ulen);
+	const char *a, *b;
+	size_t alen, blen;
+	if (!topic_dm_users(t->id, t->id_len, &a, &alen, &b, &blen)) return ROLE_NONE;
+	if ((alen == ulen && memcmp(a, user, ulen) == 0) || (blen == ulen && memcmp(b, user, ulen) == 0)) {
+		return ROLE_MEMBER;
+	}
+	return ROLE_NONE;
+}
+
+static bool is_self(const struct topic_ref *t, const char *user, size_t ulen)
+{
+	return t->id_len == ulen && memcmp(t->id, user, ulen) == 0;
+}
+
+/* Evaluates a rule's flags for one client, cheapest and likeliest first:
+ * on a delivery of a room message that is the membership lookup. */
+static int grant(const struct chat *c, const struct mosquitto *client, const struct topic_ref *t, unsigned who)
+{
+	const char *user = mosquitto_client_username(client);
+	if (!user) return (who & WHO_OTHER) ? other_topics(c) : MOSQ_ERR_ACL_DENIED;
+	size_t ulen = strlen(user);
+	if (who & WHO_ANY) return MOSQ_ERR_SUCCESS;
+	if ((who & WHO_SELF) && is_self(t, user, ulen)) return MOSQ_ERR_SUCCESS;
+	if (who & (WHO_MEMBER | WHO_WRITER)) {
+		enum room_role role = room_role(c, t, user, ulen);
+		if ((who & WHO_MEMBER) && role != ROLE_NONE) return MOSQ_ERR_SUCCESS;
+		if ((who & WHO_WRITER) && role >= ROLE_MEMBER) return MOSQ_ERR_SUCCESS;
+	}
+	if ((who & WHO_SERVICE) && chat_is_service(c, client)) return MOSQ_ERR_SUCCESS;
+	if ((who & WHO_ADMIN) && chat_is_admin(c, client)) return MOSQ_ERR_SUCCESS;
+	if (who & WHO_OTHER) return other_topics(c);
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+/* Why a write to chat/rooms/{room}/messages was refused, for the notice. */
+static enum chat_reject write_reason(const struct chat *c, const struct topic_ref *t, const char *user)
+{
+	const struct room *r = rooms_find(&c->rooms, t->id, t->id_len);
+	const char *a, *b;
+	size_t alen, blen;
+	if (!r && topic_dm_users(t->id, t->id_len, &a, &alen, &b, &blen)) {
+		size_t ulen = strlen(user);
+		bool party = (alen == ulen && memcmp(a, user, ulen) == 0) || (blen == ulen && memcmp(b, user, ulen) == 0);
+		return party ? REJECT_DM_NOT_ALLOWED : REJECT_NOT_MEMBER;
+	}
+	if (!r) return REJECT_NO_ROOM;
+	return rooms_role(r, user, strlen(user)) == ROLE_READER ? REJECT_READ_ONLY : REJECT_NOT_MEMBER;
+}
+
+/* Best-effort "cid" of a refused payload, for the notice; "" when none. */
+static void payload_cid(struct chat *c, const struct mosquitto_evt_acl_check *ed, char *cid)
+{
+	struct chat_msg m;
+	cid[0] = '\0';
+	if (!ed->payload || ed->payloadlen > c->cfg.limits.max_payload) return;
+	if (envelope_parse_client(ed->payload, ed->payloadlen, &c->cfg.limits, c->scratch,
+				  c->cfg.limits.max_payload + 1, &m) == 0) {
+		memcpy(cid, m.cid, strlen(m.cid) + 1);
+	}
+}
+
+/* A write to a room's messages: the table's answer, plus the DM rule (a
+ * room that does not exist yet may be written by its two users when the
+ * policy allows; message.c creates it once the message is accepted) and a
+ * notice to the sender when refused. */
+static int write_messages(struct chat *c, const struct mosquitto_evt_acl_check *ed, const struct topic_ref *t)
+{
+	const char *user = mosquitto_client_username(ed->client);
+	if (!user) return MOSQ_ERR_ACL_DENIED;
+	enum chat_reject why = REJECT_RETAINED;
+	if (!ed->retain) {
+		if (grant(c, ed->client, t, WHO_WRITER) == MOSQ_ERR_SUCCESS) {
+			const char *a, *b;
+			size_t alen, blen;
+			if (rooms_find(&c->rooms, t->id, t->id_len)) return MOSQ_ERR_SUCCESS;
+			if (topic_dm_users(t->id, t->id_len, &a, &alen, &b, &blen)) {
+				size_t ulen = strlen(user);
+				const char *peer = (alen == ulen && memcmp(a, user, ulen) == 0) ? b : a;
+				size_t plen = peer == b ? blen : alen;
+				if (chat_dm_allowed(c, user, ulen, peer, plen)) return MOSQ_ERR_SUCCESS;
+			}
+		}
+		why = write_reason(c, t, user);
+	}
+	char cid[ENVELOPE_CID_MAX + 1];
+	payload_cid(c, ed, cid);
+	chat_refuse_notice(c, user, why, t->id, t->id_len, cid, 0);
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+/* Strips "$share/{group}/" and returns the filter behind it, or NULL. */
+static const char *share_filter(const char *topic)
+{
+	const char *slash = strchr(topic + 7, '/');
+	return slash ? slash + 1 : NULL;
+}
+
+static int check_subscribe(struct chat *c, const struct mosquitto_evt_acl_check *ed)
+{
+	const char *filter = ed->topic;
+	bool shared = topic_is_shared(filter);
+	if (shared) filter = share_filter(filter);
+	if (!filter) return MOSQ_ERR_ACL_DENIED;
+	struct topic_ref t;
+	topic_parse(filter, &t);
+	if (t.kind == TOPIC_OTHER) return other_topics(c);
+	bool service = chat_is_service(c, ed->client);
+	/* Shared subscriptions on chat topics are the bridge's way to scale. */
+	if (shared && !service) return MOSQ_ERR_ACL_DENIED;
+	if (t.kind == TOPIC_CHAT_WILDCARD) {
+		return service && service_filter(filter) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+	}
+	return grant(c, ed->client, &t, acl_rules[t.kind].subscribe);
+}
+
+static int check_write(struct chat *c, const struct mosquitto_evt_acl_check *ed)
+{
+	struct topic_ref t;
+	topic_parse(ed->topic, &t);
+	if (t.kind == TOPIC_OTHER) return other_topics(c);
+	if (t.kind == TOPIC_ROOM_MESSAGES) return write_messages(c, ed, &t);
+	if (ed->retain) return MOSQ_ERR_ACL_DENIED; /* only the plugin retains chat topics */
+	return grant(c, ed->client, &t, acl_rules[t.kind].write);
+}
+
+/* The hot path: once per subscriber per message. */
+static int check_read(struct chat *c, const struct mosquitto_evt_acl_check *ed)
+{
+	struct topic_ref t;
+	topic_parse(ed->topic, &t);
+	if (t.kind == TOPIC_OTHER) return other_topics(c);
+	return grant(c, ed->client, &t, acl_rules[t.kind].read);
+}
+
+static int check_unsubscribe(struct chat *c, const struct mosquitto_evt_acl_check *ed)
+{
+	const char *filter = topic_is_shared(ed->topic) ? share_filter(ed->topic) : ed->topic;
+	struct topic_ref t;
+	if (!filter) return MOSQ_ERR_SUCCESS;
+	topic_parse(filter, &t);
+	/* Leaving a chat topic is always allowed; others follow the policy. */
+	return t.kind == TOPIC_OTHER ? other_topics(c) : MOSQ_ERR_SUCCESS;
+}
+
+int chat_on_acl_check(int event, void *event_data, void *userdata)
+{
+	struct chat *c = userdata;
+	const struct mosquitto_evt_acl_check *ed = event_data;
+	int rc;
+	(void)event;
+	switch (ed->access) {
+	case MOSQ_ACL_READ:
+		rc = check_read(c, ed);
+		if (rc == MOSQ_ERR_ACL_DENIED) c->stats.denied_read++;
+		return rc;
+	case MOSQ_ACL_WRITE:
+		rc = check_write(c, ed);
+		if (rc == MOSQ_ERR_ACL_DENIED) c->stats.denied_publish++;
+		return rc;
+	case MOSQ_ACL_SUBSCRIBE:
+		rc = check_subscribe(c, ed);
+		if (rc == MOSQ_ERR_ACL_DENIED) c->stats.denied_subscribe++;
+		return rc;
+	case MOSQ_ACL_UNSUBSCRIBE:
+		return check_unsubscribe(c, ed);
+	default:
+		return MOSQ_ERR_ACL_DENIED;
+	}
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The chat counters, published as $SYS/broker/chat/<name> every
+ * plugin_opt_sys_interval seconds (like the broker's own sys_interval) and
+ * returned as one JSON object by getStats. One table names every counter,
+ * so both views always agree. The counters themselves are plain integers
+ * in struct chat_stats, bumped by acl.c, message.c and dm.c.
+ */
+#include <stdio.h>
+
+#include "chat.h"
+#include "chat_err.h"
+
+#define SYS_PREFIX "$SYS/broker/chat/"
+
+static const char *const reject_names[REJECT_COUNT] = {
+	[REJECT_INVALID_UTF8] = "invalid_utf8",
+	[REJECT_MALFORMED_JSON] = "malformed_json",
+	[REJECT_TOO_LARGE] = "too_large",
+	[REJECT_EMPTY] = "empty",
+	[REJECT_MUTED] = "muted",
+	[REJECT_NOT_MEMBER] = "not_member",
+	[REJECT_READ_ONLY] = "read_only",
+	[REJECT_NO_ROOM] = "no_room",
+	[REJECT_DM_NOT_ALLOWED] = "dm_not_allowed",
+	[REJECT_RETAINED] = "retained",
+};
+
+const char *chat_reject_name(enum chat_reject why)
+{
+	return why < REJECT_COUNT && reject_names[why] ? reject_names[why] : "refused";
+}
+
+static uint64_t rejected_total(const struct chat *c)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < REJECT_COUNT; i++) n += c->stats.messages_rejected[i];
+	return n;
+}
+
+static uint64_t get_accepted(const struct chat *c) { return c->stats.messages_accepted; }
+static uint64_t get_denied_sub(const struct chat *c) { return c->stats.denied_subscribe; }
+static uint64_t get_denied_pub(const struct chat *c) { return c->stats.denied_publish; }
+static uint64_t get_denied_read(const struct chat *c) { return c->stats.denied_read; }
+static uint64_t get_rooms(const struct chat *c) { return c->rooms.count; }
+static uint64_t get_dm(const struct chat *c) { return c->stats.dm_created; }
+
+/* Counters that are not per reason: name (below $SYS/broker/chat/) and value. */
+static const struct {
+	const char *name;
+	uint64_t (*get)(const struct chat *c);
+} counters[] = {
+	{"messages/accepted", get_accepted},
+	{"messages/rejected", rejected_total},
+	{"acl/denied/subscribe", get_denied_sub},
+	{"acl/denied/publish", get_denied_pub},
+	{"acl/denied/read", get_denied_read},
+	{"rooms/count", get_rooms},
+	{"rooms/dm_created", get_dm},
+};
+
+#define N_COUNTERS (sizeof(counters) / sizeof(counters[0]))
+
+static void json_member(struct strbuf *out, const char *prefix, const char *name, uint64_t v)
+{
+	if (out->len > 0 && out->buf[out->len - 1] != '{') strbuf_putc(out, ',');
+	strbuf_putc(out, '"');
+	strbuf_puts(out, prefix);
+	strbuf_puts(out, name);
+	strbuf_puts(out, "\":");
+	strbuf_append_u64(out, v);
+}
+
+int chat_stats_json(struct chat *c, struct strbuf *out)
+{
+	strbuf_putc(out, '{');
+	for (size_t i = 0; i < N_COUNTERS; i++) json_member(out, "", counters[i].name, counters[i].get(c));
+	for (int i = 0; i < REJECT_COUNT; i++) {
+		json_member(out, "messages/rejected/", reject_names[i], c->stats.messages_rejected[i]);
+	}
+	strbuf_putc(out, '}');
+	return strbuf_status(out);
+}
+
+static void publish_counter(const char *prefix, const char *name, uint64_t v)
+{
+	char topic[128], payload[24];
+	snprintf(topic, sizeof(topic), SYS_PREFIX "%s%s", prefix, name);
+	int n = snprintf(payload, sizeof(payload), "%llu", (unsigned long long)v);
+	chat_publish(topic, payload, (size_t)n, false);
+}
+
+static void publish_all(struct chat *c)
+{
+	for (size_t i = 0; i < N_COUNTERS; i++) publish_counter("", counters[i].name, counters[i].get(c));
+	for (int i = 0; i < REJECT_COUNT; i++) {
+		publish_counter("messages/rejected/", reject_names[i], c->stats.messages_rejected[i]);
+	}
+}
+
+int chat_metrics_on_tick(int event, void *event_data, void *userdata)
+{
+	struct chat *c = userdata;
+	(void)event;
+	(void)event_data;
+	if (c->cfg.sys_interval == 0) return MOSQ_ERR_SUCCESS;
+	uint64_t now = chat_now_ms();
+	if (now - c->stats.last_sys_ms < (uint64_t)c->cfg.sys_interval * 1000u) return MOSQ_ERR_SUCCESS;
+	c->stats.last_sys_ms = now;
+	publish_all(c);
+	return MOSQ_ERR_SUCCESS;
+}
