@@ -16,6 +16,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "auth.h"
 #include "envelope.h"
 #include "id.h"
 #include "rooms.h"
@@ -72,6 +73,7 @@ struct chat_config {
 	struct envelope_limits limits;
 	struct user_list admins;        /* may use $CONTROL/chat/v1 */
 	struct user_list service_users; /* the bridge: all chat traffic */
+	struct chat_auth_config auth;   /* auth.h: plugin_opt_auth, password_file, jwt_*, presence */
 	char *state_file;               /* NULL = state kept in memory only */
 	unsigned state_save_ms;         /* least time between two state saves */
 	enum chat_other_topics other_topics; /* topics outside chat/ and $CONTROL/chat/ */
@@ -97,6 +99,8 @@ struct chat {
 	struct strbuf out;    /* reused for every envelope */
 	char *scratch;        /* decode buffer, max_payload + 1 bytes */
 	struct rooms rooms;   /* rooms, members, policies */
+	struct auth_state *auth;          /* auth.c: password table and JWT key */
+	struct chat_sessions *sessions;   /* sessions.h: authenticated sessions, presence */
 	struct sanctions sanctions; /* bans and mutes */
 	struct chat_state state;
 	struct chat_stats stats;
@@ -111,6 +115,19 @@ void chat_config_free(struct chat_config *cfg);
  * room role. */
 bool chat_is_admin(const struct chat *c, const struct mosquitto *client);
 bool chat_is_service(const struct chat *c, const struct mosquitto *client);
+
+/* sessions.c: the session the plugin authenticated for client, or NULL
+ * (anonymous, or auth left to the broker). Valid until the client's
+ * DISCONNECT; do not keep it. */
+const struct chat_session *chat_session_of(const struct chat *c, const struct mosquitto *client);
+/* Number of live sessions of user (0 = offline). */
+unsigned chat_user_sessions(const struct chat *c, const char *user);
+
+/* presence.c: whether client may read chat/presence/{user} (user[0..len)),
+ * after plugin_opt_presence: all = any authenticated client, rooms = the
+ * user and those sharing a room with them, none = nobody. For the ACL. */
+bool chat_presence_readable(const struct chat *c, const struct mosquitto *client, const char *user,
+			    size_t len);
 
 /* publish.c: messages from the plugin itself (QoS 1). Return MOSQ_ERR_*. */
 int chat_publish(const char *topic, const char *payload, size_t len, bool retain);

@@ -137,6 +137,8 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 			size_t secs;
 			rc = parse_size(k, v, 0, 86400, &secs);
 			cfg->sys_interval = (unsigned)secs;
+		} else if (chat_auth_option_known(k)) {
+			rc = chat_auth_config_option(&cfg->auth, k, v);
 		} else {
 			mosquitto_log_printf(MOSQ_LOG_WARNING, CHAT_LOG_PREFIX "unknown option plugin_opt_%s ignored", k);
 		}
@@ -153,4 +155,5 @@ void chat_config_free(struct chat_config *cfg)
 	cfg->state_file = NULL;
 	user_list_free(&cfg->admins);
 	user_list_free(&cfg->service_users);
+	chat_auth_config_free(&cfg->auth);
 }

@@ -32,6 +32,7 @@ static uint32_t boot_salt(void)
 static void chat_free(struct chat *c)
 {
 	if (!c) return;
+	chat_auth_unregister(c);
 	rooms_clear(&c->rooms);
 	sanctions_clear(&c->sanctions);
 	strbuf_free(&c->out);
@@ -65,6 +66,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	}
 	id_gen_init(&c->ids, c->cfg.node_id, boot_salt());
 	rc = chat_state_load(c);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
+	/* Before control: its RELOAD callback must not be the first (auth.c). */
+	rc = chat_auth_register(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = chat_control_register(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;

@@ -281,14 +281,19 @@ void h_start_broker(struct harness *h, const char *extra_conf)
 		 "user root\n" /* when run as root, do not drop to "mosquitto": the run dir is private */
 		 "listener %d 127.0.0.1\n"
 		 "allow_anonymous false\n"
-		 "password_file %s\n"
 		 "persistence false\n"
 		 "log_dest file %s\n" /* flushed per line, unlike a redirected stdout */
 		 "log_type all\n"
 		 "log_timestamp_format %%H:%%M:%%S\n"
 		 "plugin %s\n"
+		 /* The plugin authenticates, from the same mosquitto_passwd file;
+		  * extra_conf may override any of these (the last line wins). */
+		 "plugin_opt_auth password_file\n"
+		 "plugin_opt_password_file %s\n"
+		 "plugin_opt_admins admin\n"
+		 "plugin_opt_service_users bridge\n"
 		 "%s",
-		 h->broker_port, h->passwd_file, h->broker.log, CHAT_PLUGIN_PATH, extra_conf ? extra_conf : "");
+		 h->broker_port, h->broker.log, CHAT_PLUGIN_PATH, h->passwd_file, extra_conf ? extra_conf : "");
 	h_write_file(h->broker_conf, conf);
 	h_restart_broker(h);
 }

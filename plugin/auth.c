@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * MOSQ_EVT_BASIC_AUTH and the events around a session's life: DISCONNECT
+ * (the session ends), TICK (tokens that expired are kicked) and RELOAD
+ * (SIGHUP re-reads the password file and the JWT key).
+ *
+ * Decisions (README and topics.md say the same):
+ * - No username: MOSQ_ERR_PLUGIN_DEFER, so the broker's allow_anonymous
+ *   decides; the ACL keeps anonymous clients out of chat topics.
+ * - A username is the plugin's to judge: it must be a valid user id and
+ *   pass the configured method, else MOSQ_ERR_AUTH (CONNACK 135 "not
+ *   authorized" for MQTT 5, 5 "not authorized" for 3.1.1).
+ * - With both methods, a password shaped like a JWT is checked as a JWT
+ *   only; anything else against the password file only.
+ * - A banned user is refused even with the right password.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "sessions.h"
+#include "topic.h"
+
+struct auth_state {
+	struct auth_passwd *passwd;
+	struct auth_jwt *jwt;
+};
+
+/* ---- options ---- */
+
+static const char *const auth_options[] = {
+	"auth", "password_file", "jwt_alg", "jwt_key_file", "jwt_issuer", "jwt_audience", "jwt_admin_claim",
+	"presence", "presence_file", NULL,
+};
+
+bool chat_auth_option_known(const char *key)
+{
+	for (int i = 0; auth_options[i]; i++) {
+		if (strcmp(key, auth_options[i]) == 0) return true;
+	}
+	return false;
+}
+
+static int bad_value(const char *key, const char *value, const char *want)
+{
+	mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "plugin_opt_%s: '%s' is not %s", key, value, want);
+	return MOSQ_ERR_INVAL;
+}
+
+static int parse_methods(const char *value, unsigned *out)
+{
+	*out = 0;
+	for (const char *p = value; *p;) {
+		while (*p == ' ' || *p == ',') p++;
+		size_t n = strcspn(p, ", ");
+		if (n == 0) break;
+		if (n == 13 && strncmp(p, "password_file", n) == 0) *out |= CHAT_AUTH_PASSWORD_FILE;
+		else if (n == 3 && strncmp(p, "jwt", n) == 0) *out |= CHAT_AUTH_JWT;
+		else return bad_value("auth", value, "password_file, jwt or both, comma-separated");
+		p += n;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int set_string(char **dst, const char *value)
+{
+	free(*dst);
+	*dst = *value ? strdup(value) : NULL;
+	return (*value && !*dst) ? MOSQ_ERR_NOMEM : MOSQ_ERR_SUCCESS;
+}
+
+int chat_auth_config_option(struct chat_auth_config *cfg, const char *key, const char *value)
+{
+	static const char *const algs[] = {[CHAT_JWT_HS256] = "HS256", [CHAT_JWT_RS256] = "RS256",
+					   [CHAT_JWT_ES256] = "ES256"};
+	static const char *const modes[] = {[CHAT_PRESENCE_ALL] = "all", [CHAT_PRESENCE_ROOMS] = "rooms",
+					    [CHAT_PRESENCE_NONE] = "none"};
+	if (strcmp(key, "auth") == 0) return parse_methods(value, &cfg->methods);
+	if (strcmp(key, "password_file") == 0) return set_string(&cfg->password_file, value);
+	if (strcmp(key, "jwt_key_file") == 0) return set_string(&cfg->jwt_key_file, value);
+	if (strcmp(key, "jwt_issuer") == 0) return set_string(&cfg->jwt_issuer, value);
+	if (strcmp(key, "jwt_audience") == 0) return set_string(&cfg->jwt_audience, value);
+	if (strcmp(key, "jwt_admin_claim") == 0) return set_string(&cfg->jwt_admin_claim, value);
+	if (strcmp(key, "presence_file") == 0) return set_string(&cfg->presence_file, value);
+	if (strcmp(key, "jwt_alg") == 0) {
+		for (int i = CHAT_JWT_HS256; i <= CHAT_JWT_ES256; i++) {
+			if (strcmp(value, algs[i]) != 0) continue;
+			cfg->jwt_alg = (enum chat_jwt_alg)i;
+			return MOSQ_ERR_SUCCESS;
+		}
+		return bad_value(key, value, "HS256, RS256 or ES256");
+	}
+	for (int i = CHAT_PRESENCE_ALL; i <= CHAT_PRESENCE_NONE; i++) {
+		if (strcmp(value, modes[i]) != 0) continue;
+		cfg->presence = (enum chat_presence_mode)i;
+		return MOSQ_ERR_SUCCESS;
+	}
+	return bad_value(key, value, "all, rooms or none");
+}
+
+void chat_auth_config_free(struct chat_auth_config *cfg)
+{
+	free(cfg->password_file);
+	free(cfg->jwt_key_file);
+	free(cfg->jwt_issuer);
+	free(cfg->jwt_audience);
+	free(cfg->jwt_admin_claim);
+	free(cfg->presence_file);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- base64 ---- */
+
+static int b64_value(unsigned char ch)
+{
+	if (ch >= 'A' && ch <= 'Z') return ch - 'A';
+	if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9') return ch - '0' + 52;
+	if (ch == '+' || ch == '-') return 62;
+	if (ch == '/' || ch == '_') return 63;
+	return -1;
+}
+
+long auth_b64_decode(const char *in, size_t len, unsigned char *out, size_t cap)
+{
+	while (len && in[len - 1] == '=') len--;
+	if (len % 4 == 1) return -1;
+	size_t n = 0;
+	unsigned acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < len; i++) {
+		int v = b64_value((unsigned char)in[i]);
+		if (v < 0) return -1;
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n == cap) return -1;
+			out[n++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1u;
+		}
+	}
+	return (long)n;
+}
+
+/* ---- loading ---- */
+
+static void auth_state_free(struct auth_state *a)
+{
+	if (!a) return;
+	auth_passwd_free(a->passwd);
+	auth_jwt_free(a->jwt);
+	free(a);
+}
+
+/* Reads the password file and JWT key the options name into a new state. */
+static int auth_state_load(const struct chat_auth_config *cfg, struct auth_state **out)
+{
+	struct auth_state *a = calloc(1, sizeof(*a));
+	int rc = a ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NOMEM;
+	if (rc == MOSQ_ERR_SUCCESS && (cfg->methods & CHAT_AUTH_PASSWORD_FILE)) {
+		if (cfg->password_file) {
+			rc = auth_passwd_load(cfg->password_file, &a->passwd);
+		} else {
+			mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "plugin_opt_auth password_file needs "
+									   "plugin_opt_password_file");
+			rc = MOSQ_ERR_INVAL;
+		}
+	}
+	if (rc == MOSQ_ERR_SUCCESS && (cfg->methods & CHAT_AUTH_JWT)) rc = auth_jwt_load(cfg, &a->jwt);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		auth_state_free(a);
+		return rc;
+	}
+	*out = a;
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* ---- events ---- */
+
+/* True when password proves user; *claims gets the token's claims. */
+static bool credentials_ok(struct chat *c, const char *user, const char *password, uint64_t now_ms,
+			   struct auth_jwt_claims *claims)
+{
+	unsigned m = c->cfg.auth.methods;
+	memset(claims, 0, sizeof(*claims));
+	if (!password) return false;
+	bool jwt = (m & CHAT_AUTH_JWT) && (!(m & CHAT_AUTH_PASSWORD_FILE) || auth_looks_like_jwt(password));
+	if (jwt) return auth_jwt_check(c->auth->jwt, &c->cfg.auth, user, password, now_ms, claims);
+	return auth_passwd_check(c->auth->passwd, user, password);
+}
+
+static int on_basic_auth(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_basic_auth *ed = event_data;
+	struct chat *c = userdata;
+	struct auth_jwt_claims claims;
+	const char *user = ed->username;
+	(void)event;
+	if (!user) return MOSQ_ERR_PLUGIN_DEFER;
+	const char *id = mosquitto_client_id(ed->client);
+	if (!topic_user_valid(user, strlen(user))) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, CHAT_LOG_PREFIX "client %s refused: username is not a valid user id",
+				     id ? id : "?");
+		return MOSQ_ERR_AUTH;
+	}
+	uint64_t now = chat_now_ms();
+	if (!credentials_ok(c, user, ed->password, now, &claims)) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, CHAT_LOG_PREFIX "client %s refused: bad credentials for %s",
+				     id ? id : "?", user);
+		return MOSQ_ERR_AUTH;
+	}
+	if (chat_user_banned(c, user, now)) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, CHAT_LOG_PREFIX "client %s refused: %s is banned", id ? id : "?", user);
+		return MOSQ_ERR_AUTH;
+	}
+	if (sessions_add(c, ed->client, user, claims.admin, claims.exp_ms) != MOSQ_ERR_SUCCESS) return MOSQ_ERR_AUTH;
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_disconnect *ed = event_data;
+	(void)event;
+	sessions_remove(userdata, ed->client);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int on_tick(int event, void *event_data, void *userdata)
+{
+	struct chat *c = userdata;
+	(void)event;
+	(void)event_data; /* 2.0.11 leaves its time fields zero */
+	c->sessions->ticks++;
+	sessions_expire(c, chat_now_ms());
+	return MOSQ_ERR_SUCCESS;
+}
+
+/*
+ * SIGHUP: a new password file or key replaces the old only when it loads;
+ * else the running one stays. Sessions already authenticated stay.
+ * Returns MOSQ_ERR_PLUGIN_DEFER on purpose: mosquitto 2.0.11 stops calling
+ * the remaining RELOAD callbacks (other files of this plugin included) at
+ * the first one that returns anything else.
+ */
+static int on_reload(int event, void *event_data, void *userdata)
+{
+	struct chat *c = userdata;
+	struct auth_state *fresh = NULL;
+	(void)event;
+	(void)event_data;
+	if (auth_state_load(&c->cfg.auth, &fresh) == MOSQ_ERR_SUCCESS) {
+		auth_state_free(c->auth);
+		c->auth = fresh;
+		mosquitto_log_printf(MOSQ_LOG_INFO, CHAT_LOG_PREFIX "credentials reloaded");
+	} else {
+		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "reload failed: keeping the previous credentials");
+	}
+	return MOSQ_ERR_PLUGIN_DEFER;
+}
+
+static const struct {
+	int event;
+	MOSQ_FUNC_generic_callback cb;
+} auth_events[] = {
+	{MOSQ_EVT_BASIC_AUTH, on_basic_auth},
+	{MOSQ_EVT_DISCONNECT, on_disconnect},
+	{MOSQ_EVT_TICK, on_tick},
+	{MOSQ_EVT_RELOAD, on_reload},
+};
+
+#define AUTH_EVENT_COUNT (sizeof(auth_events) / sizeof(auth_events[0]))
+
+/* The ledger path: the option, else next to the state file, else none. */
+static char *ledger_path(const struct chat_config *cfg)
+{
+	if (cfg->auth.presence_file) return strdup(cfg->auth.presence_file);
+	if (!cfg->state_file) return NULL;
+	size_t n = strlen(cfg->state_file) + sizeof(".presence");
+	char *p = malloc(n);
+	if (p) snprintf(p, n, "%s.presence", cfg->state_file);
+	return p;
+}
+
+int chat_auth_register(struct chat *c)
+{
+	if (c->cfg.auth.methods == 0) {
+		mosquitto_log_printf(MOSQ_LOG_WARNING, CHAT_LOG_PREFIX "plugin_opt_auth not set: authentication is left "
+									"to the broker, and presence is not tracked");
+		return MOSQ_ERR_SUCCESS;
+	}
+	int rc = auth_state_load(&c->cfg.auth, &c->auth);
+	if (rc != MOSQ_ERR_SUCCESS) return rc;
+	c->sessions = sessions_new();
+	if (!c->sessions) return MOSQ_ERR_NOMEM;
+	char *ledger = ledger_path(&c->cfg);
+	rc = presence_start(c, ledger);
+	free(ledger);
+	if (rc != MOSQ_ERR_SUCCESS) return rc;
+	for (size_t i = 0; i < AUTH_EVENT_COUNT; i++) {
+		rc = mosquitto_callback_register(c->pid, auth_events[i].event, auth_events[i].cb, NULL, c);
+		if (rc != MOSQ_ERR_SUCCESS) return rc;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+void chat_auth_unregister(struct chat *c)
+{
+	if (c->sessions) {
+		for (size_t i = 0; i < AUTH_EVENT_COUNT; i++)
+			mosquitto_callback_unregister(c->pid, auth_events[i].event, auth_events[i].cb, NULL);
+		presence_stop(c);
+	}
+	sessions_free(c->sessions);
+	c->sessions = NULL;
+	auth_state_free(c->auth);
+	c->auth = NULL;
+}

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Presence: chat/presence/{user}, retained,
+ * {"user":"...","online":true|false,"sessions":N,"since":<unix ms>}, published
+ * whenever the user's count of authenticated sessions changes; `since` is
+ * when `online` last changed.
+ *
+ * Stale presence after a restart. With broker persistence on, retained
+ * messages outlive the broker, and the broker saves them before the
+ * plugin is told anything at shutdown (and not at all after a crash), so an
+ * online:true can outlive its sessions. The plugin cannot read retained
+ * messages back, so it keeps a ledger: a file with every user it showed
+ * online since the last clean stop, appended (one write, no fsync) before
+ * the online message is published. At start it publishes online:false for
+ * every user in the ledger; the broker delivers these before it reads any
+ * client packet, so they replace whatever it restored. At a clean stop the
+ * ledger is rewritten (atomically) with just the users the broker may
+ * still have saved as online: those with sessions, and those whose last
+ * message the broker had not yet taken from the plugin queue (published
+ * less than two ticks ago).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chat.h"
+#include "sessions.h"
+
+static struct presence_user *find_user(const struct chat_sessions *s, const char *user)
+{
+	struct presence_user *u = NULL;
+	HASH_FIND_STR(s->users, user, u);
+	return u;
+}
+
+static struct presence_user *get_user(struct chat_sessions *s, const char *user)
+{
+	struct presence_user *u = find_user(s, user);
+	if (u) return u;
+	u = calloc(1, sizeof(*u));
+	if (!u) return NULL;
+	snprintf(u->user, sizeof(u->user), "%s", user);
+	HASH_ADD_STR(s->users, user, u);
+	return u;
+}
+
+static void publish(struct chat *c, struct presence_user *u)
+{
+	char topic[32 + TOPIC_ID_MAX], json[160 + TOPIC_ID_MAX];
+	snprintf(topic, sizeof(topic), "chat/presence/%s", u->user);
+	int n = snprintf(json, sizeof(json), "{\"user\":\"%s\",\"online\":%s,\"sessions\":%u,\"since\":%llu}", u->user,
+			 u->sessions ? "true" : "false", u->sessions, (unsigned long long)u->since);
+	u->pub_tick = c->sessions->ticks;
+	chat_publish(topic, json, (size_t)n, true);
+}
+
+/* Appends user to the ledger before it is first shown online. */
+static void ledger_add(struct chat_sessions *s, struct presence_user *u)
+{
+	if (u->in_ledger || s->ledger_fd < 0) return;
+	char line[TOPIC_ID_MAX + 2];
+	int n = snprintf(line, sizeof(line), "%s\n", u->user);
+	if (write(s->ledger_fd, line, (size_t)n) != n) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "cannot append to %s: %s", s->ledger_path,
+				     strerror(errno));
+		return;
+	}
+	u->in_ledger = true;
+}
+
+void presence_update(struct chat *c, const char *user, int delta)
+{
+	struct chat_sessions *s = c->sessions;
+	struct presence_user *u = get_user(s, user);
+	if (!u) return;
+	unsigned before = u->sessions;
+	if (delta < 0 && u->sessions == 0) return;
+	u->sessions = delta < 0 ? u->sessions - 1 : u->sessions + 1;
+	if ((before == 0) != (u->sessions == 0)) u->since = chat_now_ms();
+	if (c->cfg.auth.presence == CHAT_PRESENCE_NONE) return;
+	if (u->sessions) ledger_add(s, u);
+	publish(c, u);
+}
+
+/* Reads the ledger: every user in it is marked and shown offline. */
+static int ledger_replay(struct chat *c, FILE *f)
+{
+	struct chat_sessions *s = c->sessions;
+	char line[256];
+	unsigned count = 0;
+	uint64_t now = chat_now_ms();
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\r\n");
+		if (!topic_user_valid(line, n)) continue;
+		line[n] = '\0';
+		struct presence_user *u = get_user(s, line);
+		if (!u) return MOSQ_ERR_NOMEM;
+		if (u->in_ledger) continue;
+		u->in_ledger = true;
+		u->since = now;
+		publish(c, u);
+		count++;
+	}
+	mosquitto_log_printf(MOSQ_LOG_INFO, CHAT_LOG_PREFIX "presence: %u users from %s shown offline", count,
+			     s->ledger_path);
+	return MOSQ_ERR_SUCCESS;
+}
+
+int presence_start(struct chat *c, const char *ledger_path)
+{
+	struct chat_sessions *s = c->sessions;
+	if (!ledger_path) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE,
+				     CHAT_LOG_PREFIX "presence: no plugin_opt_presence_file or state_file; with broker "
+						     "persistence, a crash can leave users shown online");
+		return MOSQ_ERR_SUCCESS;
+	}
+	s->ledger_path = strdup(ledger_path);
+	if (!s->ledger_path) return MOSQ_ERR_NOMEM;
+	FILE *f = fopen(ledger_path, "r");
+	int rc = MOSQ_ERR_SUCCESS;
+	if (f) {
+		rc = ledger_replay(c, f);
+		fclose(f);
+	}
+	if (rc != MOSQ_ERR_SUCCESS) return rc;
+	s->ledger_fd = open(ledger_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (s->ledger_fd < 0) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "cannot open presence file %s: %s", ledger_path,
+				     strerror(errno));
+		return MOSQ_ERR_INVAL;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* Writes the users the broker may hold as online to path.tmp, then renames. */
+static int ledger_rewrite(struct chat_sessions *s)
+{
+	size_t n = strlen(s->ledger_path) + sizeof(".tmp");
+	char *tmp = malloc(n);
+	if (!tmp) return -1;
+	snprintf(tmp, n, "%s.tmp", s->ledger_path);
+	FILE *f = fopen(tmp, "w");
+	bool ok = f != NULL;
+	struct presence_user *u, *t;
+	HASH_ITER(hh, s->users, u, t) {
+		if (ok && u->in_ledger && (u->sessions > 0 || s->ticks < u->pub_tick + 2))
+			ok = fprintf(f, "%s\n", u->user) > 0;
+	}
+	if (f) {
+		ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+		ok = fclose(f) == 0 && ok;
+	}
+	ok = ok && rename(tmp, s->ledger_path) == 0;
+	if (ok) {
+		char *dir = strdup(s->ledger_path);
+		int dfd = dir ? open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+		free(dir);
+	} else {
+		unlink(tmp);
+	}
+	free(tmp);
+	return ok ? 0 : -1;
+}
+
+void presence_stop(struct chat *c)
+{
+	struct chat_sessions *s = c->sessions;
+	if (!s || s->ledger_fd < 0) return;
+	close(s->ledger_fd);
+	s->ledger_fd = -1;
+	if (ledger_rewrite(s) != 0) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "cannot rewrite presence file %s: %s (it is kept)",
+				     s->ledger_path, strerror(errno));
+	}
+}
+
+unsigned chat_user_sessions(const struct chat *c, const char *user)
+{
+	const struct presence_user *u = c->sessions && user ? find_user(c->sessions, user) : NULL;
+	return u ? u->sessions : 0;
+}
+
+bool chat_presence_readable(const struct chat *c, const struct mosquitto *client, const char *user, size_t len)
+{
+	const char *me = mosquitto_client_username(client);
+	if (!me) return false;
+	switch (c->cfg.auth.presence) {
+	case CHAT_PRESENCE_ALL:
+		return true;
+	case CHAT_PRESENCE_ROOMS:
+		if (chat_is_service(c, client)) return true;
+		if (strlen(me) == len && memcmp(me, user, len) == 0) return true;
+		return rooms_share(&c->rooms, me, strlen(me), user, len);
+	case CHAT_PRESENCE_NONE:
+		break;
+	}
+	return false;
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The session table; see sessions.h for why it is keyed the way it is.
+ * Two uthash handles on one entry: by client pointer (DISCONNECT, the
+ * ACL's questions) and by client id (takeovers, kicks).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "sessions.h"
+
+struct chat_sessions *sessions_new(void)
+{
+	struct chat_sessions *s = calloc(1, sizeof(*s));
+	if (s) s->ledger_fd = -1;
+	return s;
+}
+
+static void session_free(struct chat_session *e)
+{
+	free(e->client_id);
+	free(e);
+}
+
+void sessions_free(struct chat_sessions *s)
+{
+	if (!s) return;
+	struct chat_session *e, *tmp;
+	HASH_ITER(hh, s->by_client, e, tmp) {
+		HASH_DELETE(hh, s->by_client, e);
+		HASH_DELETE(hh_id, s->by_id, e);
+		session_free(e);
+	}
+	struct presence_user *u, *utmp;
+	HASH_ITER(hh, s->users, u, utmp) {
+		HASH_DEL(s->users, u);
+		free(u);
+	}
+	free(s->ledger_path);
+	free(s);
+}
+
+static struct chat_session *find_client(const struct chat_sessions *s, const struct mosquitto *client)
+{
+	struct chat_session *e = NULL;
+	HASH_FIND(hh, s->by_client, &client, sizeof(client), e);
+	return e;
+}
+
+/* Unlinks e; the caller updates presence and frees. */
+static void unlink_session(struct chat_sessions *s, struct chat_session *e)
+{
+	HASH_DELETE(hh, s->by_client, e);
+	HASH_DELETE(hh_id, s->by_id, e);
+}
+
+int sessions_add(struct chat *c, const struct mosquitto *client, const char *user, bool admin,
+		 uint64_t expires_ms)
+{
+	struct chat_sessions *s = c->sessions;
+	const char *id = mosquitto_client_id(client);
+	struct chat_session *e = calloc(1, sizeof(*e));
+	if (!e) return MOSQ_ERR_NOMEM;
+	e->client_id = strdup(id ? id : "");
+	if (!e->client_id) {
+		free(e);
+		return MOSQ_ERR_NOMEM;
+	}
+	e->client = client;
+	snprintf(e->user, sizeof(e->user), "%s", user);
+	e->admin = admin;
+	e->expires_ms = expires_ms;
+	/* The same client authenticating twice, or a takeover of its id: the
+	 * older session ends here, silently if the user stays the same. */
+	struct chat_session *old = find_client(s, client);
+	if (!old) HASH_FIND(hh_id, s->by_id, e->client_id, strlen(e->client_id), old);
+	bool same_user = old && strcmp(old->user, user) == 0;
+	if (old) {
+		unlink_session(s, old);
+		if (!same_user) presence_update(c, old->user, -1);
+		session_free(old);
+	}
+	HASH_ADD(hh, s->by_client, client, sizeof(e->client), e);
+	HASH_ADD_KEYPTR(hh_id, s->by_id, e->client_id, strlen(e->client_id), e);
+	if (expires_ms && (s->next_expiry_ms == 0 || expires_ms < s->next_expiry_ms)) s->next_expiry_ms = expires_ms;
+	if (!same_user) presence_update(c, user, +1);
+	return MOSQ_ERR_SUCCESS;
+}
+
+void sessions_remove(struct chat *c, const struct mosquitto *client)
+{
+	struct chat_sessions *s = c->sessions;
+	struct chat_session *e = find_client(s, client);
+	if (!e) return;
+	unlink_session(s, e);
+	presence_update(c, e->user, -1);
+	session_free(e);
+}
+
+/* Kicks one expired session; the broker's DISCONNECT removes it, and if
+ * the broker no longer knows the client, it is removed here. */
+static void kick(struct chat *c, const struct mosquitto *client, const char *client_id, const char *user)
+{
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, CHAT_LOG_PREFIX "token of %s (client %s) expired: disconnecting", user,
+			     client_id);
+	mosquitto_kick_client_by_clientid(client_id, false);
+	sessions_remove(c, client);
+}
+
+void sessions_expire(struct chat *c, uint64_t now_ms)
+{
+	struct chat_sessions *s = c->sessions;
+	if (s->next_expiry_ms == 0 || now_ms < s->next_expiry_ms) return;
+	/* Kicking re-enters DISCONNECT, which edits the table: collect first. */
+	size_t n = 0, cap = 0;
+	struct chat_session **due = NULL;
+	uint64_t next = 0;
+	bool partial = false;
+	struct chat_session *e, *tmp;
+	HASH_ITER(hh, s->by_client, e, tmp) {
+		if (e->expires_ms == 0) continue;
+		if (e->expires_ms > now_ms) {
+			if (next == 0 || e->expires_ms < next) next = e->expires_ms;
+			continue;
+		}
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct chat_session **p = realloc(due, ncap * sizeof(*p));
+			if (!p) {
+				partial = true; /* the rest waits for the next tick */
+				break;
+			}
+			due = p;
+			cap = ncap;
+		}
+		due[n++] = e;
+	}
+	s->next_expiry_ms = partial ? now_ms : next;
+	for (size_t i = 0; i < n; i++) {
+		/* Copies: the entry is freed during the kick. */
+		char *id = strdup(due[i]->client_id);
+		char user[TOPIC_ID_MAX + 1];
+		const struct mosquitto *client = due[i]->client;
+		snprintf(user, sizeof(user), "%s", due[i]->user);
+		if (id) kick(c, client, id, user);
+		else s->next_expiry_ms = now_ms;
+		free(id);
+	}
+	free(due);
+}
+
+const struct chat_session *chat_session_of(const struct chat *c, const struct mosquitto *client)
+{
+	return c->sessions && client ? find_client(c->sessions, client) : NULL;
+}

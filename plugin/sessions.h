@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sessions the plugin authenticated, and the presence they add up to.
+ *
+ * A session is created when MOSQ_EVT_BASIC_AUTH succeeds and removed on
+ * MOSQ_EVT_DISCONNECT. Mosquitto 2.0.11 fires DISCONNECT for every client
+ * that reaches its disconnect path, whatever the reason (own DISCONNECT,
+ * lost connection, kick, the old connection of a client-id takeover, an
+ * error after auth), and also for clients refused at CONNECT. So the table
+ * is keyed by the client pointer and only sessions it knows are counted:
+ * a refused client was never added, and nothing is removed twice.
+ *
+ * A takeover (a new connection with a client id already connected) is seen
+ * at BASIC_AUTH, before the broker closes the old connection: the old
+ * session is retired there, so a user's session count never shows the
+ * takeover as an extra device.
+ *
+ * Presence (presence.c) is the per-user count of these sessions, published
+ * retained on chat/presence/{user}; see topics.md.
+ */
+#ifndef CHAT_PLUGIN_SESSIONS_H
+#define CHAT_PLUGIN_SESSIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+#include "topic.h"
+
+struct chat;
+struct mosquitto;
+
+struct chat_session {
+	const struct mosquitto *client; /* key of hh; only compared, never used after DISCONNECT */
+	char *client_id;                /* key of hh_id */
+	char user[TOPIC_ID_MAX + 1];
+	bool admin;                     /* the token's admin claim */
+	uint64_t expires_ms;            /* token expiry, unix ms; 0 = none */
+	UT_hash_handle hh;
+	UT_hash_handle hh_id;
+};
+
+/* One user shown online, or recently published (the ledger keeps it). */
+struct presence_user {
+	char user[TOPIC_ID_MAX + 1];
+	unsigned sessions;
+	uint64_t since;        /* when online last changed, unix ms */
+	uint64_t pub_tick;     /* tick count at the last publish */
+	bool in_ledger;        /* written to the ledger file */
+	UT_hash_handle hh;
+};
+
+struct chat_sessions {
+	struct chat_session *by_client;
+	struct chat_session *by_id;
+	uint64_t next_expiry_ms; /* earliest expires_ms, 0 = none */
+	/* presence */
+	struct presence_user *users;
+	uint64_t ticks;          /* MOSQ_EVT_TICK count */
+	char *ledger_path;       /* NULL = no ledger */
+	int ledger_fd;           /* append-only, -1 when closed */
+};
+
+/* Allocates the table; NULL on out of memory. */
+struct chat_sessions *sessions_new(void);
+/* Frees every session and presence entry; NULL ok. */
+void sessions_free(struct chat_sessions *s);
+
+/*
+ * Records a session of user for client (authenticated just now) and
+ * updates presence. A session with the same client id (a takeover) is
+ * retired first. Returns MOSQ_ERR_SUCCESS or MOSQ_ERR_NOMEM.
+ */
+int sessions_add(struct chat *c, const struct mosquitto *client, const char *user, bool admin,
+		 uint64_t expires_ms);
+/* Removes client's session if there is one, updating presence. */
+void sessions_remove(struct chat *c, const struct mosquitto *client);
+/* Kicks the sessions whose token expired at now_ms (call on a tick). */
+void sessions_expire(struct chat *c, uint64_t now_ms);
+
+/* presence.c */
+/* Opens the ledger (path NULL = none) and publishes offline for every user
+ * in it (those a previous run may have left shown online). */
+int presence_start(struct chat *c, const char *ledger_path);
+/* Called with every change of user's session count (delta +1 / -1). */
+void presence_update(struct chat *c, const char *user, int delta);
+/* Rewrites the ledger with the users the broker may still hold as online. */
+void presence_stop(struct chat *c);
+
+#endif
