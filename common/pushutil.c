@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * URL splitting, address classification (the SSRF guard's rules), base64url
+ * and backoff for the bridge's push notifications. See pushutil.h.
+ */
+#include "pushutil.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "chat_err.h"
+
+static bool url_bad_byte(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c <= 0x20 || c == 0x7f || c == '\\') return true;
+	}
+	return false;
+}
+
+static int parse_port(const char *p, size_t n, int *port)
+{
+	long v = 0;
+	if (n == 0 || n > 5) return CHAT_ERR_INVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9') return CHAT_ERR_INVAL;
+		v = v * 10 + (p[i] - '0');
+	}
+	if (v < 1 || v > 65535) return CHAT_ERR_INVAL;
+	*port = (int)v;
+	return CHAT_OK;
+}
+
+/* Splits "host[:port]" or "[v6][:port]" of length n. */
+static int parse_authority(const char *a, size_t n, struct url_parts *out)
+{
+	const char *host = a, *port = NULL;
+	size_t hlen = n, plen = 0;
+	if (memchr(a, '@', n)) return CHAT_ERR_INVAL;
+	if (n && a[0] == '[') {
+		const char *close = memchr(a, ']', n);
+		if (!close) return CHAT_ERR_INVAL;
+		host = a + 1;
+		hlen = (size_t)(close - host);
+		if (close + 1 < a + n) {
+			if (close[1] != ':') return CHAT_ERR_INVAL;
+			port = close + 2;
+			plen = (size_t)(a + n - port);
+		}
+	} else {
+		const char *colon = memchr(a, ':', n);
+		if (colon) {
+			hlen = (size_t)(colon - a);
+			port = colon + 1;
+			plen = (size_t)(a + n - port);
+		}
+	}
+	if (hlen == 0 || hlen > URL_HOST_MAX) return CHAT_ERR_INVAL;
+	memcpy(out->host, host, hlen);
+	out->host[hlen] = '\0';
+	if (port && parse_port(port, plen, &out->port) != CHAT_OK) return CHAT_ERR_INVAL;
+	unsigned char buf[sizeof(struct in6_addr)];
+	out->host_is_ip = inet_pton(AF_INET, out->host, buf) == 1 || inet_pton(AF_INET6, out->host, buf) == 1;
+	if (a[0] == '[' && inet_pton(AF_INET6, out->host, buf) != 1) return CHAT_ERR_INVAL;
+	return CHAT_OK;
+}
+
+int url_parse(const char *url, struct url_parts *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!url || url_bad_byte(url)) return CHAT_ERR_INVAL;
+	const char *rest;
+	if (strncasecmp(url, "https://", 8) == 0) {
+		out->https = true;
+		out->port = 443;
+		rest = url + 8;
+	} else if (strncasecmp(url, "http://", 7) == 0) {
+		out->port = 80;
+		rest = url + 7;
+	} else {
+		return CHAT_ERR_INVAL;
+	}
+	size_t n = strcspn(rest, "/?#");
+	return parse_authority(rest, n, out);
+}
+
+struct v4_rule {
+	uint32_t net, mask;
+	enum netaddr_class cls;
+};
+
+static const struct v4_rule v4_rules[] = {
+	{0x00000000u, 0xff000000u, NETADDR_UNSPECIFIED}, /* 0/8 "this network" */
+	{0x0a000000u, 0xff000000u, NETADDR_PRIVATE},     /* 10/8 */
+	{0x64400000u, 0xffc00000u, NETADDR_CGNAT},       /* 100.64/10 */
+	{0x7f000000u, 0xff000000u, NETADDR_LOOPBACK},    /* 127/8 */
+	{0xa9fe0000u, 0xffff0000u, NETADDR_LINKLOCAL},   /* 169.254/16 */
+	{0xac100000u, 0xfff00000u, NETADDR_PRIVATE},     /* 172.16/12 */
+	{0xc0000000u, 0xffffff00u, NETADDR_RESERVED},    /* 192.0.0/24 IETF */
+	{0xc0000200u, 0xffffff00u, NETADDR_RESERVED},    /* 192.0.2/24 TEST-NET-1 */
+	{0xc0a80000u, 0xffff0000u, NETADDR_PRIVATE},     /* 192.168/16 */
+	{0xc6120000u, 0xfffe0000u, NETADDR_RESERVED},    /* 198.18/15 benchmarking */
+	{0xc6336400u, 0xffffff00u, NETADDR_RESERVED},    /* 198.51.100/24 TEST-NET-2 */
+	{0xcb007100u, 0xffffff00u, NETADDR_RESERVED},    /* 203.0.113/24 TEST-NET-3 */
+	{0xffffffffu, 0xffffffffu, NETADDR_MULTICAST},   /* broadcast */
+	{0xe0000000u, 0xf0000000u, NETADDR_MULTICAST},   /* 224/4 */
+	{0xf0000000u, 0xf0000000u, NETADDR_RESERVED},    /* 240/4 */
+};
+
+static enum netaddr_class classify_v4(uint32_t a)
+{
+	for (size_t i = 0; i < sizeof(v4_rules) / sizeof(v4_rules[0]); i++) {
+		if ((a & v4_rules[i].mask) == v4_rules[i].net) return v4_rules[i].cls;
+	}
+	return NETADDR_PUBLIC;
+}
+
+static uint32_t v4_at(const unsigned char *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static bool all_zero(const unsigned char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (b[i]) return false;
+	}
+	return true;
+}
+
+static enum netaddr_class classify_v6(const unsigned char *b)
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b};
+	if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0) return classify_v4(v4_at(b + 12));
+	if (b[0] == 0x20 && b[1] == 0x02) return classify_v4(v4_at(b + 2)); /* 6to4 */
+	if (all_zero(b, 15)) return b[15] == 1 ? NETADDR_LOOPBACK : b[15] == 0 ? NETADDR_UNSPECIFIED
+									       : NETADDR_RESERVED;
+	if (all_zero(b, 12)) return NETADDR_RESERVED; /* IPv4-compatible, deprecated */
+	if (b[0] == 0xff) return NETADDR_MULTICAST;
+	if ((b[0] & 0xfe) == 0xfc) return NETADDR_ULA;
+	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return NETADDR_LINKLOCAL;
+	if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return NETADDR_PRIVATE; /* site-local */
+	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return NETADDR_RESERVED;
+	return NETADDR_PUBLIC;
+}
+
+enum netaddr_class netaddr_classify(const struct sockaddr *sa)
+{
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+		return classify_v4(ntohl(in->sin_addr.s_addr));
+	}
+	if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+		return classify_v6(in6->sin6_addr.s6_addr);
+	}
+	return NETADDR_RESERVED;
+}
+
+int netaddr_classify_text(const char *host, enum netaddr_class *out)
+{
+	unsigned char b[sizeof(struct in6_addr)];
+	if (inet_pton(AF_INET, host, b) == 1) {
+		*out = classify_v4(v4_at(b));
+		return CHAT_OK;
+	}
+	if (inet_pton(AF_INET6, host, b) == 1) {
+		*out = classify_v6(b);
+		return CHAT_OK;
+	}
+	return CHAT_ERR_INVAL;
+}
+
+const char *netaddr_class_name(enum netaddr_class c)
+{
+	static const char *const names[] = {"public",    "unspecified", "loopback", "private", "CGNAT",
+					    "link-local", "multicast",  "unique-local", "reserved"};
+	return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "unknown";
+}
+
+static const char b64url_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+long b64url_encode(const void *in, size_t len, char *out, size_t cap)
+{
+	const unsigned char *p = in;
+	size_t need = len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0);
+	if (need + 1 > cap) return CHAT_ERR_TOO_LARGE;
+	size_t o = 0;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		size_t left = len - i;
+		if (left > 1) v |= (uint32_t)p[i + 1] << 8;
+		if (left > 2) v |= p[i + 2];
+		out[o++] = b64url_alphabet[v >> 18 & 63];
+		out[o++] = b64url_alphabet[v >> 12 & 63];
+		if (left > 1) out[o++] = b64url_alphabet[v >> 6 & 63];
+		if (left > 2) out[o++] = b64url_alphabet[v & 63];
+	}
+	out[o] = '\0';
+	return (long)o;
+}
+
+static int b64url_value(char c)
+{
+	const char *at = c ? strchr(b64url_alphabet, c) : NULL;
+	return at ? (int)(at - b64url_alphabet) : -1;
+}
+
+long b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
+{
+	while (len && in[len - 1] == '=') len--;
+	if (len % 4 == 1) return CHAT_ERR_INVAL;
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < len; i++) {
+		int v = b64url_value(in[i]);
+		if (v < 0) return CHAT_ERR_INVAL;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= cap) return CHAT_ERR_TOO_LARGE;
+			out[o++] = (unsigned char)(acc >> bits & 0xff);
+		}
+	}
+	return (long)o;
+}
+
+uint64_t backoff_delay_ms(unsigned attempt, uint64_t base_ms, uint64_t max_ms, uint32_t rnd)
+{
+	uint64_t d = base_ms ? base_ms : 1;
+	for (unsigned i = 1; i < attempt && d < max_ms; i++) d *= 2;
+	if (d > max_ms) d = max_ms;
+	uint64_t half = d / 2;
+	return d - half + (half ? rnd % (half + 1) : 0);
+}

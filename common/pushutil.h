@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pure helpers of the bridge's push notifications, kept here so they can be
+ * unit-tested without curl or OpenSSL: splitting an endpoint URL, deciding
+ * whether an IP address is one the bridge must never call on a user's
+ * behalf (the SSRF guard), base64url for JWTs, and the retry backoff.
+ */
+#ifndef CHAT_PUSHUTIL_H
+#define CHAT_PUSHUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sockaddr;
+
+#define URL_HOST_MAX 253
+
+/* An absolute http or https URL, split. host has no brackets for IPv6. */
+struct url_parts {
+	bool https;
+	char host[URL_HOST_MAX + 1];
+	int port;          /* explicit or the scheme's default */
+	bool host_is_ip;   /* host is an IPv4 or IPv6 literal */
+};
+
+/*
+ * Splits url (NUL-terminated). Accepts only http:// and https:// (any case),
+ * no user:password@, no spaces or control bytes, a host of at most
+ * URL_HOST_MAX bytes and a port 1..65535. Returns 0, or CHAT_ERR_INVAL.
+ */
+int url_parse(const char *url, struct url_parts *out);
+
+/* Why an address may not be called. NETADDR_PUBLIC is the only good one. */
+enum netaddr_class {
+	NETADDR_PUBLIC = 0,
+	NETADDR_UNSPECIFIED, /* 0.0.0.0/8, :: */
+	NETADDR_LOOPBACK,    /* 127/8, ::1 */
+	NETADDR_PRIVATE,     /* 10/8, 172.16/12, 192.168/16, fec0::/10 */
+	NETADDR_CGNAT,       /* 100.64/10 */
+	NETADDR_LINKLOCAL,   /* 169.254/16, fe80::/10 */
+	NETADDR_MULTICAST,   /* 224/4, ff00::/8, broadcast */
+	NETADDR_ULA,         /* fc00::/7 */
+	NETADDR_RESERVED,    /* documentation, benchmarking, 240/4, IETF, ::/96 */
+};
+
+/*
+ * Classifies an AF_INET or AF_INET6 socket address. IPv4 addresses carried
+ * in IPv6 (mapped ::ffff:0:0/96, NAT64 64:ff9b::/96, 6to4 2002::/16) are
+ * classified by the IPv4 address inside. Other families: NETADDR_RESERVED.
+ */
+enum netaddr_class netaddr_classify(const struct sockaddr *sa);
+
+/* The same for a numeric host string; CHAT_ERR_INVAL if it is not one. */
+int netaddr_classify_text(const char *host, enum netaddr_class *out);
+
+/* A short English name of the class ("loopback", ...). */
+const char *netaddr_class_name(enum netaddr_class c);
+
+/* base64url without padding of in[0..len) into out (capacity cap);
+ * returns the length written (NUL-terminated), or CHAT_ERR_TOO_LARGE. */
+long b64url_encode(const void *in, size_t len, char *out, size_t cap);
+
+/* Decodes base64url (padding optional) into out; returns the length, or
+ * CHAT_ERR_INVAL / CHAT_ERR_TOO_LARGE. */
+long b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap);
+
+/*
+ * The delay before retry number attempt (1 = the first retry): base_ms
+ * doubled per attempt, capped at max_ms, then "equal jitter": half fixed,
+ * half from rnd, so bridges that failed together do not retry together.
+ */
+uint64_t backoff_delay_ms(unsigned attempt, uint64_t base_ms, uint64_t max_ms, uint32_t rnd);
+
+#endif
