@@ -251,6 +251,7 @@ static void test_expiry_disconnects(void **state)
 	assert_non_null(longer);
 	int reason = -1;
 	assert_true(tc_wait_disconnect(c5, 8000, &reason));
+	assert_int_equal(reason, 152); /* MQTT 5 DISCONNECT: administrative action */
 	assert_true(tc_wait_disconnect(c3, 8000, NULL));
 	assert_true(h_now_ms() - t0 >= 900); /* not before the token's second ended */
 	assert_true(h_wait_log(H.broker.log, "token of carol (client exp-5) expired", 2000));
