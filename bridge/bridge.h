@@ -2,18 +2,30 @@
 /*
  * chat-bridge's one state struct, its configuration and the entry points of
  * its files. main.c owns `struct bridge` and passes it explicitly.
+ *
+ * Threads: the main thread runs the MQTT loop (mqtt.c) and appends what
+ * arrives to the journal; the store thread (store.c) owns the MongoDB
+ * client, writes journal batches, answers history requests and trims the
+ * journal; libmicrohttpd runs the metrics endpoint on its own thread.
+ * They share only the journal (its own mutex), the metrics (atomics) and
+ * libmosquitto's publish call (thread-safe in threaded mode).
  */
 #ifndef CHAT_BRIDGE_H
 #define CHAT_BRIDGE_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <mongoc/mongoc.h>
 #include <mosquitto.h>
 
-#define BRIDGE_VERSION "0.1.0"
+#include "journal.h"
+#include "metrics.h"
+
+#define BRIDGE_VERSION "0.2.0"
 
 struct bridge_config {
 	char *mqtt_host;
@@ -21,17 +33,37 @@ struct bridge_config {
 	char *mqtt_username;
 	char *mqtt_password;
 	char *mqtt_client_id;
+	int mqtt_keepalive;         /* seconds */
+	int mqtt_session_expiry;    /* seconds the broker keeps our session */
+	char *mqtt_share_group;     /* $share/<group>/... */
 	char *mongo_uri;
 	char *mongo_database;
+	char *journal_dir;
+	long long journal_max_bytes;
+	int batch_size;             /* messages per insert_many */
+	int drain_timeout_ms;       /* SIGTERM: how long to keep flushing */
+	int history_limit_default;
+	int history_limit_max;
+	char *metrics_listen;       /* host:port, "" = off */
 };
 
 struct bridge {
 	struct bridge_config cfg;
 	struct mosquitto *mosq;
+	struct journal journal;
+	struct bridge_metrics metrics;
+	volatile sig_atomic_t stop;   /* set by SIGTERM/SIGINT */
+
+	/* store thread (store.c); only it touches these */
+	pthread_t store_thread;
+	bool store_running;
 	mongoc_client_t *mongo;
 	mongoc_collection_t *messages;
-	volatile sig_atomic_t stop;
-	unsigned long received, stored;
+	mongoc_collection_t *reads;
+	bool indexes_ok;
+	_Atomic long long drain_deadline_ms; /* set when stopping; 0 = not stopping */
+
+	/* push notifications (push*.c) keep their state below */
 };
 
 /* log.c: leveled logging to stderr. */
@@ -41,20 +73,60 @@ void blog(enum blog_level level, const char *fmt, ...) __attribute__((format(pri
 
 /* Aborts on out-of-memory: the one allocation policy of the bridge. */
 void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
 char *xstrdup(const char *s);
+/* Milliseconds on a monotonic clock, and since the Unix epoch. */
+long long bridge_now_ms(void);
+long long bridge_wall_ms(void);
 
 /* config.c: defaults, file, then environment overrides (CHAT_BRIDGE_<KEY>).
  * Returns 0, or -1 after printing file:line and the reason. */
 int config_load(struct bridge_config *cfg, const char *path);
 void config_free(struct bridge_config *cfg);
 
-/* store.c: MongoDB. */
-int store_open(struct bridge *b);
-void store_close(struct bridge *b);
-/* Stores one envelope; a duplicate (room, id) counts as stored. 0 or -1. */
-int store_message(struct bridge *b, const char *json, size_t len);
+/* store.c: the store thread and everything MongoDB. */
+/* Starts the store thread (connects lazily, retries with backoff). 0/-1. */
+int store_start(struct bridge *b);
+/* Lets the thread drain the journal until it is empty or
+ * cfg.drain_timeout_ms passed, then joins it. */
+void store_stop(struct bridge *b);
+/*
+ * Unread messages of user in room: messages after the user's read marker
+ * that others sent, counted up to cap. Returns the count, or -1 on a
+ * MongoDB error. Blocks on MongoDB: call it from the store thread only
+ * (bridge_on_stored runs there).
+ */
+long store_unread_count(struct bridge *b, const char *room, const char *user, long cap);
 
-/* mqtt.c: connects, subscribes and runs the loop until b->stop. */
+/* history.c: requests on chat/rooms/{room}/history. */
+struct history_req;
+/* Parses a request (network thread) into a new history_req queued on the
+ * journal; drops and logs one without a `from` user property. */
+void history_on_request(struct bridge *b, const char *room, size_t room_len, const struct mosquitto_message *msg,
+			const mosquitto_property *props);
+/* Answers a request from MongoDB (store thread). 0, or -1 on a MongoDB
+ * error (retry later). */
+int history_answer(struct bridge *b, struct history_req *req);
+void history_req_free(void *req);
+
+/* mqtt.c: the client (mqtt_init), the loop until b->stop (mqtt_run: it
+ * disconnects before returning) and mosquitto_destroy (mqtt_close, after
+ * the store thread has stopped publishing). */
+int mqtt_init(struct bridge *b);
 int mqtt_run(struct bridge *b);
+void mqtt_close(struct bridge *b);
+/* The publisher as stamped by the plugin: the single v5 user property
+ * `from`, a valid user id, copied into out. False when absent, repeated or
+ * invalid. */
+bool mqtt_sender(const mosquitto_property *props, char *out, size_t cap);
+/* Publishes a reply (any thread). props may be NULL. 0 or a MOSQ_ERR_*. */
+int mqtt_reply(struct bridge *b, const char *topic, const char *payload, size_t len, const mosquitto_property *props);
+
+/*
+ * main.c: called by the store thread once per message that MongoDB has
+ * just stored for the first time (not for duplicates), with the envelope
+ * JSON. The place for work that must follow persistence (push).
+ */
+void bridge_on_stored(struct bridge *b, const char *json, size_t len);
 
 #endif

@@ -3,6 +3,7 @@
  * The bridge's configuration: "key value" lines (common/kvconf), then
  * environment overrides so secrets need not sit in the file: each key K can
  * be set by CHAT_BRIDGE_<K in upper case>, e.g. CHAT_BRIDGE_MQTT_PASSWORD.
+ * One table describes every key: its kind, where it goes and its range.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,24 +15,44 @@
 #include "chat_err.h"
 #include "kvconf.h"
 
-enum key_kind { KEY_STRING, KEY_PORT };
+enum key_kind {
+	KEY_STRING,   /* non-empty text */
+	KEY_OPTIONAL, /* text; empty turns the feature off */
+	KEY_INT,      /* integer in [min, max] */
+	KEY_SIZE,     /* bytes, optional k/M/G suffix (powers of 1024), in [min, max] */
+};
 
 struct key_def {
 	const char *name;
 	enum key_kind kind;
 	size_t offset;
+	long long min, max;
 };
 
-#define STR_KEY(k) {#k, KEY_STRING, offsetof(struct bridge_config, k)}
+#define OFF(k) offsetof(struct bridge_config, k)
+#define STR_KEY(k) {#k, KEY_STRING, OFF(k), 0, 0}
+#define OPT_KEY(k) {#k, KEY_OPTIONAL, OFF(k), 0, 0}
+#define INT_KEY(k, lo, hi) {#k, KEY_INT, OFF(k), lo, hi}
+#define SIZE_KEY(k, lo, hi) {#k, KEY_SIZE, OFF(k), lo, hi}
 
 static const struct key_def keys[] = {
 	STR_KEY(mqtt_host),
-	{"mqtt_port", KEY_PORT, offsetof(struct bridge_config, mqtt_port)},
+	INT_KEY(mqtt_port, 1, 65535),
 	STR_KEY(mqtt_username),
 	STR_KEY(mqtt_password),
 	STR_KEY(mqtt_client_id),
+	INT_KEY(mqtt_keepalive, 5, 3600),
+	INT_KEY(mqtt_session_expiry, 0, 2147483647),
+	STR_KEY(mqtt_share_group),
 	STR_KEY(mongo_uri),
 	STR_KEY(mongo_database),
+	STR_KEY(journal_dir),
+	SIZE_KEY(journal_max_bytes, 1LL << 20, 1LL << 40),
+	INT_KEY(batch_size, 1, 10000),
+	INT_KEY(drain_timeout_ms, 0, 600000),
+	INT_KEY(history_limit_default, 1, 1000),
+	INT_KEY(history_limit_max, 1, 1000),
+	OPT_KEY(metrics_listen),
 };
 
 static const struct key_def *find_key(const char *name)
@@ -42,21 +63,51 @@ static const struct key_def *find_key(const char *name)
 	return NULL;
 }
 
+/* Parses an integer with an optional k/M/G suffix when sized. */
+static int parse_number(const char *value, bool sized, long long *out)
+{
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(value, &end, 10);
+	if (errno || end == value) return -1;
+	if (sized && *end) {
+		static const char suffixes[] = "kMG";
+		const char *s = strchr(suffixes, *end);
+		if (!s || end[1]) return -1;
+		for (long i = 0; i <= s - suffixes; i++) {
+			if (v > (1LL << 50)) return -1;
+			v *= 1024;
+		}
+		end++;
+	}
+	if (*end) return -1;
+	*out = v;
+	return 0;
+}
+
+static int set_number(struct bridge_config *cfg, const struct key_def *k, const char *value, char *why,
+		      size_t whylen)
+{
+	long long v;
+	if (parse_number(value, k->kind == KEY_SIZE, &v) != 0 || v < k->min || v > k->max) {
+		snprintf(why, whylen, "%s must be %s %lld..%lld", k->name,
+			 k->kind == KEY_SIZE ? "a size (k/M/G suffix allowed) in" : "an integer", k->min, k->max);
+		return CHAT_ERR_INVAL;
+	}
+	char *slot = (char *)cfg + k->offset;
+	if (k->kind == KEY_SIZE) *(long long *)(void *)slot = v;
+	else *(int *)(void *)slot = (int)v;
+	return CHAT_OK;
+}
+
 static int set_key(struct bridge_config *cfg, const struct key_def *k, const char *value, char *why, size_t whylen)
 {
-	char *base = (char *)cfg;
-	if (k->kind == KEY_PORT) {
-		char *end = NULL;
-		errno = 0;
-		long v = strtol(value, &end, 10);
-		if (errno || end == value || *end || v < 1 || v > 65535) {
-			snprintf(why, whylen, "%s must be a port number 1-65535", k->name);
-			return CHAT_ERR_INVAL;
-		}
-		*(int *)(void *)(base + k->offset) = (int)v;
-		return CHAT_OK;
+	if (!*value && k->kind != KEY_OPTIONAL) {
+		snprintf(why, whylen, "key '%s' needs a value", k->name);
+		return CHAT_ERR_INVAL;
 	}
-	char **slot = (char **)(void *)(base + k->offset);
+	if (k->kind == KEY_INT || k->kind == KEY_SIZE) return set_number(cfg, k, value, why, whylen);
+	char **slot = (char **)(void *)((char *)cfg + k->offset);
 	free(*slot);
 	*slot = xstrdup(value);
 	return CHAT_OK;
@@ -69,10 +120,6 @@ static int on_line(const char *key, const char *value, void *ud, char *why, size
 		snprintf(why, whylen, "unknown key '%s'", key);
 		return CHAT_ERR_INVAL;
 	}
-	if (!*value) {
-		snprintf(why, whylen, "key '%s' needs a value", key);
-		return CHAT_ERR_INVAL;
-	}
 	return set_key(ud, k, value, why, whylen);
 }
 
@@ -82,8 +129,18 @@ static void set_defaults(struct bridge_config *cfg)
 	cfg->mqtt_host = xstrdup("127.0.0.1");
 	cfg->mqtt_port = 1883;
 	cfg->mqtt_client_id = xstrdup("chat-bridge");
+	cfg->mqtt_keepalive = 30;
+	cfg->mqtt_session_expiry = 86400;
+	cfg->mqtt_share_group = xstrdup("chat-bridge");
 	cfg->mongo_uri = xstrdup("mongodb://127.0.0.1:27017");
 	cfg->mongo_database = xstrdup("chat");
+	cfg->journal_dir = xstrdup("/var/lib/chat-bridge");
+	cfg->journal_max_bytes = 256LL << 20;
+	cfg->batch_size = 500;
+	cfg->drain_timeout_ms = 10000;
+	cfg->history_limit_default = 50;
+	cfg->history_limit_max = 200;
+	cfg->metrics_listen = xstrdup("127.0.0.1:9883");
 }
 
 static int apply_env(struct bridge_config *cfg)
@@ -106,6 +163,20 @@ static int apply_env(struct bridge_config *cfg)
 	return 0;
 }
 
+/* Checks between keys, after everything is read. */
+static int check_config(struct bridge_config *cfg)
+{
+	if (cfg->history_limit_default > cfg->history_limit_max) {
+		blog(BLOG_ERR, "history_limit_default (%d) is above history_limit_max (%d)",
+		     cfg->history_limit_default, cfg->history_limit_max);
+		return -1;
+	}
+	if (cfg->mqtt_username && !cfg->mqtt_password) {
+		blog(BLOG_WARN, "mqtt_username is set but no mqtt_password (CHAT_BRIDGE_MQTT_PASSWORD)");
+	}
+	return 0;
+}
+
 int config_load(struct bridge_config *cfg, const char *path)
 {
 	char err[512];
@@ -114,13 +185,14 @@ int config_load(struct bridge_config *cfg, const char *path)
 		blog(BLOG_ERR, "%s", err);
 		return -1;
 	}
-	return apply_env(cfg);
+	if (apply_env(cfg) != 0) return -1;
+	return check_config(cfg);
 }
 
 void config_free(struct bridge_config *cfg)
 {
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (keys[i].kind != KEY_STRING) continue;
+		if (keys[i].kind != KEY_STRING && keys[i].kind != KEY_OPTIONAL) continue;
 		char **slot = (char **)(void *)((char *)cfg + keys[i].offset);
 		free(*slot);
 		*slot = NULL;

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * chat-bridge: wiring. Parses the command line, loads the configuration,
- * opens MongoDB and runs the MQTT loop until SIGTERM or SIGINT.
+ * chat-bridge: wiring. Parses the command line and the configuration,
+ * opens the journal (replaying what a previous run left), starts the
+ * metrics endpoint and the store thread, and runs the MQTT loop until
+ * SIGTERM or SIGINT; then drains the journal into MongoDB within
+ * drain_timeout_ms and exits.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -21,10 +24,50 @@ static void usage(FILE *f)
 {
 	fputs("usage: chat-bridge [-c FILE] [--check-config] [-v] [--help] [--version]\n"
 	      "  -c, --config FILE   configuration file (key value lines)\n"
-	      "      --check-config  load the configuration, report errors and exit\n"
+	      "      --check-config  load the configuration, report errors (file:line) and exit\n"
 	      "  -v, --verbose       debug logging\n"
 	      "Environment CHAT_BRIDGE_<KEY> overrides a key, e.g. CHAT_BRIDGE_MQTT_PASSWORD.\n",
 	      f);
+}
+
+void bridge_on_stored(struct bridge *b, const char *json, size_t len)
+{
+	(void)b, (void)json, (void)len;
+	/* push notifications: called once per newly stored message (store
+	 * thread); e.g. push_on_message(b, json, len); */
+}
+
+static void install_signals(struct bridge *b)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	signal_target = b;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Everything between configuration and exit; returns the exit status. */
+static int run(struct bridge *b)
+{
+	long replayed = journal_open(&b->journal, b->cfg.journal_dir, (size_t)b->cfg.journal_max_bytes);
+	if (replayed < 0) return 1;
+	METRIC_ADD(b, replayed, replayed);
+	if (replayed > 0) blog(BLOG_INFO, "journal: replaying %ld records from %s", replayed, b->cfg.journal_dir);
+	int rc = 1;
+	if (metrics_start(b) == 0 && mqtt_init(b) == 0 && store_start(b) == 0) {
+		blog(BLOG_INFO, "chat-bridge %s started", BRIDGE_VERSION);
+		rc = mqtt_run(b) == 0 ? 0 : 1;
+	}
+	store_stop(b);
+	mqtt_close(b);
+	metrics_stop(b);
+	blog(BLOG_INFO, "stopping: %llu received, %llu stored (%llu duplicates)", atomic_load(&b->metrics.received),
+	     atomic_load(&b->metrics.stored), atomic_load(&b->metrics.duplicates));
+	journal_close(&b->journal);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -46,26 +89,17 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	struct bridge b;
-	memset(&b, 0, sizeof(b));
+	static struct bridge b; /* large; lives for the whole run */
 	if (config_load(&b.cfg, path) != 0) return 1;
 	if (check) {
 		printf("%s: configuration ok\n", path ? path : "(defaults)");
 		config_free(&b.cfg);
 		return 0;
 	}
-	signal_target = &b;
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
+	install_signals(&b);
 	mongoc_init();
 	mosquitto_lib_init();
-	int rc = 1;
-	if (store_open(&b) == 0) {
-		blog(BLOG_INFO, "chat-bridge %s started", BRIDGE_VERSION);
-		rc = mqtt_run(&b) == 0 ? 0 : 1;
-	}
-	blog(BLOG_INFO, "stopping: %lu received, %lu stored", b.received, b.stored);
-	store_close(&b);
+	int rc = run(&b);
 	config_free(&b.cfg);
 	mosquitto_lib_cleanup();
 	mongoc_cleanup();

@@ -1,81 +1,296 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The bridge's MQTT side: one MQTT v5 client in a shared subscription to
- * every room's messages, so several bridges split the stream.
+ * The bridge's MQTT side: one MQTT v5 client with a persistent session
+ * (clean start off, a session expiry interval) in shared subscriptions, so
+ * several bridges split the stream and a restarted bridge gets what the
+ * broker queued for it meanwhile.
+ *
+ * The main thread runs mosquitto_loop() itself. Per iteration it takes what
+ * arrived (each message appended to the journal in on_message), then makes
+ * the iteration's appends durable with one fdatasync (group commit), then
+ * checks the journal bound. libmosquitto acknowledges a QoS 1 message
+ * before on_message runs, so the acknowledgement always precedes both the
+ * append and the sync; journal.c states the resulting window.
+ *
+ * At journal_max_bytes the bridge stops consuming: it disconnects (its
+ * session stays; the broker queues for it, within the broker's own
+ * max_queued_messages / max_queued_bytes, and other bridges of the share
+ * group keep taking messages) and reconnects when the journal is back under
+ * three quarters of the bound. A warning is logged from 80% on.
+ *
+ * Routing: topics are classified with common/topic and dispatched through
+ * the routes table below; a new kind of topic is one row and one handler.
  */
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <mqtt_protocol.h>
 
 #include "bridge.h"
+#include "chat_err.h"
+#include "id.h"
+#include "json.h"
+#include "topic.h"
 
-#define SHARE_GROUP "$share/chat-bridge/"
-#define MESSAGES_FILTER "chat/rooms/+/messages"
+typedef void (*route_handler)(struct bridge *b, const struct topic_ref *t, const struct mosquitto_message *msg,
+			      const mosquitto_property *props);
+
+struct route {
+	const char *filter;   /* subscription filter */
+	bool shared;          /* subscribe as $share/<mqtt_share_group>/filter */
+	enum topic_kind kind; /* what topic_parse() says about a matching topic */
+	route_handler handler;
+};
+
+static void on_room_message(struct bridge *b, const struct topic_ref *t, const struct mosquitto_message *msg,
+			    const mosquitto_property *props)
+{
+	(void)t, (void)props;
+	if (msg->payloadlen <= 0) return;
+	if (journal_append(&b->journal, JOURNAL_MESSAGE, msg->payload, (size_t)msg->payloadlen) != 0) {
+		METRIC_ADD(b, journal_errors, 1);
+		return;
+	}
+	METRIC_ADD(b, received, 1);
+}
+
+static void on_history(struct bridge *b, const struct topic_ref *t, const struct mosquitto_message *msg,
+		       const mosquitto_property *props)
+{
+	history_on_request(b, t->id, t->id_len, msg, props);
+}
+
+static int read_upto(const struct json_span *key, const struct json_span *v, void *ud)
+{
+	char *upto = ud;
+	if (json_key_is(key, "upto") && v->type == JSON_STRING) json_string_decode(v, upto, ID_LEN + 1);
+	return 0;
+}
+
+/* {"upto":"<id>"} from the user in the `from` property: journaled. */
+static void on_read(struct bridge *b, const struct topic_ref *t, const struct mosquitto_message *msg,
+		    const mosquitto_property *props)
+{
+	char user[TOPIC_ID_MAX + 1], upto[ID_LEN + 1] = "", rec[TOPIC_ID_MAX + TOPIC_ROOM_MAX + ID_LEN + 4];
+	struct json_span obj;
+	if (!mqtt_sender(props, user, sizeof(user))) {
+		blog(BLOG_WARN, "read marker on %s without one valid `from` user property: dropped", msg->topic);
+		return;
+	}
+	if (msg->payloadlen > 0 && json_check(msg->payload, (size_t)msg->payloadlen, &obj) == CHAT_OK &&
+	    obj.type == JSON_OBJECT) {
+		json_object_foreach(&obj, read_upto, upto);
+	}
+	if (!id_valid(upto, strlen(upto))) {
+		blog(BLOG_INFO, "read marker from %s on %s: no valid upto id: dropped", user, msg->topic);
+		return;
+	}
+	int n = snprintf(rec, sizeof(rec), "%s\n%.*s\n%s", user, (int)t->id_len, t->id, upto);
+	if (journal_append(&b->journal, JOURNAL_READ, rec, (size_t)n) != 0) METRIC_ADD(b, journal_errors, 1);
+}
+
+static const struct route routes[] = {
+	{"chat/rooms/+/messages", true, TOPIC_ROOM_MESSAGES, on_room_message},
+	{"chat/rooms/+/history", true, TOPIC_ROOM_HISTORY, on_history},
+	{"chat/rooms/+/read", true, TOPIC_ROOM_READ, on_read},
+	/* retained state every bridge needs whole: not shared */
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+bool mqtt_sender(const mosquitto_property *props, char *out, size_t cap)
+{
+	int found = 0;
+	bool skip = false;
+	char *name = NULL, *value = NULL;
+	const mosquitto_property *p = props;
+	while ((p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value, skip)) != NULL) {
+		if (strcmp(name, "from") == 0) {
+			bool valid = topic_user_valid(value, strlen(value));
+			if (valid) snprintf(out, cap, "%s", value);
+			found += valid ? 1 : 2;
+		}
+		free(name);
+		free(value);
+		name = value = NULL;
+		skip = true;
+	}
+	return found == 1;
+}
 
 static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, const mosquitto_property *props)
 {
-	(void)flags;
+	struct bridge *b = ud;
+	char shared[NROUTES][256];
+	char *filters[NROUTES];
 	(void)props;
-	(void)ud;
 	if (rc != 0) {
 		blog(BLOG_ERR, "MQTT connection refused: %s", mosquitto_reason_string(rc));
 		return;
 	}
-	blog(BLOG_INFO, "connected to the broker");
-	rc = mosquitto_subscribe_v5(mosq, NULL, SHARE_GROUP MESSAGES_FILTER, 1, 0, NULL);
+	METRIC_SET(b, mqtt_connected, 1);
+	blog(BLOG_INFO, "connected to the broker (%s session)", flags & 1 ? "resumed" : "new");
+	for (size_t i = 0; i < NROUTES; i++) {
+		snprintf(shared[i], sizeof(shared[i]), "%s%s%s%s", routes[i].shared ? "$share/" : "",
+			 routes[i].shared ? b->cfg.mqtt_share_group : "", routes[i].shared ? "/" : "", routes[i].filter);
+		filters[i] = shared[i];
+	}
+	/* One SUBSCRIBE for all: one SUBACK says whether we have everything. */
+	rc = mosquitto_subscribe_multiple(mosq, NULL, (int)NROUTES, filters, 1, 0, NULL);
 	if (rc != MOSQ_ERR_SUCCESS) blog(BLOG_ERR, "subscribe: %s", mosquitto_strerror(rc));
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosquitto_property *props)
+{
+	struct bridge *b = ud;
+	(void)mosq, (void)props;
+	METRIC_SET(b, mqtt_connected, 0);
+	if (!b->stop) blog(BLOG_WARN, "disconnected from the broker (%d)", rc);
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int count, const int *granted,
 			 const mosquitto_property *props)
 {
 	(void)mosq, (void)ud, (void)mid, (void)props;
-	if (count < 1 || granted[0] > 2) {
-		blog(BLOG_ERR, "the broker refused the subscription to %s", SHARE_GROUP MESSAGES_FILTER);
-		return;
+	for (int i = 0; i < count; i++) {
+		if (granted[i] > 2) {
+			blog(BLOG_ERR, "the broker refused the subscription to %s: %s", routes[i].filter,
+			     mosquitto_reason_string(granted[i]));
+			return;
+		}
 	}
-	blog(BLOG_INFO, "subscribed to %s", SHARE_GROUP MESSAGES_FILTER);
+	blog(BLOG_INFO, "subscribed to %d filters (shared group %s)", count,
+	     ((struct bridge *)ud)->cfg.mqtt_share_group);
 }
 
 static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *msg,
 		       const mosquitto_property *props)
 {
 	struct bridge *b = ud;
+	struct topic_ref t;
 	(void)mosq;
-	(void)props;
-	b->received++;
-	if (store_message(b, msg->payload, (size_t)msg->payloadlen) != 0) {
-		blog(BLOG_ERR, "message on %s not stored", msg->topic);
+	topic_parse(msg->topic, &t);
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (routes[i].kind == t.kind) {
+			routes[i].handler(b, &t, msg, props);
+			return;
+		}
 	}
+	blog(BLOG_DEBUG, "ignoring a message on %s", msg->topic);
 }
 
-int mqtt_run(struct bridge *b)
+int mqtt_init(struct bridge *b)
 {
-	b->mosq = mosquitto_new(b->cfg.mqtt_client_id, true, b);
+	b->mosq = mosquitto_new(b->cfg.mqtt_client_id, false, b);
 	if (!b->mosq) {
 		blog(BLOG_ERR, "mosquitto_new failed");
 		return -1;
 	}
 	mosquitto_int_option(b->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	/* Other threads publish (history replies): let the loop do the writes. */
+	mosquitto_threaded_set(b->mosq, true);
 	mosquitto_connect_v5_callback_set(b->mosq, on_connect);
+	mosquitto_disconnect_v5_callback_set(b->mosq, on_disconnect);
 	mosquitto_message_v5_callback_set(b->mosq, on_message);
 	mosquitto_subscribe_v5_callback_set(b->mosq, on_subscribe);
 	if (b->cfg.mqtt_username) mosquitto_username_pw_set(b->mosq, b->cfg.mqtt_username, b->cfg.mqtt_password);
-	int rc = mosquitto_connect_bind_v5(b->mosq, b->cfg.mqtt_host, b->cfg.mqtt_port, 30, NULL, NULL);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		blog(BLOG_ERR, "connect to %s:%d: %s", b->cfg.mqtt_host, b->cfg.mqtt_port, mosquitto_strerror(rc));
-		/* keep going: the loop below reconnects */
-	}
-	while (!b->stop) {
-		rc = mosquitto_loop(b->mosq, 200, 1);
-		if (rc != MOSQ_ERR_SUCCESS && !b->stop) {
-			blog(BLOG_WARN, "MQTT: %s; reconnecting", mosquitto_strerror(rc));
-			mosquitto_loop(b->mosq, 1000, 1);
-			mosquitto_reconnect(b->mosq);
-		}
-	}
-	mosquitto_disconnect(b->mosq);
-	mosquitto_destroy(b->mosq);
+	return 0;
+}
+
+void mqtt_close(struct bridge *b)
+{
+	if (b->mosq) mosquitto_destroy(b->mosq);
 	b->mosq = NULL;
+}
+
+int mqtt_reply(struct bridge *b, const char *topic, const char *payload, size_t len, const mosquitto_property *props)
+{
+	if (!b->mosq) return MOSQ_ERR_NO_CONN;
+	return mosquitto_publish_v5(b->mosq, NULL, topic, (int)len, payload, 1, false, props);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Pauses consumption at the journal bound and resumes under 75%. */
+static void check_bound(struct bridge *b, bool *paused, int *warned)
+{
+	size_t disk;
+	journal_depth(&b->journal, NULL, NULL, &disk);
+	double fill = (double)disk / (double)b->cfg.journal_max_bytes;
+	int level = fill >= 1.0 ? 2 : fill >= 0.8 ? 1 : 0;
+	if (level > *warned) {
+		blog(level == 2 ? BLOG_ERR : BLOG_WARN, "journal at %.0f%% of journal_max_bytes (%zu of %lld bytes)%s",
+		     fill * 100, disk, b->cfg.journal_max_bytes,
+		     level == 2 ? ": pausing consumption until MongoDB catches up" : ": is MongoDB down?");
+	}
+	if (fill < 0.75) *warned = 0;
+	else if (level > *warned) *warned = level;
+	if (!*paused && level == 2) {
+		*paused = true;
+		METRIC_SET(b, consuming_paused, 1);
+		mosquitto_disconnect_v5(b->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
+	} else if (*paused && fill < 0.75) {
+		*paused = false;
+		METRIC_SET(b, consuming_paused, 0);
+		blog(BLOG_INFO, "journal back under 75%%: consuming again");
+		mosquitto_reconnect(b->mosq);
+	}
+}
+
+static int connect_first(struct bridge *b)
+{
+	mosquitto_property *props = NULL;
+	mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, (uint32_t)b->cfg.mqtt_session_expiry);
+	int rc = mosquitto_connect_bind_v5(b->mosq, b->cfg.mqtt_host, b->cfg.mqtt_port, b->cfg.mqtt_keepalive, NULL,
+					   props);
+	mosquitto_property_free_all(&props);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		blog(BLOG_WARN, "connect to %s:%d: %s (retrying)", b->cfg.mqtt_host, b->cfg.mqtt_port,
+		     mosquitto_strerror(rc));
+	}
+	return rc;
+}
+
+/* Sends DISCONNECT and lets the loop write it, briefly. */
+static void disconnect_now(struct bridge *b)
+{
+	mosquitto_disconnect_v5(b->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
+	long long until = bridge_now_ms() + 1000;
+	while (bridge_now_ms() < until && mosquitto_loop(b->mosq, 50, 1) == MOSQ_ERR_SUCCESS) {
+	}
+	METRIC_SET(b, mqtt_connected, 0);
+}
+
+int mqtt_run(struct bridge *b)
+{
+	bool paused = false;
+	int warned = 0, retry_ms = 500;
+	bool connected_once = connect_first(b) == MOSQ_ERR_SUCCESS;
+	while (!b->stop) {
+		int rc = mosquitto_loop(b->mosq, 100, 1);
+		journal_sync(&b->journal); /* the group commit */
+		check_bound(b, &paused, &warned);
+		if (rc == MOSQ_ERR_SUCCESS || b->stop) {
+			/* A refused CONNACK also loops fine: back off only on it. */
+			if (atomic_load(&b->metrics.mqtt_connected)) retry_ms = 500;
+			continue;
+		}
+		if (paused) {
+			sleep_ms(100);
+			continue;
+		}
+		blog(BLOG_WARN, "MQTT: %s; reconnecting in %d ms", mosquitto_strerror(rc), retry_ms);
+		for (int waited = 0; waited < retry_ms && !b->stop; waited += 50) sleep_ms(50);
+		retry_ms = retry_ms * 2 > 8000 ? 8000 : retry_ms * 2;
+		if (connected_once) mosquitto_reconnect(b->mosq);
+		else connected_once = connect_first(b) == MOSQ_ERR_SUCCESS;
+	}
+	disconnect_now(b);
+	journal_sync(&b->journal);
 	return 0;
 }

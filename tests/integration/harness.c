@@ -4,6 +4,7 @@
  * are test failures (cmocka's fail_msg), reported with the log to look at.
  */
 #include "harness.h"
+#include "client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -271,6 +273,14 @@ void h_start_mongo(struct harness *h)
 	snprintf(h->mongo_uri, sizeof(h->mongo_uri), "mongodb://%s/?serverSelectionTimeoutMS=5000", listen);
 }
 
+/* The plugin to load: the build's, unless CHAT_TEST_PLUGIN names another
+ * (e.g. to test a bridge change against a known-good plugin). */
+static const char *plugin_path(void)
+{
+	const char *p = getenv("CHAT_TEST_PLUGIN");
+	return p && *p ? p : CHAT_PLUGIN_PATH;
+}
+
 void h_start_broker(struct harness *h, const char *extra_conf)
 {
 	char conf[4096];
@@ -293,7 +303,7 @@ void h_start_broker(struct harness *h, const char *extra_conf)
 		 "plugin_opt_admins admin\n"
 		 "plugin_opt_service_users bridge\n"
 		 "%s",
-		 h->broker_port, h->broker.log, CHAT_PLUGIN_PATH, h->passwd_file, extra_conf ? extra_conf : "");
+		 h->broker_port, h->broker.log, plugin_path(), h->passwd_file, extra_conf ? extra_conf : "");
 	h_write_file(h->broker_conf, conf);
 	h_restart_broker(h);
 }
@@ -331,8 +341,10 @@ void h_start_bridge(struct harness *h, const char *extra_conf)
 		 "mqtt_client_id bridge-%s\n"
 		 "mongo_uri %s\n"
 		 "mongo_database %s\n"
+		 "journal_dir %s/journal\n"
+		 "metrics_listen 127.0.0.1:0\n"
 		 "%s",
-		 h->broker_port, h_password("bridge", pw, sizeof(pw)), h->name, h->mongo_uri, h->mongo_db,
+		 h->broker_port, h_password("bridge", pw, sizeof(pw)), h->name, h->mongo_uri, h->mongo_db, h->dir,
 		 extra_conf ? extra_conf : "");
 	h_write_file(h->bridge_conf, conf);
 	char *argv[] = {(char *)CHAT_BRIDGE_PATH, (char *)"-c", h->bridge_conf, NULL};
@@ -390,4 +402,232 @@ long h_mongo_count(struct harness *h, const char *coll, const char *filter_json)
 	mongoc_client_destroy(c);
 	bson_destroy(filter);
 	return (long)n;
+}
+
+int h_log_count(const char *path, const char *needle)
+{
+	char *text = h_read_file(path, NULL);
+	int n = 0;
+	for (const char *p = text; p && (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+	free(text);
+	return n;
+}
+
+bool h_wait_log_count(const char *path, const char *needle, int count, int timeout_ms)
+{
+	long long deadline = h_now_ms() + timeout_ms;
+	do {
+		if (h_log_count(path, needle) >= count) return true;
+		h_sleep_ms(20);
+	} while (h_now_ms() < deadline);
+	return false;
+}
+
+/* Spawns the bridge on conf into p's log and waits for one more
+ * "subscribed" line than the log had. */
+static void spawn_bridge(struct h_proc *p, const char *conf)
+{
+	int before = h_log_count(p->log, "subscribed");
+	char *argv[] = {(char *)CHAT_BRIDGE_PATH, (char *)"-c", (char *)conf, NULL};
+	p->pid = h_spawn(argv, p->log);
+	long long deadline = h_now_ms() + START_TIMEOUT_MS;
+	while (!h_wait_log_count(p->log, "subscribed", before + 1, 100)) {
+		if (!h_alive(p)) die_with_log(p, "exited at start");
+		if (h_now_ms() > deadline) die_with_log(p, "never subscribed");
+	}
+}
+
+void h_restart_bridge(struct harness *h)
+{
+	h_stop(&h->bridge, SIGTERM, 10000);
+	spawn_bridge(&h->bridge, h->bridge_conf);
+}
+
+void h_start_bridge_named(struct harness *h, struct h_proc *p, const char *name, const char *extra_conf)
+{
+	char conf[4096], pw[80], path[600];
+	proc_init(p, h, name);
+	snprintf(path, sizeof(path), "%s/%s.conf", h->dir, name);
+	snprintf(conf, sizeof(conf),
+		 "mqtt_host 127.0.0.1\n"
+		 "mqtt_port %d\n"
+		 "mqtt_username bridge\n"
+		 "mqtt_password %s\n"
+		 "mqtt_client_id %s-%s\n"
+		 "mongo_uri %s\n"
+		 "mongo_database %s\n"
+		 "journal_dir %s/journal-%s\n"
+		 "metrics_listen 127.0.0.1:0\n"
+		 "%s",
+		 h->broker_port, h_password("bridge", pw, sizeof(pw)), name, h->name, h->mongo_uri, h->mongo_db, h->dir,
+		 name, extra_conf ? extra_conf : "");
+	h_write_file(path, conf);
+	spawn_bridge(p, path);
+}
+
+int h_metrics_port(struct h_proc *p)
+{
+	char *log = h_read_file(p->log, NULL);
+	const char *needle = "metrics on http://127.0.0.1:", *at = NULL;
+	for (const char *q = log; q && (q = strstr(q, needle)) != NULL; q += strlen(needle)) at = q;
+	int port = at ? (int)strtol(at + strlen(needle), NULL, 10) : 0;
+	free(log);
+	return port;
+}
+
+bool h_mongo_is_standin(struct harness *h)
+{
+	return h->standin.pid > 0;
+}
+
+void h_stop_mongo(struct harness *h)
+{
+	h_stop(&h->standin, SIGTERM, 10000);
+}
+
+void h_restart_mongo(struct harness *h)
+{
+	char listen[64], datadir[600];
+	const char *host = strstr(h->mongo_uri, "://");
+	if (!host) fail_msg("bad mongo uri %s", h->mongo_uri);
+	host += 3;
+	snprintf(listen, sizeof(listen), "%.*s", (int)strcspn(host, "/?"), host);
+	snprintf(datadir, sizeof(datadir), "%s/mongo-data", h->dir);
+	int before = h_log_count(h->standin.log, "ready on ");
+	char *argv[] = {(char *)STANDIN_BIN, (char *)"-listen", listen, (char *)"-dir", datadir, NULL};
+	h->standin.pid = h_spawn(argv, h->standin.log);
+	if (!h_wait_log_count(h->standin.log, "ready on ", before + 1, START_TIMEOUT_MS)) {
+		die_with_log(&h->standin, "not ready after restart");
+	}
+}
+
+char *h_http_get(int port, const char *path, int *status)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {5, 0};
+	*status = 0;
+	if (fd < 0) return NULL;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return NULL;
+	}
+	char req[512];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+	if (write(fd, req, (size_t)n) != n) {
+		close(fd);
+		return NULL;
+	}
+	size_t cap = 8192, len = 0;
+	char *buf = malloc(cap);
+	ssize_t got;
+	while (buf && (got = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)got;
+		if (cap - len < 2) {
+			char *p = realloc(buf, cap * 2);
+			if (!p) break;
+			buf = p;
+			cap *= 2;
+		}
+	}
+	close(fd);
+	if (!buf) return NULL;
+	buf[len] = '\0';
+	sscanf(buf, "HTTP/%*s %d", status);
+	char *body = strstr(buf, "\r\n\r\n");
+	char *out = strdup(body ? body + 4 : "");
+	free(buf);
+	return out;
+}
+
+long h_mongo_distinct_count(struct harness *h, const char *coll, const char *field, const char *filter_json)
+{
+	bson_error_t err;
+	bson_t *filter = bson_new_from_json((const uint8_t *)filter_json, -1, &err);
+	if (!filter) fail_msg("bad filter %s: %s", filter_json, err.message);
+	mongoc_client_t *c = h_mongo(h);
+	mongoc_collection_t *col = mongoc_client_get_collection(c, h->mongo_db, coll);
+	bson_t *cmd = BCON_NEW("distinct", BCON_UTF8(coll), "key", BCON_UTF8(field), "query", BCON_DOCUMENT(filter));
+	bson_t reply;
+	long n = -1;
+	bson_iter_t it, arr;
+	if (mongoc_collection_read_command_with_opts(col, cmd, NULL, NULL, &reply, &err) &&
+	    bson_iter_init_find(&it, &reply, "values") && bson_iter_recurse(&it, &arr)) {
+		n = 0;
+		while (bson_iter_next(&arr)) n++;
+	}
+	if (n < 0) fail_msg("distinct %s.%s: %s", coll, field, err.message);
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	mongoc_collection_destroy(col);
+	mongoc_client_destroy(c);
+	bson_destroy(filter);
+	return n;
+}
+
+bool h_setup_room(struct harness *h, const char *room, const char *const *members)
+{
+	char cmd[4096];
+	int n = snprintf(cmd, sizeof(cmd), "{\"commands\":[{\"command\":\"createRoom\",\"room\":\"%s\"}", room);
+	for (int i = 0; members && members[i] && n > 0 && (size_t)n < sizeof(cmd); i++) {
+		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n,
+			      ",{\"command\":\"addRoomMember\",\"room\":\"%s\",\"user\":\"%s\"}", room, members[i]);
+	}
+	if (n <= 0 || (size_t)n >= sizeof(cmd) - 3) fail_msg("room command too long");
+	snprintf(cmd + n, sizeof(cmd) - (size_t)n, "]}");
+	struct tc *c = tc_open(h, "h-room-admin", "admin", TC_V5);
+	tc_subscribe(c, "$CONTROL/chat/v1/response", 1);
+	tc_pub(c, "$CONTROL/chat/v1", cmd, 1);
+	struct tc_msg *m = tc_wait(c, "$CONTROL/chat/v1/response", 2000);
+	bool answered = m != NULL;
+	tc_msg_free(m);
+	tc_close(c);
+	return answered;
+}
+
+long long h_metric(struct h_proc *p, const char *name)
+{
+	int status;
+	char *body = h_http_get(h_metrics_port(p), "/metrics", &status);
+	long long v = -1;
+	size_t n = strlen(name);
+	for (const char *line = body; line && *line;) {
+		if (strncmp(line, name, n) == 0 && line[n] == ' ') v = strtoll(line + n + 1, NULL, 10);
+		const char *nl = strchr(line, '\n');
+		line = nl ? nl + 1 : NULL;
+	}
+	free(body);
+	return v;
+}
+
+bool h_wait_metric(struct h_proc *p, const char *name, long long at_least, int timeout_ms)
+{
+	long long deadline = h_now_ms() + timeout_ms;
+	while (h_metric(p, name) < at_least) {
+		if (h_now_ms() > deadline) return false;
+		h_sleep_ms(50);
+	}
+	return true;
+}
+
+bool h_wait_metric_eq(struct h_proc *p, const char *name, long long value, int timeout_ms)
+{
+	long long deadline = h_now_ms() + timeout_ms;
+	while (h_metric(p, name) != value) {
+		if (h_now_ms() > deadline) return false;
+		h_sleep_ms(50);
+	}
+	return true;
+}
+
+bool h_mongo_wait_count(struct harness *h, const char *coll, const char *filter_json, long want, int timeout_ms)
+{
+	long long deadline = h_now_ms() + timeout_ms;
+	while (h_mongo_count(h, coll, filter_json) < want) {
+		if (h_now_ms() > deadline) return false;
+		h_sleep_ms(100);
+	}
+	return true;
 }

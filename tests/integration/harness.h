@@ -65,6 +65,33 @@ void h_stop(struct h_proc *p, int sig, int timeout_ms);
 /* Restarts the broker with the config it had. */
 void h_restart_broker(struct harness *h);
 
+/* Restarts chat-bridge with the config it had (SIGTERM first if it runs;
+ * use h_stop(&h->bridge, SIGKILL, ..) before for a crash) and waits until
+ * it has subscribed again. */
+void h_restart_bridge(struct harness *h);
+/* Starts one more chat-bridge in process p, with its own config, log,
+ * journal and client id (all named after name), sharing the broker,
+ * MongoDB and share group; waits until it has subscribed. */
+void h_start_bridge_named(struct harness *h, struct h_proc *p, const char *name, const char *extra_conf);
+/* The metrics port a bridge logged ("metrics on http://127.0.0.1:N"), or 0. */
+int h_metrics_port(struct h_proc *p);
+/* The value of an unlabelled metric from the bridge p's /metrics, or -1. */
+long long h_metric(struct h_proc *p, const char *name);
+/* Polls h_metric until it is at least at_least; false after timeout_ms. */
+bool h_wait_metric(struct h_proc *p, const char *name, long long at_least, int timeout_ms);
+/* Polls h_metric until it equals value; false after timeout_ms. */
+bool h_wait_metric_eq(struct h_proc *p, const char *name, long long value, int timeout_ms);
+/* True when the run uses the stand-in (which the harness can stop). */
+bool h_mongo_is_standin(struct harness *h);
+/* Stops the stand-in; h_restart_mongo starts it again on the same port and
+ * data directory and waits until it is ready. */
+void h_stop_mongo(struct harness *h);
+void h_restart_mongo(struct harness *h);
+
+/* Occurrences of needle in the file. */
+int h_log_count(const char *path, const char *needle);
+/* Polls the file until needle occurs at least count times. */
+bool h_wait_log_count(const char *path, const char *needle, int count, int timeout_ms);
 /* Polls the file until it contains needle or timeout_ms passes. */
 bool h_wait_log(const char *path, const char *needle, int timeout_ms);
 /* True while the process has not exited. */
@@ -83,6 +110,21 @@ mongoc_client_t *h_mongo(struct harness *h);
 bson_t *h_mongo_wait_one(struct harness *h, const char *coll, const char *filter_json, int timeout_ms);
 /* Counts documents matching the JSON filter. */
 long h_mongo_count(struct harness *h, const char *coll, const char *filter_json);
+
+/* Creates room with the given members (NULL-terminated) through the admin
+ * API $CONTROL/chat/v1 as user "admin" (the broker needs
+ * plugin_opt_admins admin). Returns false when nothing answered within 2 s
+ * (a plugin without the admin API, where rooms need no creating). */
+bool h_setup_room(struct harness *h, const char *room, const char *const *members);
+
+/* Polls until at least want documents match the JSON filter. */
+bool h_mongo_wait_count(struct harness *h, const char *coll, const char *filter_json, long want, int timeout_ms);
+/* Distinct values of field among documents matching the JSON filter. */
+long h_mongo_distinct_count(struct harness *h, const char *coll, const char *field, const char *filter_json);
+
+/* GET http://127.0.0.1:port<path> (HTTP/1.0); returns the body (free()) or
+ * NULL when nothing answered; *status gets the HTTP status. */
+char *h_http_get(int port, const char *path, int *status);
 
 /* Milliseconds on a monotonic clock. */
 long long h_now_ms(void);

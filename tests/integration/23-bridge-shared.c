@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Two bridges in one shared subscription split the stream: each receives
+ * a share, none receives a message the other got, and every message is in
+ * MongoDB exactly once.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "client.h"
+#include "harness.h"
+
+#define TOTAL 400
+
+static struct harness H;
+static struct h_proc second;
+static const char *const members[] = {"alice", "bob", NULL};
+
+static int setup(void **state)
+{
+	(void)state;
+	h_init(&H, "23-bridge-shared");
+	h_start_mongo(&H);
+	h_start_broker(&H, NULL);
+	h_start_bridge(&H, NULL);
+	h_start_bridge_named(&H, &second, "bridge2", NULL);
+	h_setup_room(&H, "r23", members);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	h_stop(&second, SIGTERM, 10000);
+	return 0;
+}
+
+static void test_two_bridges_store_each_message_once(void **state)
+{
+	(void)state;
+	struct tc *c = tc_open(&H, "alice-23", "alice", TC_V5);
+	for (int i = 0; i < TOTAL; i++) {
+		char payload[96];
+		snprintf(payload, sizeof(payload), "{\"text\":\"shared %d\",\"cid\":\"x-%d\"}", i, i);
+		assert_int_equal(tc_pub(c, "chat/rooms/r23/messages", payload, 1), 0);
+	}
+	tc_close(c);
+	assert_true(h_mongo_wait_count(&H, "messages", "{\"room\":\"r23\"}", TOTAL, 30000));
+	assert_true(h_wait_metric_eq(&H.bridge, "chat_bridge_journal_records", 0, 5000));
+	assert_true(h_wait_metric_eq(&second, "chat_bridge_journal_records", 0, 5000));
+	long long a = h_metric(&H.bridge, "chat_bridge_messages_received_total");
+	long long b = h_metric(&second, "chat_bridge_messages_received_total");
+	/* Both took part, and together they saw each message once. */
+	assert_true(a > 0 && b > 0);
+	assert_int_equal(a + b, TOTAL);
+	assert_int_equal(h_metric(&H.bridge, "chat_bridge_messages_duplicate_total") +
+				 h_metric(&second, "chat_bridge_messages_duplicate_total"),
+			 0);
+	assert_int_equal(h_mongo_count(&H, "messages", "{\"room\":\"r23\"}"), TOTAL);
+	assert_int_equal(h_mongo_distinct_count(&H, "messages", "cid", "{\"room\":\"r23\"}"), TOTAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_two_bridges_store_each_message_once),
+	};
+	int failed = cmocka_run_group_tests(tests, setup, teardown);
+	return h_finish(&H, failed != 0) ? failed : 1;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The metrics endpoint answers GET /metrics in Prometheus text format with
+ * the bridge's counters, gauges and histograms, and they move with the
+ * traffic; other paths get 404.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "client.h"
+#include "harness.h"
+
+static struct harness H;
+static const char *const members[] = {"alice", "bob", NULL};
+
+static int setup(void **state)
+{
+	(void)state;
+	h_init(&H, "26-bridge-metrics");
+	h_start_mongo(&H);
+	h_start_broker(&H, NULL);
+	h_start_bridge(&H, NULL);
+	h_setup_room(&H, "r26", members);
+	return 0;
+}
+
+static void test_counters_follow_traffic(void **state)
+{
+	(void)state;
+	int port = h_metrics_port(&H.bridge), status = 0;
+	assert_true(port > 0);
+	assert_int_equal(h_metric(&H.bridge, "chat_bridge_messages_received_total"), 0);
+	struct tc *c = tc_open(&H, "alice-26", "alice", TC_V5);
+	for (int i = 0; i < 5; i++) assert_int_equal(tc_pub(c, "chat/rooms/r26/messages", "counted", 1), 0);
+	tc_close(c);
+	assert_true(h_mongo_wait_count(&H, "messages", "{\"room\":\"r26\"}", 5, 10000));
+	assert_true(h_wait_metric(&H.bridge, "chat_bridge_messages_stored_total", 5, 5000));
+
+	char *body = h_http_get(port, "/metrics", &status);
+	assert_non_null(body);
+	assert_int_equal(status, 200);
+	const char *expected[] = {
+		"# TYPE chat_bridge_messages_received_total counter\nchat_bridge_messages_received_total 5\n",
+		"chat_bridge_messages_stored_total 5\n",
+		"chat_bridge_messages_duplicate_total 0\n",
+		"chat_bridge_journal_records 0\n",
+		"chat_bridge_journal_bytes 0\n",
+		"chat_bridge_mongo_errors_total 0\n",
+		"chat_bridge_history_requests_total 0\n",
+		"chat_bridge_mqtt_connected 1\n",
+		"# TYPE chat_bridge_store_lag_seconds histogram\n",
+		"chat_bridge_store_lag_seconds_bucket{le=\"+Inf\"} 5\n",
+		"chat_bridge_store_lag_seconds_count 5\n",
+		"chat_bridge_store_batch_seconds_count ",
+	};
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+		if (!strstr(body, expected[i])) fail_msg("missing in /metrics: %s\n%s", expected[i], body);
+	}
+	free(body);
+}
+
+static void test_other_paths_404(void **state)
+{
+	(void)state;
+	int status = 0;
+	char *body = h_http_get(h_metrics_port(&H.bridge), "/nope", &status);
+	assert_non_null(body);
+	assert_int_equal(status, 404);
+	free(body);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_counters_follow_traffic),
+		cmocka_unit_test(test_other_paths_404),
+	};
+	int failed = cmocka_run_group_tests(tests, setup, NULL);
+	return h_finish(&H, failed != 0) ? failed : 1;
+}
