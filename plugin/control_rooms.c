@@ -61,10 +61,6 @@ void control_create_room(struct control_req *r)
 	if (!ctl_room_id(r, "room", true, &id) || !ctl_text(r, "title", false, TITLE_MAX, &title)) return;
 	ctl_audit(r, "room", id);
 	if (title) ctl_audit(r, "title", title);
-	if (strncmp(id, "dm:", 3) == 0) {
-		ctl_fail(r, "room: DM rooms are created by their first message");
-		return;
-	}
 	int rc = rooms_create(&r->c->rooms, id, title, NULL);
 	if (rc == CHAT_ERR_EXISTS) ctl_fail(r, "room already exists");
 	else if (rc != CHAT_OK) fail_rc(r, rc);
@@ -97,8 +93,9 @@ void control_delete_room(struct control_req *r)
 		fail_rc(r, CHAT_ERR_NOMEM);
 		return;
 	}
-	/* Published while the members still belong, so the broker's read
-	 * check lets it through to them. */
+	/* The broker delivers plugin publishes later, after the room is gone,
+	 * so its read check lets this through to service users only; members
+	 * learn it from their rooms lists. */
 	room_event(r->c, "room_deleted", id, NULL, NULL);
 	rooms_delete(&r->c->rooms, id);
 	for (size_t i = 0; i < n; i++) {
@@ -254,7 +251,8 @@ void control_remove_room_member(struct control_req *r)
 		ctl_fail(r, "user is not a member");
 		return;
 	}
-	/* The event goes out while user is still a member, so they see it. */
+	/* Delivered after the removal: the other members (and service users)
+	 * see it, the removed user sees their rooms list change. */
 	room_event(r->c, "member_removed", room->id, user, NULL);
 	rooms_remove_member(&r->c->rooms, room, user);
 	chat_publish_rooms_list(r->c, user);

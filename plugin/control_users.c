@@ -130,18 +130,27 @@ void control_kick_user(struct control_req *r)
 	mosquitto_kick_client_by_username(user, false);
 }
 
+/* Adds the counters kept here (bans, mutes, state writes) to the traffic
+ * counters of metrics.c. */
+static void add_own_counters(const struct chat *c, cJSON *data)
+{
+	cJSON_AddNumberToObject(data, "bans/count", HASH_COUNT(c->sanctions.bans));
+	cJSON_AddNumberToObject(data, "mutes/count", HASH_COUNT(c->sanctions.mutes));
+	cJSON_AddNumberToObject(data, "state/saves", c->state.saves);
+}
+
 void control_get_stats(struct control_req *r)
 {
-	const struct chat *c = r->c;
-	cJSON *data = cJSON_CreateObject();
-	if (!data) {
+	struct strbuf sb;
+	strbuf_init(&sb);
+	int rc = chat_stats_json(r->c, &sb);
+	cJSON *data = rc == CHAT_OK ? cJSON_ParseWithLength(sb.buf, sb.len) : NULL;
+	strbuf_free(&sb);
+	if (!cJSON_IsObject(data)) {
+		cJSON_Delete(data);
 		ctl_fail(r, "%s", chat_strerror(CHAT_ERR_NOMEM));
 		return;
 	}
-	cJSON_AddNumberToObject(data, "rooms", c->rooms.count);
-	cJSON_AddNumberToObject(data, "usersInRooms", HASH_COUNT(c->rooms.by_user));
-	cJSON_AddNumberToObject(data, "bans", HASH_COUNT(c->sanctions.bans));
-	cJSON_AddNumberToObject(data, "mutes", HASH_COUNT(c->sanctions.mutes));
-	cJSON_AddNumberToObject(data, "stateSaves", c->state.saves);
+	add_own_counters(r->c, data);
 	r->data = data;
 }

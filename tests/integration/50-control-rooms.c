@@ -69,7 +69,8 @@ static void test_malformed_commands_change_nothing(void **state)
 		{"{\"command\":\"createRoom\",\"room\":\"\"}", "not a valid room id"},
 		{"{\"command\":\"createRoom\",\"room\":\"a123456789012345678901234567890123456789012345678901234567890123"
 		 "4\"}", "not a valid room id"},
-		{"{\"command\":\"createRoom\",\"room\":\"dm:alice:bob\"}", "DM rooms"},
+		{"{\"command\":\"createRoom\",\"room\":\"dm:bob:alice\"}", "not a valid room id"},
+		{"{\"command\":\"addRoomMember\",\"room\":\"dm:alice:bob\",\"user\":\"carol\"}", "DM room"},
 		{"{\"command\":\"createRoom\",\"room\":\"x1\",\"title\":7}", "title: must be a string"},
 		{"{\"command\":\"createRoom\",\"room\":\"x2\",\"titel\":\"typo\"}", "titel: unknown field"},
 		{"{\"command\":\"deleteRoom\",\"room\":\"nope\"}", "room not found"},
@@ -105,6 +106,9 @@ static void test_malformed_commands_change_nothing(void **state)
 	struct tc *a = c_admin(&H, "admin-50b", TC_V311);
 	c_do(a, "{\"command\":\"createRoom\",\"room\":\"stable\",\"title\":\"Stable\"}");
 	c_do(a, "{\"command\":\"addRoomMember\",\"room\":\"stable\",\"user\":\"alice\",\"role\":\"owner\"}");
+	/* Admins may create a DM room; only its two users may join it. */
+	c_do(a, "{\"command\":\"createRoom\",\"room\":\"dm:alice:bob\"}");
+	c_do(a, "{\"command\":\"addRoomMember\",\"room\":\"dm:alice:bob\",\"user\":\"bob\"}");
 	cJSON *before = snapshot(a);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		c_fails(a, cases[i][0], cases[i][1]);
@@ -217,6 +221,8 @@ static void test_membership_changes_publish_lists_and_events(void **state)
 	wait_rooms_list(dave, "chat/users/dave/rooms", "lobby", "owner");
 	assert_int_equal(tc_subscribe(dave, "chat/rooms/lobby/events", 1), 1);
 	assert_true(tc_subscribe(carol, "chat/users/carol/rooms", 1) <= 2);
+	struct tc *bridge = tc_open(&H, "bridge-50", "bridge", TC_V5);
+	assert_int_equal(tc_subscribe(bridge, "chat/rooms/+/events", 1), 1);
 
 	c_do(a, "{\"command\":\"addRoomMember\",\"room\":\"lobby\",\"user\":\"carol\"}");
 	wait_rooms_list(carol, "chat/users/carol/rooms", "lobby", "member");
@@ -245,8 +251,18 @@ static void test_membership_changes_publish_lists_and_events(void **state)
 	wait_rooms_list(carol, "chat/users/carol/rooms", "lobby", "admin");
 	expect_event(dave, "lobby", "member_added", "carol", "admin");
 	c_do(a, "{\"command\":\"deleteRoom\",\"room\":\"lobby\"}");
+	/* Members cannot read the events of a room that no longer exists;
+	 * a service user (the bridge) sees room_deleted. */
+	cJSON *ev;
+	do {
+		ev = c_wait_json(bridge, "chat/rooms/lobby/events");
+		bool deleted = strcmp(c_str(ev, "type"), "room_deleted") == 0;
+		cJSON_Delete(ev);
+		if (deleted) break;
+	} while (true);
 	wait_rooms_list(carol, "chat/users/carol/rooms", "lobby", NULL);
 	wait_rooms_list(dave, "chat/users/dave/rooms", "lobby", NULL);
+	tc_close(bridge);
 	tc_close(carol);
 	tc_close(dave);
 	tc_close(a);

@@ -54,7 +54,7 @@ static void test_ban_kicks_now_and_refuses_login_until_unban(void **state)
 	assert_true(tc_wait_disconnect(phone, TC_WAIT_MS, NULL));
 	assert_true(tc_wait_disconnect(web, TC_WAIT_MS, NULL));
 	assert_true(tc_connected(bob)); /* nobody else is touched */
-	assert_true(stat_of(a, "bans") == 1);
+	assert_true(stat_of(a, "bans/count") == 1);
 
 	assert_false(can_login("alice-again5", "alice", TC_V5, &connack));
 	assert_int_equal(connack, 135); /* v5: not authorized */
@@ -64,7 +64,7 @@ static void test_ban_kicks_now_and_refuses_login_until_unban(void **state)
 	c_do(a, "{\"command\":\"unbanUser\",\"user\":\"alice\"}");
 	assert_true(can_login("alice-back", "alice", TC_V5, NULL));
 	c_fails(a, "{\"command\":\"unbanUser\",\"user\":\"alice\"}", "not banned");
-	assert_true(stat_of(a, "bans") == 0);
+	assert_true(stat_of(a, "bans/count") == 0);
 	tc_close(phone);
 	tc_close(web);
 	tc_close(bob);
@@ -123,8 +123,8 @@ static void test_bad_user_commands(void **state)
 	c_fails(a, "{\"command\":\"muteUser\",\"user\":\"dave\",\"room\":\"nope\",\"seconds\":5}", "room not found");
 	c_fails(a, "{\"command\":\"unmuteUser\",\"user\":\"dave\"}", "not muted");
 	c_fails(a, "{\"command\":\"kickUser\"}", "user: missing");
-	assert_true(stat_of(a, "bans") == 0);
-	assert_true(stat_of(a, "mutes") == 0);
+	assert_true(stat_of(a, "bans/count") == 0);
+	assert_true(stat_of(a, "mutes/count") == 0);
 	assert_true(tc_connected(a));
 	tc_close(a);
 }
@@ -169,10 +169,12 @@ static void test_mute_in_room_and_everywhere(void **state)
 	/* A mute without a room covers every room; seconds 0 = until lifted. */
 	c_do(a, "{\"command\":\"muteUser\",\"user\":\"dave\",\"seconds\":0}");
 	assert_true(tc_pub(dave, "chat/rooms/quiet/messages", "still?", 1) >= 0x80);
-	assert_true(stat_of(a, "mutes") == 1);
+	assert_true(stat_of(a, "mutes/count") == 1);
 	c_do(a, "{\"command\":\"unmuteUser\",\"user\":\"dave\"}");
 	c_fails(a, "{\"command\":\"unmuteUser\",\"user\":\"dave\"}", "not muted");
 	assert_int_equal(tc_pub(dave, "chat/rooms/quiet/messages", "free", 1), 0);
+	/* getStats carries the traffic counters too: both refusals counted. */
+	assert_true(stat_of(a, "messages/rejected/muted") >= 2);
 	tc_close(dave);
 	tc_close(eve);
 	tc_close(a);

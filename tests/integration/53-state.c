@@ -65,7 +65,7 @@ static void test_state_survives_restart(void **state)
 	cJSON *after = c_ok(a, "{\"command\":\"getRoom\",\"room\":\"kept\"}");
 	assert_true(cJSON_Compare(before, after, true));
 	cJSON *stats = c_ok(a, "{\"command\":\"getStats\"}");
-	assert_true(c_num(stats, "bans") == 1 && c_num(stats, "mutes") == 1);
+	assert_true(c_num(stats, "bans/count") == 1 && c_num(stats, "mutes/count") == 1);
 	cJSON_Delete(stats);
 	assert_false(can_login("eve-53", "eve")); /* the ban survived too */
 	c_do(a, "{\"command\":\"unbanUser\",\"user\":\"eve\"}");
