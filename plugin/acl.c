@@ -17,13 +17,13 @@
 
 /* Who a rule lets in; a request passes when any flag of the rule holds. */
 enum {
-	WHO_ANY = 1u << 0,     /* any authenticated user */
 	WHO_SELF = 1u << 1,    /* the user named in the topic */
 	WHO_MEMBER = 1u << 2,  /* any role in the room, readers included */
 	WHO_WRITER = 1u << 3,  /* member, admin or owner: not a reader */
 	WHO_SERVICE = 1u << 4, /* plugin_opt_service_users */
 	WHO_ADMIN = 1u << 5,   /* plugin_opt_admins */
 	WHO_OTHER = 1u << 6,   /* as plugin_opt_other_topics says */
+	WHO_PRESENCE = 1u << 7, /* as plugin_opt_presence says (presence.c) */
 };
 
 struct acl_rule {
@@ -43,7 +43,7 @@ static const struct acl_rule acl_rules[] = {
 	[TOPIC_USER_DEVICES] = {WHO_SERVICE, WHO_SELF, WHO_SERVICE},
 	[TOPIC_USER_PRIVATE] = {WHO_SELF, WHO_SERVICE, WHO_SELF},
 	[TOPIC_USER_ANY] = {WHO_SELF | WHO_SERVICE, 0, 0},
-	[TOPIC_PRESENCE] = {WHO_ANY, 0, WHO_ANY},
+	[TOPIC_PRESENCE] = {WHO_PRESENCE, 0, WHO_PRESENCE},
 	[TOPIC_CONTROL] = {0, WHO_ADMIN, 0},
 	[TOPIC_CONTROL_RESPONSE] = {WHO_ADMIN, 0, WHO_ADMIN},
 	[TOPIC_SYS_CHAT] = {WHO_ADMIN | WHO_OTHER, 0, WHO_ADMIN | WHO_OTHER},
@@ -111,7 +111,11 @@ static int grant(const struct chat *c, const struct mosquitto *client, const str
 	const char *user = mosquitto_client_username(client);
 	if (!user) return (who & WHO_OTHER) ? other_topics(c) : MOSQ_ERR_ACL_DENIED;
 	size_t ulen = strlen(user);
-	if (who & WHO_ANY) return MOSQ_ERR_SUCCESS;
+	/* A wildcard presence filter names nobody: "" lets only the modes that
+	 * show everyone's presence (or service users) subscribe to it. */
+	if ((who & WHO_PRESENCE) && chat_presence_readable(c, client, t->id ? t->id : "", t->id_len)) {
+		return MOSQ_ERR_SUCCESS;
+	}
 	if ((who & WHO_SELF) && is_self(t, user, ulen)) return MOSQ_ERR_SUCCESS;
 	if (who & (WHO_MEMBER | WHO_WRITER)) {
 		enum room_role role = room_role(c, t, user, ulen);

@@ -4,12 +4,14 @@
  * plugin_opt_sys_interval seconds (like the broker's own sys_interval) and
  * returned as one JSON object by getStats. One table names every counter,
  * so both views always agree. The counters themselves are plain integers
- * in struct chat_stats, bumped by acl.c, message.c and dm.c.
+ * in struct chat_stats, bumped by acl.c, message.c and dm.c; online
+ * sessions and users come from the session table (sessions.c).
  */
 #include <stdio.h>
 
 #include "chat.h"
 #include "chat_err.h"
+#include "sessions.h"
 
 #define SYS_PREFIX "$SYS/broker/chat/"
 
@@ -24,6 +26,9 @@ static const char *const reject_names[REJECT_COUNT] = {
 	[REJECT_NO_ROOM] = "no_room",
 	[REJECT_DM_NOT_ALLOWED] = "dm_not_allowed",
 	[REJECT_RETAINED] = "retained",
+	[REJECT_BANNED_WORDS] = "banned_words",
+	[REJECT_RATE_LIMITED] = "rate_limited",
+	[REJECT_REPEATED] = "repeated",
 };
 
 const char *chat_reject_name(enum chat_reject why)
@@ -45,6 +50,25 @@ static uint64_t get_denied_read(const struct chat *c) { return c->stats.denied_r
 static uint64_t get_rooms(const struct chat *c) { return c->rooms.count; }
 static uint64_t get_dm(const struct chat *c) { return c->stats.dm_created; }
 
+/* Sessions and users the plugin authenticated (0 when the broker
+ * authenticates: then the plugin does not see logins). */
+static uint64_t get_sessions(const struct chat *c)
+{
+	return c->sessions ? HASH_COUNT(c->sessions->by_client) : 0;
+}
+
+/* Walks the presence table: once per sys_interval or getStats, not per message. */
+static uint64_t get_users_online(const struct chat *c)
+{
+	uint64_t n = 0;
+	if (!c->sessions) return 0;
+	for (const struct presence_user *u = c->sessions->users; u; u = u->hh.next) n += u->sessions > 0;
+	return n;
+}
+static uint64_t get_masked(const struct chat *c) { return c->stats.words_masked; }
+static uint64_t get_flagged(const struct chat *c) { return c->stats.words_flagged; }
+static uint64_t get_auto_mutes(const struct chat *c) { return c->stats.auto_mutes; }
+
 /* Counters that are not per reason: name (below $SYS/broker/chat/) and value. */
 static const struct {
 	const char *name;
@@ -57,6 +81,11 @@ static const struct {
 	{"acl/denied/read", get_denied_read},
 	{"rooms/count", get_rooms},
 	{"rooms/dm_created", get_dm},
+	{"sessions/online", get_sessions},
+	{"users/online", get_users_online},
+	{"moderation/masked", get_masked},
+	{"moderation/flagged", get_flagged},
+	{"moderation/auto_mutes", get_auto_mutes},
 };
 
 #define N_COUNTERS (sizeof(counters) / sizeof(counters[0]))
@@ -76,7 +105,7 @@ int chat_stats_json(struct chat *c, struct strbuf *out)
 	strbuf_putc(out, '{');
 	for (size_t i = 0; i < N_COUNTERS; i++) json_member(out, "", counters[i].name, counters[i].get(c));
 	for (int i = 0; i < REJECT_COUNT; i++) {
-		json_member(out, "messages/rejected/", reject_names[i], c->stats.messages_rejected[i]);
+		json_member(out, "messages/rejected/", chat_reject_name((enum chat_reject)i), c->stats.messages_rejected[i]);
 	}
 	strbuf_putc(out, '}');
 	return strbuf_status(out);
@@ -94,7 +123,7 @@ static void publish_all(struct chat *c)
 {
 	for (size_t i = 0; i < N_COUNTERS; i++) publish_counter("", counters[i].name, counters[i].get(c));
 	for (int i = 0; i < REJECT_COUNT; i++) {
-		publish_counter("messages/rejected/", reject_names[i], c->stats.messages_rejected[i]);
+		publish_counter("messages/rejected/", chat_reject_name((enum chat_reject)i), c->stats.messages_rejected[i]);
 	}
 }
 

@@ -71,7 +71,11 @@ static void test_sys_counters_move(void **state)
 	long long denied_sub = next_value(admin, "acl/denied/subscribe");
 	assert_int_equal(next_value(admin, "rooms/count"), 1);
 
-	for (int i = 0; i < 3; i++) assert_true(tc_pub(alice, GENERAL, "counted", 1) < 0x80);
+	for (int i = 0; i < 3; i++) {
+		char text[32];
+		snprintf(text, sizeof(text), "counted %d", i); /* identical ones would be refused as repeats */
+		assert_true(tc_pub(alice, GENERAL, text, 1) < 0x80);
+	}
 	assert_int_equal(tc_publish(alice, GENERAL, "\xC0\xAF", 2, 1, false, NULL), 0x87);
 	assert_int_equal(tc_pub(dave, GENERAL, "outsider", 1), 0x87);
 	assert_int_equal(tc_subscribe(dave, GENERAL, 1), 0x87);
@@ -80,6 +84,9 @@ static void test_sys_counters_move(void **state)
 	wait_at_least(admin, "messages/rejected/invalid_utf8", utf8 + 1);
 	wait_at_least(admin, "messages/rejected/not_member", not_member + 1);
 	wait_at_least(admin, "acl/denied/subscribe", denied_sub + 1);
+	/* admin, alice and dave, each with one session. */
+	wait_at_least(admin, "users/online", 3);
+	wait_at_least(admin, "sessions/online", 3);
 	tc_close(admin);
 	tc_close(alice);
 	tc_close(dave);
