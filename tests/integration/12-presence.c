@@ -250,6 +250,30 @@ static void test_crash_leaves_no_stale_online(void **state)
 	check_offline_after_restart("eve");
 }
 
+/* plugin_opt_presence none: sessions are counted, nothing is published. */
+static void test_presence_none_publishes_nothing(void **state)
+{
+	(void)state;
+	char conf[2048];
+	snprintf(conf, sizeof(conf),
+		 "persistence true\n"
+		 "persistence_location %s/\n"
+		 "plugin_opt_presence_file %s/presence.ledger\n"
+		 "plugin_opt_presence none\n",
+		 H.dir, H.dir);
+	h_start_broker(&H, conf);
+	struct tc *w = watch("w6", "alice");
+	struct tc_msg *m = tc_wait(w, "chat/presence/alice", TC_WAIT_MS); /* retained from before */
+	assert_non_null(m);
+	assert_true(m->retain);
+	tc_msg_free(m);
+	struct tc *a = tc_open(&H, "alice-none", "alice", TC_V5);
+	assert_true(tc_quiet(w, "chat/presence/alice", 500));
+	tc_close(a);
+	assert_true(tc_quiet(w, "chat/presence/alice", 300));
+	tc_close(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_failed_login_never_online),
 		cmocka_unit_test(test_clean_restart_leaves_no_stale_online),
 		cmocka_unit_test(test_crash_leaves_no_stale_online),
+		cmocka_unit_test(test_presence_none_publishes_nothing),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	return h_finish(&H, failed != 0) ? failed : 1;
