@@ -74,11 +74,32 @@ static int other_topics(const struct chat *c)
 	}
 }
 
+/* True when a and b share a room that lets its members open DMs: any
+ * common room whose own dmPolicy is not "nobody". Walks the smaller of the
+ * two users' room lists. */
+static bool share_dm_room(const struct chat *c, const char *a, size_t alen, const char *b, size_t blen)
+{
+	const struct user_entry *ua = rooms_of_user(&c->rooms, a, alen), *ub = rooms_of_user(&c->rooms, b, blen);
+	if (!ua || !ub) return false;
+	if (ub->room_count < ua->room_count) {
+		const struct user_entry *t = ua;
+		ua = ub;
+		ub = t;
+		b = a;
+		blen = alen;
+	}
+	for (const struct user_room *ur = ua->rooms; ur; ur = ur->hh.next) {
+		if (ur->room->policy.dm_policy == DM_NOBODY) continue;
+		if (rooms_role(ur->room, b, blen) != ROLE_NONE) return true;
+	}
+	return false;
+}
+
 bool chat_dm_allowed(const struct chat *c, const char *user, size_t ulen, const char *peer, size_t plen)
 {
 	switch (c->cfg.dm_policy) {
 	case DM_ANYONE: return true;
-	case DM_SHARED: return rooms_share(&c->rooms, user, ulen, peer, plen);
+	case DM_SHARED: return share_dm_room(c, user, ulen, peer, plen);
 	default: return false;
 	}
 }

@@ -163,12 +163,39 @@ static void test_nobody(void **state)
 	tc_close(alice);
 }
 
+/* Under "shared", a room whose own dmPolicy is "nobody" (a big lobby, say)
+ * does not count as a room in common; any other common room does. */
+static void test_room_policy_nobody(void **state)
+{
+	(void)state;
+	const char *dm = "chat/rooms/dm:dave:eve/messages";
+	h_start_broker(&H, X_BASE_CONF);
+	struct tc *admin = x_admin(&H, "admin-roompol");
+	x_create_room(admin, "lobby");
+	x_add_member(admin, "lobby", "dave", "member");
+	x_add_member(admin, "lobby", "eve", "member");
+	x_cmd(admin, "{\"command\":\"setRoomPolicy\",\"room\":\"lobby\",\"dmPolicy\":\"nobody\"}");
+	struct tc *dave = tc_open(&H, "rp-dave", "dave", TC_V5);
+	assert_int_equal(tc_pub(dave, dm, "hi from the lobby", 1), 0x87);
+	assert_no_room(admin, "dm:dave:eve");
+	x_create_room(admin, "team");
+	x_add_member(admin, "team", "dave", "member");
+	x_add_member(admin, "team", "eve", "reader");
+	assert_true(tc_pub(dave, dm, "hi teammate", 1) < 0x80);
+	char *reply = get_room(admin, "dm:dave:eve");
+	assert_null(strstr(reply, "\"error\""));
+	free(reply);
+	tc_close(admin);
+	tc_close(dave);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_anyone),
 		cmocka_unit_test(test_shared_is_default),
 		cmocka_unit_test(test_nobody),
+		cmocka_unit_test(test_room_policy_nobody),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	return h_finish(&H, failed != 0) ? failed : 1;
