@@ -74,10 +74,9 @@ static void ledger_add(struct chat_sessions *s, struct presence_user *u)
 void presence_update(struct chat *c, const char *user, int delta)
 {
 	struct chat_sessions *s = c->sessions;
-	struct presence_user *u = get_user(s, user);
-	if (!u) return;
+	struct presence_user *u = delta > 0 ? get_user(s, user) : find_user(s, user);
+	if (!u || (delta < 0 && u->sessions == 0)) return;
 	unsigned before = u->sessions;
-	if (delta < 0 && u->sessions == 0) return;
 	u->sessions = delta < 0 ? u->sessions - 1 : u->sessions + 1;
 	if ((before == 0) != (u->sessions == 0)) u->since = chat_now_ms();
 	if (c->cfg.auth.presence == CHAT_PRESENCE_NONE) return;
