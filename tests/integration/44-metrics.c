@@ -2,7 +2,8 @@
 /*
  * The chat counters: $SYS/broker/chat/<name> is published every
  * plugin_opt_sys_interval seconds and moves with the traffic (accepted
- * messages, refusals by reason, ACL denials, rooms).
+ * messages, refusals by reason, ACL denials, rooms, online users);
+ * getStats answers the same names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -92,10 +93,24 @@ static void test_sys_counters_move(void **state)
 	tc_close(dave);
 }
 
+static void test_get_stats(void **state)
+{
+	(void)state;
+	struct tc *admin = x_admin(&H, "m-admin-stats");
+	char *reply = x_cmd_reply(admin, "{\"command\":\"getStats\"}");
+	assert_null(strstr(reply, "\"error\""));
+	assert_non_null(strstr(reply, "\"messages/accepted\":"));
+	assert_non_null(strstr(reply, "\"messages/rejected/not_member\":"));
+	assert_non_null(strstr(reply, "\"rooms/count\":1"));
+	free(reply);
+	tc_close(admin);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sys_counters_move),
+		cmocka_unit_test(test_get_stats),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	return h_finish(&H, failed != 0) ? failed : 1;
