@@ -125,7 +125,8 @@ unsigned chat_user_sessions(const struct chat *c, const char *user);
 
 /* presence.c: whether client may read chat/presence/{user} (user[0..len)),
  * after plugin_opt_presence: all = any authenticated client, rooms = the
- * user and those sharing a room with them, none = nobody. For the ACL. */
+ * user, those sharing a room with them and service users, none = service
+ * users only. For the ACL. */
 bool chat_presence_readable(const struct chat *c, const struct mosquitto *client, const char *user,
 			    size_t len);
 

@@ -199,7 +199,9 @@ bool chat_presence_readable(const struct chat *c, const struct mosquitto *client
 		if (strlen(me) == len && memcmp(me, user, len) == 0) return true;
 		return rooms_share(&c->rooms, me, strlen(me), user, len);
 	case CHAT_PRESENCE_NONE:
-		break;
+		/* Nothing is published; service users, who read all chat
+		 * traffic, may still subscribe. */
+		return chat_is_service(c, client);
 	}
 	return false;
 }

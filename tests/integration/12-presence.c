@@ -274,6 +274,44 @@ static void test_presence_none_publishes_nothing(void **state)
 	tc_close(w);
 }
 
+/* Sends one admin command and waits for its response. */
+static void admin_command(struct tc *adm, const char *json)
+{
+	assert_int_equal(tc_pub(adm, "$CONTROL/chat/v1", json, 1), 0);
+	struct tc_msg *m = tc_wait(adm, "$CONTROL/chat/v1/response", TC_WAIT_MS);
+	assert_non_null(m);
+	assert_null(strstr(m->payload, "\"error\""));
+	tc_msg_free(m);
+}
+
+/* plugin_opt_presence rooms: only users who share a room read it. */
+static void test_presence_rooms_mode(void **state)
+{
+	(void)state;
+	char conf[2048];
+	snprintf(conf, sizeof(conf), "plugin_opt_presence_file %s/presence.ledger\nplugin_opt_presence rooms\n", H.dir);
+	h_start_broker(&H, conf);
+	struct tc *adm = tc_open(&H, "adm-rooms", "admin", TC_V5);
+	assert_true(tc_subscribe(adm, "$CONTROL/chat/v1/response", 1) < 0x80);
+	admin_command(adm, "{\"commands\":[{\"command\":\"createRoom\",\"room\":\"pr\"}]}");
+	admin_command(adm, "{\"commands\":[{\"command\":\"addRoomMember\",\"room\":\"pr\",\"user\":\"alice\"}]}");
+	admin_command(adm, "{\"commands\":[{\"command\":\"addRoomMember\",\"room\":\"pr\",\"user\":\"bob\"}]}");
+	tc_close(adm);
+
+	struct tc *bob = tc_open(&H, "bob-rooms", "bob", TC_V311);
+	struct tc *carol = tc_open(&H, "carol-rooms", "carol", TC_V5);
+	assert_true(tc_subscribe(bob, "chat/presence/alice", 1) < 0x80);
+	assert_int_equal(tc_subscribe(carol, "chat/presence/alice", 1), 0x87);
+	assert_int_equal(tc_subscribe(carol, "chat/presence/+", 1), 0x87);
+	struct tc *a = tc_open(&H, "alice-rooms", "alice", TC_V5);
+	struct presence p = next(bob, "alice");
+	assert_true(p.online);
+	assert_int_equal(p.sessions, 1);
+	tc_close(a);
+	tc_close(bob);
+	tc_close(carol);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_clean_restart_leaves_no_stale_online),
 		cmocka_unit_test(test_crash_leaves_no_stale_online),
 		cmocka_unit_test(test_presence_none_publishes_nothing),
+		cmocka_unit_test(test_presence_rooms_mode),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	return h_finish(&H, failed != 0) ? failed : 1;
