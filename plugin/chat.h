@@ -86,6 +86,7 @@ struct chat_state {
 	bool dirty;           /* changed since the last save */
 	uint64_t last_save_ms;
 	uint64_t last_sweep_ms;
+	uint64_t last_tick_ms; /* 0 until the broker sends a tick */
 	bool have_identity;   /* the fields below describe the file last written or read */
 	unsigned long long dev, ino, size;
 	long long mtime_ns;

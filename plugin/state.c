@@ -37,6 +37,9 @@
 
 #define STATE_VERSION 1
 #define SWEEP_EVERY_MS 1000
+/* No tick for this long: the broker sends none (2.0.11 with
+ * per_listener_settings true), so commands save the state themselves. */
+#define NO_TICK_MS 5000
 
 /* Everything a state file holds, loaded aside before it replaces the
  * running state. (Word lists: add their tables here.) */
@@ -505,7 +508,12 @@ int chat_state_load(struct chat *c)
 
 void chat_state_dirty(struct chat *c)
 {
+	uint64_t now = chat_now_ms();
 	c->state.dirty = true;
+	if (!c->cfg.state_file || now - c->state.last_tick_ms < NO_TICK_MS) return;
+	if (now - c->state.last_save_ms < c->cfg.state_save_ms) return;
+	c->state.last_save_ms = now;
+	save_now(c);
 }
 
 void chat_state_flush(struct chat *c)
@@ -519,6 +527,7 @@ int chat_state_on_tick(int event, void *event_data, void *userdata)
 	uint64_t now = chat_now_ms();
 	(void)event;
 	(void)event_data;
+	c->state.last_tick_ms = now;
 	if (now - c->state.last_sweep_ms >= SWEEP_EVERY_MS) {
 		c->state.last_sweep_ms = now;
 		if (sanctions_sweep(&c->sanctions, now) > 0) chat_state_dirty(c);
