@@ -22,6 +22,7 @@
  * the routes table below; a new kind of topic is one row and one handler.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -119,11 +120,55 @@ bool mqtt_sender(const mosquitto_property *props, char *out, size_t cap)
 	return found == 1;
 }
 
+/* Writes the subscription filters, one per line, into buf. */
+static void route_filters(struct bridge *b, char *buf, size_t cap)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < NROUTES && n < cap; i++) {
+		int w = snprintf(buf + n, cap - n, "%s%s%s%s\n", routes[i].shared ? "$share/" : "",
+				 routes[i].shared ? b->cfg.mqtt_share_group : "", routes[i].shared ? "/" : "",
+				 routes[i].filter);
+		if (w < 0) break;
+		n += (size_t)w;
+	}
+}
+
+/*
+ * The filters this bridge last had granted live in journal_dir/SUBSCRIPTIONS.
+ * A resumed session that already holds exactly them is not subscribed again:
+ * besides being redundant, re-subscribing shared filters on a resumed
+ * session leaks memory in the mosquitto 2.0.11 broker (seen under ASan).
+ */
+static bool session_has(struct bridge *b, const char *filters)
+{
+	char path[4096], have[4096];
+	snprintf(path, sizeof(path), "%s/SUBSCRIPTIONS", b->cfg.journal_dir);
+	FILE *f = fopen(path, "r");
+	if (!f) return false;
+	size_t n = fread(have, 1, sizeof(have) - 1, f);
+	fclose(f);
+	have[n] = '\0';
+	return strcmp(have, filters) == 0;
+}
+
+static void remember_filters(struct bridge *b)
+{
+	char path[4096], tmp[4100], filters[4096];
+	route_filters(b, filters, sizeof(filters));
+	snprintf(path, sizeof(path), "%s/SUBSCRIPTIONS", b->cfg.journal_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) return;
+	bool ok = fputs(filters, f) >= 0;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0) remove(tmp);
+}
+
 static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, const mosquitto_property *props)
 {
 	struct bridge *b = ud;
-	char shared[NROUTES][256];
-	char *filters[NROUTES];
+	char filters[4096], *list[NROUTES];
 	(void)props;
 	if (rc != 0) {
 		blog(BLOG_ERR, "MQTT connection refused: %s", mosquitto_reason_string(rc));
@@ -131,13 +176,18 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, cons
 	}
 	METRIC_SET(b, mqtt_connected, 1);
 	blog(BLOG_INFO, "connected to the broker (%s session)", flags & 1 ? "resumed" : "new");
-	for (size_t i = 0; i < NROUTES; i++) {
-		snprintf(shared[i], sizeof(shared[i]), "%s%s%s%s", routes[i].shared ? "$share/" : "",
-			 routes[i].shared ? b->cfg.mqtt_share_group : "", routes[i].shared ? "/" : "", routes[i].filter);
-		filters[i] = shared[i];
+	route_filters(b, filters, sizeof(filters));
+	if ((flags & 1) && session_has(b, filters)) {
+		blog(BLOG_INFO, "subscribed to %zu filters (kept by the session)", NROUTES);
+		return;
+	}
+	int n = 0;
+	for (char *f = filters, *nl; n < (int)NROUTES && (nl = strchr(f, '\n')) != NULL; f = nl + 1) {
+		*nl = '\0';
+		list[n++] = f;
 	}
 	/* One SUBSCRIBE for all: one SUBACK says whether we have everything. */
-	rc = mosquitto_subscribe_multiple(mosq, NULL, (int)NROUTES, filters, 1, 0, NULL);
+	rc = mosquitto_subscribe_multiple(mosq, NULL, n, list, 1, 0, NULL);
 	if (rc != MOSQ_ERR_SUCCESS) blog(BLOG_ERR, "subscribe: %s", mosquitto_strerror(rc));
 }
 
@@ -160,6 +210,7 @@ static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int count, c
 			return;
 		}
 	}
+	remember_filters(ud);
 	blog(BLOG_INFO, "subscribed to %d filters (shared group %s)", count,
 	     ((struct bridge *)ud)->cfg.mqtt_share_group);
 }

@@ -27,6 +27,10 @@
 #define HISTORY "chat/rooms/r24/history"
 #define COUNT 12
 
+/* These tests are about the bridge: the plugin's flood control (rate and
+ * repeated-text limits) must not refuse their bursts. */
+#define UNTHROTTLED "plugin_opt_flood_rate 0\nplugin_opt_flood_repeat 0\n"
+
 static struct harness H;
 static struct tc *alice, *bob_v311;
 static char ids[COUNT][40]; /* ids[i] is the id of message h-i */
@@ -51,7 +55,7 @@ static int setup(void **state)
 	(void)state;
 	h_init(&H, "24-bridge-history");
 	h_start_mongo(&H);
-	h_start_broker(&H, NULL);
+	h_start_broker(&H, UNTHROTTLED);
 	h_start_bridge(&H, "history_limit_default 5\nhistory_limit_max 8\n");
 	h_setup_room(&H, ROOM, members);
 	alice = tc_open(&H, "alice-24", "alice", TC_V5);

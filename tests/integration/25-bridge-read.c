@@ -21,6 +21,10 @@
 #define ROOM "r25"
 #define READ_TOPIC "chat/rooms/r25/read"
 
+/* These tests are about the bridge: the plugin's flood control (rate and
+ * repeated-text limits) must not refuse their bursts. */
+#define UNTHROTTLED "plugin_opt_flood_rate 0\nplugin_opt_flood_repeat 0\n"
+
 static struct harness H;
 static char ids[4][40];
 static const char *const members[] = {"alice", "bob", NULL};
@@ -30,7 +34,7 @@ static int setup(void **state)
 	(void)state;
 	h_init(&H, "25-bridge-read");
 	h_start_mongo(&H);
-	h_start_broker(&H, NULL);
+	h_start_broker(&H, UNTHROTTLED);
 	h_start_bridge(&H, NULL);
 	h_setup_room(&H, ROOM, members);
 	struct tc *c = tc_open(&H, "alice-25-msg", "alice", TC_V5);
