@@ -98,6 +98,8 @@ void control_delete_room(struct control_req *r)
 	 * learn it from their rooms lists. */
 	room_event(r->c, "room_deleted", id, NULL, NULL);
 	rooms_delete(&r->c->rooms, id);
+	/* A room created later under the same id starts with no mutes. */
+	sanctions_forget_room(&r->c->sanctions, id);
 	for (size_t i = 0; i < n; i++) {
 		chat_publish_rooms_list(r->c, members[i]);
 		free(members[i]);

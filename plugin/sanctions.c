@@ -148,6 +148,21 @@ size_t sanctions_sweep(struct sanctions *s, uint64_t now_ms)
 	return table_sweep(&s->bans, now_ms) + table_sweep(&s->mutes, now_ms);
 }
 
+size_t sanctions_forget_room(struct sanctions *s, const char *room)
+{
+	struct sanction *e, *tmp;
+	size_t n = 0, rlen = strlen(room);
+	HASH_ITER(hh, s->mutes, e, tmp) {
+		const char *slash = strchr(e->key, '/');
+		if (slash && strlen(slash + 1) == rlen && memcmp(slash + 1, room, rlen) == 0) {
+			HASH_DEL(s->mutes, e);
+			free(e);
+			n++;
+		}
+	}
+	return n;
+}
+
 void sanctions_key_split(const char *key, char *user, char *room)
 {
 	size_t ulen = strcspn(key, "/");

@@ -60,6 +60,9 @@ const struct sanction *sanctions_find_ban(struct sanctions *s, const char *user,
 const struct sanction *sanctions_find_mute(struct sanctions *s, const char *user, const char *room,
 					   uint64_t now_ms, bool *reclaimed);
 
+/* Drops every mute in this room (it was deleted); returns how many. */
+size_t sanctions_forget_room(struct sanctions *s, const char *room);
+
 /* Frees every entry that ended at or before now_ms; returns how many. */
 size_t sanctions_sweep(struct sanctions *s, uint64_t now_ms);
 

@@ -173,6 +173,13 @@ static void test_mute_in_room_and_everywhere(void **state)
 	c_do(a, "{\"command\":\"unmuteUser\",\"user\":\"dave\"}");
 	c_fails(a, "{\"command\":\"unmuteUser\",\"user\":\"dave\"}", "not muted");
 	assert_int_equal(tc_pub(dave, "chat/rooms/quiet/messages", "free", 1), 0);
+
+	/* Deleting a room drops its mutes: a room made again under the same
+	 * id starts clean. */
+	c_do(a, "{\"command\":\"muteUser\",\"user\":\"eve\",\"room\":\"quiet\",\"seconds\":0}");
+	assert_true(stat_of(a, "mutes/count") == 1);
+	c_do(a, "{\"command\":\"deleteRoom\",\"room\":\"quiet\"}");
+	assert_true(stat_of(a, "mutes/count") == 0);
 	/* getStats carries the traffic counters too: both refusals counted. */
 	assert_true(stat_of(a, "messages/rejected/muted") >= 2);
 	tc_close(dave);
