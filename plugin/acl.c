@@ -230,11 +230,27 @@ static int check_subscribe(struct chat *c, const struct mosquitto_evt_acl_check 
 	return grant(c, ed->client, &t, acl_rules[t.kind].subscribe);
 }
 
+/*
+ * True when this write check is for the client's will rather than a
+ * publish. Mosquitto 2.0 checks a will when it sends it, after the
+ * client's DISCONNECT event, and then queues it without MOSQ_EVT_MESSAGE:
+ * a will on a chat topic would skip the envelope (a forged "from") and the
+ * requester stamp. A will sent at once follows the DISCONNECT in the same
+ * loop turn (acl_gone); a delayed one comes later, from a client whose
+ * session the plugin's authentication has already closed.
+ */
+static bool is_will(const struct chat *c, const struct mosquitto *client)
+{
+	if (client == c->acl_gone) return true;
+	return c->sessions && mosquitto_client_username(client) && !chat_session_of(c, client);
+}
+
 static int check_write(struct chat *c, const struct mosquitto_evt_acl_check *ed)
 {
 	struct topic_ref t;
 	topic_parse(ed->topic, &t);
 	if (t.kind == TOPIC_OTHER) return other_topics(c);
+	if (is_will(c, ed->client)) return MOSQ_ERR_ACL_DENIED; /* wills never reach the chat tree */
 	if (t.kind == TOPIC_ROOM_MESSAGES) return write_messages(c, ed, &t);
 	if (ed->retain) return MOSQ_ERR_ACL_DENIED; /* only the plugin retains chat topics */
 	return grant(c, ed->client, &t, acl_rules[t.kind].write);
@@ -257,6 +273,27 @@ static int check_unsubscribe(struct chat *c, const struct mosquitto_evt_acl_chec
 	topic_parse(filter, &t);
 	/* Leaving a chat topic is always allowed; others follow the policy. */
 	return t.kind == TOPIC_OTHER ? other_topics(c) : MOSQ_ERR_SUCCESS;
+}
+
+int chat_acl_on_disconnect(int event, void *event_data, void *userdata)
+{
+	const struct mosquitto_evt_disconnect *ed = event_data;
+	struct chat *c = userdata;
+	(void)event;
+	c->acl_gone = ed->client;
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* The pointer of a disconnected client may be reused by a new one once
+ * the broker frees it, which is never within the loop turn of the
+ * DISCONNECT: forget it at the next tick. */
+int chat_acl_on_tick(int event, void *event_data, void *userdata)
+{
+	struct chat *c = userdata;
+	(void)event;
+	(void)event_data;
+	c->acl_gone = NULL;
+	return MOSQ_ERR_SUCCESS;
 }
 
 int chat_on_acl_check(int event, void *event_data, void *userdata)

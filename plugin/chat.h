@@ -105,6 +105,7 @@ struct chat {
 	struct sanctions sanctions; /* bans and mutes */
 	struct chat_state state;
 	struct chat_stats stats;
+	const struct mosquitto *acl_gone; /* acl.c: the client whose DISCONNECT came last, until the next tick */
 };
 
 /* options.c: fills cfg from the broker's options; logs and returns a
@@ -170,6 +171,11 @@ void chat_control_unregister(struct chat *c);
 /* acl.c: MOSQ_EVT_ACL_CHECK for subscribe, publish (write) and each
  * delivery (read); see topics.md for the rules. */
 int chat_on_acl_check(int event, void *event_data, void *userdata);
+/* MOSQ_EVT_DISCONNECT and MOSQ_EVT_TICK of acl.c: together they let the
+ * write check tell a client's will (sent after its DISCONNECT) from a
+ * publish. */
+int chat_acl_on_disconnect(int event, void *event_data, void *userdata);
+int chat_acl_on_tick(int event, void *event_data, void *userdata);
 /* True when user may open the DM room with peer under the DM policy. */
 bool chat_dm_allowed(const struct chat *c, const char *user, size_t ulen, const char *peer, size_t plen);
 
