@@ -24,6 +24,7 @@
 
 #include "journal.h"
 #include "metrics.h"
+#include "push.h"
 
 #define BRIDGE_VERSION "0.2.0"
 
@@ -45,6 +46,7 @@ struct bridge_config {
 	int history_limit_default;
 	int history_limit_max;
 	char *metrics_listen;       /* host:port, "" = off */
+	struct push_settings push;  /* push_*, webhook_*, unifiedpush_*, fcm_*, apns_* (push.c) */
 };
 
 struct bridge {
@@ -64,6 +66,7 @@ struct bridge {
 	_Atomic long long drain_deadline_ms; /* set when stopping; 0 = not stopping */
 
 	/* push notifications (push*.c) keep their state below */
+	struct push *push;            /* the push thread; NULL when not running */
 };
 
 /* log.c: leveled logging to stderr. */

@@ -34,6 +34,8 @@ struct key_def {
 #define OPT_KEY(k) {#k, KEY_OPTIONAL, OFF(k), 0, 0}
 #define INT_KEY(k, lo, hi) {#k, KEY_INT, OFF(k), lo, hi}
 #define SIZE_KEY(k, lo, hi) {#k, KEY_SIZE, OFF(k), lo, hi}
+/* Push keys stay text here; push.c parses and checks them. */
+#define PUSH_KEY(name, field) {name, KEY_STRING, OFF(push.field), 0, 0}
 
 static const struct key_def keys[] = {
 	STR_KEY(mqtt_host),
@@ -53,6 +55,27 @@ static const struct key_def keys[] = {
 	INT_KEY(history_limit_default, 1, 1000),
 	INT_KEY(history_limit_max, 1, 1000),
 	OPT_KEY(metrics_listen),
+	PUSH_KEY("push_preview", preview),
+	PUSH_KEY("push_coalesce_ms", coalesce_ms),
+	PUSH_KEY("push_allow_private", allow_private),
+	PUSH_KEY("push_allow_http", allow_http),
+	PUSH_KEY("push_max_attempts", max_attempts),
+	PUSH_KEY("push_retry_base_ms", retry_base_ms),
+	PUSH_KEY("push_retry_max_ms", retry_max_ms),
+	PUSH_KEY("push_timeout_ms", timeout_ms),
+	PUSH_KEY("push_title", title),
+	PUSH_KEY("webhook_url", webhook_url),
+	PUSH_KEY("webhook_secret", webhook_secret),
+	PUSH_KEY("unifiedpush_ttl", unifiedpush_ttl),
+	PUSH_KEY("fcm_service_account", fcm_service_account),
+	PUSH_KEY("fcm_project", fcm_project),
+	PUSH_KEY("fcm_base_url", fcm_base_url),
+	PUSH_KEY("fcm_token_url", fcm_token_url),
+	PUSH_KEY("apns_key_file", apns_key_file),
+	PUSH_KEY("apns_key_id", apns_key_id),
+	PUSH_KEY("apns_team_id", apns_team_id),
+	PUSH_KEY("apns_topic", apns_topic),
+	PUSH_KEY("apns_base_url", apns_base_url),
 };
 
 static const struct key_def *find_key(const char *name)
@@ -169,6 +192,11 @@ static int check_config(struct bridge_config *cfg)
 	if (cfg->history_limit_default > cfg->history_limit_max) {
 		blog(BLOG_ERR, "history_limit_default (%d) is above history_limit_max (%d)",
 		     cfg->history_limit_default, cfg->history_limit_max);
+		return -1;
+	}
+	char why[512];
+	if (push_check_settings(&cfg->push, why, sizeof(why)) != 0) {
+		blog(BLOG_ERR, "%s", why);
 		return -1;
 	}
 	if (cfg->mqtt_username && !cfg->mqtt_password) {

@@ -32,9 +32,9 @@ static void usage(FILE *f)
 
 void bridge_on_stored(struct bridge *b, const char *json, size_t len)
 {
-	(void)b, (void)json, (void)len;
 	/* push notifications: called once per newly stored message (store
-	 * thread); e.g. push_on_message(b, json, len); */
+	 * thread) */
+	push_on_stored(b, json, len);
 }
 
 static void install_signals(struct bridge *b)
@@ -57,11 +57,12 @@ static int run(struct bridge *b)
 	METRIC_ADD(b, replayed, replayed);
 	if (replayed > 0) blog(BLOG_INFO, "journal: replaying %ld records from %s", replayed, b->cfg.journal_dir);
 	int rc = 1;
-	if (metrics_start(b) == 0 && mqtt_init(b) == 0 && store_start(b) == 0) {
+	if (metrics_start(b) == 0 && mqtt_init(b) == 0 && push_start(b) == 0 && store_start(b) == 0) {
 		blog(BLOG_INFO, "chat-bridge %s started", BRIDGE_VERSION);
 		rc = mqtt_run(b) == 0 ? 0 : 1;
 	}
 	store_stop(b);
+	push_stop(b);
 	mqtt_close(b);
 	metrics_stop(b);
 	blog(BLOG_INFO, "stopping: %llu received, %llu stored (%llu duplicates)", atomic_load(&b->metrics.received),

@@ -146,6 +146,7 @@ char *metrics_render(struct bridge *b, size_t *len)
 		render_hist(&sb, &hist_defs[i], h);
 	}
 	render_journal(&sb, b);
+	push_metrics_write(b, &sb);
 	if (strbuf_status(&sb) != 0) abort();
 	return strbuf_detach(&sb, len);
 }

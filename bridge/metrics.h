@@ -38,6 +38,10 @@ struct bridge_metrics {
 	struct metrics_hist store_lag;    /* arrival (or replay) to MongoDB ack, per message */
 	void *httpd;                      /* struct MHD_Daemon */
 	/* push notifications add their counters below */
+	metric_t push[4][5];              /* requests by provider and outcome (push.c) */
+	metric_t push_notifications;      /* coalesced notifications with devices */
+	metric_t push_dropped;            /* stored messages not queued for push */
+	metric_t push_registrations;      /* device registrations handled */
 };
 
 #define METRIC_ADD(b, field, n) atomic_fetch_add(&(b)->metrics.field, (unsigned long long)(n))

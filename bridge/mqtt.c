@@ -91,10 +91,22 @@ static void on_read(struct bridge *b, const struct topic_ref *t, const struct mo
 	if (journal_append(&b->journal, JOURNAL_READ, rec, (size_t)n) != 0) METRIC_ADD(b, journal_errors, 1);
 }
 
+/* Presence, rooms lists and device registrations: the push thread's. */
+static void on_push_topic(struct bridge *b, const struct topic_ref *t, const struct mosquitto_message *msg,
+			  const mosquitto_property *props)
+{
+	(void)t;
+	push_on_mqtt(b, msg, props);
+}
+
 static const struct route routes[] = {
 	{"chat/rooms/+/messages", true, TOPIC_ROOM_MESSAGES, on_room_message},
 	{"chat/rooms/+/history", true, TOPIC_ROOM_HISTORY, on_history},
 	{"chat/rooms/+/read", true, TOPIC_ROOM_READ, on_read},
+	/* retained state every bridge needs whole: not shared */
+	{"chat/presence/+", false, TOPIC_PRESENCE, on_push_topic},
+	{"chat/users/+/rooms", false, TOPIC_USER_ROOMS, on_push_topic},
+	{"chat/users/+/devices", true, TOPIC_USER_DEVICES, on_push_topic},
 	/* retained state every bridge needs whole: not shared */
 };
 

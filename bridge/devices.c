@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Device registration: a user publishes
+ * {"op":"register"|"unregister","device","platform","token","endpoint"} to
+ * chat/users/{user}/devices and the bridge keeps one document per
+ * (user, device) in `devices`. What the bridge relies on: the plugin's ACL
+ * lets only {user} publish there, and (when present) the v5 user property
+ * "from" that the plugin adds names the authenticated publisher; a message
+ * whose "from" differs from the topic's user is refused. The answer goes
+ * to chat/users/{user}/inbox as {"type":"device","op","device","ok",
+ * "error"}.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "bridge.h"
+#include "push_int.h"
+
+#define DEVICE_ID_MAX 128
+#define TOKEN_MAX 4096
+#define ENDPOINT_MAX 2048
+
+struct reg {
+	const char *op, *device, *platform_name, *token, *endpoint, *cid;
+	enum push_platform platform;
+};
+
+static bool chars_ok(const char *s, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max) return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr(extra, c);
+		if (!ok || c == '\0') return false;
+	}
+	return true;
+}
+
+static const char *str_field(const cJSON *doc, const char *name)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, name));
+}
+
+/* Checks a registration; NULL when good, else why not. */
+static const char *check_reg(struct push *p, struct reg *r, char *why, size_t whylen)
+{
+	if (!r->op || (strcmp(r->op, "register") != 0 && strcmp(r->op, "unregister") != 0))
+		return "op must be \"register\" or \"unregister\"";
+	if (!r->device || !chars_ok(r->device, DEVICE_ID_MAX, "_.:-")) return "device must be 1-128 of [A-Za-z0-9_.:-]";
+	if (strcmp(r->op, "unregister") == 0) return NULL;
+	if (!r->platform_name || push_platform_parse(r->platform_name, &r->platform) != 0)
+		return "platform must be webhook, unifiedpush, fcm or apns";
+	const struct push_provider *pv = push_provider_of(r->platform);
+	if (r->token && !chars_ok(r->token, TOKEN_MAX, "_.:-")) return "token must be up to 4096 of [A-Za-z0-9_.:-]";
+	if (pv->needs_token && !r->token) return "this platform needs a token";
+	if (pv->needs_endpoint && !r->endpoint) return "this platform needs an endpoint";
+	if (r->platform == PUSH_WEBHOOK && !r->endpoint && !p->cfg.webhook_url)
+		return "no endpoint given and no webhook_url configured";
+	if (r->platform == PUSH_FCM && !p->fcm.key) return "FCM is not configured on this server";
+	if (r->platform == PUSH_APNS && !p->apns.key) return "APNs is not configured on this server";
+	if (r->endpoint && (!pv->needs_endpoint && !pv->endpoint_optional)) return "this platform takes no endpoint";
+	if (r->endpoint && strlen(r->endpoint) > ENDPOINT_MAX) return "endpoint too long";
+	if (r->endpoint && ssrf_check_url(p, r->endpoint, why, whylen) != 0) return why;
+	return NULL;
+}
+
+static int store_reg(struct push *p, const char *user, const struct reg *r)
+{
+	bson_error_t err;
+	bson_t *sel = BCON_NEW("user", BCON_UTF8(user), "device", BCON_UTF8(r->device));
+	bool ok;
+	if (strcmp(r->op, "unregister") == 0) {
+		ok = mongoc_collection_delete_one(p->devices, sel, NULL, NULL, &err);
+	} else {
+		bson_t *upd = BCON_NEW("$set", "{", "platform", BCON_UTF8(r->platform_name), "token",
+				       BCON_UTF8(r->token ? r->token : ""), "endpoint",
+				       BCON_UTF8(r->endpoint ? r->endpoint : ""), "updated",
+				       BCON_DATE_TIME(push_wall_ms()), "}");
+		bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+		ok = mongoc_collection_update_one(p->devices, sel, upd, opts, NULL, &err);
+		bson_destroy(upd);
+		bson_destroy(opts);
+	}
+	bson_destroy(sel);
+	if (!ok) blog(BLOG_ERR, "push: %s device %s of %s: %s", r->op, r->device, user, err.message);
+	return ok ? 0 : -1;
+}
+
+static void reply(struct push *p, const char *user, const struct reg *r, const char *error)
+{
+	char topic[TOPIC_ID_MAX + 32];
+	snprintf(topic, sizeof(topic), "chat/users/%s/inbox", user);
+	struct strbuf sb;
+	strbuf_init(&sb);
+	strbuf_puts(&sb, "{\"type\":\"device\",\"op\":");
+	strbuf_append_json_string(&sb, r->op ? r->op : "", r->op ? strlen(r->op) : 0);
+	strbuf_puts(&sb, ",\"device\":");
+	strbuf_append_json_string(&sb, r->device ? r->device : "", r->device ? strlen(r->device) : 0);
+	if (r->cid) {
+		strbuf_puts(&sb, ",\"cid\":");
+		strbuf_append_json_string(&sb, r->cid, strlen(r->cid));
+	}
+	strbuf_puts(&sb, error ? ",\"ok\":false,\"error\":" : ",\"ok\":true");
+	if (error) strbuf_append_json_string(&sb, error, strlen(error));
+	strbuf_putc(&sb, '}');
+	if (strbuf_status(&sb) == 0) mqtt_reply(p->b, topic, sb.buf, sb.len, NULL);
+	strbuf_free(&sb);
+}
+
+void devices_on_message(struct push *p, const char *topic, const char *from_prop, const char *json, size_t len)
+{
+	struct topic_ref t;
+	char user[TOPIC_ID_MAX + 1];
+	topic_parse(topic, &t);
+	if (t.kind != TOPIC_USER_DEVICES || t.id_len > TOPIC_ID_MAX) return;
+	memcpy(user, t.id, t.id_len);
+	user[t.id_len] = '\0';
+	if (from_prop && strcmp(from_prop, user) != 0) {
+		blog(BLOG_WARN, "push: registration on %s published by %s: refused", topic, from_prop);
+		return;
+	}
+	cJSON *doc = cJSON_ParseWithLength(json, len);
+	struct reg r = {.op = str_field(doc, "op"), .device = str_field(doc, "device"),
+			.platform_name = str_field(doc, "platform"), .token = str_field(doc, "token"),
+			.endpoint = str_field(doc, "endpoint"), .cid = str_field(doc, "cid")};
+	if (r.cid && !chars_ok(r.cid, 64, "_.:-")) r.cid = NULL;
+	if (r.endpoint && !*r.endpoint) r.endpoint = NULL;
+	if (r.token && !*r.token) r.token = NULL;
+	char why[256];
+	const char *error = cJSON_IsObject(doc) ? check_reg(p, &r, why, sizeof(why)) : "not a JSON object";
+	if (!error && store_reg(p, user, &r) != 0) error = "could not be stored; try again";
+	if (!error) METRIC_ADD(p->b, push_registrations, 1);
+	blog(error ? BLOG_WARN : BLOG_INFO, "push: %s %s device %s (%s)%s%s", user, r.op ? r.op : "?",
+	     r.device ? r.device : "?", r.platform_name ? r.platform_name : "-", error ? ": " : "", error ? error : "");
+	reply(p, user, &r, error);
+	cJSON_Delete(doc);
+}
+
+int devices_each(struct push *p, const char *user, void (*fn)(struct push *, const bson_t *dev, void *), void *ud)
+{
+	bson_error_t err;
+	bson_t *q = BCON_NEW("user", BCON_UTF8(user));
+	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(p->devices, q, NULL, NULL);
+	const bson_t *doc;
+	int n = 0;
+	while (mongoc_cursor_next(cur, &doc)) {
+		fn(p, doc, ud);
+		n++;
+	}
+	bool failed = mongoc_cursor_error(cur, &err);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(q);
+	if (failed) blog(BLOG_WARN, "push: devices of %s: %s", user, err.message);
+	return failed ? -1 : n;
+}
+
+void devices_remove(struct push *p, const char *user, const char *device)
+{
+	bson_error_t err;
+	bson_t *sel = BCON_NEW("user", BCON_UTF8(user), "device", BCON_UTF8(device));
+	if (!mongoc_collection_delete_one(p->devices, sel, NULL, NULL, &err))
+		blog(BLOG_WARN, "push: removing device %s of %s: %s", device, user, err.message);
+	else blog(BLOG_INFO, "push: removed dead device %s of %s", device, user);
+	bson_destroy(sel);
+}

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Firebase Cloud Messaging, HTTP v1 API. Authentication is OAuth2 with a
+ * service account: the bridge signs a JWT assertion (RS256, with the
+ * account's private key from its JSON file) and trades it at the token
+ * endpoint for a bearer token, which it caches until shortly before it
+ * expires. Jobs that find no valid token wait in a list while one request
+ * fetches it, then all go out. A send is POST
+ * {fcm_base_url}/v1/projects/{project}/messages:send; 404 or an
+ * UNREGISTERED error means the registration token is dead.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "bridge.h"
+#include "push_int.h"
+
+#define FCM_SCOPE "https://www.googleapis.com/auth/firebase.messaging"
+#define FCM_DEFAULT_TOKEN_URL "https://oauth2.googleapis.com/token"
+#define TOKEN_MARGIN_MS 60000
+#define FILE_MAX (1 << 20)
+
+static char *read_small_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) return NULL;
+	char *buf = xmalloc(FILE_MAX + 1);
+	size_t n = fread(buf, 1, FILE_MAX, f);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+static char *json_dup(const cJSON *doc, const char *key)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, key));
+	return v && *v ? xstrdup(v) : NULL;
+}
+
+int push_fcm_load(struct push *p, const char *path, char *why, size_t whylen)
+{
+	char *text = read_small_file(path);
+	cJSON *doc = text ? cJSON_Parse(text) : NULL;
+	free(text);
+	if (!doc) {
+		snprintf(why, whylen, "%s: cannot read the service-account JSON", path);
+		return -1;
+	}
+	char *pem = json_dup(doc, "private_key");
+	p->cfg.fcm_email = json_dup(doc, "client_email");
+	p->cfg.fcm_key_id = json_dup(doc, "private_key_id");
+	if (!p->cfg.fcm_project) p->cfg.fcm_project = json_dup(doc, "project_id");
+	if (!p->cfg.fcm_token_url) p->cfg.fcm_token_url = json_dup(doc, "token_uri");
+	if (!p->cfg.fcm_token_url) p->cfg.fcm_token_url = xstrdup(FCM_DEFAULT_TOKEN_URL);
+	cJSON_Delete(doc);
+	int rc = -1;
+	if (!pem || !p->cfg.fcm_email || !p->cfg.fcm_project) {
+		snprintf(why, whylen, "%s: needs private_key, client_email and project_id (or fcm_project)", path);
+	} else if ((p->fcm.key = push_key_load_pem(pem, why, whylen)) && EVP_PKEY_base_id(p->fcm.key) != EVP_PKEY_RSA) {
+		snprintf(why, whylen, "%s: the private key is not RSA", path);
+	} else if (p->fcm.key) {
+		rc = 0;
+	}
+	free(pem);
+	return rc;
+}
+
+void push_fcm_free(struct push *p)
+{
+	EVP_PKEY_free(p->fcm.key);
+	free(p->fcm.access_token);
+	memset(&p->fcm, 0, sizeof(p->fcm));
+}
+
+static int make_assertion(struct push *p, struct strbuf *jwt)
+{
+	struct strbuf h, c;
+	strbuf_init(&h);
+	strbuf_init(&c);
+	strbuf_puts(&h, "{\"alg\":\"RS256\",\"typ\":\"JWT\"");
+	if (p->cfg.fcm_key_id) {
+		strbuf_puts(&h, ",\"kid\":");
+		strbuf_append_json_string(&h, p->cfg.fcm_key_id, strlen(p->cfg.fcm_key_id));
+	}
+	strbuf_putc(&h, '}');
+	long long now = push_wall_ms() / 1000;
+	strbuf_puts(&c, "{\"iss\":");
+	strbuf_append_json_string(&c, p->cfg.fcm_email, strlen(p->cfg.fcm_email));
+	strbuf_puts(&c, ",\"scope\":\"" FCM_SCOPE "\",\"aud\":");
+	strbuf_append_json_string(&c, p->cfg.fcm_token_url, strlen(p->cfg.fcm_token_url));
+	strbuf_puts(&c, ",\"iat\":");
+	strbuf_append_i64(&c, now);
+	strbuf_puts(&c, ",\"exp\":");
+	strbuf_append_i64(&c, now + 3600);
+	strbuf_putc(&c, '}');
+	int rc = strbuf_status(&h) == 0 && strbuf_status(&c) == 0 ? push_jwt_sign(p->fcm.key, h.buf, c.buf, jwt) : -1;
+	strbuf_free(&h);
+	strbuf_free(&c);
+	return rc;
+}
+
+static void fail_waiting(struct push *p, const char *why, long status)
+{
+	struct push_job *w = p->fcm.waiting;
+	p->fcm.waiting = NULL;
+	while (w) {
+		struct push_job *next = w->next;
+		w->next = NULL;
+		snprintf(w->error, sizeof(w->error), "%.200s", why);
+		push_job_finish(p, w, PUSH_RETRY, status);
+		w = next;
+	}
+}
+
+static void fetch_token(struct push *p)
+{
+	struct strbuf jwt;
+	strbuf_init(&jwt);
+	struct push_job *t = xcalloc(1, sizeof(*t));
+	t->p = p;
+	t->is_token_request = true;
+	t->platform = PUSH_FCM;
+	strbuf_init(&t->body);
+	strbuf_init(&t->resp);
+	t->url = xstrdup(p->cfg.fcm_token_url);
+	int rc = make_assertion(p, &jwt);
+	strbuf_puts(&t->body, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=");
+	strbuf_append(&t->body, jwt.buf ? jwt.buf : "", jwt.len);
+	strbuf_free(&jwt);
+	push_header(t, "Content-Type", "application/x-www-form-urlencoded");
+	if (rc != 0 || strbuf_status(&t->body) != 0 || push_http_add_raw(p, t) != 0) {
+		push_job_free(t);
+		fail_waiting(p, "could not request an FCM OAuth token", 0);
+		return;
+	}
+	p->fcm.fetching = true;
+}
+
+void push_fcm_token_done(struct push *p, struct push_job *j, long status, CURLcode rc)
+{
+	p->fcm.fetching = false;
+	cJSON *doc = rc == CURLE_OK && status == 200 ? cJSON_ParseWithLength(j->resp.buf, j->resp.len) : NULL;
+	char *token = json_dup(doc, "access_token");
+	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(doc, "expires_in");
+	double expires = cJSON_IsNumber(exp) ? exp->valuedouble : 3600;
+	cJSON_Delete(doc);
+	if (!token) {
+		char why[CURL_ERROR_SIZE + 64];
+		snprintf(why, sizeof(why), "FCM OAuth token: %s", rc != CURLE_OK ? curl_easy_strerror(rc) : "refused");
+		blog(BLOG_WARN, "push: %s (HTTP %ld)", why, status);
+		push_job_free(j);
+		fail_waiting(p, why, status);
+		return;
+	}
+	free(p->fcm.access_token);
+	p->fcm.access_token = token;
+	p->fcm.token_expiry_ms = push_now_ms() + (long long)(expires * 1000) - TOKEN_MARGIN_MS;
+	blog(BLOG_INFO, "push: FCM OAuth token obtained, valid %.0f s", expires);
+	push_job_free(j);
+	struct push_job *w = p->fcm.waiting;
+	p->fcm.waiting = NULL;
+	while (w) {
+		struct push_job *next = w->next;
+		w->next = NULL;
+		push_send(p, w);
+		w = next;
+	}
+}
+
+static void put_kv(struct strbuf *sb, const char *key, const char *v, bool comma)
+{
+	if (comma) strbuf_putc(sb, ',');
+	strbuf_append_json_string(sb, key, strlen(key));
+	strbuf_putc(sb, ':');
+	strbuf_append_json_string(sb, v ? v : "", v ? strlen(v) : 0);
+}
+
+static void fcm_body(const struct push_job *j, struct strbuf *sb)
+{
+	const struct push_note *n = &j->note;
+	char count[24], unread[24];
+	snprintf(count, sizeof(count), "%ld", n->count);
+	snprintf(unread, sizeof(unread), "%ld", n->unread);
+	strbuf_puts(sb, "{\"message\":{");
+	put_kv(sb, "token", j->token, false);
+	strbuf_puts(sb, ",\"notification\":{");
+	put_kv(sb, "title", n->title, false);
+	put_kv(sb, "body", n->text, true);
+	strbuf_puts(sb, "},\"data\":{");
+	put_kv(sb, "type", "chat.message", false);
+	put_kv(sb, "room", n->room, true);
+	put_kv(sb, "from", n->from, true);
+	put_kv(sb, "id", n->msg_id, true);
+	put_kv(sb, "count", count, true);
+	put_kv(sb, "unread", unread, true);
+	strbuf_puts(sb, "},\"android\":{");
+	put_kv(sb, "collapse_key", n->room, false);
+	strbuf_puts(sb, "}}}");
+}
+
+static int fcm_prepare(struct push *p, struct push_job *j)
+{
+	if (!p->fcm.key || !j->token) {
+		snprintf(j->error, sizeof(j->error), !j->token ? "FCM device without token" : "FCM is not configured");
+		return PREP_FAIL;
+	}
+	if (!p->fcm.access_token || push_now_ms() >= p->fcm.token_expiry_ms) {
+		j->next = p->fcm.waiting;
+		p->fcm.waiting = j;
+		if (!p->fcm.fetching) fetch_token(p);
+		return PREP_WAIT;
+	}
+	size_t cap = strlen(p->cfg.fcm_base_url) + strlen(p->cfg.fcm_project) + 40;
+	j->url = xmalloc(cap);
+	const char *base = p->cfg.fcm_base_url;
+	size_t blen = strlen(base);
+	while (blen && base[blen - 1] == '/') blen--;
+	snprintf(j->url, cap, "%.*s/v1/projects/%s/messages:send", (int)blen, base, p->cfg.fcm_project);
+	size_t alen = strlen(p->fcm.access_token) + 8;
+	char *auth = xmalloc(alen);
+	snprintf(auth, alen, "Bearer %s", p->fcm.access_token);
+	push_header(j, "Authorization", auth);
+	free(auth);
+	push_header(j, "Content-Type", "application/json; charset=UTF-8");
+	fcm_body(j, &j->body);
+	return PREP_READY;
+}
+
+static bool resp_has(const struct push_job *j, const char *needle)
+{
+	return j->resp.buf && strstr(j->resp.buf, needle);
+}
+
+static enum push_outcome fcm_result(struct push *p, struct push_job *j, long status)
+{
+	if (status == 200) return PUSH_OK;
+	if (status == 404 || resp_has(j, "UNREGISTERED")) return PUSH_DEAD;
+	if (status == 401 || status == 403) {
+		/* The bearer token was refused: fetch a new one for the retry. */
+		free(p->fcm.access_token);
+		p->fcm.access_token = NULL;
+		snprintf(j->error, sizeof(j->error), "FCM refused the OAuth token (HTTP %ld)", status);
+		return PUSH_RETRY;
+	}
+	if (status != 200 && j->resp.len) snprintf(j->error, sizeof(j->error), "HTTP %ld: %.200s", status, j->resp.buf);
+	return push_status_outcome(status) == PUSH_DEAD ? PUSH_FAILED : push_status_outcome(status);
+}
+
+const struct push_provider push_fcm_provider = {
+	.name = "fcm",
+	.needs_token = true,
+	.prepare = fcm_prepare,
+	.result = fcm_result,
+};

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The push thread's private state and the seams between its files:
+ * push.c (thread, event queue, settings, metrics), push_index.c (presence
+ * and membership), push_notify.c (recipients, coalescing, unread counts),
+ * devices.c (registration), push_outbox.c (the durable outbox in MongoDB),
+ * push_http.c (the curl multi handle), push_snapshot.c (retained state at
+ * start), ssrf.c (endpoint checks),
+ * push_crypto.c (HMAC and JWT) and one file per provider. Everything here
+ * is touched by the push thread only, except the queue (its mutex) and the
+ * counters (atomics).
+ */
+#ifndef CHAT_BRIDGE_PUSH_INT_H
+#define CHAT_BRIDGE_PUSH_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <mongoc/mongoc.h>
+#include <openssl/evp.h>
+#include <uthash.h>
+
+#include "pushutil.h"
+#include "strbuf.h"
+#include "topic.h"
+
+struct bridge;
+
+enum push_platform { PUSH_WEBHOOK, PUSH_UNIFIEDPUSH, PUSH_FCM, PUSH_APNS, PUSH_PLATFORMS };
+
+enum push_outcome {
+	PUSH_OK,       /* delivered (2xx) */
+	PUSH_RETRY,    /* provider down or busy: back off and retry */
+	PUSH_DEAD,     /* the provider says the token is gone: remove the device */
+	PUSH_FAILED,   /* refused for good (4xx): dead-letter now */
+	PUSH_BLOCKED,  /* the SSRF guard refused the address */
+	PUSH_OUTCOMES,
+};
+
+struct push_cfg {
+	bool preview, allow_private, allow_http;
+	long coalesce_ms, max_attempts, retry_base_ms, retry_max_ms, timeout_ms, up_ttl;
+	char *title; /* NULL = "{from} in {room}" */
+	char *webhook_url, *webhook_secret;
+	char *fcm_file, *fcm_base_url, *fcm_token_url, *fcm_project, *fcm_email, *fcm_key_id;
+	char *apns_key_file, *apns_base_url, *apns_key_id, *apns_team_id, *apns_topic;
+};
+
+/* What a notification says; the same for every device of a user. */
+struct push_note {
+	char *user, *room, *from, *title, *text, *msg_id;
+	long count, unread; /* new in this burst; unread in the room */
+	int64_t ts;
+};
+
+struct push_job {
+	bool is_token_request;    /* FCM OAuth token fetch, not a notification */
+	bson_oid_t oid;           /* its push_outbox document */
+	enum push_platform platform;
+	char *device, *token, *endpoint;
+	struct push_note note;
+	int attempts;             /* before this one */
+	bool guarded;             /* user-supplied URL: SSRF guard on */
+	bool blocked;             /* the guard refused an address */
+	enum netaddr_class blocked_class;
+	CURL *easy;
+	struct curl_slist *headers;
+	char *url;
+	struct strbuf body, resp;
+	char error[CURL_ERROR_SIZE];
+	struct push_job *next;    /* waiting for an FCM token */
+	struct push_job *fl_prev, *fl_next; /* in flight */
+	struct push *p;
+};
+
+struct push_provider {
+	const char *name;
+	bool needs_token, needs_endpoint, endpoint_optional;
+	/* Fills j->url, j->headers and j->body. PREP_READY, PREP_WAIT (parked
+	 * until an OAuth token arrives), or PREP_FAIL (j->error says why). */
+	int (*prepare)(struct push *p, struct push_job *j);
+	/* Maps the HTTP status and j->resp to an outcome. */
+	enum push_outcome (*result)(struct push *p, struct push_job *j, long status);
+};
+enum { PREP_READY, PREP_WAIT, PREP_FAIL };
+
+extern const struct push_provider push_webhook_provider, push_unifiedpush_provider, push_fcm_provider,
+	push_apns_provider;
+
+struct push_event {
+	enum { EV_STORED, EV_PRESENCE, EV_ROOMS, EV_DEVICES } kind;
+	char *topic, *from_prop;
+	char *data;
+	size_t len;
+	struct push_event *next;
+};
+
+/* Index: user -> online and rooms; room -> members. */
+struct push_member {
+	char user[TOPIC_ID_MAX + 1];
+	UT_hash_handle hh;
+};
+struct push_room {
+	char name[TOPIC_ROOM_MAX + 1];
+	struct push_member *members;
+	UT_hash_handle hh;
+};
+struct push_user {
+	char name[TOPIC_ID_MAX + 1];
+	bool online;
+	char **rooms;
+	size_t nrooms;
+	UT_hash_handle hh;
+};
+
+/* A coalescing bucket: new messages for one (user, room) in one window. */
+struct push_bucket {
+	char key[TOPIC_ID_MAX + 1 + TOPIC_ROOM_MAX + 1]; /* user \x1f room */
+	struct push_note note;
+	long long due_ms;
+	int flush_tries;
+	UT_hash_handle hh;
+};
+
+struct push_fcm_state {
+	EVP_PKEY *key;
+	char *access_token;
+	long long token_expiry_ms;
+	bool fetching;
+	struct push_job *waiting;
+};
+
+struct push_apns_state {
+	EVP_PKEY *key;
+	char *jwt;
+	long long jwt_made_ms;
+};
+
+struct push {
+	struct bridge *b;
+	struct push_cfg cfg;
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+
+	pthread_mutex_t lock;      /* guards the queue */
+	struct push_event *head, *tail;
+	size_t queued;
+
+	mongoc_client_t *mongo;
+	mongoc_collection_t *devices, *outbox, *dead, *messages, *reads;
+	bool indexes_ok;
+	char *owner;               /* this bridge's client id, in claimed outbox docs */
+
+	CURLM *multi;
+	int inflight;
+	struct push_job *flying;
+	struct push_user *users;
+	struct push_room *rooms;
+	struct push_bucket *buckets;
+	long long next_scan_ms;
+	struct url_parts trusted[3]; /* hosts of operator URLs */
+	size_t ntrusted;
+
+	struct push_fcm_state fcm;
+	struct push_apns_state apns;
+
+};
+
+/* push.c */
+long long push_now_ms(void);   /* monotonic */
+long long push_wall_ms(void);  /* unix ms */
+void push_note_free(struct push_note *n);
+const char *push_platform_name(enum push_platform pf);
+int push_platform_parse(const char *s, enum push_platform *out);
+const struct push_provider *push_provider_of(enum push_platform pf);
+
+/* push_snapshot.c: retained presence and rooms lists at start. */
+void push_snapshot(struct push *p);
+
+/* push_index.c */
+void push_index_presence(struct push *p, const char *user, const char *json, size_t len);
+void push_index_rooms(struct push *p, const char *user, const char *json, size_t len);
+bool push_index_online(struct push *p, const char *user);
+/* Calls fn for each member of room (DM rooms: its two users when unknown). */
+void push_index_members(struct push *p, const char *room, void (*fn)(struct push *, const char *, void *),
+			void *ud);
+void push_index_free(struct push *p);
+
+/* push_notify.c */
+void push_notify_stored(struct push *p, const char *json, size_t len);
+/* Flushes buckets that are due (all when force); returns ms until the
+ * next one is due (or max_wait). */
+long push_notify_flush(struct push *p, bool force, long max_wait);
+void push_notify_free(struct push *p);
+
+/* devices.c */
+void devices_on_message(struct push *p, const char *topic, const char *from_prop, const char *json, size_t len);
+/* Loads the devices of user; calls fn per device. Returns the count or -1. */
+int devices_each(struct push *p, const char *user,
+		 void (*fn)(struct push *, const bson_t *dev, void *), void *ud);
+void devices_remove(struct push *p, const char *user, const char *device);
+
+/* push_outbox.c */
+int push_outbox_indexes(struct push *p);
+/* Writes a new, already-claimed job into the outbox (sets j->oid). 0/-1. */
+int push_outbox_add(struct push *p, struct push_job *j);
+/* Claims up to max due jobs and starts them. */
+void push_outbox_scan(struct push *p, int max);
+/* Records the outcome: delete, reschedule or dead-letter. */
+void push_outbox_done(struct push *p, struct push_job *j, enum push_outcome o, long status);
+/* Makes jobs claimed by this bridge due now (at shutdown). */
+void push_outbox_release(struct push *p, const bson_oid_t *oid);
+
+/* push_http.c */
+int push_http_init(struct push *p);
+void push_http_cleanup(struct push *p);
+/* Starts a job (or parks it for an OAuth token); on failure finishes it. */
+void push_send(struct push *p, struct push_job *j);
+/* Drives transfers and finishes completed ones. */
+void push_http_run(struct push *p);
+/* Finishes a job: outbox, counters, free. */
+void push_job_finish(struct push *p, struct push_job *j, enum push_outcome o, long status);
+void push_job_free(struct push_job *j);
+/* Adds an FCM token request to the multi handle. */
+int push_http_add_raw(struct push *p, struct push_job *j);
+
+/* ssrf.c */
+/* Registration-time check of a user-supplied URL: 0 or -1 with why. */
+int ssrf_check_url(struct push *p, const char *url, char *why, size_t whylen);
+/* Arms the send-time guard on a transfer. */
+void ssrf_guard(struct push *p, struct push_job *j);
+
+/* push_crypto.c */
+/* "sha256=<hex>" of HMAC-SHA256(key, data) into out (cap >= 72). */
+void push_hmac_signature(const char *key, const char *data, size_t len, char *out, size_t cap);
+/* Loads a PEM private key from a file or from memory. NULL on error. */
+EVP_PKEY *push_key_load_file(const char *path, char *why, size_t whylen);
+EVP_PKEY *push_key_load_pem(const char *pem, char *why, size_t whylen);
+/* header.claims.signature with RS256 or ES256 (by key type) into out. */
+int push_jwt_sign(EVP_PKEY *key, const char *header_json, const char *claims_json, struct strbuf *out);
+
+/* push_webhook.c: shared by the providers. */
+/* The provider-neutral notification JSON. */
+void push_note_json(const struct push_note *n, struct strbuf *sb);
+/* 2xx ok, 404/410 dead, 408/425/429/5xx retry, other failed. */
+enum push_outcome push_status_outcome(long status);
+/* Appends a header line "name: value" to j->headers. */
+void push_header(struct push_job *j, const char *name, const char *value);
+
+/* push_fcm.c */
+int push_fcm_load(struct push *p, const char *path, char *why, size_t whylen);
+void push_fcm_token_done(struct push *p, struct push_job *j, long status, CURLcode rc);
+void push_fcm_free(struct push *p);
+/* push_apns.c */
+void push_apns_free(struct push *p);
+
+#endif
