@@ -437,8 +437,9 @@ static int read_parts(const char *path, struct state_parts *p, struct stat *st, 
 	int rc;
 	if (!root) {
 		const char *at = cJSON_GetErrorPtr();
-		size_t off = at && at >= buf && at <= buf + len ? (size_t)(at - buf) : 0;
-		rc = fail(w, "not valid JSON (near byte %zu)", off);
+		size_t off = at && at >= buf && at <= buf + len ? (size_t)(at - buf) : 0, line = 1;
+		for (size_t i = 0; i < off; i++) line += buf[i] == '\n';
+		rc = fail(w, "not valid JSON (near line %zu, byte %zu)", line, off);
 	} else {
 		rc = CHAT_OK;
 	}
