@@ -147,7 +147,7 @@ bool ctl_enum(struct control_req *r, const char *key, bool required, int (*parse
 	if (!get_string(r, key, required, &v)) return false;
 	if (!v) return true;
 	int x = parse(v->valuestring);
-	if (x < min) return ctl_fail(r, "%s: '%.40s' is not allowed here", key, v->valuestring);
+	if (x < min) return ctl_fail(r, "%s: '%s' is not allowed here", key, ctl_shown(v->valuestring));
 	*out = x;
 	return true;
 }
@@ -157,6 +157,15 @@ struct room *ctl_find_room(struct control_req *r, const char *id)
 	struct room *room = rooms_find(&r->c->rooms, id, strlen(id));
 	if (!room) ctl_fail(r, "room not found");
 	return room;
+}
+
+const char *ctl_shown(const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++) {
+		if (n >= 60 || s[n] < 0x20 || s[n] > 0x7e || s[n] == '"' || s[n] == '\\') return "(not shown)";
+	}
+	return n ? s : "(empty)";
 }
 
 static bool audit_plain(const char *s)
@@ -218,7 +227,7 @@ static const struct control_command *check_command(struct control_req *r, const 
 	if (corr && !cJSON_IsString(corr)) return ctl_fail(r, "correlationData: must be a string"), NULL;
 	const cJSON *f;
 	cJSON_ArrayForEach(f, r->cmd) {
-		if (!field_known(cc, f->string)) return ctl_fail(r, "%.60s: unknown field", f->string), NULL;
+		if (!field_known(cc, f->string)) return ctl_fail(r, "%s: unknown field", ctl_shown(f->string)), NULL;
 	}
 	return cc;
 }
@@ -259,7 +268,7 @@ static cJSON *run_command(struct chat *c, const struct mosquitto *client, const 
 		cJSON_Delete(r.data);
 		r.data = NULL;
 	}
-	audit_log(&r, name[0] ? name : "?");
+	audit_log(&r, ctl_shown(name));
 	cJSON *resp = command_response(&r, name);
 	cJSON_Delete(r.data);
 	strbuf_free(&r.audit);

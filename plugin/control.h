@@ -64,6 +64,11 @@ bool ctl_has(const struct control_req *r, const char *key);
 /* The existing room, or NULL with the error set. */
 struct room *ctl_find_room(struct control_req *r, const char *id);
 
+/* s itself when it is short printable ASCII, else a placeholder: for
+ * client-supplied text quoted in errors and the log (no forged log lines,
+ * no broken UTF-8). */
+const char *ctl_shown(const char *s);
+
 /* Adds " key=value" to the audit line (value quoted when it needs it). */
 void ctl_audit(struct control_req *r, const char *key, const char *value);
 void ctl_audit_u64(struct control_req *r, const char *key, uint64_t value);

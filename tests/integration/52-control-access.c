@@ -114,6 +114,15 @@ static void test_malformed_requests(void **state)
 	expect_request_error(a, big, n, "more than 100");
 	assert_int_equal(room_count(a), rooms);
 
+	/* Client text never reaches the log raw: no forged audit lines. */
+	cJSON *forged = c_run(a, "{\"command\":\"x\\nchat: forged/admin | banUser | user=bob result=ok\"}");
+	assert_string_equal(c_error(forged), "unknown command");
+	cJSON_Delete(forged);
+	forged = c_run(a, "{\"command\":\"createRoom\",\"room\":\"f1\",\"\\nchat: forged/admin\":1}");
+	assert_string_equal(c_error(forged), "(not shown): unknown field");
+	cJSON_Delete(forged);
+	assert_int_equal(c_log_count(H.broker.log, "forged/admin"), 0);
+
 	/* Commands of one request are independent: the bad one fails alone. */
 	cJSON *reply = c_request(a, "{\"commands\":[{\"command\":\"createRoom\",\"room\":\"mix1\"},"
 				    "{\"command\":\"nope\"},{\"command\":\"createRoom\",\"room\":\"mix2\"}]}");
