@@ -28,6 +28,9 @@ static int setup(void **state)
 static void test_create_get_delete(void **state)
 {
 	(void)state;
+	/* No state file configured: the log says the state is not kept. */
+	assert_true(h_wait_log(H.broker.log, "no plugin_opt_state_file: rooms, members, bans and mutes are kept in "
+					     "memory only", TC_WAIT_MS));
 	struct tc *a = c_admin(&H, "admin-50a", TC_V5);
 	c_do(a, "{\"command\":\"createRoom\",\"room\":\"general\",\"title\":\"General chat 한국어\"}");
 	cJSON *room = c_ok(a, "{\"command\":\"getRoom\",\"room\":\"general\"}");
