@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "envelope.h"
 #include "id.h"
+#include "moderation.h"
 #include "rooms.h"
 #include "sanctions.h"
 #include "strbuf.h"
@@ -54,6 +55,9 @@ enum chat_reject {
 	REJECT_NO_ROOM,
 	REJECT_DM_NOT_ALLOWED,
 	REJECT_RETAINED,
+	REJECT_BANNED_WORDS,  /* moderation.c: a banned word in a reject room */
+	REJECT_RATE_LIMITED,  /* flood.c: a token bucket ran dry */
+	REJECT_REPEATED,      /* flood.c: the same message too often */
 	REJECT_COUNT
 };
 
@@ -64,6 +68,8 @@ struct chat_stats {
 	uint64_t messages_rejected[REJECT_COUNT];
 	uint64_t denied_subscribe, denied_publish, denied_read;
 	uint64_t dm_created;
+	uint64_t words_masked, words_flagged; /* moderation.c: delivered masked or flagged */
+	uint64_t auto_mutes;                  /* flood.c: automatic mutes */
 	uint64_t last_sys_ms;                  /* last $SYS publication */
 };
 
@@ -79,6 +85,7 @@ struct chat_config {
 	enum chat_other_topics other_topics; /* topics outside chat/ and $CONTROL/chat/ */
 	enum dm_policy dm_policy;       /* who may open a DM room: anyone, shared, nobody */
 	unsigned sys_interval;          /* seconds between $SYS/broker/chat/ updates; 0 = off */
+	struct moderation_config mod;   /* moderation.h: banned words and flood options */
 };
 
 /* state.c: where the state file stands; see chat_state_*. */
@@ -106,6 +113,8 @@ struct chat {
 	struct chat_state state;
 	struct chat_stats stats;
 	const struct mosquitto *acl_gone; /* acl.c: the client whose DISCONNECT came last, until the next tick */
+	struct moderation *mod; /* moderation.c: word lists and filters */
+	struct flood *flood;    /* flood.c: buckets, repeats, offences */
 };
 
 /* options.c: fills cfg from the broker's options; logs and returns a

@@ -50,6 +50,9 @@ static const struct control_command commands[] = {
 	{"unbanUser", FIELDS("user"), control_unban_user},
 	{"kickUser", FIELDS("user"), control_kick_user},
 	{"getStats", FIELDS(NULL), control_get_stats},
+	{"addBannedWords", FIELDS("words", "room", "allow"), control_add_banned_words},
+	{"removeBannedWords", FIELDS("words", "room", "allow"), control_remove_banned_words},
+	{"listBannedWords", FIELDS("room", "allow"), control_list_banned_words},
 	/* Banned words (addBannedWords, removeBannedWords, listBannedWords)
 	 * join here as rows of the moderation engine. */
 };

@@ -91,4 +91,9 @@ void control_unban_user(struct control_req *r);
 void control_kick_user(struct control_req *r);
 void control_get_stats(struct control_req *r);
 
+/* control_words.c */
+void control_add_banned_words(struct control_req *r);
+void control_remove_banned_words(struct control_req *r);
+void control_list_banned_words(struct control_req *r);
+
 #endif

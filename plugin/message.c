@@ -112,6 +112,9 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	int rc = envelope_parse_client(ed->payload, ed->payloadlen, &c->cfg.limits, c->scratch,
 				       c->cfg.limits.max_payload + 1, &m);
 	if (rc != CHAT_OK) return refuse(c, ed, user, parse_reason(rc), room, NULL, 0);
+	struct moderation_verdict mv; /* moderation.h: flood control, then banned words */
+	if (moderation_refuses(c, ed->client, user, room, &m, now, &mv))
+		return refuse(c, ed, user, (enum chat_reject)mv.reason, room, m.cid, mv.until_ms);
 	/* Checks that may refuse the message go above this line: what follows
 	 * creates a DM room on its first message. */
 	if (!rooms_find(&c->rooms, t->id, t->id_len)) {
@@ -124,6 +127,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 		.id = id, .room = room, .from = user, .ts = (int64_t)now, .type = m.type,
 		.text = m.text, .text_len = m.text_len, .cid = m.cid, .data = m.data, .data_len = m.data_len,
 	};
+	moderation_stamp(c, &mv, &e); /* masked text, flagged, the moderation event */
 	strbuf_reset(&c->out);
 	if (envelope_write(&c->out, &e) != CHAT_OK) return MOSQ_ERR_NOMEM;
 	rc = replace_payload(ed, &c->out);

@@ -106,6 +106,7 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 	cfg->other_topics = OTHER_DEFER;
 	cfg->dm_policy = DM_SHARED;
 	cfg->sys_interval = DEFAULT_SYS_INTERVAL;
+	moderation_config_defaults(&cfg->mod);
 	for (int i = 0; i < opt_count; i++) {
 		const char *k = opts[i].key, *v = opts[i].value ? opts[i].value : "";
 		int rc = MOSQ_ERR_SUCCESS;
@@ -137,6 +138,8 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 			size_t secs;
 			rc = parse_size(k, v, 0, 86400, &secs);
 			cfg->sys_interval = (unsigned)secs;
+		} else if (moderation_option_known(k)) {
+			rc = moderation_config_option(&cfg->mod, k, v);
 		} else if (chat_auth_option_known(k)) {
 			rc = chat_auth_config_option(&cfg->auth, k, v);
 		} else {
@@ -156,4 +159,5 @@ void chat_config_free(struct chat_config *cfg)
 	user_list_free(&cfg->admins);
 	user_list_free(&cfg->service_users);
 	chat_auth_config_free(&cfg->auth);
+	moderation_config_free(&cfg->mod);
 }

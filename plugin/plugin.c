@@ -33,7 +33,9 @@ static void chat_free(struct chat *c)
 {
 	if (!c) return;
 	chat_auth_unregister(c);
+	moderation_unregister(c);
 	rooms_clear(&c->rooms);
+	moderation_free(c);
 	sanctions_clear(&c->sanctions);
 	strbuf_free(&c->out);
 	free(c->scratch);
@@ -65,10 +67,15 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 		goto fail;
 	}
 	id_gen_init(&c->ids, c->cfg.node_id, boot_salt());
+	/* Before the state: it sets rooms.ext_free and takes the word lists. */
+	rc = moderation_init(c);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = chat_state_load(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	/* Before control: its RELOAD callback must not be the first (auth.c). */
 	rc = chat_auth_register(c);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
+	rc = moderation_register(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = chat_control_register(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;

@@ -46,6 +46,7 @@
 struct state_parts {
 	struct rooms rooms;
 	struct sanctions sanctions;
+	struct moderation_global *words; /* moderation.h: the live global word lists */
 };
 
 /* Why a file was refused, with the JSON path of the bad value. */
@@ -270,6 +271,17 @@ static cJSON *save_mutes(const struct chat *c)
 	return save_sanctions(c->sanctions.mutes, true);
 }
 
+/* Word lists: global ones into parts, a room's onto its room (moderation.c). */
+static int load_words(struct state_parts *p, const cJSON *item, struct why *w)
+{
+	return moderation_state_load(&p->rooms, item, &p->words, w->text, sizeof(w->text));
+}
+
+static cJSON *save_words(const struct chat *c)
+{
+	return moderation_state_save(c);
+}
+
 /* One top-level key of the file: how to read it into parts (item is NULL
  * when the key is absent) and how to write it from the running state. */
 struct state_section {
@@ -282,9 +294,8 @@ static const struct state_section sections[] = {
 	{"rooms", load_rooms, save_rooms},
 	{"bans", load_bans, save_bans},
 	{"mutes", load_mutes, save_mutes},
-	/* Word lists (global and per room, banned and allowed) belong here as
-	 * {"bannedWords", load_words, save_words} with their tables in
-	 * struct state_parts. */
+	/* After "rooms": a room's word lists hang off its room. */
+	{"bannedWords", load_words, save_words},
 };
 
 #define SECTION_COUNT (sizeof(sections) / sizeof(sections[0]))
@@ -465,6 +476,7 @@ static void parts_free(struct state_parts *p)
 {
 	rooms_clear(&p->rooms);
 	sanctions_clear(&p->sanctions);
+	moderation_global_free(p->words);
 }
 
 /* Replaces the running state with p (which is left empty). */
@@ -474,6 +486,7 @@ static void parts_adopt(struct chat *c, struct state_parts *p)
 	sanctions_clear(&c->sanctions);
 	c->rooms = p->rooms;
 	c->sanctions = p->sanctions;
+	moderation_state_adopt(c, p->words);
 	memset(p, 0, sizeof(*p));
 }
 

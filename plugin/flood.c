@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Flood control on the message path: a token bucket per user (all rooms,
+ * plugin_opt_flood_rate / flood_burst), one per user and room for rooms
+ * whose policy sets floodRate or floodBurst (in addition: a room can be
+ * stricter than the broker, not looser), and repeats: the Nth identical
+ * message (same room, same text after wordfilter_normalize) within the
+ * window is refused. Each refusal is an offence; flood_mute_after offences
+ * within the window mute the sender automatically, through the sanctions
+ * table, for the next step of the ladder (common/ratelimit.h): everywhere
+ * when the per-user bucket ran dry, in the room otherwise.
+ *
+ * State lives in two uthash tables keyed by "user" and "user/room". A
+ * lookup builds its key on the stack; an entry is allocated on a user's
+ * first message and then reused, so the steady state allocates nothing. A
+ * sweep on the tick forgets entries that carry no information any more
+ * (bucket full again, no repeat or offence in the window, strikes decayed).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+
+#include "chat.h"
+#include "ratelimit.h"
+#include "wordfilter.h"
+
+#define FLOOD_SWEEP_MS 10000
+
+struct flood_user {
+	char user[TOPIC_ID_MAX + 1];
+	struct ratelimit bucket; /* unused when flood_rate is 0 */
+	struct ratelimit_strikes strikes;
+	uint64_t repeat_hash;    /* fingerprint of the last message */
+	unsigned repeats;        /* times it came since repeat_start_ms */
+	int64_t repeat_start_ms;
+	unsigned offences;       /* refusals since offence_start_ms */
+	int64_t offence_start_ms;
+	UT_hash_handle hh;
+};
+
+struct flood_room {
+	char key[SANCTION_KEY_MAX + 1]; /* "user/room" */
+	struct ratelimit bucket;
+	UT_hash_handle hh;
+};
+
+struct flood {
+	struct flood_user *users;
+	struct flood_room *rooms;
+	struct ratelimit_ladder ladder;
+	char *norm; /* normalized text of the message being checked */
+	size_t norm_cap;
+	int64_t last_sweep_ms;
+};
+
+int flood_init(struct chat *c)
+{
+	const struct moderation_config *cfg = &c->cfg.mod;
+	struct flood *f = calloc(1, sizeof(*f));
+	if (!f) return MOSQ_ERR_NOMEM;
+	c->flood = f;
+	f->ladder = ratelimit_ladder_default;
+	if (cfg->mute_ladder) {
+		f->ladder.mute_s = cfg->mute_ladder;
+		f->ladder.nsteps = cfg->mute_steps;
+	}
+	f->ladder.decay_ms = (int64_t)cfg->mute_decay_s * 1000;
+	f->norm_cap = c->cfg.limits.max_payload + 1;
+	f->norm = malloc(f->norm_cap);
+	return f->norm ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NOMEM;
+}
+
+void flood_free(struct chat *c)
+{
+	struct flood *f = c->flood;
+	struct flood_user *u, *ut;
+	struct flood_room *r, *rt;
+	if (!f) return;
+	HASH_ITER(hh, f->users, u, ut) {
+		HASH_DEL(f->users, u);
+		free(u);
+	}
+	HASH_ITER(hh, f->rooms, r, rt) {
+		HASH_DEL(f->rooms, r);
+		free(r);
+	}
+	free(f->norm);
+	free(f);
+	c->flood = NULL;
+}
+
+size_t flood_tracked(const struct chat *c)
+{
+	const struct flood *f = c->flood;
+	return f ? HASH_COUNT(f->users) + HASH_COUNT(f->rooms) : 0;
+}
+
+/* The sender's entry, created on first use; NULL on out of memory or an
+ * id too long to be a user id (then no flood state: let it through). */
+static struct flood_user *user_entry(struct chat *c, const char *user, int64_t now)
+{
+	struct flood *f = c->flood;
+	struct flood_user *u;
+	size_t len = strlen(user);
+	HASH_FIND(hh, f->users, user, len, u);
+	if (u || len > TOPIC_ID_MAX) return u;
+	u = calloc(1, sizeof(*u));
+	if (!u) return NULL;
+	memcpy(u->user, user, len + 1);
+	if (c->cfg.mod.flood_rate > 0) ratelimit_init(&u->bucket, c->cfg.mod.flood_rate, c->cfg.mod.flood_burst, now);
+	u->repeat_start_ms = u->offence_start_ms = INT64_MIN / 2;
+	HASH_ADD(hh, f->users, user, len, u);
+	return u;
+}
+
+/* The user's bucket in room r when r's policy limits floods; NULL when it
+ * does not (or out of memory). Follows policy edits at once. */
+static struct flood_room *room_entry(struct chat *c, const char *user, const char *room, const struct room *r,
+				     int64_t now)
+{
+	struct flood *f = c->flood;
+	struct flood_room *fr;
+	char key[SANCTION_KEY_MAX + 1];
+	if (!r || (r->policy.flood_rate <= 0 && r->policy.flood_burst <= 0)) return NULL;
+	double rate = r->policy.flood_rate > 0 ? r->policy.flood_rate : c->cfg.mod.flood_rate;
+	double burst = r->policy.flood_burst > 0 ? r->policy.flood_burst : c->cfg.mod.flood_burst;
+	int n = snprintf(key, sizeof(key), "%s/%s", user, room);
+	if (rate <= 0 || n < 0 || (size_t)n >= sizeof(key)) return NULL;
+	HASH_FIND(hh, f->rooms, key, (size_t)n, fr);
+	if (fr) {
+		if (fr->bucket.rate != rate || fr->bucket.burst != burst) ratelimit_configure(&fr->bucket, rate, burst, now);
+		return fr;
+	}
+	fr = calloc(1, sizeof(*fr));
+	if (!fr) return NULL;
+	memcpy(fr->key, key, (size_t)n + 1);
+	ratelimit_init(&fr->bucket, rate, burst, now);
+	HASH_ADD(hh, f->rooms, key, (size_t)n, fr);
+	return fr;
+}
+
+/* FNV-1a, 64 bits. */
+static uint64_t fnv(uint64_t h, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+/* What makes two messages "identical": the room and the normalized text
+ * (letters only, case and width folded, repeats collapsed); the raw text
+ * when it has no letters at all (emoji, punctuation). */
+static uint64_t fingerprint(struct flood *f, const char *room, const char *text, size_t len)
+{
+	uint64_t h = fnv(14695981039346656037ull, room, strlen(room) + 1);
+	size_t n = wordfilter_normalize(text, len, f->norm, f->norm_cap);
+	if (n == 0) return fnv(h ^ 1, text, len);
+	h = fnv(h, f->norm, n < f->norm_cap ? n : f->norm_cap - 1);
+	return fnv(h, (const char *)&n, sizeof(n));
+}
+
+/* Counts this message against the last one; true when it is one repeat
+ * too many. */
+static bool repeated(struct chat *c, struct flood_user *u, const char *room, const char *text, size_t len,
+		     int64_t now)
+{
+	const struct moderation_config *cfg = &c->cfg.mod;
+	int64_t window = (int64_t)cfg->flood_window_s * 1000;
+	if (cfg->flood_repeat < 2 || !text || len == 0) return false;
+	uint64_t h = fingerprint(c->flood, room, text, len);
+	if (h != u->repeat_hash || now - u->repeat_start_ms >= window) {
+		u->repeat_hash = h;
+		u->repeats = 1;
+		u->repeat_start_ms = now;
+		return false;
+	}
+	return ++u->repeats >= cfg->flood_repeat;
+}
+
+/* Mutes user (in room, or everywhere) until end_ms, tells the room. */
+static void auto_mute(struct chat *c, const char *user, const char *room, bool everywhere, uint64_t end_ms,
+		      uint32_t secs, int why)
+{
+	char extra[160];
+	if (sanctions_mute(&c->sanctions, user, everywhere ? NULL : room, end_ms) != CHAT_OK) return;
+	chat_state_dirty(c);
+	c->stats.auto_mutes++;
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, CHAT_LOG_PREFIX "automatic mute of %s %s%s for %u s (%s)", user,
+			     everywhere ? "everywhere" : "in ", everywhere ? "" : room, secs,
+			     chat_reject_name((enum chat_reject)why));
+	int n = snprintf(extra, sizeof(extra), ",\"reason\":\"%s\",\"scope\":\"%s\",\"seconds\":%u,\"until\":%llu",
+			 chat_reject_name((enum chat_reject)why), everywhere ? "all" : "room", secs,
+			 (unsigned long long)end_ms);
+	if (n > 0 && (size_t)n < sizeof(extra)) moderation_event(c, room, "mute", user, extra, (size_t)n);
+}
+
+/* Records a refusal (why, until_ms for the notice); the offence that
+ * reaches flood_mute_after in the window turns it into a mute. Returns true
+ * (refused) for the caller's convenience. */
+static bool offence(struct chat *c, struct flood_user *u, const char *room, bool everywhere, int why,
+		    uint64_t until_ms, int64_t now, struct moderation_verdict *v)
+{
+	const struct moderation_config *cfg = &c->cfg.mod;
+	int64_t window = (int64_t)cfg->flood_window_s * 1000;
+	v->reason = why;
+	v->until_ms = until_ms;
+	if (cfg->flood_mute_after == 0) return true;
+	if (now - u->offence_start_ms >= window) {
+		u->offence_start_ms = now;
+		u->offences = 0;
+	}
+	if (++u->offences < cfg->flood_mute_after) return true;
+	u->offences = 0;
+	uint32_t secs = ratelimit_strike(&u->strikes, &c->flood->ladder, now);
+	uint64_t end = (uint64_t)now + (uint64_t)secs * 1000u;
+	auto_mute(c, u->user, room, everywhere, end, secs, why);
+	v->reason = REJECT_MUTED;
+	v->until_ms = end;
+	return true;
+}
+
+/* When a bucket has a token again, as a time for the notice. */
+static uint64_t retry_at(int64_t now, int64_t wait)
+{
+	if (wait == INT64_MAX || wait > 86400000) wait = 86400000;
+	return (uint64_t)(now + wait);
+}
+
+bool flood_refuses(struct chat *c, const char *user, const char *room, const struct room *r, const char *text,
+		   size_t len, uint64_t now_ms, struct moderation_verdict *v)
+{
+	int64_t now = (int64_t)now_ms;
+	flood_sweep(c, now_ms); /* also here: a broker with per_listener_settings true has no ticks */
+	struct flood_user *u = user_entry(c, user, now);
+	if (!u) return false;
+	struct flood_room *fr = room_entry(c, user, room, r, now);
+	int64_t wait_user = c->cfg.mod.flood_rate > 0 ? ratelimit_wait_ms(&u->bucket, 1, now) : 0;
+	int64_t wait_room = fr ? ratelimit_wait_ms(&fr->bucket, 1, now) : 0;
+	if (wait_user > 0 || wait_room > 0) {
+		int64_t wait = wait_user > wait_room ? wait_user : wait_room;
+		return offence(c, u, room, wait_user > 0, REJECT_RATE_LIMITED, retry_at(now, wait), now, v);
+	}
+	if (c->cfg.mod.flood_rate > 0) ratelimit_allow(&u->bucket, now);
+	if (fr) ratelimit_allow(&fr->bucket, now);
+	if (repeated(c, u, room, text, len, now)) {
+		uint64_t until = (uint64_t)(u->repeat_start_ms + (int64_t)c->cfg.mod.flood_window_s * 1000);
+		return offence(c, u, room, false, REJECT_REPEATED, until, now, v);
+	}
+	return false;
+}
+
+/* True when forgetting u changes nothing: a new entry would be the same. */
+static bool user_idle(const struct chat *c, const struct flood_user *u, int64_t now)
+{
+	const struct flood *f = c->flood;
+	int64_t window = (int64_t)c->cfg.mod.flood_window_s * 1000;
+	if (c->cfg.mod.flood_rate > 0 && ratelimit_wait_ms(&u->bucket, u->bucket.burst, now) > 0) return false;
+	if (now - u->repeat_start_ms < window || now - u->offence_start_ms < window) return false;
+	return ratelimit_strike_level(&u->strikes, &f->ladder, now) == 0;
+}
+
+void flood_sweep(struct chat *c, uint64_t now_ms)
+{
+	struct flood *f = c->flood;
+	int64_t now = (int64_t)now_ms;
+	struct flood_user *u, *ut;
+	struct flood_room *r, *rt;
+	size_t users = 0, rooms = 0;
+	if (!f || now - f->last_sweep_ms < FLOOD_SWEEP_MS) return;
+	f->last_sweep_ms = now;
+	HASH_ITER(hh, f->users, u, ut) {
+		if (!user_idle(c, u, now)) continue;
+		HASH_DEL(f->users, u);
+		free(u);
+		users++;
+	}
+	HASH_ITER(hh, f->rooms, r, rt) {
+		if (ratelimit_wait_ms(&r->bucket, r->bucket.burst, now) > 0) continue;
+		HASH_DEL(f->rooms, r);
+		free(r);
+		rooms++;
+	}
+	if (users || rooms)
+		mosquitto_log_printf(MOSQ_LOG_DEBUG, CHAT_LOG_PREFIX "flood sweep: forgot %zu users and %zu room "
+				     "buckets, %u and %u tracked", users, rooms, HASH_COUNT(f->users),
+				     HASH_COUNT(f->rooms));
+}

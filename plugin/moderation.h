@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Moderation of chat messages: banned words (moderation.c) and flood
+ * control (flood.c), applied on the message path between the check of the
+ * client's payload and the writing of the envelope.
+ *
+ * Word lists: a global list from plugin_opt_banned_words_file /
+ * allowed_words_file (re-read on reload), plus lists edited live by the
+ * admin API, global and per room (kept in the state file; a room's lists
+ * hang off room->ext and go away with the room). Each list compiles into a
+ * wordfilter (common/wordfilter.h): one global filter, and one per room
+ * that has banned words of its own (its words, allowed by the global and
+ * the room's allowlist). An edit marks a filter stale; the next message or
+ * tick rebuilds it synchronously, so the change applies to the very next
+ * message and a request of many commands costs one rebuild.
+ *
+ * This header is included by chat.h: it declares struct chat only.
+ */
+#ifndef CHAT_PLUGIN_MODERATION_H
+#define CHAT_PLUGIN_MODERATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "envelope.h"
+#include "rooms.h"
+
+struct chat;
+struct cJSON;
+struct mosquitto;
+
+/* plugin_opt_banned_words_* and plugin_opt_flood_* (README, "Moderation"). */
+struct moderation_config {
+	char *banned_file;          /* NULL = none */
+	char *allowed_file;         /* NULL = none */
+	enum words_action action;   /* rooms without their own bannedWordsAction */
+	double flood_rate;          /* messages/s per user, 0 = no per-user bucket */
+	double flood_burst;
+	unsigned flood_repeat;      /* the Nth identical message in the window is refused; 0 = off */
+	unsigned flood_window_s;    /* window of repeats and of offences */
+	unsigned flood_mute_after;  /* refusals in the window that mute; 0 = never */
+	uint32_t *mute_ladder;      /* seconds per offence level (owned) */
+	size_t mute_steps;
+	unsigned mute_decay_s;      /* quiet time that forgives one level */
+};
+
+/* options.c: defaults, and one option of ours (key without plugin_opt_).
+ * option returns MOSQ_ERR_* and logs a bad value. */
+void moderation_config_defaults(struct moderation_config *cfg);
+bool moderation_option_known(const char *key);
+int moderation_config_option(struct moderation_config *cfg, const char *key, const char *value);
+void moderation_config_free(struct moderation_config *cfg);
+
+/* What moderation decided about one message. */
+struct moderation_verdict {
+	int reason;            /* enum chat_reject, when refused */
+	uint64_t until_ms;     /* for the sender's notice; 0 = none */
+	bool flagged;
+	bool masked;           /* text below replaces the message's text */
+	const char *text;      /* masked text, in a buffer of the plugin's */
+	size_t text_len;
+	int action;            /* enum words_action that applied, for the event */
+};
+
+/*
+ * Init (before the state is loaded: sets rooms.ext_free and reads the word
+ * files; a bad file logs path:line and returns MOSQ_ERR_INVAL, which stops
+ * the broker) and free (NULL-safe, also after a failed init).
+ */
+int moderation_init(struct chat *c);
+void moderation_free(struct chat *c);
+/* MOSQ_EVT_TICK (rebuilds, flood sweep) and MOSQ_EVT_RELOAD (word files). */
+int moderation_register(struct chat *c);
+void moderation_unregister(struct chat *c);
+
+/*
+ * The message path. True when the message must be refused: v->reason and
+ * v->until_ms say why for the sender's notice (a reject event was already
+ * published). False when it is delivered: pass v to moderation_stamp once
+ * the envelope is filled in. room may not exist yet (a new DM).
+ */
+bool moderation_refuses(struct chat *c, const struct mosquitto *client, const char *user, const char *room,
+			const struct chat_msg *m, uint64_t now_ms, struct moderation_verdict *v);
+/* Applies the verdict to the envelope (masked text, flagged) and publishes
+ * the mask or flag event naming e->id. */
+void moderation_stamp(struct chat *c, const struct moderation_verdict *v, struct envelope *e);
+
+/* A {"type":"moderation","action":action,"user":...} event on the room's
+ * events topic; extra is more members (",\"id\":\"...\"") or NULL. */
+void moderation_event(struct chat *c, const char *room, const char *action, const char *user,
+		      const char *extra, size_t extra_len);
+
+/* ---- word lists (control_words.c, state.c) --------------------------- */
+
+/*
+ * Adds or removes words (already checked with moderation_word_check) in
+ * the global list (room NULL) or a room's, banned or allowed. *changed gets
+ * how many were new or gone. Removing a word that comes from a words file
+ * changes nothing and returns CHAT_ERR_EXISTS with the word in *from_file.
+ * Returns 0 or a negative chat_err.
+ */
+int moderation_words_add(struct chat *c, struct room *room, bool allow, const char *const *words, size_t n,
+			 size_t *changed);
+int moderation_words_remove(struct chat *c, struct room *room, bool allow, const char *const *words, size_t n,
+			    size_t *changed, const char **from_file);
+/* Calls fn for each word of a list, sorted, without duplicates (the global
+ * list includes the file's words). */
+void moderation_words_each(const struct chat *c, const struct room *room, bool allow,
+			   void (*fn)(const char *word, void *ud), void *ud);
+/* 0 when word can be listed, else a negative chat_err (see wordfilter.h). */
+int moderation_word_check(const char *word);
+
+/* The live global lists as loaded from the state file, before adoption. */
+struct moderation_global;
+/* state.c's "bannedWords" section: item may be NULL (none). Per-room lists
+ * go into the rooms of rs (which must exist); global lists into *out.
+ * Returns 0 or CHAT_ERR_* with why filled in. */
+int moderation_state_load(struct rooms *rs, const struct cJSON *item, struct moderation_global **out, char *why,
+			  size_t why_len);
+struct cJSON *moderation_state_save(const struct chat *c);
+/* Replaces the live global lists by g (taken over; NULL = empty). */
+void moderation_state_adopt(struct chat *c, struct moderation_global *g);
+void moderation_global_free(struct moderation_global *g);
+
+/* ---- flood control (flood.c) ----------------------------------------- */
+
+struct flood;
+int flood_init(struct chat *c);
+void flood_free(struct chat *c);
+/* Token buckets, repeats, automatic mutes: true when refused (v filled). */
+bool flood_refuses(struct chat *c, const char *user, const char *room, const struct room *r, const char *text,
+		   size_t len, uint64_t now_ms, struct moderation_verdict *v);
+/* Forgets users whose buckets are full and whose offences are forgiven. */
+void flood_sweep(struct chat *c, uint64_t now_ms);
+/* Tracked users and user+room buckets, for metrics and tests. */
+size_t flood_tracked(const struct chat *c);
+
+#endif
