@@ -450,10 +450,17 @@ static enum words_action room_action(const struct chat *c, const struct room *r)
 void moderation_event(struct chat *c, const char *room, const char *action, const char *user, const char *extra,
 		      size_t extra_len)
 {
-	char json[512];
-	int n = snprintf(json, sizeof(json), "{\"type\":\"moderation\",\"action\":\"%s\",\"user\":\"%s\"%.*s}", action,
-			 user, (int)extra_len, extra ? extra : "");
-	if (n > 0 && (size_t)n < sizeof(json)) chat_publish_event(c, room, json, (size_t)n);
+	struct strbuf sb;
+	strbuf_init(&sb);
+	strbuf_puts(&sb, "{\"type\":\"moderation\",\"action\":\"");
+	strbuf_puts(&sb, action);
+	strbuf_puts(&sb, "\",\"user\":");
+	/* Escaped: with auth left to the broker a username may be anything. */
+	strbuf_append_json_string(&sb, user, strlen(user));
+	if (extra) strbuf_append(&sb, extra, extra_len);
+	strbuf_putc(&sb, '}');
+	if (strbuf_status(&sb) == CHAT_OK) chat_publish_event(c, room, sb.buf, sb.len);
+	strbuf_free(&sb);
 }
 
 bool moderation_refuses(struct chat *c, const struct mosquitto *client, const char *user, const char *room,
