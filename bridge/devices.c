@@ -139,24 +139,6 @@ void devices_on_message(struct push *p, const char *topic, const char *from_prop
 	cJSON_Delete(doc);
 }
 
-int devices_each(struct push *p, const char *user, void (*fn)(struct push *, const bson_t *dev, void *), void *ud)
-{
-	bson_error_t err;
-	bson_t *q = BCON_NEW("user", BCON_UTF8(user));
-	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(p->devices, q, NULL, NULL);
-	const bson_t *doc;
-	int n = 0;
-	while (mongoc_cursor_next(cur, &doc)) {
-		fn(p, doc, ud);
-		n++;
-	}
-	bool failed = mongoc_cursor_error(cur, &err);
-	mongoc_cursor_destroy(cur);
-	bson_destroy(q);
-	if (failed) blog(BLOG_WARN, "push: devices of %s: %s", user, err.message);
-	return failed ? -1 : n;
-}
-
 void devices_remove(struct push *p, const char *user, const char *device)
 {
 	bson_error_t err;

@@ -365,7 +365,7 @@ static void shutdown_drain(struct push *p)
 	drain_events(p);
 	push_notify_flush(p, true, 0);
 	long long deadline = push_now_ms() + STOP_GRACE_MS;
-	while (p->inflight > 0 && push_now_ms() < deadline) {
+	while ((p->inflight > 0 || p->pending) && push_now_ms() < deadline) {
 		push_http_run(p);
 		curl_multi_poll(p->multi, NULL, 0, 50, NULL);
 	}

@@ -15,6 +15,9 @@
 #include "push_int.h"
 
 #define RESPONSE_MAX 65536
+/* Transfers at once. More jobs wait in a queue rather than in curl, so
+ * that push_timeout_ms measures a transfer, not a wait for a connection. */
+#define MAX_TRANSFERS 64
 
 int push_http_init(struct push *p)
 {
@@ -46,12 +49,20 @@ void push_http_cleanup(struct push *p)
 		if (!j->is_token_request) push_outbox_release(p, &j->oid);
 		push_job_free(j);
 	}
-	for (struct push_job *j = p->fcm.waiting, *n; j; j = n) {
-		n = j->next;
-		push_outbox_release(p, &j->oid);
-		push_job_free(j);
+	struct push_job *lists[] = {p->fcm.waiting, p->pending};
+	for (size_t i = 0; i < 2; i++) {
+		for (struct push_job *j = lists[i], *n; j; j = n) {
+			n = j->next;
+			push_outbox_release(p, &j->oid);
+			push_job_free(j);
+		}
 	}
-	p->fcm.waiting = NULL;
+	p->fcm.waiting = p->pending = p->pending_tail = NULL;
+	p->npending = 0;
+	push_outbox_flush_deletes(p);
+	free(p->done);
+	p->done = NULL;
+	p->ndone = p->done_cap = 0;
 	curl_multi_cleanup(p->multi);
 	p->multi = NULL;
 	curl_global_cleanup();
@@ -111,7 +122,7 @@ int push_http_add_raw(struct push *p, struct push_job *j)
 	return 0;
 }
 
-void push_send(struct push *p, struct push_job *j)
+static void start(struct push *p, struct push_job *j)
 {
 	const struct push_provider *pv = push_provider_of(j->platform);
 	curl_slist_free_all(j->headers);
@@ -130,6 +141,32 @@ void push_send(struct push *p, struct push_job *j)
 	if (strbuf_status(&j->body) != 0 || push_http_add_raw(p, j) != 0) {
 		snprintf(j->error, sizeof(j->error), "could not start the request");
 		push_job_finish(p, j, PUSH_RETRY, 0);
+	}
+}
+
+void push_send(struct push *p, struct push_job *j)
+{
+	if (p->inflight < MAX_TRANSFERS && !p->pending) {
+		start(p, j);
+		return;
+	}
+	j->next = NULL;
+	if (p->pending_tail) p->pending_tail->next = j;
+	else p->pending = j;
+	p->pending_tail = j;
+	p->npending++;
+}
+
+/* Moves queued jobs into free transfer slots. */
+static void start_pending(struct push *p)
+{
+	while (p->pending && p->inflight < MAX_TRANSFERS) {
+		struct push_job *j = p->pending;
+		p->pending = j->next;
+		if (!p->pending) p->pending_tail = NULL;
+		p->npending--;
+		j->next = NULL;
+		start(p, j);
 	}
 }
 
@@ -160,6 +197,7 @@ static enum push_outcome judge(struct push *p, struct push_job *j, CURLcode rc, 
 void push_http_run(struct push *p)
 {
 	int running = 0, left = 0;
+	start_pending(p);
 	curl_multi_perform(p->multi, &running);
 	CURLMsg *m;
 	while ((m = curl_multi_info_read(p->multi, &left))) {
@@ -179,4 +217,9 @@ void push_http_run(struct push *p)
 		enum push_outcome o = judge(p, j, rc, status);
 		push_job_finish(p, j, o, status);
 	}
+	if (p->pending && p->inflight < MAX_TRANSFERS) {
+		start_pending(p);
+		curl_multi_perform(p->multi, &running);
+	}
+	push_outbox_flush_deletes(p);
 }

@@ -71,7 +71,7 @@ struct push_job {
 	char *url;
 	struct strbuf body, resp;
 	char error[CURL_ERROR_SIZE];
-	struct push_job *next;    /* waiting for an FCM token */
+	struct push_job *next;    /* waiting for an FCM token or a slot */
 	struct push_job *fl_prev, *fl_next; /* in flight */
 	struct push *p;
 };
@@ -158,6 +158,10 @@ struct push {
 	CURLM *multi;
 	int inflight;
 	struct push_job *flying;
+	struct push_job *pending, *pending_tail; /* waiting for a transfer slot */
+	size_t npending;
+	bson_oid_t *done;          /* finished jobs whose outbox documents go */
+	size_t ndone, done_cap;
 	struct push_user *users;
 	struct push_room *rooms;
 	struct push_bucket *buckets;
@@ -199,15 +203,16 @@ void push_notify_free(struct push *p);
 
 /* devices.c */
 void devices_on_message(struct push *p, const char *topic, const char *from_prop, const char *json, size_t len);
-/* Loads the devices of user; calls fn per device. Returns the count or -1. */
-int devices_each(struct push *p, const char *user,
-		 void (*fn)(struct push *, const bson_t *dev, void *), void *ud);
 void devices_remove(struct push *p, const char *user, const char *device);
 
 /* push_outbox.c */
 int push_outbox_indexes(struct push *p);
-/* Writes a new, already-claimed job into the outbox (sets j->oid). 0/-1. */
-int push_outbox_add(struct push *p, struct push_job *j);
+/* Writes new, already-claimed jobs into the outbox in one insert_many
+ * (sets each j->oid). 0/-1. */
+int push_outbox_add(struct push *p, struct push_job **jobs, size_t n);
+/* Deletes the outbox documents of jobs finished since the last call, in
+ * one delete_many. */
+void push_outbox_flush_deletes(struct push *p);
 /* Claims up to max due jobs and starts them. */
 void push_outbox_scan(struct push *p, int max);
 /* Records the outcome: delete, reschedule or dead-letter. */
@@ -218,7 +223,8 @@ void push_outbox_release(struct push *p, const bson_oid_t *oid);
 /* push_http.c */
 int push_http_init(struct push *p);
 void push_http_cleanup(struct push *p);
-/* Starts a job (or parks it for an OAuth token); on failure finishes it. */
+/* Starts a job when a transfer slot is free, else queues it; parks it for
+ * an OAuth token; on failure finishes it. */
 void push_send(struct push *p, struct push_job *j);
 /* Drives transfers and finishes completed ones. */
 void push_http_run(struct push *p);

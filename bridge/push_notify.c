@@ -4,9 +4,10 @@
  * the bucket of every room member who is not the sender and has no live
  * session; a bucket opens with the first message for its (user, room) and
  * is flushed push_coalesce_ms later, so a burst of ten messages makes one
- * notification that says ten. Flushing looks the user's devices up, counts
- * the unread messages after the user's read marker, and writes one outbox
- * job per device before sending it.
+ * notification that says ten. Flushing looks up the devices and read
+ * markers of all due buckets' users at once (one query each), counts each
+ * user's unread messages after the marker, and writes one outbox job per
+ * device before sending it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #define UNREAD_CAP 9999
 #define FLUSH_RETRY_MS 1000  /* MongoDB unreachable: try the bucket again */
 #define FLUSH_TRIES_MAX 60
+#define FLUSH_BATCH 256     /* buckets per flush: one devices and one reads query */
 
 static char *span_dup(const struct json_span *s)
 {
@@ -95,21 +97,11 @@ void push_notify_stored(struct push *p, const char *json, size_t len)
 	free(in.text);
 }
 
-/* Messages in room after user's read marker that others sent, or -1. */
-static long unread_count(struct push *p, const char *user, const char *room)
+/* Messages in room after upto ("" = from the start) that others than
+ * user sent, or -1. */
+static long unread_count(struct push *p, const char *user, const char *room, const char *upto)
 {
 	bson_error_t err;
-	bson_t *q = BCON_NEW("user", BCON_UTF8(user), "room", BCON_UTF8(room));
-	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(p->reads, q, NULL, NULL);
-	const bson_t *doc;
-	char upto[64] = "";
-	bson_iter_t it;
-	if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "upto") && BSON_ITER_HOLDS_UTF8(&it))
-		snprintf(upto, sizeof(upto), "%s", bson_iter_utf8(&it, NULL));
-	bool failed = mongoc_cursor_error(cur, &err);
-	mongoc_cursor_destroy(cur);
-	bson_destroy(q);
-	if (failed) return -1;
 	bson_t *filter = BCON_NEW("room", BCON_UTF8(room), "from", "{", "$ne", BCON_UTF8(user), "}");
 	if (upto[0]) BCON_APPEND(filter, "id", "{", "$gt", BCON_UTF8(upto), "}");
 	bson_t *opts = BCON_NEW("limit", BCON_INT64(UNREAD_CAP));
@@ -118,6 +110,123 @@ static long unread_count(struct push *p, const char *user, const char *room)
 	bson_destroy(opts);
 	if (n < 0) blog(BLOG_WARN, "push: unread count for %s in %s: %s", user, room, err.message);
 	return n < 0 ? -1 : (long)n;
+}
+
+/* What one flush needs from MongoDB for all its buckets, fetched with one
+ * query per collection ({user: {$in: [...]}}) rather than one per user. */
+struct lookup_user {
+	char user[TOPIC_ID_MAX + 1];
+	bson_t **devices;
+	size_t ndevices, cap;
+	UT_hash_handle hh;
+};
+struct lookup_read {
+	char key[TOPIC_ID_MAX + 1 + TOPIC_ROOM_MAX + 1]; /* user \x1f room */
+	char upto[64];
+	UT_hash_handle hh;
+};
+struct lookup {
+	struct lookup_user *users;
+	struct lookup_read *reads;
+};
+
+static void lookup_free(struct lookup *lk)
+{
+	struct lookup_user *u, *ut;
+	HASH_ITER(hh, lk->users, u, ut) {
+		for (size_t i = 0; i < u->ndevices; i++) bson_destroy(u->devices[i]);
+		free(u->devices);
+		HASH_DEL(lk->users, u);
+		free(u);
+	}
+	struct lookup_read *r, *rt;
+	HASH_ITER(hh, lk->reads, r, rt) {
+		HASH_DEL(lk->reads, r);
+		free(r);
+	}
+}
+
+static const char *doc_str(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+	if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_UTF8(&it)) return NULL;
+	return bson_iter_utf8(&it, NULL);
+}
+
+static void add_device(struct lookup *lk, const bson_t *doc)
+{
+	const char *user = doc_str(doc, "user");
+	struct lookup_user *u = NULL;
+	if (!user) return;
+	HASH_FIND_STR(lk->users, user, u);
+	if (!u) return;
+	if (u->ndevices == u->cap) {
+		u->cap = u->cap ? u->cap * 2 : 4;
+		bson_t **grown = xmalloc(u->cap * sizeof(*grown));
+		if (u->ndevices) memcpy(grown, u->devices, u->ndevices * sizeof(*grown));
+		free(u->devices);
+		u->devices = grown;
+	}
+	u->devices[u->ndevices++] = bson_copy(doc);
+}
+
+static void add_read(struct lookup *lk, const bson_t *doc)
+{
+	const char *user = doc_str(doc, "user"), *room = doc_str(doc, "room"), *upto = doc_str(doc, "upto");
+	if (!user || !room || !upto) return;
+	struct lookup_read *r = xcalloc(1, sizeof(*r));
+	snprintf(r->key, sizeof(r->key), "%s\x1f%s", user, room);
+	snprintf(r->upto, sizeof(r->upto), "%s", upto);
+	struct lookup_read *old = NULL;
+	HASH_FIND_STR(lk->reads, r->key, old);
+	if (old) {
+		free(r);
+		return;
+	}
+	HASH_ADD_STR(lk->reads, key, r);
+}
+
+/* Runs {user: {$in: users}} on coll, handing each document to fn. */
+static int find_users(mongoc_collection_t *coll, const struct lookup *lk, struct lookup *out,
+		      void (*fn)(struct lookup *, const bson_t *))
+{
+	bson_t filter = BSON_INITIALIZER, user, in;
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "user", &user);
+	BSON_APPEND_ARRAY_BEGIN(&user, "$in", &in);
+	unsigned i = 0;
+	const struct lookup_user *u, *ut;
+	HASH_ITER(hh, lk->users, u, ut) {
+		char idx[16];
+		const char *key;
+		bson_uint32_to_string(i++, &key, idx, sizeof(idx));
+		bson_append_utf8(&in, key, -1, u->user, -1);
+	}
+	bson_append_array_end(&user, &in);
+	bson_append_document_end(&filter, &user);
+	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+	const bson_t *doc;
+	while (mongoc_cursor_next(cur, &doc)) fn(out, doc);
+	bson_error_t err;
+	bool failed = mongoc_cursor_error(cur, &err);
+	if (failed) blog(BLOG_WARN, "push: lookup in %s: %s", mongoc_collection_get_name(coll), err.message);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(&filter);
+	return failed ? -1 : 0;
+}
+
+static int lookup_load(struct push *p, struct push_bucket **due, size_t n, struct lookup *lk)
+{
+	memset(lk, 0, sizeof(*lk));
+	for (size_t i = 0; i < n; i++) {
+		struct lookup_user *u = NULL;
+		HASH_FIND_STR(lk->users, due[i]->note.user, u);
+		if (u) continue;
+		u = xcalloc(1, sizeof(*u));
+		snprintf(u->user, sizeof(u->user), "%s", due[i]->note.user);
+		HASH_ADD_STR(lk->users, user, u);
+	}
+	if (find_users(p->devices, lk, lk, add_device) != 0 || find_users(p->reads, lk, lk, add_read) != 0) return -1;
+	return 0;
 }
 
 static char *make_title(const struct push *p, const struct push_note *n)
@@ -165,17 +274,32 @@ static void note_copy(struct push_note *dst, const struct push_note *src)
 	dst->msg_id = dup_or_null(src->msg_id);
 }
 
-/* One job per device: into the outbox (claimed by us), then out. */
-static void job_for_device(struct push *p, const bson_t *dev, void *ud)
+/* The jobs one flush makes, written to the outbox together. */
+struct batch {
+	struct push_job **jobs;
+	size_t n, cap;
+};
+
+static void batch_add(struct batch *bt, struct push_job *j)
 {
-	const struct push_note *note = ud;
+	if (bt->n == bt->cap) {
+		bt->cap = bt->cap ? bt->cap * 2 : 64;
+		struct push_job **grown = xmalloc(bt->cap * sizeof(*grown));
+		if (bt->n) memcpy(grown, bt->jobs, bt->n * sizeof(*grown));
+		free(bt->jobs);
+		bt->jobs = grown;
+	}
+	bt->jobs[bt->n++] = j;
+}
+
+/* One job per device. */
+static struct push_job *job_for_device(struct push *p, const bson_t *dev, const struct push_note *note)
+{
 	char *platform = bson_str(dev, "platform");
 	enum push_platform pf;
-	if (!platform || push_platform_parse(platform, &pf) != 0) {
-		free(platform);
-		return;
-	}
+	bool ok = platform && push_platform_parse(platform, &pf) == 0;
 	free(platform);
+	if (!ok) return NULL;
 	struct push_job *j = xcalloc(1, sizeof(*j));
 	j->p = p;
 	j->platform = pf;
@@ -185,53 +309,101 @@ static void job_for_device(struct push *p, const bson_t *dev, void *ud)
 	note_copy(&j->note, note);
 	strbuf_init(&j->body);
 	strbuf_init(&j->resp);
-	if (!j->device || push_outbox_add(p, j) != 0) {
-		push_job_free(j);
-		return;
-	}
-	push_send(p, j);
+	if (j->device) return j;
+	push_job_free(j);
+	return NULL;
 }
 
-/* 0 when done with the bucket, -1 to try it again later. */
-static int flush_bucket(struct push *p, struct push_bucket *bk)
+/* 0 when done with the bucket (its jobs, if any, added to bt), -1 to try
+ * it again later. */
+static int flush_bucket(struct push *p, struct push_bucket *bk, const struct lookup *lk, struct batch *bt)
 {
 	const struct push_note *n = &bk->note;
 	if (push_index_online(p, n->user)) return 0; /* back online: they will see it */
-	long unread = unread_count(p, n->user, n->room);
+	struct lookup_user *u = NULL;
+	HASH_FIND_STR(lk->users, n->user, u);
+	if (!u || u->ndevices == 0) return 0; /* no devices: nothing to do */
+	char key[sizeof(((struct lookup_read *)0)->key)];
+	struct lookup_read *r = NULL;
+	snprintf(key, sizeof(key), "%s\x1f%s", n->user, n->room);
+	HASH_FIND_STR(lk->reads, key, r);
+	long unread = unread_count(p, n->user, n->room, r ? r->upto : "");
 	if (unread < 0) return -1;
 	struct push_note out = *n;
 	out.unread = unread > n->count ? unread : n->count;
 	out.title = make_title(p, n);
 	out.text = make_body(p, n);
-	int devices = devices_each(p, n->user, job_for_device, &out);
+	for (size_t i = 0; i < u->ndevices; i++) {
+		struct push_job *j = job_for_device(p, u->devices[i], &out);
+		if (j) batch_add(bt, j);
+	}
 	free(out.title);
 	free(out.text);
-	if (devices < 0) return -1;
-	if (devices > 0) METRIC_ADD(p->b, push_notifications, 1);
-	blog(BLOG_DEBUG, "push: %s in %s: %ld new, %ld unread, %d devices", n->user, n->room, n->count, out.unread,
-	     devices);
+	blog(BLOG_DEBUG, "push: %s in %s: %ld new, %ld unread, %zu devices", n->user, n->room, n->count, out.unread,
+	     u->ndevices);
 	return 0;
+}
+
+/* Into the outbox (claimed by us), then out; false when MongoDB failed
+ * (the jobs are dropped and their buckets tried again). */
+static bool send_batch(struct push *p, struct batch *bt)
+{
+	bool ok = bt->n == 0 || push_outbox_add(p, bt->jobs, bt->n) == 0;
+	for (size_t i = 0; i < bt->n; i++) {
+		if (ok) push_send(p, bt->jobs[i]);
+		else push_job_free(bt->jobs[i]);
+	}
+	free(bt->jobs);
+	return ok;
+}
+
+/* Collects the due buckets, at most FLUSH_BATCH; *wait gets the time until
+ * the next one when none more is due. */
+static size_t collect_due(struct push *p, bool force, long long now, struct push_bucket **due, long *wait)
+{
+	size_t n = 0;
+	struct push_bucket *bk, *tmp;
+	HASH_ITER(hh, p->buckets, bk, tmp) {
+		if (!force && bk->due_ms > now) {
+			if (bk->due_ms - now < *wait) *wait = (long)(bk->due_ms - now);
+			continue;
+		}
+		if (n == FLUSH_BATCH) {
+			*wait = 0; /* more are due: come back at once */
+			break;
+		}
+		due[n++] = bk;
+	}
+	return n;
 }
 
 long push_notify_flush(struct push *p, bool force, long max_wait)
 {
 	long long now = push_now_ms();
 	long wait = max_wait;
-	struct push_bucket *bk, *tmp;
-	HASH_ITER(hh, p->buckets, bk, tmp) {
-		if (!force && bk->due_ms > now) {
-			if (bk->due_ms - now < wait) wait = (long)(bk->due_ms - now);
-			continue;
-		}
-		if (flush_bucket(p, bk) != 0 && !force && ++bk->flush_tries < FLUSH_TRIES_MAX) {
+	struct push_bucket *due[FLUSH_BATCH];
+	int status[FLUSH_BATCH];
+	size_t n = collect_due(p, force, now, due, &wait);
+	if (n == 0) return wait;
+	struct lookup lk;
+	struct batch bt = {0};
+	bool looked_up = lookup_load(p, due, n, &lk) == 0;
+	for (size_t i = 0; i < n; i++) status[i] = looked_up ? flush_bucket(p, due[i], &lk, &bt) : -1;
+	lookup_free(&lk);
+	bool sent = send_batch(p, &bt);
+	for (size_t i = 0; i < n; i++) {
+		struct push_bucket *bk = due[i];
+		if ((status[i] != 0 || !sent) && !force && ++bk->flush_tries < FLUSH_TRIES_MAX) {
 			bk->due_ms = now + FLUSH_RETRY_MS;
+			if (FLUSH_RETRY_MS < wait) wait = FLUSH_RETRY_MS;
 			continue;
 		}
+		if (status[i] == 0 && sent) METRIC_ADD(p->b, push_notifications, 1);
 		HASH_DEL(p->buckets, bk);
 		push_note_free(&bk->note);
 		free(bk);
 	}
-	return wait;
+	return force && p->buckets ? push_notify_flush(p, force, max_wait) : wait;
 }
 
 void push_notify_free(struct push *p)

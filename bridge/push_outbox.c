@@ -76,18 +76,26 @@ static void job_doc(bson_t *doc, const struct push_job *j)
 	append_note(doc, &j->note);
 }
 
-int push_outbox_add(struct push *p, struct push_job *j)
+int push_outbox_add(struct push *p, struct push_job **jobs, size_t n)
 {
 	bson_error_t err;
-	bson_oid_init(&j->oid, NULL);
-	bson_t doc = BSON_INITIALIZER;
-	job_doc(&doc, j);
-	BSON_APPEND_INT32(&doc, "attempts", 0);
-	BSON_APPEND_DATE_TIME(&doc, "next_at", push_wall_ms() + lease_ms(p));
-	BSON_APPEND_UTF8(&doc, "owner", p->owner);
-	BSON_APPEND_DATE_TIME(&doc, "created", push_wall_ms());
-	bool ok = mongoc_collection_insert_one(p->outbox, &doc, NULL, NULL, &err);
-	bson_destroy(&doc);
+	bson_t *docs = xmalloc(n * sizeof(*docs));
+	const bson_t **ptrs = xmalloc(n * sizeof(*ptrs));
+	long long now = push_wall_ms();
+	for (size_t i = 0; i < n; i++) {
+		bson_oid_init(&jobs[i]->oid, NULL);
+		bson_init(&docs[i]);
+		job_doc(&docs[i], jobs[i]);
+		BSON_APPEND_INT32(&docs[i], "attempts", 0);
+		BSON_APPEND_DATE_TIME(&docs[i], "next_at", now + lease_ms(p));
+		BSON_APPEND_UTF8(&docs[i], "owner", p->owner);
+		BSON_APPEND_DATE_TIME(&docs[i], "created", now);
+		ptrs[i] = &docs[i];
+	}
+	bool ok = mongoc_collection_insert_many(p->outbox, ptrs, n, NULL, NULL, &err);
+	for (size_t i = 0; i < n; i++) bson_destroy(&docs[i]);
+	free(docs);
+	free(ptrs);
 	if (!ok) blog(BLOG_ERR, "push: outbox insert: %s", err.message);
 	return ok ? 0 : -1;
 }
@@ -185,18 +193,45 @@ static int claim_one(struct push *p)
 
 void push_outbox_scan(struct push *p, int max)
 {
-	for (int i = 0; i < max && p->inflight < MAX_INFLIGHT; i++) {
+	for (int i = 0; i < max && (size_t)p->inflight + p->npending < MAX_INFLIGHT; i++) {
 		if (claim_one(p) != 1) break;
 	}
 }
 
+/* Queued for push_outbox_flush_deletes(). */
 static void outbox_delete(struct push *p, const bson_oid_t *oid)
 {
+	if (p->ndone == p->done_cap) {
+		p->done_cap = p->done_cap ? p->done_cap * 2 : 64;
+		bson_oid_t *grown = xmalloc(p->done_cap * sizeof(*grown));
+		if (p->ndone) memcpy(grown, p->done, p->ndone * sizeof(*grown));
+		free(p->done);
+		p->done = grown;
+	}
+	bson_oid_copy(oid, &p->done[p->ndone++]);
+}
+
+void push_outbox_flush_deletes(struct push *p)
+{
+	if (p->ndone == 0) return;
 	bson_error_t err;
-	bson_t *sel = BCON_NEW("_id", BCON_OID(oid));
-	if (!mongoc_collection_delete_one(p->outbox, sel, NULL, NULL, &err))
+	bson_t filter = BSON_INITIALIZER, id, in;
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &id);
+	BSON_APPEND_ARRAY_BEGIN(&id, "$in", &in);
+	for (size_t i = 0; i < p->ndone; i++) {
+		char idx[16];
+		const char *key;
+		bson_uint32_to_string((uint32_t)i, &key, idx, sizeof(idx));
+		bson_append_oid(&in, key, -1, &p->done[i]);
+	}
+	bson_append_array_end(&id, &in);
+	bson_append_document_end(&filter, &id);
+	/* On failure the documents stay: their leases run out and the jobs go
+	 * out once more (at least once, never lost). */
+	if (!mongoc_collection_delete_many(p->outbox, &filter, NULL, NULL, &err))
 		blog(BLOG_WARN, "push: outbox delete: %s", err.message);
-	bson_destroy(sel);
+	bson_destroy(&filter);
+	p->ndone = 0;
 }
 
 static void dead_letter(struct push *p, struct push_job *j, const char *reason, long status)
