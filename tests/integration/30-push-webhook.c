@@ -128,6 +128,13 @@ static void test_offline_members_every_device(void **state)
 	assert_int_equal(h_log_count(H.bridge.log, "retry"), 0);
 	assert_true(hr_wait(R, "/global", 2, P_WAIT_MS));
 	assert_int_equal(hr_count(R, "/global"), 2);
+	/* The counters say the same: 2 x (3 bob + 1 dave) - 2 on UnifiedPush
+	 * (counted before the outbox entry goes). */
+	assert_true(p_wait_count(&H, "push_outbox", "{}", 0));
+	assert_int_equal(h_metric(&H.bridge, "chat_bridge_push_total{provider=\"webhook\",outcome=\"ok\"}"), 6);
+	assert_int_equal(h_metric(&H.bridge, "chat_bridge_push_total{provider=\"unifiedpush\",outcome=\"ok\"}"), 2);
+	assert_int_equal(h_metric(&H.bridge, "chat_bridge_push_total{provider=\"webhook\",outcome=\"retry\"}"), 0);
+	assert_true(h_metric(&H.bridge, "chat_bridge_push_registrations_total") >= 6);
 	tc_close(alice);
 	tc_close(carol);
 	tc_close(obs);

@@ -91,11 +91,39 @@ static void test_restart_keeps_pushing(void **state)
 	tc_close(alice);
 }
 
+/* Bad push settings stop the bridge at --check-config, with the key named. */
+static void check_config_fails(const char *line, const char *needle)
+{
+	char conf[600], out[600];
+	snprintf(conf, sizeof(conf), "%s/bad-push.conf", H.dir);
+	snprintf(out, sizeof(out), "%s/bad-push.out", H.dir);
+	h_write_file(conf, line);
+	char *argv[] = {(char *)CHAT_BRIDGE_PATH, (char *)"--check-config", (char *)"-c", conf, NULL};
+	assert_int_equal(h_run(argv, out, 10000), 1);
+	char *text = h_read_file(out, NULL);
+	if (!text || !strstr(text, needle)) fail_msg("'%s': expected '%s' in: %s", line, needle, text ? text : "");
+	free(text);
+	remove(out);
+}
+
+static void test_check_config(void **state)
+{
+	(void)state;
+	check_config_fails("push_coalesce_ms soon\n", "push_coalesce_ms");
+	check_config_fails("push_allow_private maybe\n", "push_allow_private");
+	check_config_fails("webhook_url ftp://example.org/\n", "webhook_url");
+	check_config_fails("apns_key_file /nonexistent.p8\napns_key_id K\napns_team_id T\napns_topic x\n",
+			   "/nonexistent.p8");
+	check_config_fails("apns_key_file /nonexistent.p8\n", "apns_key_id");
+	check_config_fails("fcm_service_account /nonexistent.json\n", "/nonexistent.json");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dead_tokens_removed),
 		cmocka_unit_test(test_restart_keeps_pushing),
+		cmocka_unit_test(test_check_config),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	bool clean = h_finish(&H, failed != 0);
