@@ -253,6 +253,12 @@ static void test_room_list_and_action(void **state)
 	assert_int_equal(m_send(alice, "gaming", "noob"), 135);
 	c_do(admin, "{\"command\":\"setRoomPolicy\",\"room\":\"gaming\",\"bannedWordsAction\":\"mask\"}");
 	expect_text(alice, bob, "gaming", "noob", "****");
+	/* The counters ($SYS/broker/chat/... and getStats) since the start. */
+	cJSON *stats = c_ok(admin, "{\"command\":\"getStats\"}");
+	assert_true(c_num(stats, "moderation/masked") >= 8);
+	assert_true(c_num(stats, "moderation/flagged") >= 1);
+	assert_true(c_num(stats, "messages/rejected/banned_words") >= 3);
+	cJSON_Delete(stats);
 	tc_close(admin);
 	tc_close(alice);
 	tc_close(bob);
