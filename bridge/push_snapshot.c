@@ -22,12 +22,14 @@
 #include "push_int.h"
 
 #define SNAPSHOT_TIMEOUT_MS 10000
+#define QUIET_MS 500 /* without a marker: done after this long without messages */
 
 struct snap {
 	struct push *p;
 	char marker[TOPIC_ID_MAX + 64];
-	bool subscribed, done, failed;
+	bool subscribed, done, failed, refused;
 	long presence, rooms;
+	long long last_ms;
 };
 
 static void on_connect(struct mosquitto *m, void *ud, int rc, int flags, const mosquitto_property *props)
@@ -35,7 +37,7 @@ static void on_connect(struct mosquitto *m, void *ud, int rc, int flags, const m
 	struct snap *s = ud;
 	(void)flags, (void)props;
 	char *filters[] = {"chat/presence/+", "chat/users/+/rooms", s->marker};
-	if (rc != 0 || mosquitto_subscribe_multiple(m, NULL, 3, filters, 0, 0, NULL) != MOSQ_ERR_SUCCESS) s->failed = true;
+	if (rc != 0 || mosquitto_subscribe_multiple(m, NULL, 3, filters, 0, 0, NULL) != MOSQ_ERR_SUCCESS) s->refused = true;
 }
 
 static void on_subscribe(struct mosquitto *m, void *ud, int mid, int count, const int *granted,
@@ -43,6 +45,7 @@ static void on_subscribe(struct mosquitto *m, void *ud, int mid, int count, cons
 {
 	struct snap *s = ud;
 	(void)mid, (void)props;
+	s->last_ms = push_now_ms();
 	if (count != 3 || granted[2] > 2) {
 		s->failed = true; /* no marker: take what comes until the timeout */
 		return;
@@ -58,6 +61,7 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 	struct topic_ref t;
 	char user[TOPIC_ID_MAX + 1];
 	(void)m, (void)props;
+	s->last_ms = push_now_ms();
 	if (strcmp(msg->topic, s->marker) == 0) {
 		s->done = true;
 		return;
@@ -93,12 +97,14 @@ void push_snapshot(struct push *p)
 	if (cfg->mqtt_username) mosquitto_username_pw_set(m, cfg->mqtt_username, cfg->mqtt_password);
 	long long deadline = push_now_ms() + SNAPSHOT_TIMEOUT_MS;
 	int rc = mosquitto_connect_bind_v5(m, cfg->mqtt_host, cfg->mqtt_port, 30, NULL, NULL);
-	while (rc == MOSQ_ERR_SUCCESS && !s.done && !atomic_load(&p->stop) && push_now_ms() < deadline) {
+	while (rc == MOSQ_ERR_SUCCESS && !s.done && !s.refused && !atomic_load(&p->stop) && push_now_ms() < deadline) {
 		rc = mosquitto_loop(m, 100, 1);
+		/* no marker (its topic refused): settle for a quiet moment */
+		if (s.failed && push_now_ms() - s.last_ms > QUIET_MS) break;
 	}
 	if (rc == MOSQ_ERR_SUCCESS) mosquitto_disconnect_v5(m, MQTT_RC_NORMAL_DISCONNECTION, NULL);
 	mosquitto_destroy(m);
 	if (s.done) blog(BLOG_INFO, "push: snapshot of %ld presence and %ld rooms lists", s.presence, s.rooms);
 	else blog(BLOG_WARN, "push: snapshot of presence and rooms lists incomplete (%ld, %ld)%s", s.presence, s.rooms,
-		  s.failed ? ": refused" : "");
+		  s.refused ? ": connection refused" : s.failed ? ": no marker, took what came" : "");
 }
