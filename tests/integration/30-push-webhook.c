@@ -69,7 +69,14 @@ static void test_offline_members_every_device(void **state)
 	snprintf(json, sizeof(json), "{\"op\":\"register\",\"device\":\"bob-up\",\"platform\":\"unifiedpush\",\"endpoint\":\"%s\"}",
 		 hr_url(R, "/up/bob", url, sizeof(url)));
 	p_register(&H, "bob", json);
-	p_webhook_device(&H, R, "dave", "dave-phone", "/dave");
+	/* dave's app speaks MQTT 3.1.1: no properties of its own, the
+	 * registration works the same (the plugin adds `from`). */
+	snprintf(json, sizeof(json), "{\"op\":\"register\",\"device\":\"dave-phone\",\"platform\":\"webhook\","
+		 "\"endpoint\":\"%s\",\"cid\":\"r-1\"}", hr_url(R, "/dave", url, sizeof(url)));
+	char *dave = p_device_proto(&H, "dave", json, TC_V311);
+	assert_non_null(strstr(dave, "\"ok\":true"));
+	assert_non_null(strstr(dave, "\"cid\":\"r-1\""));
+	free(dave);
 	p_webhook_device(&H, R, "carol", "carol-phone", "/carol");
 	p_webhook_device(&H, R, "alice", "alice-phone", "/alice");
 	/* A bad registration is answered with the reason. */
@@ -140,6 +147,23 @@ static void test_offline_members_every_device(void **state)
 	tc_close(obs);
 }
 
+/* A direct message: only the other party, titled with the sender. */
+static void test_direct_message(void **state)
+{
+	(void)state;
+	struct tc *alice = tc_open(&H, "alice-dm", "alice", TC_V5);
+	int bob = hr_count(R, "/bob-phone"), dave = hr_count(R, "/dave");
+	assert_int_equal(tc_pub(alice, "chat/rooms/dm:alice:bob/messages", "just you and me", 1), 0);
+	assert_true(hr_wait(R, "/bob-phone", bob + 1, P_WAIT_MS));
+	struct hr_request *q = hr_get(R, "/bob-phone", bob);
+	assert_non_null(strstr(q->body, "\"room\":\"dm:alice:bob\""));
+	assert_non_null(strstr(q->body, "\"title\":\"alice\""));
+	hr_request_free(q);
+	assert_true(p_wait_count(&H, "push_outbox", "{}", 0));
+	assert_int_equal(hr_count(R, "/dave"), dave);
+	tc_close(alice);
+}
+
 /* Carol goes offline: she now gets pushed, and the preview is there. */
 static void test_going_offline_starts_push(void **state)
 {
@@ -163,6 +187,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_offline_members_every_device),
+		cmocka_unit_test(test_direct_message),
 		cmocka_unit_test(test_going_offline_starts_push),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);

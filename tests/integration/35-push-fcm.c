@@ -73,7 +73,7 @@ static int setup(void **state)
 		"\"errorCode\":\"UNREGISTERED\"}]}}");
 	h_start_mongo(&H);
 	h_start_broker(&H, P_BROKER_CONF);
-	snprintf(conf, sizeof(conf), "push_coalesce_ms 200\nfcm_service_account %s\nfcm_base_url %s\n", sa,
+	snprintf(conf, sizeof(conf), "push_coalesce_ms 200\npush_retry_base_ms 200\nfcm_service_account %s\nfcm_base_url %s\n", sa,
 		 hr_url(R, "", base, sizeof(base)));
 	h_start_bridge(&H, conf);
 	const char *members[] = {"alice", "bob", NULL};
@@ -155,6 +155,24 @@ static void test_fcm_oauth_send_and_unregistered(void **state)
 	assert_non_null(strstr(q->body, "fcm-live-token"));
 	hr_request_free(q);
 	assert_true(p_wait_count(&H, "push_outbox", "{}", 0));
+
+	/* FCM refuses the bearer token (revoked): the bridge fetches a new
+	 * one and the retry goes out with it. */
+	hr_rule(R, SEND_PATH, NULL, 401, "{\"error\":{\"code\":401,\"status\":\"UNAUTHENTICATED\"}}");
+	hr_rule(R, "/token", NULL, 200, "{\"access_token\":\"ya29.second\",\"expires_in\":3599}");
+	assert_int_equal(tc_pub(alice, "chat/rooms/general/messages", "third", 1), 0);
+	assert_true(hr_wait(R, SEND_PATH, 4, P_WAIT_MS));
+	hr_rule(R, SEND_PATH, NULL, 200, "{\"name\":\"projects/demo-proj/messages/2\"}");
+	assert_true(hr_wait(R, "/token", 2, P_WAIT_MS));
+	assert_true(p_wait_count(&H, "push_outbox", "{}", 0));
+	int sends = hr_count(R, SEND_PATH);
+	q = hr_get(R, SEND_PATH, sends - 1);
+	char auth[128];
+	assert_non_null(hr_header(q, "Authorization", auth, sizeof(auth)));
+	assert_string_equal(auth, "Bearer ya29.second");
+	assert_non_null(strstr(q->body, "\"body\":\"third\""));
+	assert_int_equal(q->status, 200);
+	hr_request_free(q);
 	tc_close(alice);
 	tc_close(obs);
 }

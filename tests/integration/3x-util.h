@@ -31,14 +31,14 @@
 /* Registers (or unregisters) a device as user: publishes json to
  * chat/users/{user}/devices and returns the bridge's reply on the inbox
  * (free() it). The user's client is connected only meanwhile. */
-static inline char *p_device(struct harness *h, const char *user, const char *json)
+static inline char *p_device_proto(struct harness *h, const char *user, const char *json, int protocol)
 {
 	char id[96], inbox[128], topic[128];
 	static int n;
 	snprintf(id, sizeof(id), "%s-reg-%d", user, ++n);
 	snprintf(inbox, sizeof(inbox), "chat/users/%s/inbox", user);
 	snprintf(topic, sizeof(topic), "chat/users/%s/devices", user);
-	struct tc *c = tc_open(h, id, user, TC_V5);
+	struct tc *c = tc_open(h, id, user, protocol);
 	assert_int_equal(tc_subscribe(c, inbox, 1), 1);
 	assert_int_equal(tc_pub(c, topic, json, 1), 0);
 	struct tc_msg *m = NULL;
@@ -53,6 +53,12 @@ static inline char *p_device(struct harness *h, const char *user, const char *js
 	tc_msg_free(m);
 	tc_close(c);
 	return reply;
+}
+
+/* The same over MQTT 5. */
+static inline char *p_device(struct harness *h, const char *user, const char *json)
+{
+	return p_device_proto(h, user, json, TC_V5);
 }
 
 /* Registers and fails the test unless the bridge said ok. */
