@@ -26,6 +26,9 @@
 #include "wordfilter.h"
 
 #define FLOOD_SWEEP_MS 10000
+/* Entries a sweep looks at per call: a pass over a million users is spread
+ * over many ticks and messages instead of stalling one of them. */
+#define FLOOD_SWEEP_BATCH 2048
 
 struct flood_user {
 	char user[TOPIC_ID_MAX + 1];
@@ -52,6 +55,10 @@ struct flood {
 	char *norm; /* normalized text of the message being checked */
 	size_t norm_cap;
 	int64_t last_sweep_ms;
+	bool sweeping;                  /* a pass is under way */
+	struct flood_user *user_cursor; /* next entries the pass looks at */
+	struct flood_room *room_cursor;
+	size_t forgot_users, forgot_rooms;
 };
 
 int flood_init(struct chat *c)
@@ -262,29 +269,50 @@ static bool user_idle(const struct chat *c, const struct flood_user *u, int64_t 
 	return ratelimit_strike_level(&u->strikes, &f->ladder, now) == 0;
 }
 
+/* Looks at up to budget entries from the cursors on; returns what is left
+ * of the budget. Only the sweep deletes entries and new ones are appended,
+ * so a cursor stays valid between calls. */
+static size_t sweep_some(struct chat *c, int64_t now, size_t budget)
+{
+	struct flood *f = c->flood;
+	while (f->user_cursor && budget > 0) {
+		struct flood_user *u = f->user_cursor;
+		f->user_cursor = u->hh.next;
+		budget--;
+		if (!user_idle(c, u, now)) continue;
+		HASH_DEL(f->users, u);
+		free(u);
+		f->forgot_users++;
+	}
+	while (f->room_cursor && budget > 0) {
+		struct flood_room *r = f->room_cursor;
+		f->room_cursor = r->hh.next;
+		budget--;
+		if (ratelimit_wait_ms(&r->bucket, r->bucket.burst, now) > 0) continue;
+		HASH_DEL(f->rooms, r);
+		free(r);
+		f->forgot_rooms++;
+	}
+	return budget;
+}
+
 void flood_sweep(struct chat *c, uint64_t now_ms)
 {
 	struct flood *f = c->flood;
 	int64_t now = (int64_t)now_ms;
-	struct flood_user *u, *ut;
-	struct flood_room *r, *rt;
-	size_t users = 0, rooms = 0;
-	if (!f || now - f->last_sweep_ms < FLOOD_SWEEP_MS) return;
-	f->last_sweep_ms = now;
-	HASH_ITER(hh, f->users, u, ut) {
-		if (!user_idle(c, u, now)) continue;
-		HASH_DEL(f->users, u);
-		free(u);
-		users++;
+	if (!f) return;
+	if (!f->sweeping) {
+		if (now - f->last_sweep_ms < FLOOD_SWEEP_MS) return;
+		f->last_sweep_ms = now;
+		f->sweeping = true;
+		f->user_cursor = f->users;
+		f->room_cursor = f->rooms;
+		f->forgot_users = f->forgot_rooms = 0;
 	}
-	HASH_ITER(hh, f->rooms, r, rt) {
-		if (ratelimit_wait_ms(&r->bucket, r->bucket.burst, now) > 0) continue;
-		HASH_DEL(f->rooms, r);
-		free(r);
-		rooms++;
-	}
-	if (users || rooms)
+	if (sweep_some(c, now, FLOOD_SWEEP_BATCH) == 0 && (f->user_cursor || f->room_cursor)) return;
+	f->sweeping = false;
+	if (f->forgot_users || f->forgot_rooms)
 		mosquitto_log_printf(MOSQ_LOG_DEBUG, CHAT_LOG_PREFIX "flood sweep: forgot %zu users and %zu room "
-				     "buckets, %u and %u tracked", users, rooms, HASH_COUNT(f->users),
-				     HASH_COUNT(f->rooms));
+				     "buckets, %u and %u tracked", f->forgot_users, f->forgot_rooms,
+				     HASH_COUNT(f->users), HASH_COUNT(f->rooms));
 }
