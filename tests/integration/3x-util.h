@@ -25,7 +25,10 @@
 #include "harness.h"
 #include "http_receiver.h"
 
-#define P_BROKER_CONF "plugin_opt_admins admin\nplugin_opt_service_users bridge\n"
+/* Flood control is not what these tests are about: bursts must pass. */
+#define P_BROKER_CONF                                                                                        \
+	"plugin_opt_admins admin\nplugin_opt_service_users bridge\nplugin_opt_flood_rate 1000\n"             \
+	"plugin_opt_flood_burst 1000\n"
 #define P_WAIT_MS 15000
 
 /* Registers (or unregisters) a device as user: publishes json to
