@@ -21,6 +21,9 @@
 #define DEVICE_ID_MAX 128
 #define TOKEN_MAX 4096
 #define ENDPOINT_MAX 2048
+/* Devices per user: every message fans out to all of them, so a user must
+ * not be able to turn one message into thousands of requests. */
+#define DEVICES_MAX 20
 
 struct reg {
 	const char *op, *device, *platform_name, *token, *endpoint, *cid;
@@ -65,6 +68,19 @@ static const char *check_reg(struct push *p, struct reg *r, char *why, size_t wh
 	if (r->endpoint && strlen(r->endpoint) > ENDPOINT_MAX) return "endpoint too long";
 	if (r->endpoint && ssrf_check_url(p, r->endpoint, why, whylen) != 0) return why;
 	return NULL;
+}
+
+/* True when user already has DEVICES_MAX devices and this one is new. */
+static bool too_many(struct push *p, const char *user, const char *device)
+{
+	bson_t *q = BCON_NEW("user", BCON_UTF8(user));
+	int64_t n = mongoc_collection_count_documents(p->devices, q, NULL, NULL, NULL, NULL);
+	bson_destroy(q);
+	if (n < DEVICES_MAX) return false;
+	q = BCON_NEW("user", BCON_UTF8(user), "device", BCON_UTF8(device));
+	int64_t same = mongoc_collection_count_documents(p->devices, q, NULL, NULL, NULL, NULL);
+	bson_destroy(q);
+	return same < 1;
 }
 
 static int store_reg(struct push *p, const char *user, const struct reg *r)
@@ -131,6 +147,8 @@ void devices_on_message(struct push *p, const char *topic, const char *from_prop
 	if (r.token && !*r.token) r.token = NULL;
 	char why[256];
 	const char *error = cJSON_IsObject(doc) ? check_reg(p, &r, why, sizeof(why)) : "not a JSON object";
+	if (!error && strcmp(r.op, "register") == 0 && too_many(p, user, r.device))
+		error = "too many devices (at most 20): unregister one first";
 	if (!error && store_reg(p, user, &r) != 0) error = "could not be stored; try again";
 	if (!error) METRIC_ADD(p->b, push_registrations, 1);
 	blog(error ? BLOG_WARN : BLOG_INFO, "push: %s %s device %s (%s)%s%s", user, r.op ? r.op : "?",

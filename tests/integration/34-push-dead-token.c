@@ -91,6 +91,27 @@ static void test_restart_keeps_pushing(void **state)
 	tc_close(alice);
 }
 
+/* A user cannot fan one message out to more than 20 devices. */
+static void test_device_limit(void **state)
+{
+	(void)state;
+	char json[256];
+	long have = h_mongo_count(&H, "devices", "{\"user\":\"carol\"}");
+	for (long i = have; i < 20; i++) {
+		snprintf(json, sizeof(json), "{\"op\":\"register\",\"device\":\"d%ld\",\"platform\":\"webhook\","
+			 "\"endpoint\":\"https://push.example.org/%ld\"}", i, i);
+		p_register(&H, "carol", json);
+	}
+	char *reply = p_device(&H, "carol", "{\"op\":\"register\",\"device\":\"one-more\",\"platform\":\"webhook\","
+					 "\"endpoint\":\"https://push.example.org/x\"}");
+	assert_non_null(strstr(reply, "too many devices"));
+	free(reply);
+	/* re-registering a known device is still fine */
+	p_register(&H, "carol", "{\"op\":\"register\",\"device\":\"d3\",\"platform\":\"webhook\","
+				"\"endpoint\":\"https://push.example.org/3b\"}");
+	assert_int_equal(h_mongo_count(&H, "devices", "{\"user\":\"carol\"}"), 20);
+}
+
 /* Bad push settings stop the bridge at --check-config, with the key named. */
 static void check_config_fails(const char *line, const char *needle)
 {
@@ -124,6 +145,7 @@ int main(void)
 		cmocka_unit_test(test_dead_tokens_removed),
 		cmocka_unit_test(test_restart_keeps_pushing),
 		cmocka_unit_test(test_check_config),
+		cmocka_unit_test(test_device_limit),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	bool clean = h_finish(&H, failed != 0);
