@@ -19,8 +19,8 @@
 #include "push_int.h"
 
 #define DEVICE_ID_MAX 128
-#define TOKEN_MAX 4096
-#define ENDPOINT_MAX 2048
+#define TOKEN_MAX     4096
+#define ENDPOINT_MAX  2048
 /* Devices per user: every message fans out to all of them, so a user must
  * not be able to turn one message into thousands of requests. */
 #define DEVICES_MAX 20
@@ -36,7 +36,8 @@ static bool chars_ok(const char *s, size_t max, const char *extra)
 	if (n == 0 || n > max) return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr(extra, c);
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		          strchr(extra, c);
 		if (!ok || c == '\0') return false;
 	}
 	return true;
@@ -52,19 +53,22 @@ static const char *check_reg(struct push *p, struct reg *r, char *why, size_t wh
 {
 	if (!r->op || (strcmp(r->op, "register") != 0 && strcmp(r->op, "unregister") != 0))
 		return "op must be \"register\" or \"unregister\"";
-	if (!r->device || !chars_ok(r->device, DEVICE_ID_MAX, "_.:-")) return "device must be 1-128 of [A-Za-z0-9_.:-]";
+	if (!r->device || !chars_ok(r->device, DEVICE_ID_MAX, "_.:-"))
+		return "device must be 1-128 of [A-Za-z0-9_.:-]";
 	if (strcmp(r->op, "unregister") == 0) return NULL;
 	if (!r->platform_name || push_platform_parse(r->platform_name, &r->platform) != 0)
 		return "platform must be webhook, unifiedpush, fcm or apns";
 	const struct push_provider *pv = push_provider_of(r->platform);
-	if (r->token && !chars_ok(r->token, TOKEN_MAX, "_.:-")) return "token must be up to 4096 of [A-Za-z0-9_.:-]";
+	if (r->token && !chars_ok(r->token, TOKEN_MAX, "_.:-"))
+		return "token must be up to 4096 of [A-Za-z0-9_.:-]";
 	if (pv->needs_token && !r->token) return "this platform needs a token";
 	if (pv->needs_endpoint && !r->endpoint) return "this platform needs an endpoint";
 	if (r->platform == PUSH_WEBHOOK && !r->endpoint && !p->cfg.webhook_url)
 		return "no endpoint given and no webhook_url configured";
 	if (r->platform == PUSH_FCM && !p->fcm.key) return "FCM is not configured on this server";
 	if (r->platform == PUSH_APNS && !p->apns.key) return "APNs is not configured on this server";
-	if (r->endpoint && (!pv->needs_endpoint && !pv->endpoint_optional)) return "this platform takes no endpoint";
+	if (r->endpoint && (!pv->needs_endpoint && !pv->endpoint_optional))
+		return "this platform takes no endpoint";
 	if (r->endpoint && strlen(r->endpoint) > ENDPOINT_MAX) return "endpoint too long";
 	if (r->endpoint && ssrf_check_url(p, r->endpoint, why, whylen) != 0) return why;
 	return NULL;
@@ -92,9 +96,9 @@ static int store_reg(struct push *p, const char *user, const struct reg *r)
 		ok = mongoc_collection_delete_one(p->devices, sel, NULL, NULL, &err);
 	} else {
 		bson_t *upd = BCON_NEW("$set", "{", "platform", BCON_UTF8(r->platform_name), "token",
-				       BCON_UTF8(r->token ? r->token : ""), "endpoint",
-				       BCON_UTF8(r->endpoint ? r->endpoint : ""), "updated",
-				       BCON_DATE_TIME(push_wall_ms()), "}");
+		                       BCON_UTF8(r->token ? r->token : ""), "endpoint",
+		                       BCON_UTF8(r->endpoint ? r->endpoint : ""), "updated",
+		                       BCON_DATE_TIME(push_wall_ms()), "}");
 		bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
 		ok = mongoc_collection_update_one(p->devices, sel, upd, opts, NULL, &err);
 		bson_destroy(upd);
@@ -126,7 +130,8 @@ static void reply(struct push *p, const char *user, const struct reg *r, const c
 	strbuf_free(&sb);
 }
 
-void devices_on_message(struct push *p, const char *topic, const char *from_prop, const char *json, size_t len)
+void devices_on_message(struct push *p, const char *topic, const char *from_prop, const char *json,
+                        size_t len)
 {
 	struct topic_ref t;
 	char user[TOPIC_ID_MAX + 1];
@@ -139,9 +144,12 @@ void devices_on_message(struct push *p, const char *topic, const char *from_prop
 		return;
 	}
 	cJSON *doc = cJSON_ParseWithLength(json, len);
-	struct reg r = {.op = str_field(doc, "op"), .device = str_field(doc, "device"),
-			.platform_name = str_field(doc, "platform"), .token = str_field(doc, "token"),
-			.endpoint = str_field(doc, "endpoint"), .cid = str_field(doc, "cid")};
+	struct reg r = {.op = str_field(doc, "op"),
+	                .device = str_field(doc, "device"),
+	                .platform_name = str_field(doc, "platform"),
+	                .token = str_field(doc, "token"),
+	                .endpoint = str_field(doc, "endpoint"),
+	                .cid = str_field(doc, "cid")};
 	if (r.cid && !chars_ok(r.cid, 64, "_.:-")) r.cid = NULL;
 	if (r.endpoint && !*r.endpoint) r.endpoint = NULL;
 	if (r.token && !*r.token) r.token = NULL;
@@ -152,7 +160,8 @@ void devices_on_message(struct push *p, const char *topic, const char *from_prop
 	if (!error && store_reg(p, user, &r) != 0) error = "could not be stored; try again";
 	if (!error) METRIC_ADD(p->b, push_registrations, 1);
 	blog(error ? BLOG_WARN : BLOG_INFO, "push: %s %s device %s (%s)%s%s", user, r.op ? r.op : "?",
-	     r.device ? r.device : "?", r.platform_name ? r.platform_name : "-", error ? ": " : "", error ? error : "");
+	     r.device ? r.device : "?", r.platform_name ? r.platform_name : "-", error ? ": " : "",
+	     error ? error : "");
 	reply(p, user, &r, error);
 	cJSON_Delete(doc);
 }
@@ -163,6 +172,7 @@ void devices_remove(struct push *p, const char *user, const char *device)
 	bson_t *sel = BCON_NEW("user", BCON_UTF8(user), "device", BCON_UTF8(device));
 	if (!mongoc_collection_delete_one(p->devices, sel, NULL, NULL, &err))
 		blog(BLOG_WARN, "push: removing device %s of %s: %s", device, user, err.message);
-	else blog(BLOG_INFO, "push: removed dead device %s of %s", device, user);
+	else
+		blog(BLOG_INFO, "push: removed dead device %s of %s", device, user);
 	bson_destroy(sel);
 }

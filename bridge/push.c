@@ -21,8 +21,8 @@
 #include "push.h"
 #include "push_int.h"
 
-#define QUEUE_MAX 200000         /* stored messages waiting; beyond, drop */
-#define STOP_GRACE_MS 3000       /* in-flight requests at shutdown */
+#define QUEUE_MAX     200000 /* stored messages waiting; beyond, drop */
+#define STOP_GRACE_MS 3000   /* in-flight requests at shutdown */
 
 long long push_now_ms(void)
 {
@@ -60,7 +60,7 @@ int push_platform_parse(const char *s, enum push_platform *out)
 const struct push_provider *push_provider_of(enum push_platform pf)
 {
 	static const struct push_provider *const table[PUSH_PLATFORMS] = {
-		&push_webhook_provider, &push_unifiedpush_provider, &push_fcm_provider, &push_apns_provider};
+	    &push_webhook_provider, &push_unifiedpush_provider, &push_fcm_provider, &push_apns_provider};
 	return table[pf];
 }
 
@@ -88,37 +88,41 @@ struct setting {
 	long min, max;
 };
 
-#define SET(k, field, kind, cfield, def, min, max)                                                       \
-	{k, offsetof(struct push_settings, field), kind, offsetof(struct push_cfg, cfield), def, min, max}
+#define SET(k, field, kind, cfield, def, min, max)                                                           \
+	{                                                                                                    \
+		k, offsetof(struct push_settings, field), kind, offsetof(struct push_cfg, cfield), def, min, \
+		    max                                                                                      \
+	}
 
 static const struct setting settings[] = {
-	SET("push_preview", preview, S_BOOL, preview, "true", 0, 0),
-	SET("push_coalesce_ms", coalesce_ms, S_LONG, coalesce_ms, "2000", 0, 600000),
-	SET("push_allow_private", allow_private, S_BOOL, allow_private, "false", 0, 0),
-	SET("push_allow_http", allow_http, S_BOOL, allow_http, "false", 0, 0),
-	SET("push_max_attempts", max_attempts, S_LONG, max_attempts, "10", 1, 1000),
-	SET("push_retry_base_ms", retry_base_ms, S_LONG, retry_base_ms, "2000", 10, 86400000),
-	SET("push_retry_max_ms", retry_max_ms, S_LONG, retry_max_ms, "600000", 10, 86400000),
-	SET("push_timeout_ms", timeout_ms, S_LONG, timeout_ms, "10000", 100, 600000),
-	SET("push_title", title, S_STR, title, NULL, 0, 0),
-	SET("webhook_url", webhook_url, S_STR, webhook_url, NULL, 0, 0),
-	SET("webhook_secret", webhook_secret, S_STR, webhook_secret, NULL, 0, 0),
-	SET("unifiedpush_ttl", unifiedpush_ttl, S_LONG, up_ttl, "86400", 0, 2419200),
-	SET("fcm_service_account", fcm_service_account, S_STR, fcm_file, NULL, 0, 0),
-	SET("fcm_project", fcm_project, S_STR, fcm_project, NULL, 0, 0),
-	SET("fcm_base_url", fcm_base_url, S_STR, fcm_base_url, "https://fcm.googleapis.com", 0, 0),
-	SET("fcm_token_url", fcm_token_url, S_STR, fcm_token_url, NULL, 0, 0),
-	SET("apns_key_file", apns_key_file, S_STR, apns_key_file, NULL, 0, 0),
-	SET("apns_key_id", apns_key_id, S_STR, apns_key_id, NULL, 0, 0),
-	SET("apns_team_id", apns_team_id, S_STR, apns_team_id, NULL, 0, 0),
-	SET("apns_topic", apns_topic, S_STR, apns_topic, NULL, 0, 0),
-	SET("apns_base_url", apns_base_url, S_STR, apns_base_url, "https://api.push.apple.com", 0, 0),
+    SET("push_preview", preview, S_BOOL, preview, "true", 0, 0),
+    SET("push_coalesce_ms", coalesce_ms, S_LONG, coalesce_ms, "2000", 0, 600000),
+    SET("push_allow_private", allow_private, S_BOOL, allow_private, "false", 0, 0),
+    SET("push_allow_http", allow_http, S_BOOL, allow_http, "false", 0, 0),
+    SET("push_max_attempts", max_attempts, S_LONG, max_attempts, "10", 1, 1000),
+    SET("push_retry_base_ms", retry_base_ms, S_LONG, retry_base_ms, "2000", 10, 86400000),
+    SET("push_retry_max_ms", retry_max_ms, S_LONG, retry_max_ms, "600000", 10, 86400000),
+    SET("push_timeout_ms", timeout_ms, S_LONG, timeout_ms, "10000", 100, 600000),
+    SET("push_title", title, S_STR, title, NULL, 0, 0),
+    SET("webhook_url", webhook_url, S_STR, webhook_url, NULL, 0, 0),
+    SET("webhook_secret", webhook_secret, S_STR, webhook_secret, NULL, 0, 0),
+    SET("unifiedpush_ttl", unifiedpush_ttl, S_LONG, up_ttl, "86400", 0, 2419200),
+    SET("fcm_service_account", fcm_service_account, S_STR, fcm_file, NULL, 0, 0),
+    SET("fcm_project", fcm_project, S_STR, fcm_project, NULL, 0, 0),
+    SET("fcm_base_url", fcm_base_url, S_STR, fcm_base_url, "https://fcm.googleapis.com", 0, 0),
+    SET("fcm_token_url", fcm_token_url, S_STR, fcm_token_url, NULL, 0, 0),
+    SET("apns_key_file", apns_key_file, S_STR, apns_key_file, NULL, 0, 0),
+    SET("apns_key_id", apns_key_id, S_STR, apns_key_id, NULL, 0, 0),
+    SET("apns_team_id", apns_team_id, S_STR, apns_team_id, NULL, 0, 0),
+    SET("apns_topic", apns_topic, S_STR, apns_topic, NULL, 0, 0),
+    SET("apns_base_url", apns_base_url, S_STR, apns_base_url, "https://api.push.apple.com", 0, 0),
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
 static int parse_bool(const char *v, bool *out)
 {
-	static const char *const yes[] = {"true", "on", "yes", "1"}, *const no[] = {"false", "off", "no", "0"};
+	static const char *const yes[] = {"true", "on", "yes", "1"}, *const no[] = {"false", "off", "no",
+	                                                                            "0"};
 	for (size_t i = 0; i < 4; i++) {
 		if (strcmp(v, yes[i]) == 0) return *out = true, 0;
 		if (strcmp(v, no[i]) == 0) return *out = false, 0;
@@ -142,7 +146,8 @@ static int parse_one(const struct setting *s, const char *v, struct push_cfg *cf
 	errno = 0;
 	long n = strtol(v, &end, 10);
 	if (errno || end == v || *end || n < s->min || n > s->max) {
-		snprintf(why, whylen, "%s must be a whole number %ld..%ld, not '%s'", s->key, s->min, s->max, v);
+		snprintf(why, whylen, "%s must be a whole number %ld..%ld, not '%s'", s->key, s->min, s->max,
+		         v);
 		return -1;
 	}
 	*(long *)(void *)slot = n;
@@ -177,7 +182,8 @@ static int parse_settings(const struct push_settings *ps, struct push_cfg *cfg, 
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		const char *v = *(char *const *)(const void *)((const char *)ps + settings[i].soff);
 		if (!v) v = settings[i].def;
-		if ((v || settings[i].kind == S_STR) && parse_one(&settings[i], v, cfg, why, whylen) != 0) return -1;
+		if ((v || settings[i].kind == S_STR) && parse_one(&settings[i], v, cfg, why, whylen) != 0)
+			return -1;
 	}
 	if (cfg->retry_max_ms < cfg->retry_base_ms) cfg->retry_max_ms = cfg->retry_base_ms;
 	if (check_operator_url("webhook_url", cfg->webhook_url, why, whylen) ||
@@ -246,8 +252,10 @@ static void enqueue(struct push *p, struct push_event *e)
 		event_free(e);
 		return;
 	}
-	if (p->tail) p->tail->next = e;
-	else p->head = e;
+	if (p->tail)
+		p->tail->next = e;
+	else
+		p->head = e;
 	p->tail = e;
 	p->queued++;
 	pthread_mutex_unlock(&p->lock);
@@ -295,11 +303,14 @@ bool push_on_mqtt(struct bridge *b, const struct mosquitto_message *msg, const m
 {
 	struct topic_ref t;
 	topic_parse(msg->topic, &t);
-	int kind = t.kind == TOPIC_PRESENCE ? EV_PRESENCE : t.kind == TOPIC_USER_ROOMS ? EV_ROOMS
-							    : t.kind == TOPIC_USER_DEVICES ? EV_DEVICES : -1;
+	int kind = t.kind == TOPIC_PRESENCE       ? EV_PRESENCE
+	           : t.kind == TOPIC_USER_ROOMS   ? EV_ROOMS
+	           : t.kind == TOPIC_USER_DEVICES ? EV_DEVICES
+	                                          : -1;
 	if (kind < 0 || t.wildcard) return false;
 	if (!b->push) return true;
-	struct push_event *e = event_new(kind, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
+	struct push_event *e =
+	    event_new(kind, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
 	if (kind == EV_DEVICES) e->from_prop = from_property(props);
 	enqueue(b->push, e);
 	return true;
@@ -326,9 +337,12 @@ static void handle_event(struct push *p, struct push_event *e)
 		return;
 	}
 	if (!topic_user(e->topic, user)) return;
-	if (e->kind == EV_PRESENCE) push_index_presence(p, user, e->data, e->len);
-	else if (e->kind == EV_ROOMS) push_index_rooms(p, user, e->data, e->len);
-	else devices_on_message(p, e->topic, e->from_prop, e->data, e->len);
+	if (e->kind == EV_PRESENCE)
+		push_index_presence(p, user, e->data, e->len);
+	else if (e->kind == EV_ROOMS)
+		push_index_rooms(p, user, e->data, e->len);
+	else
+		devices_on_message(p, e->topic, e->from_prop, e->data, e->len);
 }
 
 static void drain_events(struct push *p)
@@ -439,7 +453,8 @@ int push_start(struct bridge *b)
 	char why[512];
 	struct push *p = xcalloc(1, sizeof(*p));
 	p->b = b;
-	if (parse_settings(&b->cfg.push, &p->cfg, why, sizeof(why)) != 0 || load_keys(p, why, sizeof(why)) != 0) {
+	if (parse_settings(&b->cfg.push, &p->cfg, why, sizeof(why)) != 0 ||
+	    load_keys(p, why, sizeof(why)) != 0) {
 		blog(BLOG_ERR, "push: %s", why);
 		push_free(p);
 		return -1;
@@ -456,8 +471,8 @@ int push_start(struct bridge *b)
 		goto fail;
 	}
 	p->running = true;
-	blog(BLOG_INFO, "push: started (coalesce %ld ms, preview %s, private endpoints %s)", p->cfg.coalesce_ms,
-	     p->cfg.preview ? "on" : "off", p->cfg.allow_private ? "allowed" : "refused");
+	blog(BLOG_INFO, "push: started (coalesce %ld ms, preview %s, private endpoints %s)",
+	     p->cfg.coalesce_ms, p->cfg.preview ? "on" : "off", p->cfg.allow_private ? "allowed" : "refused");
 	return 0;
 fail:
 	blog(BLOG_ERR, "push: could not start");
@@ -490,14 +505,15 @@ void push_stop(struct bridge *b)
 
 /* ---- counters ---- */
 
-_Static_assert(sizeof(((struct bridge_metrics *)0)->push) / sizeof(metric_t) == PUSH_PLATFORMS * PUSH_OUTCOMES,
-	       "metrics.h: push[][] must be [PUSH_PLATFORMS][PUSH_OUTCOMES]");
+_Static_assert(sizeof(((struct bridge_metrics *)0)->push) / sizeof(metric_t) ==
+                   PUSH_PLATFORMS * PUSH_OUTCOMES,
+               "metrics.h: push[][] must be [PUSH_PLATFORMS][PUSH_OUTCOMES]");
 
 void push_metrics_write(struct bridge *b, struct strbuf *out)
 {
 	const struct bridge_metrics *m = &b->metrics;
 	strbuf_puts(out, "# HELP chat_bridge_push_total Push requests by provider and outcome.\n"
-			 "# TYPE chat_bridge_push_total counter\n");
+	                 "# TYPE chat_bridge_push_total counter\n");
 	for (int pf = 0; pf < PUSH_PLATFORMS; pf++) {
 		for (int o = 0; o < PUSH_OUTCOMES; o++) {
 			strbuf_puts(out, "chat_bridge_push_total{provider=\"");
@@ -509,14 +525,20 @@ void push_metrics_write(struct bridge *b, struct strbuf *out)
 			strbuf_putc(out, '\n');
 		}
 	}
-	strbuf_puts(out, "# HELP chat_bridge_push_notifications_total Coalesced notifications created.\n"
-			 "# TYPE chat_bridge_push_notifications_total counter\nchat_bridge_push_notifications_total ");
+	strbuf_puts(
+	    out,
+	    "# HELP chat_bridge_push_notifications_total Coalesced notifications created.\n"
+	    "# TYPE chat_bridge_push_notifications_total counter\nchat_bridge_push_notifications_total ");
 	strbuf_append_u64(out, atomic_load(&m->push_notifications));
-	strbuf_puts(out, "\n# HELP chat_bridge_push_dropped_total Stored messages not considered for push "
-			 "(queue full).\n# TYPE chat_bridge_push_dropped_total counter\nchat_bridge_push_dropped_total ");
+	strbuf_puts(
+	    out,
+	    "\n# HELP chat_bridge_push_dropped_total Stored messages not considered for push "
+	    "(queue full).\n# TYPE chat_bridge_push_dropped_total counter\nchat_bridge_push_dropped_total ");
 	strbuf_append_u64(out, atomic_load(&m->push_dropped));
-	strbuf_puts(out, "\n# HELP chat_bridge_push_registrations_total Device registrations handled.\n"
-			 "# TYPE chat_bridge_push_registrations_total counter\nchat_bridge_push_registrations_total ");
+	strbuf_puts(
+	    out,
+	    "\n# HELP chat_bridge_push_registrations_total Device registrations handled.\n"
+	    "# TYPE chat_bridge_push_registrations_total counter\nchat_bridge_push_registrations_total ");
 	strbuf_append_u64(out, atomic_load(&m->push_registrations));
 	strbuf_putc(out, '\n');
 }

@@ -42,7 +42,8 @@ static const char *provider_token(struct push *p)
 	strbuf_puts(&c, ",\"iat\":");
 	strbuf_append_i64(&c, push_wall_ms() / 1000);
 	strbuf_putc(&c, '}');
-	bool ok = strbuf_status(&h) == 0 && strbuf_status(&c) == 0 && push_jwt_sign(p->apns.key, h.buf, c.buf, &jwt) == 0;
+	bool ok = strbuf_status(&h) == 0 && strbuf_status(&c) == 0 &&
+	          push_jwt_sign(p->apns.key, h.buf, c.buf, &jwt) == 0;
 	strbuf_free(&h);
 	strbuf_free(&c);
 	if (!ok) {
@@ -61,7 +62,8 @@ static bool hex_token(const char *t)
 	if (n < 16 || n > 200) return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = t[i];
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+			return false;
 	}
 	return true;
 }
@@ -90,7 +92,8 @@ static void apns_body(const struct push_note *n, struct strbuf *sb)
 static int apns_prepare(struct push *p, struct push_job *j)
 {
 	if (!p->apns.key || !j->token || !hex_token(j->token)) {
-		snprintf(j->error, sizeof(j->error), "APNs %s", !p->apns.key ? "is not configured" : "token is not hex");
+		snprintf(j->error, sizeof(j->error), "APNs %s",
+		         !p->apns.key ? "is not configured" : "token is not hex");
 		return PREP_FAIL;
 	}
 	const char *jwt = provider_token(p);
@@ -100,7 +103,8 @@ static int apns_prepare(struct push *p, struct push_job *j)
 	}
 	const char *base = p->cfg.apns_base_url;
 	size_t blen = strlen(base);
-	while (blen && base[blen - 1] == '/') blen--;
+	while (blen && base[blen - 1] == '/')
+		blen--;
 	size_t cap = blen + strlen(j->token) + 16;
 	j->url = xmalloc(cap);
 	snprintf(j->url, cap, "%.*s/3/device/%s", (int)blen, base, j->token);
@@ -128,7 +132,8 @@ static bool resp_has(const struct push_job *j, const char *needle)
 static enum push_outcome apns_result(struct push *p, struct push_job *j, long status)
 {
 	if (status == 200) return PUSH_OK;
-	if (status == 410 || resp_has(j, "\"Unregistered\"") || resp_has(j, "\"BadDeviceToken\"")) return PUSH_DEAD;
+	if (status == 410 || resp_has(j, "\"Unregistered\"") || resp_has(j, "\"BadDeviceToken\""))
+		return PUSH_DEAD;
 	if (j->resp.len) snprintf(j->error, sizeof(j->error), "HTTP %ld: %.200s", status, j->resp.buf);
 	if (status == 403 && (resp_has(j, "ExpiredProviderToken") || resp_has(j, "InvalidProviderToken"))) {
 		free(p->apns.jwt);
@@ -140,8 +145,8 @@ static enum push_outcome apns_result(struct push *p, struct push_job *j, long st
 }
 
 const struct push_provider push_apns_provider = {
-	.name = "apns",
-	.needs_token = true,
-	.prepare = apns_prepare,
-	.result = apns_result,
+    .name = "apns",
+    .needs_token = true,
+    .prepare = apns_prepare,
+    .result = apns_result,
 };

@@ -24,7 +24,8 @@ void push_hmac_signature(const char *key, const char *data, size_t len, char *ou
 	unsigned int maclen = 0;
 	HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)data, len, mac, &maclen);
 	size_t o = (size_t)snprintf(out, cap, "sha256=");
-	for (unsigned i = 0; i < maclen && o + 3 <= cap; i++) o += (size_t)snprintf(out + o, cap - o, "%02x", mac[i]);
+	for (unsigned i = 0; i < maclen && o + 3 <= cap; i++)
+		o += (size_t)snprintf(out + o, cap - o, "%02x", mac[i]);
 }
 
 static EVP_PKEY *key_from_bio(BIO *bio, const char *name, char *why, size_t whylen)
@@ -32,7 +33,8 @@ static EVP_PKEY *key_from_bio(BIO *bio, const char *name, char *why, size_t whyl
 	EVP_PKEY *k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
 	if (!k) {
 		unsigned long e = ERR_get_error();
-		snprintf(why, whylen, "%s: not a PEM private key (%s)", name, e ? ERR_reason_error_string(e) : "unreadable");
+		snprintf(why, whylen, "%s: not a PEM private key (%s)", name,
+		         e ? ERR_reason_error_string(e) : "unreadable");
 		ERR_clear_error();
 	}
 	BIO_free(bio);
@@ -81,7 +83,7 @@ int push_jwt_sign(EVP_PKEY *key, const char *header_json, const char *claims_jso
 	size_t siglen = sizeof(sig);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
-		 EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)out->buf, out->len) == 1;
+	         EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)out->buf, out->len) == 1;
 	EVP_MD_CTX_free(ctx);
 	if (!ok) {
 		ERR_clear_error();

@@ -18,10 +18,10 @@
 #include "bridge.h"
 #include "push_int.h"
 
-#define FCM_SCOPE "https://www.googleapis.com/auth/firebase.messaging"
+#define FCM_SCOPE             "https://www.googleapis.com/auth/firebase.messaging"
 #define FCM_DEFAULT_TOKEN_URL "https://oauth2.googleapis.com/token"
-#define TOKEN_MARGIN_MS 60000
-#define FILE_MAX (1 << 20)
+#define TOKEN_MARGIN_MS       60000
+#define FILE_MAX              (1 << 20)
 
 static char *read_small_file(const char *path)
 {
@@ -58,8 +58,10 @@ int push_fcm_load(struct push *p, const char *path, char *why, size_t whylen)
 	cJSON_Delete(doc);
 	int rc = -1;
 	if (!pem || !p->cfg.fcm_email || !p->cfg.fcm_project) {
-		snprintf(why, whylen, "%s: needs private_key, client_email and project_id (or fcm_project)", path);
-	} else if ((p->fcm.key = push_key_load_pem(pem, why, whylen)) && EVP_PKEY_base_id(p->fcm.key) != EVP_PKEY_RSA) {
+		snprintf(why, whylen, "%s: needs private_key, client_email and project_id (or fcm_project)",
+		         path);
+	} else if ((p->fcm.key = push_key_load_pem(pem, why, whylen)) &&
+	           EVP_PKEY_base_id(p->fcm.key) != EVP_PKEY_RSA) {
 		snprintf(why, whylen, "%s: the private key is not RSA", path);
 	} else if (p->fcm.key) {
 		rc = 0;
@@ -96,7 +98,9 @@ static int make_assertion(struct push *p, struct strbuf *jwt)
 	strbuf_puts(&c, ",\"exp\":");
 	strbuf_append_i64(&c, now + 3600);
 	strbuf_putc(&c, '}');
-	int rc = strbuf_status(&h) == 0 && strbuf_status(&c) == 0 ? push_jwt_sign(p->fcm.key, h.buf, c.buf, jwt) : -1;
+	int rc = strbuf_status(&h) == 0 && strbuf_status(&c) == 0
+	             ? push_jwt_sign(p->fcm.key, h.buf, c.buf, jwt)
+	             : -1;
 	strbuf_free(&h);
 	strbuf_free(&c);
 	return rc;
@@ -149,7 +153,8 @@ void push_fcm_token_done(struct push *p, struct push_job *j, long status, CURLco
 	cJSON_Delete(doc);
 	if (!token) {
 		char why[CURL_ERROR_SIZE + 64];
-		snprintf(why, sizeof(why), "FCM OAuth token: %s", rc != CURLE_OK ? curl_easy_strerror(rc) : "refused");
+		snprintf(why, sizeof(why), "FCM OAuth token: %s",
+		         rc != CURLE_OK ? curl_easy_strerror(rc) : "refused");
 		blog(BLOG_WARN, "push: %s (HTTP %ld)", why, status);
 		push_job_free(j);
 		fail_waiting(p, why, status);
@@ -204,7 +209,8 @@ static void fcm_body(const struct push_job *j, struct strbuf *sb)
 static int fcm_prepare(struct push *p, struct push_job *j)
 {
 	if (!p->fcm.key || !j->token) {
-		snprintf(j->error, sizeof(j->error), !j->token ? "FCM device without token" : "FCM is not configured");
+		snprintf(j->error, sizeof(j->error),
+		         !j->token ? "FCM device without token" : "FCM is not configured");
 		return PREP_FAIL;
 	}
 	if (!p->fcm.access_token || push_now_ms() >= p->fcm.token_expiry_ms) {
@@ -217,7 +223,8 @@ static int fcm_prepare(struct push *p, struct push_job *j)
 	j->url = xmalloc(cap);
 	const char *base = p->cfg.fcm_base_url;
 	size_t blen = strlen(base);
-	while (blen && base[blen - 1] == '/') blen--;
+	while (blen && base[blen - 1] == '/')
+		blen--;
 	snprintf(j->url, cap, "%.*s/v1/projects/%s/messages:send", (int)blen, base, p->cfg.fcm_project);
 	size_t alen = strlen(p->fcm.access_token) + 8;
 	char *auth = xmalloc(alen);
@@ -245,13 +252,14 @@ static enum push_outcome fcm_result(struct push *p, struct push_job *j, long sta
 		snprintf(j->error, sizeof(j->error), "FCM refused the OAuth token (HTTP %ld)", status);
 		return PUSH_RETRY;
 	}
-	if (status != 200 && j->resp.len) snprintf(j->error, sizeof(j->error), "HTTP %ld: %.200s", status, j->resp.buf);
+	if (status != 200 && j->resp.len)
+		snprintf(j->error, sizeof(j->error), "HTTP %ld: %.200s", status, j->resp.buf);
 	return push_status_outcome(status) == PUSH_DEAD ? PUSH_FAILED : push_status_outcome(status);
 }
 
 const struct push_provider push_fcm_provider = {
-	.name = "fcm",
-	.needs_token = true,
-	.prepare = fcm_prepare,
-	.result = fcm_result,
+    .name = "fcm",
+    .needs_token = true,
+    .prepare = fcm_prepare,
+    .result = fcm_result,
 };

@@ -32,8 +32,10 @@ int push_http_init(struct push *p)
 
 static void flying_remove(struct push *p, struct push_job *j)
 {
-	if (j->fl_prev) j->fl_prev->fl_next = j->fl_next;
-	else p->flying = j->fl_next;
+	if (j->fl_prev)
+		j->fl_prev->fl_next = j->fl_next;
+	else
+		p->flying = j->fl_next;
 	if (j->fl_next) j->fl_next->fl_prev = j->fl_prev;
 	j->fl_prev = j->fl_next = NULL;
 	curl_multi_remove_handle(p->multi, j->easy);
@@ -151,8 +153,10 @@ void push_send(struct push *p, struct push_job *j)
 		return;
 	}
 	j->next = NULL;
-	if (p->pending_tail) p->pending_tail->next = j;
-	else p->pending = j;
+	if (p->pending_tail)
+		p->pending_tail->next = j;
+	else
+		p->pending = j;
 	p->pending_tail = j;
 	p->npending++;
 }
@@ -173,8 +177,8 @@ static void start_pending(struct push *p)
 void push_job_finish(struct push *p, struct push_job *j, enum push_outcome o, long status)
 {
 	METRIC_ADD(p->b, push[j->platform][o], 1);
-	blog(BLOG_DEBUG, "push: %s to %s/%s: %ld %s", push_platform_name(j->platform), j->note.user, j->device,
-	     status, j->error);
+	blog(BLOG_DEBUG, "push: %s to %s/%s: %ld %s", push_platform_name(j->platform), j->note.user,
+	     j->device, status, j->error);
 	push_outbox_done(p, j, o, status);
 	push_job_free(j);
 }
@@ -183,7 +187,7 @@ static enum push_outcome judge(struct push *p, struct push_job *j, CURLcode rc, 
 {
 	if (j->blocked) {
 		snprintf(j->error, sizeof(j->error), "blocked: the endpoint resolved to a %s address",
-			 netaddr_class_name(j->blocked_class));
+		         netaddr_class_name(j->blocked_class));
 		return PUSH_BLOCKED;
 	}
 	if (rc != CURLE_OK) {

@@ -110,13 +110,14 @@ void push_index_rooms(struct push *p, const char *user, const char *json, size_t
 }
 
 void push_index_members(struct push *p, const char *room, void (*fn)(struct push *, const char *, void *),
-			void *ud)
+                        void *ud)
 {
 	struct push_room *r = NULL;
 	HASH_FIND_STR(p->rooms, room, r);
 	if (r) {
 		struct push_member *m, *tmp;
-		HASH_ITER(hh, r->members, m, tmp) fn(p, m->user, ud);
+		HASH_ITER(hh, r->members, m, tmp)
+			fn(p, m->user, ud);
 		return;
 	}
 	/* A DM room is its two users even before a rooms list names it. */

@@ -32,11 +32,11 @@ struct bridge;
 enum push_platform { PUSH_WEBHOOK, PUSH_UNIFIEDPUSH, PUSH_FCM, PUSH_APNS, PUSH_PLATFORMS };
 
 enum push_outcome {
-	PUSH_OK,       /* delivered (2xx) */
-	PUSH_RETRY,    /* provider down or busy: back off and retry */
-	PUSH_DEAD,     /* the provider says the token is gone: remove the device */
-	PUSH_FAILED,   /* refused for good (4xx): dead-letter now */
-	PUSH_BLOCKED,  /* the SSRF guard refused the address */
+	PUSH_OK,      /* delivered (2xx) */
+	PUSH_RETRY,   /* provider down or busy: back off and retry */
+	PUSH_DEAD,    /* the provider says the token is gone: remove the device */
+	PUSH_FAILED,  /* refused for good (4xx): dead-letter now */
+	PUSH_BLOCKED, /* the SSRF guard refused the address */
 	PUSH_OUTCOMES,
 };
 
@@ -57,21 +57,21 @@ struct push_note {
 };
 
 struct push_job {
-	bool is_token_request;    /* FCM OAuth token fetch, not a notification */
-	bson_oid_t oid;           /* its push_outbox document */
+	bool is_token_request; /* FCM OAuth token fetch, not a notification */
+	bson_oid_t oid;        /* its push_outbox document */
 	enum push_platform platform;
 	char *device, *token, *endpoint;
 	struct push_note note;
-	int attempts;             /* before this one */
-	bool guarded;             /* user-supplied URL: SSRF guard on */
-	bool blocked;             /* the guard refused an address */
+	int attempts; /* before this one */
+	bool guarded; /* user-supplied URL: SSRF guard on */
+	bool blocked; /* the guard refused an address */
 	enum netaddr_class blocked_class;
 	CURL *easy;
 	struct curl_slist *headers;
 	char *url;
 	struct strbuf body, resp;
 	char error[CURL_ERROR_SIZE];
-	struct push_job *next;    /* waiting for an FCM token or a slot */
+	struct push_job *next;              /* waiting for an FCM token or a slot */
 	struct push_job *fl_prev, *fl_next; /* in flight */
 	struct push *p;
 };
@@ -88,7 +88,7 @@ struct push_provider {
 enum { PREP_READY, PREP_WAIT, PREP_FAIL };
 
 extern const struct push_provider push_webhook_provider, push_unifiedpush_provider, push_fcm_provider,
-	push_apns_provider;
+    push_apns_provider;
 
 struct push_event {
 	enum { EV_STORED, EV_PRESENCE, EV_ROOMS, EV_DEVICES } kind;
@@ -146,21 +146,21 @@ struct push {
 	bool running;
 	atomic_bool stop;
 
-	pthread_mutex_t lock;      /* guards the queue */
+	pthread_mutex_t lock; /* guards the queue */
 	struct push_event *head, *tail;
 	size_t queued;
 
 	mongoc_client_t *mongo;
 	mongoc_collection_t *devices, *outbox, *dead, *messages, *reads;
 	bool indexes_ok;
-	char *owner;               /* this bridge's client id, in claimed outbox docs */
+	char *owner; /* this bridge's client id, in claimed outbox docs */
 
 	CURLM *multi;
 	int inflight;
 	struct push_job *flying;
 	struct push_job *pending, *pending_tail; /* waiting for a transfer slot */
 	size_t npending;
-	bson_oid_t *done;          /* finished jobs whose outbox documents go */
+	bson_oid_t *done; /* finished jobs whose outbox documents go */
 	size_t ndone, done_cap;
 	struct push_user *users;
 	struct push_room *rooms;
@@ -171,12 +171,11 @@ struct push {
 
 	struct push_fcm_state fcm;
 	struct push_apns_state apns;
-
 };
 
 /* push.c */
-long long push_now_ms(void);   /* monotonic */
-long long push_wall_ms(void);  /* unix ms */
+long long push_now_ms(void);  /* monotonic */
+long long push_wall_ms(void); /* unix ms */
 void push_note_free(struct push_note *n);
 const char *push_platform_name(enum push_platform pf);
 int push_platform_parse(const char *s, enum push_platform *out);
@@ -191,7 +190,7 @@ void push_index_rooms(struct push *p, const char *user, const char *json, size_t
 bool push_index_online(struct push *p, const char *user);
 /* Calls fn for each member of room (DM rooms: its two users when unknown). */
 void push_index_members(struct push *p, const char *room, void (*fn)(struct push *, const char *, void *),
-			void *ud);
+                        void *ud);
 void push_index_free(struct push *p);
 
 /* push_notify.c */
@@ -202,7 +201,8 @@ long push_notify_flush(struct push *p, bool force, long max_wait);
 void push_notify_free(struct push *p);
 
 /* devices.c */
-void devices_on_message(struct push *p, const char *topic, const char *from_prop, const char *json, size_t len);
+void devices_on_message(struct push *p, const char *topic, const char *from_prop, const char *json,
+                        size_t len);
 void devices_remove(struct push *p, const char *user, const char *device);
 
 /* push_outbox.c */

@@ -17,11 +17,11 @@
 #include "envelope.h"
 #include "push_int.h"
 
-#define PREVIEW_MAX 120      /* bytes of text in a preview */
-#define UNREAD_CAP 9999
-#define FLUSH_RETRY_MS 1000  /* MongoDB unreachable: try the bucket again */
+#define PREVIEW_MAX     120 /* bytes of text in a preview */
+#define UNREAD_CAP      9999
+#define FLUSH_RETRY_MS  1000 /* MongoDB unreachable: try the bucket again */
 #define FLUSH_TRIES_MAX 60
-#define FLUSH_BATCH 256     /* buckets per flush: one devices and one reads query */
+#define FLUSH_BATCH     256 /* buckets per flush: one devices and one reads query */
 
 static char *span_dup(const struct json_span *s)
 {
@@ -38,7 +38,8 @@ static void clip_utf8(char *s, size_t max)
 {
 	size_t n = strlen(s);
 	if (n <= max) return;
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80) max--;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
 	memcpy(s + max, "\xe2\x80\xa6", 4);
 }
 
@@ -78,8 +79,11 @@ void push_notify_stored(struct push *p, const char *json, size_t len)
 {
 	struct envelope_view v;
 	if (envelope_read(json, len, &v) != 0) return;
-	struct incoming in = {.room = span_dup(&v.room), .from = span_dup(&v.from), .id = span_dup(&v.id),
-			      .ts = v.ts, .now = push_now_ms()};
+	struct incoming in = {.room = span_dup(&v.room),
+	                      .from = span_dup(&v.from),
+	                      .id = span_dup(&v.id),
+	                      .ts = v.ts,
+	                      .now = push_now_ms()};
 	if (v.has_text) {
 		in.text = span_dup(&v.text);
 	} else {
@@ -134,7 +138,8 @@ static void lookup_free(struct lookup *lk)
 {
 	struct lookup_user *u, *ut;
 	HASH_ITER(hh, lk->users, u, ut) {
-		for (size_t i = 0; i < u->ndevices; i++) bson_destroy(u->devices[i]);
+		for (size_t i = 0; i < u->ndevices; i++)
+			bson_destroy(u->devices[i]);
 		free(u->devices);
 		HASH_DEL(lk->users, u);
 		free(u);
@@ -188,7 +193,7 @@ static void add_read(struct lookup *lk, const bson_t *doc)
 
 /* Runs {user: {$in: users}} on coll, handing each document to fn. */
 static int find_users(mongoc_collection_t *coll, const struct lookup *lk, struct lookup *out,
-		      void (*fn)(struct lookup *, const bson_t *))
+                      void (*fn)(struct lookup *, const bson_t *))
 {
 	bson_t filter = BSON_INITIALIZER, user, in;
 	BSON_APPEND_DOCUMENT_BEGIN(&filter, "user", &user);
@@ -205,7 +210,8 @@ static int find_users(mongoc_collection_t *coll, const struct lookup *lk, struct
 	bson_append_document_end(&filter, &user);
 	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
 	const bson_t *doc;
-	while (mongoc_cursor_next(cur, &doc)) fn(out, doc);
+	while (mongoc_cursor_next(cur, &doc))
+		fn(out, doc);
 	bson_error_t err;
 	bool failed = mongoc_cursor_error(cur, &err);
 	if (failed) blog(BLOG_WARN, "push: lookup in %s: %s", mongoc_collection_get_name(coll), err.message);
@@ -225,7 +231,8 @@ static int lookup_load(struct push *p, struct push_bucket **due, size_t n, struc
 		snprintf(u->user, sizeof(u->user), "%s", due[i]->note.user);
 		HASH_ADD_STR(lk->users, user, u);
 	}
-	if (find_users(p->devices, lk, lk, add_device) != 0 || find_users(p->reads, lk, lk, add_read) != 0) return -1;
+	if (find_users(p->devices, lk, lk, add_device) != 0 || find_users(p->reads, lk, lk, add_read) != 0)
+		return -1;
 	return 0;
 }
 
@@ -234,8 +241,10 @@ static char *make_title(const struct push *p, const struct push_note *n)
 	if (p->cfg.title) return xstrdup(p->cfg.title);
 	size_t cap = strlen(n->from) + strlen(n->room) + 8;
 	char *t = xmalloc(cap);
-	if (strncmp(n->room, "dm:", 3) == 0) snprintf(t, cap, "%s", n->from);
-	else snprintf(t, cap, "%s in %s", n->from, n->room);
+	if (strncmp(n->room, "dm:", 3) == 0)
+		snprintf(t, cap, "%s", n->from);
+	else
+		snprintf(t, cap, "%s in %s", n->from, n->room);
 	return t;
 }
 
@@ -243,10 +252,14 @@ static char *make_body(const struct push *p, const struct push_note *n)
 {
 	size_t cap = strlen(n->text) + 64;
 	char *t = xmalloc(cap);
-	if (p->cfg.preview && n->count == 1) snprintf(t, cap, "%s", n->text);
-	else if (p->cfg.preview) snprintf(t, cap, "%ld new messages, the latest: %s", n->count, n->text);
-	else if (n->count == 1) snprintf(t, cap, "New message");
-	else snprintf(t, cap, "%ld new messages", n->count);
+	if (p->cfg.preview && n->count == 1)
+		snprintf(t, cap, "%s", n->text);
+	else if (p->cfg.preview)
+		snprintf(t, cap, "%ld new messages, the latest: %s", n->count, n->text);
+	else if (n->count == 1)
+		snprintf(t, cap, "New message");
+	else
+		snprintf(t, cap, "%ld new messages", n->count);
 	return t;
 }
 
@@ -339,8 +352,8 @@ static int flush_bucket(struct push *p, struct push_bucket *bk, const struct loo
 	}
 	free(out.title);
 	free(out.text);
-	blog(BLOG_DEBUG, "push: %s in %s: %ld new, %ld unread, %zu devices", n->user, n->room, n->count, out.unread,
-	     u->ndevices);
+	blog(BLOG_DEBUG, "push: %s in %s: %ld new, %ld unread, %zu devices", n->user, n->room, n->count,
+	     out.unread, u->ndevices);
 	return 0;
 }
 
@@ -350,8 +363,10 @@ static bool send_batch(struct push *p, struct batch *bt)
 {
 	bool ok = bt->n == 0 || push_outbox_add(p, bt->jobs, bt->n) == 0;
 	for (size_t i = 0; i < bt->n; i++) {
-		if (ok) push_send(p, bt->jobs[i]);
-		else push_job_free(bt->jobs[i]);
+		if (ok)
+			push_send(p, bt->jobs[i]);
+		else
+			push_job_free(bt->jobs[i]);
 	}
 	free(bt->jobs);
 	return ok;
@@ -388,7 +403,8 @@ long push_notify_flush(struct push *p, bool force, long max_wait)
 	struct lookup lk;
 	struct batch bt = {0};
 	bool looked_up = lookup_load(p, due, n, &lk) == 0;
-	for (size_t i = 0; i < n; i++) status[i] = looked_up ? flush_bucket(p, due[i], &lk, &bt) : -1;
+	for (size_t i = 0; i < n; i++)
+		status[i] = looked_up ? flush_bucket(p, due[i], &lk, &bt) : -1;
 	lookup_free(&lk);
 	bool sent = send_batch(p, &bt);
 	for (size_t i = 0; i < n; i++) {

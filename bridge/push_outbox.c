@@ -18,7 +18,7 @@
 #include "push_int.h"
 
 #define LEASE_EXTRA_MS 30000
-#define MAX_INFLIGHT 256
+#define MAX_INFLIGHT   256
 
 static long long lease_ms(const struct push *p)
 {
@@ -28,8 +28,9 @@ static long long lease_ms(const struct push *p)
 static bool create_index(struct push *p, const char *coll, bson_t *keys, const char *name, bool unique)
 {
 	bson_error_t err;
-	bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(coll), "indexes", "[", "{", "key", BCON_DOCUMENT(keys),
-			       "name", BCON_UTF8(name), "unique", BCON_BOOL(unique), "}", "]");
+	bson_t *cmd =
+	    BCON_NEW("createIndexes", BCON_UTF8(coll), "indexes", "[", "{", "key", BCON_DOCUMENT(keys),
+	             "name", BCON_UTF8(name), "unique", BCON_BOOL(unique), "}", "]");
 	mongoc_database_t *db = mongoc_client_get_database(p->mongo, p->b->cfg.mongo_database);
 	bool ok = mongoc_database_write_command_with_opts(db, cmd, NULL, NULL, &err);
 	if (!ok) blog(BLOG_WARN, "push: index %s on %s: %s", name, coll, err.message);
@@ -42,9 +43,9 @@ static bool create_index(struct push *p, const char *coll, bson_t *keys, const c
 int push_outbox_indexes(struct push *p)
 {
 	/* One index per command: the FerretDB stand-in takes no more. */
-	bool ok = create_index(p, "devices", BCON_NEW("user", BCON_INT32(1), "device", BCON_INT32(1)), "user_device",
-			       true) &&
-		  create_index(p, "push_outbox", BCON_NEW("next_at", BCON_INT32(1)), "next_at", false);
+	bool ok = create_index(p, "devices", BCON_NEW("user", BCON_INT32(1), "device", BCON_INT32(1)),
+	                       "user_device", true) &&
+	          create_index(p, "push_outbox", BCON_NEW("next_at", BCON_INT32(1)), "next_at", false);
 	p->indexes_ok = ok;
 	return ok ? 0 : -1;
 }
@@ -93,7 +94,8 @@ int push_outbox_add(struct push *p, struct push_job **jobs, size_t n)
 		ptrs[i] = &docs[i];
 	}
 	bool ok = mongoc_collection_insert_many(p->outbox, ptrs, n, NULL, NULL, &err);
-	for (size_t i = 0; i < n; i++) bson_destroy(&docs[i]);
+	for (size_t i = 0; i < n; i++)
+		bson_destroy(&docs[i]);
 	free(docs);
 	free(ptrs);
 	if (!ok) blog(BLOG_ERR, "push: outbox insert: %s", err.message);
@@ -103,7 +105,8 @@ int push_outbox_add(struct push *p, struct push_job **jobs, size_t n)
 static char *get_str(const bson_t *doc, const char *path)
 {
 	bson_iter_t it, sub;
-	if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &sub) || !BSON_ITER_HOLDS_UTF8(&sub))
+	if (!bson_iter_init(&it, doc) || !bson_iter_find_descendant(&it, path, &sub) ||
+	    !BSON_ITER_HOLDS_UTF8(&sub))
 		return NULL;
 	const char *s = bson_iter_utf8(&sub, NULL);
 	return *s ? xstrdup(s) : NULL;
@@ -122,8 +125,8 @@ static struct push_job *job_from_doc(struct push *p, const bson_t *doc)
 	bson_iter_t it;
 	char *platform = get_str(doc, "platform");
 	enum push_platform pf;
-	bool ok = platform && push_platform_parse(platform, &pf) == 0 && bson_iter_init_find(&it, doc, "_id") &&
-		  BSON_ITER_HOLDS_OID(&it);
+	bool ok = platform && push_platform_parse(platform, &pf) == 0 &&
+	          bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_OID(&it);
 	free(platform);
 	if (!ok) return NULL;
 	struct push_job *j = xcalloc(1, sizeof(*j));
@@ -162,7 +165,7 @@ static int claim_one(struct push *p)
 	bson_t *query = BCON_NEW("next_at", "{", "$lte", BCON_DATE_TIME(now), "}");
 	bson_t *sort = BCON_NEW("next_at", BCON_INT32(1));
 	bson_t *update = BCON_NEW("$set", "{", "next_at", BCON_DATE_TIME(now + lease_ms(p)), "owner",
-				  BCON_UTF8(p->owner), "}");
+	                          BCON_UTF8(p->owner), "}");
 	mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
 	mongoc_find_and_modify_opts_set_sort(opts, sort);
 	mongoc_find_and_modify_opts_set_update(opts, update);
@@ -177,8 +180,10 @@ static int claim_one(struct push *p)
 		bson_iter_document(&it, &len, &data);
 		if (bson_init_static(&doc, data, len)) {
 			struct push_job *j = job_from_doc(p, &doc);
-			if (j) push_send(p, j);
-			else blog(BLOG_WARN, "push: dropping a malformed outbox document");
+			if (j)
+				push_send(p, j);
+			else
+				blog(BLOG_WARN, "push: dropping a malformed outbox document");
 		}
 		rc = 1;
 	}
@@ -258,11 +263,11 @@ static void reschedule(struct push *p, struct push_job *j, const char *reason)
 	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) rnd = (uint32_t)push_now_ms();
 	int attempts = j->attempts + 1;
 	uint64_t delay = backoff_delay_ms((unsigned)attempts, (uint64_t)p->cfg.retry_base_ms,
-					  (uint64_t)p->cfg.retry_max_ms, rnd);
+	                                  (uint64_t)p->cfg.retry_max_ms, rnd);
 	bson_t *sel = BCON_NEW("_id", BCON_OID(&j->oid));
 	bson_t *upd = BCON_NEW("$set", "{", "attempts", BCON_INT32(attempts), "next_at",
-			       BCON_DATE_TIME(push_wall_ms() + (long long)delay), "error", BCON_UTF8(reason), "owner",
-			       BCON_UTF8(""), "}");
+	                       BCON_DATE_TIME(push_wall_ms() + (long long)delay), "error", BCON_UTF8(reason),
+	                       "owner", BCON_UTF8(""), "}");
 	if (!mongoc_collection_update_one(p->outbox, sel, upd, NULL, NULL, &err))
 		blog(BLOG_WARN, "push: outbox reschedule: %s", err.message);
 	bson_destroy(sel);
@@ -274,8 +279,10 @@ static void reschedule(struct push *p, struct push_job *j, const char *reason)
 void push_outbox_done(struct push *p, struct push_job *j, enum push_outcome o, long status)
 {
 	char reason[CURL_ERROR_SIZE + 64];
-	if (j->error[0]) snprintf(reason, sizeof(reason), "%s", j->error);
-	else snprintf(reason, sizeof(reason), "HTTP %ld", status);
+	if (j->error[0])
+		snprintf(reason, sizeof(reason), "%s", j->error);
+	else
+		snprintf(reason, sizeof(reason), "HTTP %ld", status);
 	switch (o) {
 	case PUSH_OK: outbox_delete(p, &j->oid); break;
 	case PUSH_DEAD:
@@ -283,8 +290,10 @@ void push_outbox_done(struct push *p, struct push_job *j, enum push_outcome o, l
 		outbox_delete(p, &j->oid);
 		break;
 	case PUSH_RETRY:
-		if (j->attempts + 1 < p->cfg.max_attempts) reschedule(p, j, reason);
-		else dead_letter(p, j, reason, status);
+		if (j->attempts + 1 < p->cfg.max_attempts)
+			reschedule(p, j, reason);
+		else
+			dead_letter(p, j, reason, status);
 		break;
 	default: dead_letter(p, j, reason, status); break;
 	}
@@ -293,7 +302,8 @@ void push_outbox_done(struct push *p, struct push_job *j, enum push_outcome o, l
 void push_outbox_release(struct push *p, const bson_oid_t *oid)
 {
 	bson_t *sel = BCON_NEW("_id", BCON_OID(oid));
-	bson_t *upd = BCON_NEW("$set", "{", "next_at", BCON_DATE_TIME(push_wall_ms()), "owner", BCON_UTF8(""), "}");
+	bson_t *upd =
+	    BCON_NEW("$set", "{", "next_at", BCON_DATE_TIME(push_wall_ms()), "owner", BCON_UTF8(""), "}");
 	mongoc_collection_update_one(p->outbox, sel, upd, NULL, NULL, NULL);
 	bson_destroy(sel);
 	bson_destroy(upd);

@@ -22,7 +22,7 @@
 #include "push_int.h"
 
 #define SNAPSHOT_TIMEOUT_MS 10000
-#define QUIET_MS 500 /* without a marker: done after this long without messages */
+#define QUIET_MS            500 /* without a marker: done after this long without messages */
 
 struct snap {
 	struct push *p;
@@ -37,11 +37,12 @@ static void on_connect(struct mosquitto *m, void *ud, int rc, int flags, const m
 	struct snap *s = ud;
 	(void)flags, (void)props;
 	char *filters[] = {"chat/presence/+", "chat/users/+/rooms", s->marker};
-	if (rc != 0 || mosquitto_subscribe_multiple(m, NULL, 3, filters, 0, 0, NULL) != MOSQ_ERR_SUCCESS) s->refused = true;
+	if (rc != 0 || mosquitto_subscribe_multiple(m, NULL, 3, filters, 0, 0, NULL) != MOSQ_ERR_SUCCESS)
+		s->refused = true;
 }
 
 static void on_subscribe(struct mosquitto *m, void *ud, int mid, int count, const int *granted,
-			 const mosquitto_property *props)
+                         const mosquitto_property *props)
 {
 	struct snap *s = ud;
 	(void)mid, (void)props;
@@ -55,7 +56,7 @@ static void on_subscribe(struct mosquitto *m, void *ud, int mid, int count, cons
 }
 
 static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg,
-		       const mosquitto_property *props)
+                       const mosquitto_property *props)
 {
 	struct snap *s = ud;
 	struct topic_ref t;
@@ -85,9 +86,10 @@ void push_snapshot(struct push *p)
 	const struct bridge_config *cfg = &p->b->cfg;
 	char id[256];
 	struct snap s = {.p = p};
-	snprintf(id, sizeof(id), "%s-push-snapshot", cfg->mqtt_client_id ? cfg->mqtt_client_id : "chat-bridge");
+	snprintf(id, sizeof(id), "%s-push-snapshot",
+	         cfg->mqtt_client_id ? cfg->mqtt_client_id : "chat-bridge");
 	snprintf(s.marker, sizeof(s.marker), "chat/users/%s/push-snapshot",
-		 cfg->mqtt_username ? cfg->mqtt_username : "chat-bridge");
+	         cfg->mqtt_username ? cfg->mqtt_username : "chat-bridge");
 	struct mosquitto *m = mosquitto_new(id, true, &s);
 	if (!m) return;
 	mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
@@ -97,14 +99,20 @@ void push_snapshot(struct push *p)
 	if (cfg->mqtt_username) mosquitto_username_pw_set(m, cfg->mqtt_username, cfg->mqtt_password);
 	long long deadline = push_now_ms() + SNAPSHOT_TIMEOUT_MS;
 	int rc = mosquitto_connect_bind_v5(m, cfg->mqtt_host, cfg->mqtt_port, 30, NULL, NULL);
-	while (rc == MOSQ_ERR_SUCCESS && !s.done && !s.refused && !atomic_load(&p->stop) && push_now_ms() < deadline) {
+	while (rc == MOSQ_ERR_SUCCESS && !s.done && !s.refused && !atomic_load(&p->stop) &&
+	       push_now_ms() < deadline) {
 		rc = mosquitto_loop(m, 100, 1);
 		/* no marker (its topic refused): settle for a quiet moment */
 		if (s.failed && push_now_ms() - s.last_ms > QUIET_MS) break;
 	}
 	if (rc == MOSQ_ERR_SUCCESS) mosquitto_disconnect_v5(m, MQTT_RC_NORMAL_DISCONNECTION, NULL);
 	mosquitto_destroy(m);
-	if (s.done) blog(BLOG_INFO, "push: snapshot of %ld presence and %ld rooms lists", s.presence, s.rooms);
-	else blog(BLOG_WARN, "push: snapshot of presence and rooms lists incomplete (%ld, %ld)%s", s.presence, s.rooms,
-		  s.refused ? ": connection refused" : s.failed ? ": no marker, took what came" : "");
+	if (s.done)
+		blog(BLOG_INFO, "push: snapshot of %ld presence and %ld rooms lists", s.presence, s.rooms);
+	else
+		blog(BLOG_WARN, "push: snapshot of presence and rooms lists incomplete (%ld, %ld)%s",
+		     s.presence, s.rooms,
+		     s.refused  ? ": connection refused"
+		     : s.failed ? ": no marker, took what came"
+		                : "");
 }

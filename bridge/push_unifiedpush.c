@@ -36,8 +36,8 @@ static enum push_outcome up_result(struct push *p, struct push_job *j, long stat
 }
 
 const struct push_provider push_unifiedpush_provider = {
-	.name = "unifiedpush",
-	.needs_endpoint = true,
-	.prepare = up_prepare,
-	.result = up_result,
+    .name = "unifiedpush",
+    .needs_endpoint = true,
+    .prepare = up_prepare,
+    .result = up_result,
 };

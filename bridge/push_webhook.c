@@ -49,7 +49,8 @@ enum push_outcome push_status_outcome(long status)
 {
 	if (status >= 200 && status < 300) return PUSH_OK;
 	if (status == 404 || status == 410) return PUSH_DEAD;
-	if (status == 408 || status == 425 || status == 429 || status >= 500 || status == 0) return PUSH_RETRY;
+	if (status == 408 || status == 425 || status == 429 || status >= 500 || status == 0)
+		return PUSH_RETRY;
 	return PUSH_FAILED;
 }
 
@@ -90,8 +91,8 @@ static enum push_outcome webhook_result(struct push *p, struct push_job *j, long
 }
 
 const struct push_provider push_webhook_provider = {
-	.name = "webhook",
-	.endpoint_optional = true,
-	.prepare = webhook_prepare,
-	.result = webhook_result,
+    .name = "webhook",
+    .endpoint_optional = true,
+    .prepare = webhook_prepare,
+    .result = webhook_result,
 };

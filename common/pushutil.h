@@ -20,8 +20,8 @@ struct sockaddr;
 struct url_parts {
 	bool https;
 	char host[URL_HOST_MAX + 1];
-	int port;          /* explicit or the scheme's default */
-	bool host_is_ip;   /* host is an IPv4 or IPv6 literal */
+	int port;        /* explicit or the scheme's default */
+	bool host_is_ip; /* host is an IPv4 or IPv6 literal */
 };
 
 /*

@@ -23,7 +23,7 @@
 
 #include "3x-util.h"
 
-#define SECRET "webhook-test-secret"
+#define SECRET     "webhook-test-secret"
 #define ROOM_TOPIC "chat/rooms/general/messages"
 
 static struct harness H;
@@ -38,9 +38,9 @@ static int setup(void **state)
 	h_start_mongo(&H);
 	h_start_broker(&H, P_BROKER_CONF);
 	snprintf(conf, sizeof(conf),
-		 "push_coalesce_ms 300\npush_allow_private true\npush_allow_http true\n"
-		 "webhook_url %s\nwebhook_secret %s\n",
-		 hr_url(R, "/global", url, sizeof(url)), SECRET);
+	         "push_coalesce_ms 300\npush_allow_private true\npush_allow_http true\n"
+	         "webhook_url %s\nwebhook_secret %s\n",
+	         hr_url(R, "/global", url, sizeof(url)), SECRET);
 	h_start_bridge(&H, conf);
 	const char *members[] = {"alice", "bob", "carol", "dave", NULL};
 	assert_true(h_setup_room(&H, "general", members));
@@ -53,9 +53,11 @@ static void check_signature(const struct hr_request *q)
 	unsigned char mac[32];
 	unsigned int len = 0;
 	assert_non_null(hr_header(q, "X-Chat-Signature", got, sizeof(got)));
-	HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET), (const unsigned char *)q->body, q->body_len, mac, &len);
+	HMAC(EVP_sha256(), SECRET, (int)strlen(SECRET), (const unsigned char *)q->body, q->body_len, mac,
+	     &len);
 	assert_int_equal(len, 32);
-	for (unsigned i = 0; i < len; i++) snprintf(want + 7 + 2 * i, 3, "%02x", mac[i]);
+	for (unsigned i = 0; i < len; i++)
+		snprintf(want + 7 + 2 * i, 3, "%02x", mac[i]);
 	assert_string_equal(got, want);
 }
 
@@ -66,13 +68,17 @@ static void test_offline_members_every_device(void **state)
 	struct tc *obs = p_observer(&H);
 	p_webhook_device(&H, R, "bob", "bob-phone", "/bob-phone");
 	p_register(&H, "bob", "{\"op\":\"register\",\"device\":\"bob-tablet\",\"platform\":\"webhook\"}");
-	snprintf(json, sizeof(json), "{\"op\":\"register\",\"device\":\"bob-up\",\"platform\":\"unifiedpush\",\"endpoint\":\"%s\"}",
-		 hr_url(R, "/up/bob", url, sizeof(url)));
+	snprintf(
+	    json, sizeof(json),
+	    "{\"op\":\"register\",\"device\":\"bob-up\",\"platform\":\"unifiedpush\",\"endpoint\":\"%s\"}",
+	    hr_url(R, "/up/bob", url, sizeof(url)));
 	p_register(&H, "bob", json);
 	/* dave's app speaks MQTT 3.1.1: no properties of its own, the
 	 * registration works the same (the plugin adds `from`). */
-	snprintf(json, sizeof(json), "{\"op\":\"register\",\"device\":\"dave-phone\",\"platform\":\"webhook\","
-		 "\"endpoint\":\"%s\",\"cid\":\"r-1\"}", hr_url(R, "/dave", url, sizeof(url)));
+	snprintf(json, sizeof(json),
+	         "{\"op\":\"register\",\"device\":\"dave-phone\",\"platform\":\"webhook\","
+	         "\"endpoint\":\"%s\",\"cid\":\"r-1\"}",
+	         hr_url(R, "/dave", url, sizeof(url)));
 	char *dave = p_device_proto(&H, "dave", json, TC_V311);
 	assert_non_null(strstr(dave, "\"ok\":true"));
 	assert_non_null(strstr(dave, "\"cid\":\"r-1\""));
@@ -138,9 +144,12 @@ static void test_offline_members_every_device(void **state)
 	/* The counters say the same: 2 x (3 bob + 1 dave) - 2 on UnifiedPush
 	 * (counted before the outbox entry goes). */
 	assert_true(p_wait_count(&H, "push_outbox", "{}", 0));
-	assert_int_equal(h_metric(&H.bridge, "chat_bridge_push_total{provider=\"webhook\",outcome=\"ok\"}"), 6);
-	assert_int_equal(h_metric(&H.bridge, "chat_bridge_push_total{provider=\"unifiedpush\",outcome=\"ok\"}"), 2);
-	assert_int_equal(h_metric(&H.bridge, "chat_bridge_push_total{provider=\"webhook\",outcome=\"retry\"}"), 0);
+	assert_int_equal(h_metric(&H.bridge, "chat_bridge_push_total{provider=\"webhook\",outcome=\"ok\"}"),
+	                 6);
+	assert_int_equal(
+	    h_metric(&H.bridge, "chat_bridge_push_total{provider=\"unifiedpush\",outcome=\"ok\"}"), 2);
+	assert_int_equal(
+	    h_metric(&H.bridge, "chat_bridge_push_total{provider=\"webhook\",outcome=\"retry\"}"), 0);
 	assert_true(h_metric(&H.bridge, "chat_bridge_push_registrations_total") >= 6);
 	tc_close(alice);
 	tc_close(carol);
@@ -186,9 +195,9 @@ static void test_going_offline_starts_push(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_offline_members_every_device),
-		cmocka_unit_test(test_direct_message),
-		cmocka_unit_test(test_going_offline_starts_push),
+	    cmocka_unit_test(test_offline_members_every_device),
+	    cmocka_unit_test(test_direct_message),
+	    cmocka_unit_test(test_going_offline_starts_push),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	bool clean = h_finish(&H, failed != 0);

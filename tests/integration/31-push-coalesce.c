@@ -117,8 +117,8 @@ static void test_unread_counts_from_read_marker(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_burst_is_one_notification),
-		cmocka_unit_test(test_unread_counts_from_read_marker),
+	    cmocka_unit_test(test_burst_is_one_notification),
+	    cmocka_unit_test(test_unread_counts_from_read_marker),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	bool clean = h_finish(&H, failed != 0);

@@ -34,7 +34,7 @@ static int setup(void **state)
 	h_start_mongo(&H);
 	h_start_broker(&H, P_BROKER_CONF);
 	snprintf(conf, sizeof(conf), "push_coalesce_ms 200\npush_allow_http true\nwebhook_url %s\n",
-		 hr_url(R, "/global", url, sizeof(url)));
+	         hr_url(R, "/global", url, sizeof(url)));
 	h_start_bridge(&H, conf);
 	const char *members[] = {"alice", "bob", NULL};
 	assert_true(h_setup_room(&H, "general", members));
@@ -44,8 +44,9 @@ static int setup(void **state)
 static void refused(const char *platform, const char *endpoint, const char *why)
 {
 	char json[512];
-	snprintf(json, sizeof(json), "{\"op\":\"register\",\"device\":\"evil\",\"platform\":\"%s\",\"endpoint\":\"%s\"}",
-		 platform, endpoint);
+	snprintf(json, sizeof(json),
+	         "{\"op\":\"register\",\"device\":\"evil\",\"platform\":\"%s\",\"endpoint\":\"%s\"}",
+	         platform, endpoint);
 	char *reply = p_device(&H, "bob", json);
 	if (!strstr(reply, "\"ok\":false") || !strstr(reply, why)) fail_msg("%s -> %s", endpoint, reply);
 	free(reply);
@@ -74,8 +75,8 @@ static void insert_device(const char *user, const char *device, const char *endp
 {
 	mongoc_client_t *c = h_mongo(&H);
 	mongoc_collection_t *col = mongoc_client_get_collection(c, H.mongo_db, "devices");
-	bson_t *doc = BCON_NEW("user", BCON_UTF8(user), "device", BCON_UTF8(device), "platform", BCON_UTF8("webhook"),
-			       "token", BCON_UTF8(""), "endpoint", BCON_UTF8(endpoint));
+	bson_t *doc = BCON_NEW("user", BCON_UTF8(user), "device", BCON_UTF8(device), "platform",
+	                       BCON_UTF8("webhook"), "token", BCON_UTF8(""), "endpoint", BCON_UTF8(endpoint));
 	bson_error_t err;
 	assert_true(mongoc_collection_insert_one(col, doc, NULL, NULL, &err));
 	bson_destroy(doc);
@@ -89,8 +90,9 @@ static void test_resolved_address_checked_at_send_time(void **state)
 	char url[256];
 	snprintf(url, sizeof(url), "http://localhost:%d/by-name", hr_port(R));
 	char json[512];
-	snprintf(json, sizeof(json), "{\"op\":\"register\",\"device\":\"by-name\",\"platform\":\"webhook\",\"endpoint\":\"%s\"}",
-		 url);
+	snprintf(json, sizeof(json),
+	         "{\"op\":\"register\",\"device\":\"by-name\",\"platform\":\"webhook\",\"endpoint\":\"%s\"}",
+	         url);
 	p_register(&H, "bob", json); /* a name: only its address can tell */
 	p_register(&H, "bob", "{\"op\":\"register\",\"device\":\"operator\",\"platform\":\"webhook\"}");
 	insert_device("bob", "by-literal", hr_url(R, "/by-literal", url, sizeof(url)));
@@ -103,9 +105,11 @@ static void test_resolved_address_checked_at_send_time(void **state)
 
 	assert_true(hr_wait(R, "/global", 1, P_WAIT_MS)); /* the receiver is reachable */
 	assert_true(p_wait_count(&H, "push_dead", "{\"user\":\"bob\"}", 2));
-	assert_int_equal(h_mongo_count(&H, "push_dead", "{\"device\":\"by-name\",\"error\":{\"$regex\":\"blocked\"}}"), 1);
-	assert_int_equal(h_mongo_count(&H, "push_dead", "{\"device\":\"by-literal\",\"error\":{\"$regex\":\"loopback\"}}"),
-			 1);
+	assert_int_equal(
+	    h_mongo_count(&H, "push_dead", "{\"device\":\"by-name\",\"error\":{\"$regex\":\"blocked\"}}"), 1);
+	assert_int_equal(
+	    h_mongo_count(&H, "push_dead", "{\"device\":\"by-literal\",\"error\":{\"$regex\":\"loopback\"}}"),
+	    1);
 	assert_int_equal(hr_count(R, "/by-name"), 0);
 	assert_int_equal(hr_count(R, "/by-literal"), 0);
 	assert_true(p_wait_count(&H, "push_outbox", "{}", 0));
@@ -118,8 +122,8 @@ static void test_resolved_address_checked_at_send_time(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_private_endpoints_refused_at_registration),
-		cmocka_unit_test(test_resolved_address_checked_at_send_time),
+	    cmocka_unit_test(test_private_endpoints_refused_at_registration),
+	    cmocka_unit_test(test_resolved_address_checked_at_send_time),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	bool clean = h_finish(&H, failed != 0);

@@ -37,10 +37,11 @@ static int setup(void **state)
 	R = hr_start();
 	h_start_mongo(&H);
 	h_start_broker(&H, P_BROKER_CONF);
-	snprintf(CONF, sizeof(CONF),
-		 "push_coalesce_ms 200\npush_allow_private true\npush_allow_http true\npush_retry_base_ms 300\n"
-		 "push_retry_max_ms 1200\npush_max_attempts %d\npush_timeout_ms 3000\n",
-		 MAX_ATTEMPTS);
+	snprintf(
+	    CONF, sizeof(CONF),
+	    "push_coalesce_ms 200\npush_allow_private true\npush_allow_http true\npush_retry_base_ms 300\n"
+	    "push_retry_max_ms 1200\npush_max_attempts %d\npush_timeout_ms 3000\n",
+	    MAX_ATTEMPTS);
 	h_start_bridge(&H, CONF);
 	const char *general[] = {"alice", "bob", NULL}, *ops[] = {"alice", "dave", NULL};
 	assert_true(h_setup_room(&H, "general", general));
@@ -125,14 +126,15 @@ static void test_dead_letter_after_last_attempt(void **state)
 	assert_int_equal(tc_pub(alice, "chat/rooms/ops/messages", "never arrives", 1), 0);
 	assert_true(p_wait_count(&H, "push_dead", "{\"user\":\"dave\"}", 1));
 	char filter[128];
-	snprintf(filter, sizeof(filter), "{\"user\":\"dave\",\"attempts\":%d,\"error\":\"HTTP 503\",\"status\":503}",
-		 MAX_ATTEMPTS);
+	snprintf(filter, sizeof(filter),
+	         "{\"user\":\"dave\",\"attempts\":%d,\"error\":\"HTTP 503\",\"status\":503}", MAX_ATTEMPTS);
 	assert_int_equal(h_mongo_count(&H, "push_dead", filter), 1);
 	assert_int_equal(h_mongo_count(&H, "push_outbox", "{\"user\":\"dave\"}"), 0);
 	assert_int_equal(hr_count(R, "/dave"), MAX_ATTEMPTS);
 	/* The backoff grew: the last gap is longer than the first. */
 	struct hr_request *a = hr_get(R, "/dave", 0), *b = hr_get(R, "/dave", 1);
-	struct hr_request *y = hr_get(R, "/dave", MAX_ATTEMPTS - 2), *z = hr_get(R, "/dave", MAX_ATTEMPTS - 1);
+	struct hr_request *y = hr_get(R, "/dave", MAX_ATTEMPTS - 2),
+	                  *z = hr_get(R, "/dave", MAX_ATTEMPTS - 1);
 	assert_true(z->at_ms - y->at_ms > b->at_ms - a->at_ms);
 	hr_request_free(a);
 	hr_request_free(b);
@@ -144,10 +146,10 @@ static void test_dead_letter_after_last_attempt(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_down_then_up_none_lost),
-		cmocka_unit_test(test_dead_letter_after_last_attempt),
-		/* last: the crashed bridge's session stays in the share group */
-		cmocka_unit_test(test_outbox_survives_kill9),
+	    cmocka_unit_test(test_down_then_up_none_lost),
+	    cmocka_unit_test(test_dead_letter_after_last_attempt),
+	    /* last: the crashed bridge's session stays in the share group */
+	    cmocka_unit_test(test_outbox_survives_kill9),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	h_stop(&B2, SIGTERM, 10000);

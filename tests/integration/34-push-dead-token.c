@@ -3,8 +3,8 @@
  * Dead tokens are removed: a webhook answering 410 and a UnifiedPush
  * endpoint answering 404 lose their `devices` entry (with no retry and no
  * dead letter), the user's healthy device stays and keeps getting
- * notifications; after a restart of the bridge pushes go on. This bridge runs with push_preview off and a fixed
- * push_title: the message text must not leave the server.
+ * notifications; after a restart of the bridge pushes go on. This bridge runs with push_preview off and a
+ * fixed push_title: the message text must not leave the server.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,7 +29,7 @@ static int setup(void **state)
 	h_start_mongo(&H);
 	h_start_broker(&H, P_BROKER_CONF);
 	h_start_bridge(&H, "push_coalesce_ms 200\npush_allow_private true\npush_allow_http true\n"
-			   "push_preview off\npush_title New chat activity\n");
+	                   "push_preview off\npush_title New chat activity\n");
 	const char *members[] = {"alice", "bob", NULL};
 	assert_true(h_setup_room(&H, "general", members));
 	return 0;
@@ -42,8 +42,10 @@ static void test_dead_tokens_removed(void **state)
 	struct tc *obs = p_observer(&H);
 	p_webhook_device(&H, R, "bob", "bob-old-phone", "/gone");
 	p_webhook_device(&H, R, "bob", "bob-phone", "/alive");
-	snprintf(json, sizeof(json), "{\"op\":\"register\",\"device\":\"bob-up\",\"platform\":\"unifiedpush\",\"endpoint\":\"%s\"}",
-		 hr_url(R, "/up-gone", url, sizeof(url)));
+	snprintf(
+	    json, sizeof(json),
+	    "{\"op\":\"register\",\"device\":\"bob-up\",\"platform\":\"unifiedpush\",\"endpoint\":\"%s\"}",
+	    hr_url(R, "/up-gone", url, sizeof(url)));
 	p_register(&H, "bob", json);
 	hr_rule(R, "/gone", NULL, 410, "{\"error\":\"gone\"}");
 	hr_rule(R, "/up-gone", NULL, 404, NULL);
@@ -98,17 +100,21 @@ static void test_device_limit(void **state)
 	char json[256];
 	long have = h_mongo_count(&H, "devices", "{\"user\":\"carol\"}");
 	for (long i = have; i < 20; i++) {
-		snprintf(json, sizeof(json), "{\"op\":\"register\",\"device\":\"d%ld\",\"platform\":\"webhook\","
-			 "\"endpoint\":\"https://push.example.org/%ld\"}", i, i);
+		snprintf(json, sizeof(json),
+		         "{\"op\":\"register\",\"device\":\"d%ld\",\"platform\":\"webhook\","
+		         "\"endpoint\":\"https://push.example.org/%ld\"}",
+		         i, i);
 		p_register(&H, "carol", json);
 	}
-	char *reply = p_device(&H, "carol", "{\"op\":\"register\",\"device\":\"one-more\",\"platform\":\"webhook\","
-					 "\"endpoint\":\"https://push.example.org/x\"}");
+	char *reply = p_device(&H, "carol",
+	                       "{\"op\":\"register\",\"device\":\"one-more\",\"platform\":\"webhook\","
+	                       "\"endpoint\":\"https://push.example.org/x\"}");
 	assert_non_null(strstr(reply, "too many devices"));
 	free(reply);
 	/* re-registering a known device is still fine */
-	p_register(&H, "carol", "{\"op\":\"register\",\"device\":\"d3\",\"platform\":\"webhook\","
-				"\"endpoint\":\"https://push.example.org/3b\"}");
+	p_register(&H, "carol",
+	           "{\"op\":\"register\",\"device\":\"d3\",\"platform\":\"webhook\","
+	           "\"endpoint\":\"https://push.example.org/3b\"}");
 	assert_int_equal(h_mongo_count(&H, "devices", "{\"user\":\"carol\"}"), 20);
 }
 
@@ -122,7 +128,8 @@ static void check_config_fails(const char *line, const char *needle)
 	char *argv[] = {(char *)CHAT_BRIDGE_PATH, (char *)"--check-config", (char *)"-c", conf, NULL};
 	assert_int_equal(h_run(argv, out, 10000), 1);
 	char *text = h_read_file(out, NULL);
-	if (!text || !strstr(text, needle)) fail_msg("'%s': expected '%s' in: %s", line, needle, text ? text : "");
+	if (!text || !strstr(text, needle))
+		fail_msg("'%s': expected '%s' in: %s", line, needle, text ? text : "");
 	free(text);
 	remove(out);
 }
@@ -134,7 +141,7 @@ static void test_check_config(void **state)
 	check_config_fails("push_allow_private maybe\n", "push_allow_private");
 	check_config_fails("webhook_url ftp://example.org/\n", "webhook_url");
 	check_config_fails("apns_key_file /nonexistent.p8\napns_key_id K\napns_team_id T\napns_topic x\n",
-			   "/nonexistent.p8");
+	                   "/nonexistent.p8");
 	check_config_fails("apns_key_file /nonexistent.p8\n", "apns_key_id");
 	check_config_fails("fcm_service_account /nonexistent.json\n", "/nonexistent.json");
 }
@@ -142,10 +149,10 @@ static void test_check_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dead_tokens_removed),
-		cmocka_unit_test(test_restart_keeps_pushing),
-		cmocka_unit_test(test_check_config),
-		cmocka_unit_test(test_device_limit),
+	    cmocka_unit_test(test_dead_tokens_removed),
+	    cmocka_unit_test(test_restart_keeps_pushing),
+	    cmocka_unit_test(test_check_config),
+	    cmocka_unit_test(test_device_limit),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	bool clean = h_finish(&H, failed != 0);

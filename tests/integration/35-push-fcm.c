@@ -24,7 +24,7 @@
 #include "3x-util.h"
 
 #define SEND_PATH "/v1/projects/demo-proj/messages:send"
-#define EMAIL "chat-bridge@demo-proj.iam.gserviceaccount.com"
+#define EMAIL     "chat-bridge@demo-proj.iam.gserviceaccount.com"
 #define ASSERTION "assertion="
 
 static struct harness H;
@@ -49,9 +49,9 @@ static void write_service_account(const char *path)
 	free(pem);
 	char json[10000];
 	snprintf(json, sizeof(json),
-		 "{\"type\":\"service_account\",\"project_id\":\"demo-proj\",\"private_key_id\":\"key-id-1\","
-		 "\"private_key\":\"%s\",\"client_email\":\"" EMAIL "\",\"token_uri\":\"%s\"}",
-		 escaped, TOKEN_URL);
+	         "{\"type\":\"service_account\",\"project_id\":\"demo-proj\",\"private_key_id\":\"key-id-1\","
+	         "\"private_key\":\"%s\",\"client_email\":\"" EMAIL "\",\"token_uri\":\"%s\"}",
+	         escaped, TOKEN_URL);
 	h_write_file(path, json);
 }
 
@@ -65,16 +65,19 @@ static int setup(void **state)
 	hr_url(R, "/token", TOKEN_URL, sizeof(TOKEN_URL));
 	snprintf(sa, sizeof(sa), "%s/service-account.json", H.dir);
 	write_service_account(sa);
-	hr_rule(R, "/token", NULL, 200, "{\"access_token\":\"ya29.test-token\",\"expires_in\":3599,\"token_type\":\"Bearer\"}");
+	hr_rule(R, "/token", NULL, 200,
+	        "{\"access_token\":\"ya29.test-token\",\"expires_in\":3599,\"token_type\":\"Bearer\"}");
 	hr_rule(R, SEND_PATH, NULL, 200, "{\"name\":\"projects/demo-proj/messages/1\"}");
 	hr_rule(R, SEND_PATH, "fcm-dead-token", 404,
-		"{\"error\":{\"code\":404,\"message\":\"Requested entity was not found.\",\"status\":\"NOT_FOUND\","
-		"\"details\":[{\"@type\":\"type.googleapis.com/google.firebase.fcm.v1.FcmError\","
-		"\"errorCode\":\"UNREGISTERED\"}]}}");
+	        "{\"error\":{\"code\":404,\"message\":\"Requested entity was not "
+	        "found.\",\"status\":\"NOT_FOUND\","
+	        "\"details\":[{\"@type\":\"type.googleapis.com/google.firebase.fcm.v1.FcmError\","
+	        "\"errorCode\":\"UNREGISTERED\"}]}}");
 	h_start_mongo(&H);
 	h_start_broker(&H, P_BROKER_CONF);
-	snprintf(conf, sizeof(conf), "push_coalesce_ms 200\npush_retry_base_ms 200\nfcm_service_account %s\nfcm_base_url %s\n", sa,
-		 hr_url(R, "", base, sizeof(base)));
+	snprintf(conf, sizeof(conf),
+	         "push_coalesce_ms 200\npush_retry_base_ms 200\nfcm_service_account %s\nfcm_base_url %s\n",
+	         sa, hr_url(R, "", base, sizeof(base)));
 	h_start_bridge(&H, conf);
 	const char *members[] = {"alice", "bob", NULL};
 	assert_true(h_setup_room(&H, "general", members));
@@ -98,7 +101,8 @@ static void check_assertion(const struct hr_request *q)
 	assert_non_null(strstr((char *)header, "\"alg\":\"RS256\""));
 	assert_non_null(strstr((char *)header, "\"kid\":\"key-id-1\""));
 	assert_non_null(strstr((char *)claims, "\"iss\":\"" EMAIL "\""));
-	assert_non_null(strstr((char *)claims, "\"scope\":\"https://www.googleapis.com/auth/firebase.messaging\""));
+	assert_non_null(
+	    strstr((char *)claims, "\"scope\":\"https://www.googleapis.com/auth/firebase.messaging\""));
 	char aud[300];
 	snprintf(aud, sizeof(aud), "\"aud\":\"%s\"", TOKEN_URL);
 	assert_non_null(strstr((char *)claims, aud));
@@ -116,8 +120,12 @@ static void test_fcm_oauth_send_and_unregistered(void **state)
 {
 	(void)state;
 	struct tc *obs = p_observer(&H);
-	p_register(&H, "bob", "{\"op\":\"register\",\"device\":\"pixel\",\"platform\":\"fcm\",\"token\":\"fcm-live-token\"}");
-	p_register(&H, "bob", "{\"op\":\"register\",\"device\":\"old\",\"platform\":\"fcm\",\"token\":\"fcm-dead-token\"}");
+	p_register(
+	    &H, "bob",
+	    "{\"op\":\"register\",\"device\":\"pixel\",\"platform\":\"fcm\",\"token\":\"fcm-live-token\"}");
+	p_register(
+	    &H, "bob",
+	    "{\"op\":\"register\",\"device\":\"old\",\"platform\":\"fcm\",\"token\":\"fcm-dead-token\"}");
 	char *reply = p_device(&H, "bob", "{\"op\":\"register\",\"device\":\"x\",\"platform\":\"fcm\"}");
 	assert_non_null(strstr(reply, "needs a token"));
 	free(reply);
@@ -180,7 +188,7 @@ static void test_fcm_oauth_send_and_unregistered(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fcm_oauth_send_and_unregistered),
+	    cmocka_unit_test(test_fcm_oauth_send_and_unregistered),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	bool clean = h_finish(&H, failed != 0);

@@ -45,9 +45,9 @@ static int setup(void **state)
 	h_start_mongo(&H);
 	h_start_broker(&H, P_BROKER_CONF);
 	snprintf(conf, sizeof(conf),
-		 "push_coalesce_ms 200\napns_key_file %s\napns_key_id KEY1234567\napns_team_id TEAM987654\n"
-		 "apns_topic com.example.chat\napns_base_url %s\n",
-		 keyfile, hr_url(R, "", base, sizeof(base)));
+	         "push_coalesce_ms 200\napns_key_file %s\napns_key_id KEY1234567\napns_team_id TEAM987654\n"
+	         "apns_topic com.example.chat\napns_base_url %s\n",
+	         keyfile, hr_url(R, "", base, sizeof(base)));
 	h_start_bridge(&H, conf);
 	const char *members[] = {"alice", "bob", NULL};
 	assert_true(h_setup_room(&H, "general", members));
@@ -73,7 +73,8 @@ static void check_request(const struct hr_request *q)
 	assert_non_null(strstr((char *)header, "\"kid\":\"KEY1234567\""));
 	assert_non_null(strstr((char *)claims, "\"iss\":\"TEAM987654\""));
 	assert_true(labs(p_json_long((char *)claims, "iat") - (long)time(NULL)) < 120);
-	assert_non_null(strstr(q->body, "\"aps\":{\"alert\":{\"title\":\"alice in general\",\"body\":\"hello iPhone\"}"));
+	assert_non_null(
+	    strstr(q->body, "\"aps\":{\"alert\":{\"title\":\"alice in general\",\"body\":\"hello iPhone\"}"));
 	assert_non_null(strstr(q->body, "\"badge\":1"));
 	assert_non_null(strstr(q->body, "\"thread-id\":\"general\""));
 }
@@ -82,8 +83,12 @@ static void test_apns_token_auth_and_unregistered(void **state)
 {
 	(void)state;
 	struct tc *obs = p_observer(&H);
-	p_register(&H, "bob", "{\"op\":\"register\",\"device\":\"iphone\",\"platform\":\"apns\",\"token\":\"" LIVE "\"}");
-	p_register(&H, "bob", "{\"op\":\"register\",\"device\":\"old-ipad\",\"platform\":\"apns\",\"token\":\"" DEAD "\"}");
+	p_register(&H, "bob",
+	           "{\"op\":\"register\",\"device\":\"iphone\",\"platform\":\"apns\",\"token\":\"" LIVE
+	           "\"}");
+	p_register(&H, "bob",
+	           "{\"op\":\"register\",\"device\":\"old-ipad\",\"platform\":\"apns\",\"token\":\"" DEAD
+	           "\"}");
 	struct tc *alice = tc_open(&H, "alice-app", "alice", TC_V5);
 	p_wait_presence(obs, "bob", false);
 	p_barrier(&H);
@@ -117,7 +122,7 @@ static void test_apns_token_auth_and_unregistered(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_apns_token_auth_and_unregistered),
+	    cmocka_unit_test(test_apns_token_auth_and_unregistered),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	bool clean = h_finish(&H, failed != 0);

@@ -32,7 +32,8 @@ static void add_members(struct tc *admin, int from, int to)
 	int n = snprintf(cmd, sizeof(cmd), "{\"commands\":[");
 	for (int i = from; i < to; i++) {
 		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n,
-			      "%s{\"command\":\"addRoomMember\",\"room\":\"big\",\"user\":\"u%04d\"}", i > from ? "," : "", i);
+		              "%s{\"command\":\"addRoomMember\",\"room\":\"big\",\"user\":\"u%04d\"}",
+		              i > from ? "," : "", i);
 	}
 	snprintf(cmd + n, sizeof(cmd) - (size_t)n, "]}");
 	assert_int_equal(tc_pub(admin, "$CONTROL/chat/v1", cmd, 1), 0);
@@ -52,8 +53,8 @@ static void insert_devices(void)
 		snprintf(user, sizeof(user), "u%04d", i);
 		snprintf(path, sizeof(path), "/n/%s", user);
 		bson_t *doc = BCON_NEW("user", BCON_UTF8(user), "device", BCON_UTF8("phone"), "platform",
-				       BCON_UTF8("webhook"), "token", BCON_UTF8(""), "endpoint",
-				       BCON_UTF8(hr_url(R, path, url, sizeof(url))));
+		                       BCON_UTF8("webhook"), "token", BCON_UTF8(""), "endpoint",
+		                       BCON_UTF8(hr_url(R, path, url, sizeof(url))));
 		assert_true(mongoc_collection_insert_one(col, doc, NULL, NULL, &err));
 		bson_destroy(doc);
 	}
@@ -76,7 +77,8 @@ static int setup(void **state)
 	assert_true(h_setup_room(&H, "big", members));
 	struct tc *admin = tc_open(&H, "bench-admin", "admin", TC_V5);
 	assert_int_equal(tc_subscribe(admin, "$CONTROL/chat/v1/response", 1), 1);
-	for (int i = 0; i < N; i += BATCH) add_members(admin, i, i + BATCH < N ? i + BATCH : N);
+	for (int i = 0; i < N; i += BATCH)
+		add_members(admin, i, i + BATCH < N ? i + BATCH : N);
 	tc_close(admin);
 	insert_devices();
 	p_barrier(&H); /* the bridge has every member's rooms list */
@@ -99,14 +101,15 @@ static void test_one_message_to_many(void **state)
 		snprintf(path, sizeof(path), "/n/u%04d", i);
 		assert_int_equal(hr_count(R, path), 1);
 	}
-	printf("push throughput: %d notifications in %lld ms = %.0f/s\n", N, ms, ms > 0 ? N * 1000.0 / (double)ms : 0.0);
+	printf("push throughput: %d notifications in %lld ms = %.0f/s\n", N, ms,
+	       ms > 0 ? N * 1000.0 / (double)ms : 0.0);
 	tc_close(alice);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_one_message_to_many),
+	    cmocka_unit_test(test_one_message_to_many),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	bool clean = h_finish(&H, failed != 0);

@@ -45,8 +45,9 @@ static int setup(void **state)
 	assert_true(h_setup_room(&H, "general", members));
 	mongoc_client_t *c = h_mongo(&H);
 	mongoc_collection_t *col = mongoc_client_get_collection(c, H.mongo_db, "devices");
-	bson_t *doc = BCON_NEW("user", BCON_UTF8("bob"), "device", BCON_UTF8("phone"), "platform", BCON_UTF8("webhook"),
-			       "token", BCON_UTF8(""), "endpoint", BCON_UTF8(hr_url(R, "/bob", url, sizeof(url))));
+	bson_t *doc =
+	    BCON_NEW("user", BCON_UTF8("bob"), "device", BCON_UTF8("phone"), "platform", BCON_UTF8("webhook"),
+	             "token", BCON_UTF8(""), "endpoint", BCON_UTF8(hr_url(R, "/bob", url, sizeof(url))));
 	assert_true(mongoc_collection_insert_one(col, doc, NULL, NULL, NULL));
 	bson_destroy(doc);
 	mongoc_collection_destroy(col);
@@ -87,7 +88,8 @@ static void test_each_message_delivered_once(void **state)
 			assert_non_null(id);
 			assert_true(nids < 64);
 			snprintf(ids[nids], sizeof(ids[nids]), "%.26s", id + 6);
-			for (int k = 0; k < nids; k++) assert_string_not_equal(ids[k], ids[nids]);
+			for (int k = 0; k < nids; k++)
+				assert_string_not_equal(ids[k], ids[nids]);
 			nids++;
 			covered += p_json_long(q->body, "count");
 		}
@@ -96,14 +98,15 @@ static void test_each_message_delivered_once(void **state)
 	assert_int_equal(covered, MESSAGES);
 	assert_int_equal(h_mongo_count(&H, "push_dead", "{}"), 0);
 	/* Both bridges stored some of the stream. */
-	assert_true(h_log_count(H.bridge.log, "push: started") == 1 && h_log_count(B.log, "push: started") == 1);
+	assert_true(h_log_count(H.bridge.log, "push: started") == 1 &&
+	            h_log_count(B.log, "push: started") == 1);
 	tc_close(alice);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_each_message_delivered_once),
+	    cmocka_unit_test(test_each_message_delivered_once),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	h_stop(&B, SIGTERM, 10000);

@@ -20,7 +20,7 @@
 static inline EVP_PKEY *p_keygen(const char *type)
 {
 	EVP_PKEY *k = strcmp(type, "RSA") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
-					      : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	                                       : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	assert_non_null(k);
 	return k;
 }
@@ -76,7 +76,7 @@ static inline bool p_jwt_verify(const char *jwt, EVP_PKEY *key)
 	}
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	bool ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
-		  EVP_DigestVerify(ctx, check, siglen, (const unsigned char *)jwt, (size_t)(last - jwt)) == 1;
+	          EVP_DigestVerify(ctx, check, siglen, (const unsigned char *)jwt, (size_t)(last - jwt)) == 1;
 	EVP_MD_CTX_free(ctx);
 	return ok;
 }

@@ -105,11 +105,12 @@ static inline void p_barrier(struct harness *h)
 
 /* A webhook device of user at the receiver's path. */
 static inline void p_webhook_device(struct harness *h, struct hr *r, const char *user, const char *device,
-				    const char *path)
+                                    const char *path)
 {
 	char json[512], url[256];
-	snprintf(json, sizeof(json), "{\"op\":\"register\",\"device\":\"%s\",\"platform\":\"webhook\",\"endpoint\":\"%s\"}",
-		 device, hr_url(r, path, url, sizeof(url)));
+	snprintf(json, sizeof(json),
+	         "{\"op\":\"register\",\"device\":\"%s\",\"platform\":\"webhook\",\"endpoint\":\"%s\"}",
+	         device, hr_url(r, path, url, sizeof(url)));
 	p_register(h, user, json);
 }
 

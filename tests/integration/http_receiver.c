@@ -19,7 +19,7 @@
 #include "harness.h"
 
 #define MAX_RULES 32
-#define MAX_BODY (1 << 20)
+#define MAX_BODY  (1 << 20)
 
 struct hr_rule {
 	char prefix[256];
@@ -68,14 +68,15 @@ static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char
 	char *p = realloc(*h, old + n);
 	if (!p) return MHD_NO;
 	size_t w = (size_t)snprintf(p + old, n, "%s: %s\n", key, value ? value : "");
-	for (size_t i = 0; i < strlen(key); i++) p[old + i] = (char)tolower((unsigned char)p[old + i]);
+	for (size_t i = 0; i < strlen(key); i++)
+		p[old + i] = (char)tolower((unsigned char)p[old + i]);
 	(void)w;
 	*h = p;
 	return MHD_YES;
 }
 
 static int record(struct hr *r, struct MHD_Connection *conn, const char *url, const char *method,
-		  struct hr_conn *c, const char **resp_body)
+                  struct hr_conn *c, const char **resp_body)
 {
 	struct hr_request q;
 	memset(&q, 0, sizeof(q));
@@ -100,7 +101,7 @@ static int record(struct hr *r, struct MHD_Connection *conn, const char *url, co
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-				  const char *version, const char *upload, size_t *upload_len, void **con_cls)
+                                  const char *version, const char *upload, size_t *upload_len, void **con_cls)
 {
 	struct hr *r = cls;
 	struct hr_conn *c = *con_cls;
@@ -122,14 +123,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	const char *body = NULL;
 	int status = record(r, conn, url, method, c, &body);
-	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, "Content-Type", "application/json");
 	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return ret;
 }
 
-static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode code)
+static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+                    enum MHD_RequestTerminationCode code)
 {
 	struct hr_conn *c = *con_cls;
 	(void)cls, (void)conn, (void)code;
@@ -140,12 +143,13 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls, enum
 
 static struct MHD_Daemon *listen_on(struct hr *r, int port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, (uint16_t)port,
-				NULL, NULL, on_request, r, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-				MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_NOTIFY_COMPLETED, on_done, r,
-				MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons((uint16_t)port),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	return MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, (uint16_t)port, NULL, NULL,
+	    on_request, r, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_done, r, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
 }
 
 struct hr *hr_start(void)
@@ -177,7 +181,8 @@ void hr_stop(struct hr *r)
 		free(r->reqs[i].headers);
 		free(r->reqs[i].body);
 	}
-	for (int i = 0; i < r->nrules; i++) free(r->rules[i].body);
+	for (int i = 0; i < r->nrules; i++)
+		free(r->rules[i].body);
 	free(r->reqs);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
@@ -199,7 +204,8 @@ void hr_rule(struct hr *r, const char *prefix, const char *body_has, int status,
 	pthread_mutex_lock(&r->lock);
 	struct hr_rule *x = NULL;
 	for (int i = 0; i < r->nrules && !x; i++) {
-		if (strcmp(r->rules[i].prefix, prefix) == 0 && strcmp(r->rules[i].body_has, body_has ? body_has : "") == 0)
+		if (strcmp(r->rules[i].prefix, prefix) == 0 &&
+		    strcmp(r->rules[i].body_has, body_has ? body_has : "") == 0)
 			x = &r->rules[i];
 	}
 	if (!x) {
@@ -225,7 +231,8 @@ void hr_up(struct hr *r)
 {
 	if (r->d) return;
 	long long deadline = h_now_ms() + 10000;
-	while (!(r->d = listen_on(r, r->port)) && h_now_ms() < deadline) h_sleep_ms(50);
+	while (!(r->d = listen_on(r, r->port)) && h_now_ms() < deadline)
+		h_sleep_ms(50);
 	if (!r->d) fail_msg("http receiver: cannot listen on port %d again", r->port);
 }
 
@@ -238,7 +245,8 @@ int hr_count(struct hr *r, const char *prefix)
 {
 	int n = 0;
 	pthread_mutex_lock(&r->lock);
-	for (int i = 0; i < r->nreqs; i++) n += has_prefix(&r->reqs[i], prefix);
+	for (int i = 0; i < r->nreqs; i++)
+		n += has_prefix(&r->reqs[i], prefix);
 	pthread_mutex_unlock(&r->lock);
 	return n;
 }
@@ -279,7 +287,8 @@ const char *hr_header(const struct hr_request *q, const char *name, char *buf, s
 		if (!end) end = line + strlen(line);
 		if ((size_t)(end - line) > n + 1 && strncasecmp(line, name, n) == 0 && line[n] == ':') {
 			const char *v = line + n + 1;
-			while (*v == ' ') v++;
+			while (*v == ' ')
+				v++;
 			snprintf(buf, cap, "%.*s", (int)(end - v), v);
 			return buf;
 		}

@@ -16,8 +16,8 @@
 struct hr_request {
 	char method[16];
 	char path[512];
-	char *headers;   /* "name: value\n" lines, names lower-cased */
-	char *body;      /* NUL-terminated */
+	char *headers; /* "name: value\n" lines, names lower-cased */
+	char *body;    /* NUL-terminated */
 	size_t body_len;
 	int status;      /* what the receiver answered */
 	long long at_ms; /* monotonic, when it arrived */

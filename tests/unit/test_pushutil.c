@@ -29,10 +29,21 @@ static void test_url_parse(void **state)
 	assert_string_equal(u.host, "::1");
 	assert_int_equal(u.port, 99);
 	assert_true(u.host_is_ip);
-	const char *bad[] = {"ftp://x/", "https://", "https://user:pw@host/", "https://h:0/", "https://h:70000/",
-			     "https://h:12a/", "https://[::1/", "https://[nothost]/", "https://a b/", "file:///etc",
-			     "https://h\\@evil/", "//host/x", NULL};
-	for (int i = 0; bad[i]; i++) assert_int_equal(url_parse(bad[i], &u), CHAT_ERR_INVAL);
+	const char *bad[] = {"ftp://x/",
+	                     "https://",
+	                     "https://user:pw@host/",
+	                     "https://h:0/",
+	                     "https://h:70000/",
+	                     "https://h:12a/",
+	                     "https://[::1/",
+	                     "https://[nothost]/",
+	                     "https://a b/",
+	                     "file:///etc",
+	                     "https://h\\@evil/",
+	                     "//host/x",
+	                     NULL};
+	for (int i = 0; bad[i]; i++)
+		assert_int_equal(url_parse(bad[i], &u), CHAT_ERR_INVAL);
 }
 
 static enum netaddr_class cls(const char *s)
@@ -123,10 +134,10 @@ static void test_backoff(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_url_parse),
-		cmocka_unit_test(test_netaddr),
-		cmocka_unit_test(test_b64url),
-		cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_url_parse),
+	    cmocka_unit_test(test_netaddr),
+	    cmocka_unit_test(test_b64url),
+	    cmocka_unit_test(test_backoff),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
