@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The topic table of topics.md, row by row, for an owner, a member, a
- * reader, a non-member, a broker admin, a service user and an anonymous
- * client, over MQTT 5 and 3.1.1: subscribe refusals show in SUBACK codes,
+ * The topic table of topics.md, row by row, for an owner, a room admin, a
+ * member, a reader, a non-member, a broker admin, a service user and an
+ * anonymous client, over MQTT 5 and 3.1.1: subscribe refusals show in SUBACK codes,
  * publish refusals in v5 PUBACK codes, read refusals as no delivery.
  * Wildcards spanning rooms, $share by non-service users and retained chat
  * publishes are refused.
@@ -22,8 +22,8 @@
 static struct harness H;
 
 /* The columns of every expectation string, in this order. */
-enum { U_OWNER, U_MEMBER, U_READER, U_OUTSIDER, U_ADMIN, U_SERVICE, U_ANON, U_COUNT };
-static const char *const users[U_COUNT] = {"alice", "bob", "carol", "dave", "admin", "bridge", NULL};
+enum { U_OWNER, U_MEMBER, U_READER, U_OUTSIDER, U_ADMIN, U_SERVICE, U_ANON, U_ROOM_ADMIN, U_COUNT };
+static const char *const users[U_COUNT] = {"alice", "bob", "carol", "dave", "admin", "bridge", NULL, "eve"};
 
 struct sub_row {
 	const char *filter;
@@ -31,35 +31,35 @@ struct sub_row {
 };
 
 static const struct sub_row sub_rows[] = {
-	{"chat/rooms/general/messages", "YYYNNYN"},
-	{"chat/rooms/general/events", "YYYNNYN"},
-	{"chat/rooms/general/history", "NNNNNYN"},
-	{"chat/rooms/general/read", "NNNNNYN"},
-	{"chat/rooms/general/#", "YYYNNYN"},
-	{"chat/rooms/general/+", "YYYNNYN"},
-	{"chat/rooms/nosuch/messages", "NNNNNYN"},
-	{"chat/users/bob/rooms", "NYNNNYN"},
-	{"chat/users/bob/inbox", "NYNNNNN"},
-	{"chat/users/bob/devices", "NNNNNYN"},
-	{"chat/users/bob/#", "NYNNNYN"},
-	{"chat/presence/bob", "YYYYYYN"},
-	{"chat/presence/+", "YYYYYYN"},
-	{"$CONTROL/chat/v1", "NNNNNNN"},
-	{"$CONTROL/chat/v1/response", "NNNNYNN"},
-	{"$CONTROL/chat/other", "NNNNNNN"},
-	{"$SYS/broker/chat/messages/accepted", "NNNNYNN"},
-	{"chat/rooms/+/messages", "NNNNNYN"},
-	{"chat/rooms/+/history", "NNNNNYN"},
-	{"chat/users/+/devices", "NNNNNYN"},
-	{"chat/users/+/inbox", "NNNNNNN"},
-	{"chat/#", "NNNNNNN"},
-	{"#", "NNNNNNN"},
-	{"+/rooms/general/messages", "NNNNNNN"},
-	{"$share/g/chat/rooms/general/messages", "NNNNNYN"},
-	{"$share/g/chat/rooms/+/messages", "NNNNNYN"},
-	{"$share/g/chat/#", "NNNNNNN"},
-	{"chat/bogus/x", "NNNNNNN"},
-	{"other/topic", "NNNNNNN"}, /* other_topics defer, and no acl_file: the broker denies */
+	{"chat/rooms/general/messages", "YYYNNYNY"},
+	{"chat/rooms/general/events", "YYYNNYNY"},
+	{"chat/rooms/general/history", "NNNNNYNN"},
+	{"chat/rooms/general/read", "NNNNNYNN"},
+	{"chat/rooms/general/#", "YYYNNYNY"},
+	{"chat/rooms/general/+", "YYYNNYNY"},
+	{"chat/rooms/nosuch/messages", "NNNNNYNN"},
+	{"chat/users/bob/rooms", "NYNNNYNN"},
+	{"chat/users/bob/inbox", "NYNNNNNN"},
+	{"chat/users/bob/devices", "NNNNNYNN"},
+	{"chat/users/bob/#", "NYNNNYNN"},
+	{"chat/presence/bob", "YYYYYYNY"},
+	{"chat/presence/+", "YYYYYYNY"},
+	{"$CONTROL/chat/v1", "NNNNNNNN"},
+	{"$CONTROL/chat/v1/response", "NNNNYNNN"},
+	{"$CONTROL/chat/other", "NNNNNNNN"},
+	{"$SYS/broker/chat/messages/accepted", "NNNNYNNN"},
+	{"chat/rooms/+/messages", "NNNNNYNN"},
+	{"chat/rooms/+/history", "NNNNNYNN"},
+	{"chat/users/+/devices", "NNNNNYNN"},
+	{"chat/users/+/inbox", "NNNNNNNN"},
+	{"chat/#", "NNNNNNNN"},
+	{"#", "NNNNNNNN"},
+	{"+/rooms/general/messages", "NNNNNNNN"},
+	{"$share/g/chat/rooms/general/messages", "NNNNNYNN"},
+	{"$share/g/chat/rooms/+/messages", "NNNNNYNN"},
+	{"$share/g/chat/#", "NNNNNNNN"},
+	{"chat/bogus/x", "NNNNNNNN"},
+	{"other/topic", "NNNNNNNN"}, /* other_topics defer, and no acl_file: the broker denies */
 };
 
 struct pub_row {
@@ -70,23 +70,23 @@ struct pub_row {
 };
 
 static const struct pub_row pub_rows[] = {
-	{"chat/rooms/general/messages", "hi", false, "YYNNNNN"},
-	{"chat/rooms/general/messages", "hi", true, "NNNNNNN"},
-	{"chat/rooms/general/events", "{}", false, "NNNNNNN"},
-	{"chat/rooms/general/history", "{\"limit\":1}", false, "YYYNNNN"},
-	{"chat/rooms/general/history", "{\"limit\":1}", true, "NNNNNNN"},
-	{"chat/rooms/general/read", "{\"upto\":\"x\"}", false, "YYYNNNN"},
-	{"chat/rooms/nosuch/messages", "hi", false, "NNNNNNN"},
-	{"chat/users/bob/inbox", "{}", false, "NNNNNYN"},
-	{"chat/users/bob/reply-1", "{}", false, "NNNNNYN"},
-	{"chat/users/bob/devices", "{\"op\":\"unregister\",\"device\":\"d\"}", false, "NYNNNNN"},
-	{"chat/users/bob/rooms", "[]", false, "NNNNNNN"},
-	{"chat/presence/bob", "{}", false, "NNNNNNN"},
-	{"$CONTROL/chat/v1", "{\"commands\":[]}", false, "NNNNYNN"},
-	{"$CONTROL/chat/v1/response", "{}", false, "NNNNNNN"},
-	{"$SYS/broker/chat/messages/accepted", "1", false, "NNNNNNN"},
-	{"chat/bogus", "x", false, "NNNNNNN"},
-	{"other/topic", "x", false, "NNNNNNN"},
+	{"chat/rooms/general/messages", "hi", false, "YYNNNNNY"},
+	{"chat/rooms/general/messages", "hi", true, "NNNNNNNN"},
+	{"chat/rooms/general/events", "{}", false, "NNNNNNNN"},
+	{"chat/rooms/general/history", "{\"limit\":1}", false, "YYYNNNNY"},
+	{"chat/rooms/general/history", "{\"limit\":1}", true, "NNNNNNNN"},
+	{"chat/rooms/general/read", "{\"upto\":\"x\"}", false, "YYYNNNNY"},
+	{"chat/rooms/nosuch/messages", "hi", false, "NNNNNNNN"},
+	{"chat/users/bob/inbox", "{}", false, "NNNNNYNN"},
+	{"chat/users/bob/reply-1", "{}", false, "NNNNNYNN"},
+	{"chat/users/bob/devices", "{\"op\":\"unregister\",\"device\":\"d\"}", false, "NYNNNNNN"},
+	{"chat/users/bob/rooms", "[]", false, "NNNNNNNN"},
+	{"chat/presence/bob", "{}", false, "NNNNNNNN"},
+	{"$CONTROL/chat/v1", "{\"commands\":[]}", false, "NNNNYNNN"},
+	{"$CONTROL/chat/v1/response", "{}", false, "NNNNNNNN"},
+	{"$SYS/broker/chat/messages/accepted", "1", false, "NNNNNNNN"},
+	{"chat/bogus", "x", false, "NNNNNNNN"},
+	{"other/topic", "x", false, "NNNNNNNN"},
 };
 
 static int setup(void **state)
@@ -99,6 +99,7 @@ static int setup(void **state)
 	x_add_member(admin, "general", "alice", "owner");
 	x_add_member(admin, "general", "bob", "member");
 	x_add_member(admin, "general", "carol", "reader");
+	x_add_member(admin, "general", "eve", "admin");
 	tc_close(admin);
 	return 0;
 }
