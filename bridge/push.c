@@ -368,7 +368,9 @@ static long scan_period_ms(const struct push *p)
 
 static void maybe_scan(struct push *p, long long now)
 {
-	if (now < p->next_scan_ms) return;
+	/* With a backlog of our own, claiming more only adds to it, and a
+	 * queued job whose lease ran out must not be claimed by us again. */
+	if (now < p->next_scan_ms || p->npending > 0) return;
 	p->next_scan_ms = now + scan_period_ms(p);
 	if (!p->indexes_ok && push_outbox_indexes(p) != 0) return;
 	push_outbox_scan(p, 64);
