@@ -5,7 +5,8 @@
  * whose policy sets floodRate or floodBurst (in addition: a room can be
  * stricter than the broker, not looser), and repeats: the Nth identical
  * message (same room, same text after wordfilter_normalize) within the
- * window is refused. Each refusal is an offence; flood_mute_after offences
+ * window is refused, also when other messages come between (the last
+ * FLOOD_RECENT distinct messages are remembered). Each refusal is an offence; flood_mute_after offences
  * within the window mute the sender automatically, through the sanctions
  * table, for the next step of the ladder (common/ratelimit.h): everywhere
  * when the per-user bucket ran dry, in the room otherwise.
@@ -29,14 +30,22 @@
 /* Entries a sweep looks at per call: a pass over a million users is spread
  * over many ticks and messages instead of stalling one of them. */
 #define FLOOD_SWEEP_BATCH 2048
+/* Distinct recent messages remembered per user for repeats: enough to
+ * catch a spammer alternating a few texts, small enough to stay cheap. */
+#define FLOOD_RECENT 4
+
+/* One recent message: its fingerprint, how often it came since start_ms. */
+struct flood_recent {
+	uint64_t hash;
+	int64_t start_ms;
+	unsigned count; /* 0 = free */
+};
 
 struct flood_user {
 	char user[TOPIC_ID_MAX + 1];
 	struct ratelimit bucket; /* unused when flood_rate is 0 */
 	struct ratelimit_strikes strikes;
-	uint64_t repeat_hash;    /* fingerprint of the last message */
-	unsigned repeats;        /* times it came since repeat_start_ms */
-	int64_t repeat_start_ms;
+	struct flood_recent recent[FLOOD_RECENT];
 	unsigned offences;       /* refusals since offence_start_ms */
 	int64_t offence_start_ms;
 	UT_hash_handle hh;
@@ -116,7 +125,7 @@ static struct flood_user *user_entry(struct chat *c, const char *user, int64_t n
 	if (!u) return NULL;
 	memcpy(u->user, user, len + 1);
 	if (c->cfg.mod.flood_rate > 0) ratelimit_init(&u->bucket, c->cfg.mod.flood_rate, c->cfg.mod.flood_burst, now);
-	u->repeat_start_ms = u->offence_start_ms = INT64_MIN / 2;
+	u->offence_start_ms = INT64_MIN / 2;
 	HASH_ADD(hh, f->users, user, len, u);
 	return u;
 }
@@ -169,22 +178,34 @@ static uint64_t fingerprint(struct flood *f, const char *room, const char *text,
 	return fnv(h, (const char *)&n, sizeof(n));
 }
 
-/* Counts this message against the last one; true when it is one repeat
- * too many. */
+/* The slot of fingerprint h among u's recent messages (expired ones are
+ * freed first), or a fresh one in place of a free or the oldest slot. */
+static struct flood_recent *recent_slot(struct flood_user *u, uint64_t h, int64_t now, int64_t window)
+{
+	struct flood_recent *victim = &u->recent[0];
+	for (int i = 0; i < FLOOD_RECENT; i++) {
+		struct flood_recent *r = &u->recent[i];
+		if (r->count && now - r->start_ms >= window) r->count = 0;
+		if (r->count && r->hash == h) return r;
+		if (victim->count && (r->count == 0 || r->start_ms < victim->start_ms)) victim = r;
+	}
+	victim->hash = h;
+	victim->start_ms = now;
+	victim->count = 0;
+	return victim;
+}
+
+/* Counts this message among the sender's recent ones; true when it is one
+ * repeat too many, with *until_ms the end of its window. */
 static bool repeated(struct chat *c, struct flood_user *u, const char *room, const char *text, size_t len,
-		     int64_t now)
+		     int64_t now, uint64_t *until_ms)
 {
 	const struct moderation_config *cfg = &c->cfg.mod;
 	int64_t window = (int64_t)cfg->flood_window_s * 1000;
 	if (cfg->flood_repeat < 2 || !text || len == 0) return false;
-	uint64_t h = fingerprint(c->flood, room, text, len);
-	if (h != u->repeat_hash || now - u->repeat_start_ms >= window) {
-		u->repeat_hash = h;
-		u->repeats = 1;
-		u->repeat_start_ms = now;
-		return false;
-	}
-	return ++u->repeats >= cfg->flood_repeat;
+	struct flood_recent *r = recent_slot(u, fingerprint(c->flood, room, text, len), now, window);
+	*until_ms = (uint64_t)(r->start_ms + window);
+	return ++r->count >= cfg->flood_repeat;
 }
 
 /* Mutes user (in room, or everywhere) until end_ms, tells the room. */
@@ -252,10 +273,9 @@ bool flood_refuses(struct chat *c, const char *user, const char *room, const str
 	}
 	if (c->cfg.mod.flood_rate > 0) ratelimit_allow(&u->bucket, now);
 	if (fr) ratelimit_allow(&fr->bucket, now);
-	if (repeated(c, u, room, text, len, now)) {
-		uint64_t until = (uint64_t)(u->repeat_start_ms + (int64_t)c->cfg.mod.flood_window_s * 1000);
+	uint64_t until = 0;
+	if (repeated(c, u, room, text, len, now, &until))
 		return offence(c, u, room, false, REJECT_REPEATED, until, now, v);
-	}
 	return false;
 }
 
@@ -265,7 +285,10 @@ static bool user_idle(const struct chat *c, const struct flood_user *u, int64_t 
 	const struct flood *f = c->flood;
 	int64_t window = (int64_t)c->cfg.mod.flood_window_s * 1000;
 	if (c->cfg.mod.flood_rate > 0 && ratelimit_wait_ms(&u->bucket, u->bucket.burst, now) > 0) return false;
-	if (now - u->repeat_start_ms < window || now - u->offence_start_ms < window) return false;
+	if (now - u->offence_start_ms < window) return false;
+	for (int i = 0; i < FLOOD_RECENT; i++) {
+		if (u->recent[i].count && now - u->recent[i].start_ms < window) return false;
+	}
 	return ratelimit_strike_level(&u->strikes, &f->ladder, now) == 0;
 }
 
