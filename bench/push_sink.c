@@ -6,7 +6,8 @@
  * each text, and the notification's preview repeats it) records the time
  * from that send to this receipt. GET /stats returns the counts and
  * percentiles since the last GET /stats?reset=1 as one JSON object, so a
- * script can take several measurements from one running sink.
+ * script can take several measurements from one running sink; "rate" is
+ * requests over the time from the reset to the last request.
  *
  *   push_sink [--port P]    0 (default): any free port; prints
  *                           "push_sink: ready on 127.0.0.1:PORT" on stdout
@@ -36,7 +37,7 @@ struct sink {
 	uint64_t requests;   /* POSTs since the last reset */
 	uint64_t marked;     /* of which carried a send-time marker */
 	uint64_t bytes;
-	int64_t first_ns, last_ns;
+	int64_t reset_ns, last_ns; /* the last reset (or start), the last POST */
 	struct hist lat;     /* ns from the marker's send time to receipt */
 };
 
@@ -56,7 +57,7 @@ static int64_t now_ns(void)
 static void sink_reset(struct sink *s)
 {
 	s->requests = s->marked = s->bytes = 0;
-	s->first_ns = s->last_ns = 0;
+	s->reset_ns = s->last_ns = now_ns();
 	hist_reset(&s->lat);
 }
 
@@ -64,7 +65,6 @@ static void sink_reset(struct sink *s)
 static void sink_count(struct sink *s, const struct upload *u)
 {
 	int64_t now = now_ns();
-	if (s->requests == 0) s->first_ns = now;
 	s->last_ns = now;
 	s->requests++;
 	s->bytes += u->len;
@@ -91,11 +91,14 @@ static enum MHD_Result stats(struct sink *s, struct MHD_Connection *conn)
 {
 	char out[1024];
 	const struct hist *h = &s->lat;
-	double span = (double)(s->last_ns - s->first_ns) / 1e9;
+	/* From the reset, which the script does just before it starts sending:
+	 * arrivals come in bursts, so their own first-to-last span would
+	 * overstate the rate. */
+	double span = (double)(s->last_ns - s->reset_ns) / 1e9;
 	snprintf(out, sizeof(out),
 		 "{\"requests\":%" PRIu64 ",\"marked\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"span_s\":%.3f,\"rate\":%.1f,"
 		 "\"latency_ms\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f,\"max\":%.2f}}\n",
-		 s->requests, s->marked, s->bytes, span, span > 0 ? (double)(s->requests - 1) / span : 0.0,
+		 s->requests, s->marked, s->bytes, span, s->requests && span > 0 ? (double)s->requests / span : 0.0,
 		 (double)hist_percentile(h, 50) / 1e6, (double)hist_percentile(h, 90) / 1e6,
 		 (double)hist_percentile(h, 99) / 1e6, (double)hist_percentile(h, 99.9) / 1e6, (double)h->max / 1e6);
 	const char *reset = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "reset");
