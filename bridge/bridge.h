@@ -36,6 +36,7 @@ struct bridge_config {
 	char *mqtt_client_id;
 	int mqtt_keepalive;         /* seconds */
 	int mqtt_session_expiry;    /* seconds the broker keeps our session */
+	int mqtt_receive_maximum;   /* QoS 1 messages in flight to us (v5 Receive Maximum) */
 	char *mqtt_share_group;     /* $share/<group>/... */
 	char *mongo_uri;
 	char *mongo_database;
@@ -52,6 +53,7 @@ struct bridge_config {
 struct bridge {
 	struct bridge_config cfg;
 	struct mosquitto *mosq;
+	int mqtt_wake_fd;             /* eventfd: a reply is queued, write it now */
 	struct journal journal;
 	struct bridge_metrics metrics;
 	volatile sig_atomic_t stop;   /* set by SIGTERM/SIGINT */

@@ -45,6 +45,7 @@ static const struct key_def keys[] = {
 	STR_KEY(mqtt_client_id),
 	INT_KEY(mqtt_keepalive, 5, 3600),
 	INT_KEY(mqtt_session_expiry, 0, 2147483647),
+	INT_KEY(mqtt_receive_maximum, 1, 65535),
 	STR_KEY(mqtt_share_group),
 	STR_KEY(mongo_uri),
 	STR_KEY(mongo_database),
@@ -154,6 +155,7 @@ static void set_defaults(struct bridge_config *cfg)
 	cfg->mqtt_client_id = xstrdup("chat-bridge");
 	cfg->mqtt_keepalive = 30;
 	cfg->mqtt_session_expiry = 86400;
+	cfg->mqtt_receive_maximum = 1000;
 	cfg->mqtt_share_group = xstrdup("chat-bridge");
 	cfg->mongo_uri = xstrdup("mongodb://127.0.0.1:27017");
 	cfg->mongo_database = xstrdup("chat");

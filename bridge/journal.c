@@ -2,14 +2,15 @@
 /*
  * The journal; see journal.h for what it is.
  *
- * Durability window, stated plainly: libmosquitto sends PUBACK for a QoS 1
- * message before it calls on_message, so a message is acknowledged to the
- * broker a few microseconds before it reaches journal_append(). A bridge
- * killed in that window loses it; nothing on the client side can close it
- * with libmosquitto. Once journal_append() has returned the record is in
- * the kernel's page cache and survives kill -9; after the group commit at
- * the end of the same loop iteration (journal_sync, one fdatasync for every
- * record appended in that iteration) it also survives a power cut.
+ * Durability, stated plainly: libmosquitto builds the PUBACK for a QoS 1
+ * message before it calls on_message. mqtt.c runs the client in threaded
+ * mode so that PUBACK is only queued, and writes it after the group commit
+ * (journal_sync: one fdatasync for every record appended in the loop
+ * iteration). So the broker learns of a message's receipt only when it is
+ * on disk, and a bridge killed earlier gets it again from its persistent
+ * session. What can still lose a message: a write or fdatasync error
+ * (logged, counted in journal_errors; the PUBACK is sent regardless, since
+ * libmosquitto offers no way to withhold it), or a lost disk.
  *
  * Space: records are appended to the active segment; at segment_max it is
  * synced and a new one started. A segment whose records are all in MongoDB

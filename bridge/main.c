@@ -52,6 +52,7 @@ static void install_signals(struct bridge *b)
 /* Everything between configuration and exit; returns the exit status. */
 static int run(struct bridge *b)
 {
+	b->mqtt_wake_fd = -1;
 	long replayed = journal_open(&b->journal, b->cfg.journal_dir, (size_t)b->cfg.journal_max_bytes);
 	if (replayed < 0) return 1;
 	METRIC_ADD(b, replayed, replayed);

@@ -5,12 +5,15 @@
  * several bridges split the stream and a restarted bridge gets what the
  * broker queued for it meanwhile.
  *
- * The main thread runs mosquitto_loop() itself. Per iteration it takes what
- * arrived (each message appended to the journal in on_message), then makes
- * the iteration's appends durable with one fdatasync (group commit), then
- * checks the journal bound. libmosquitto acknowledges a QoS 1 message
- * before on_message runs, so the acknowledgement always precedes both the
- * append and the sync; journal.c states the resulting window.
+ * The main thread runs the loop itself (loop_once). Per iteration it reads every packet
+ * the socket holds (each message appended to the journal in on_message),
+ * makes the iteration's appends durable with one fdatasync (group commit),
+ * then writes out what libmosquitto queued meanwhile, PUBACKs included, and
+ * checks the journal bound. libmosquitto builds the PUBACK before
+ * on_message runs, but in threaded mode (mosquitto_threaded_set) it only
+ * queues it; it goes out in the write step after the sync, so the broker
+ * learns that a message arrived only once it is on disk. Replies that the
+ * store thread publishes wake the loop through an eventfd.
  *
  * At journal_max_bytes the bridge stops consuming: it disconnects (its
  * session stays; the broker queues for it, within the broker's own
@@ -27,12 +30,19 @@
 #include <time.h>
 
 #include <mqtt_protocol.h>
+#include <errno.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "bridge.h"
 #include "chat_err.h"
 #include "id.h"
 #include "json.h"
 #include "topic.h"
+
+/* Packets read per loop iteration before the group commit. */
+#define READ_BURST_MAX 1000
 
 typedef void (*route_handler)(struct bridge *b, const struct topic_ref *t, const struct mosquitto_message *msg,
 			      const mosquitto_property *props);
@@ -107,7 +117,6 @@ static const struct route routes[] = {
 	{"chat/presence/+", false, TOPIC_PRESENCE, on_push_topic},
 	{"chat/users/+/rooms", false, TOPIC_USER_ROOMS, on_push_topic},
 	{"chat/users/+/devices", true, TOPIC_USER_DEVICES, on_push_topic},
-	/* retained state every bridge needs whole: not shared */
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -250,7 +259,15 @@ int mqtt_init(struct bridge *b)
 		blog(BLOG_ERR, "mosquitto_new failed");
 		return -1;
 	}
+	b->mqtt_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (b->mqtt_wake_fd < 0) {
+		blog(BLOG_ERR, "eventfd: %s", strerror(errno));
+		return -1;
+	}
 	mosquitto_int_option(b->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	/* PUBACKs leave only after the group commit, so the broker must be
+	 * allowed many messages in flight to keep a stream flowing. */
+	mosquitto_int_option(b->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, b->cfg.mqtt_receive_maximum);
 	/* Other threads publish (history replies): let the loop do the writes. */
 	mosquitto_threaded_set(b->mosq, true);
 	mosquitto_connect_v5_callback_set(b->mosq, on_connect);
@@ -265,12 +282,19 @@ void mqtt_close(struct bridge *b)
 {
 	if (b->mosq) mosquitto_destroy(b->mosq);
 	b->mosq = NULL;
+	if (b->mqtt_wake_fd >= 0) close(b->mqtt_wake_fd);
+	b->mqtt_wake_fd = -1;
 }
 
 int mqtt_reply(struct bridge *b, const char *topic, const char *payload, size_t len, const mosquitto_property *props)
 {
 	if (!b->mosq) return MOSQ_ERR_NO_CONN;
-	return mosquitto_publish_v5(b->mosq, NULL, topic, (int)len, payload, 1, false, props);
+	int rc = mosquitto_publish_v5(b->mosq, NULL, topic, (int)len, payload, 1, false, props);
+	uint64_t one = 1;
+	if (rc == MOSQ_ERR_SUCCESS && b->mqtt_wake_fd >= 0 && write(b->mqtt_wake_fd, &one, sizeof(one)) < 0) {
+		/* the eventfd counter cannot overflow here; the loop wakes anyway */
+	}
+	return rc;
 }
 
 static void sleep_ms(int ms)
@@ -329,14 +353,57 @@ static void disconnect_now(struct bridge *b)
 	METRIC_SET(b, mqtt_connected, 0);
 }
 
+/*
+ * Reads every packet the socket already holds (up to a bound): libmosquitto
+ * 2.0 reads one QoS 1 packet per call, and one fdatasync should cover the
+ * whole burst.
+ */
+static int read_burst(struct bridge *b, int fd)
+{
+	int rc = mosquitto_loop_read(b->mosq, 1);
+	for (int i = 1; i < READ_BURST_MAX && rc == MOSQ_ERR_SUCCESS; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN)) break;
+		rc = mosquitto_loop_read(b->mosq, 1);
+	}
+	return rc;
+}
+
+/*
+ * One loop iteration, in this order: wait for the socket (or a reply
+ * queued by another thread), read the burst, sync the journal, write what
+ * libmosquitto queued (the PUBACKs of the burst among it), keepalive. The
+ * bridge runs this instead of mosquitto_loop(), whose write step can run in
+ * the same call as its read and so send a PUBACK before the sync.
+ */
+static int loop_once(struct bridge *b, int timeout_ms)
+{
+	int fd = mosquitto_socket(b->mosq);
+	if (fd < 0) return MOSQ_ERR_NO_CONN;
+	struct pollfd p[2] = {
+		{.fd = fd, .events = (short)(POLLIN | (mosquitto_want_write(b->mosq) ? POLLOUT : 0))},
+		{.fd = b->mqtt_wake_fd, .events = POLLIN},
+	};
+	if (poll(p, 2, timeout_ms) < 0 && errno != EINTR) return MOSQ_ERR_ERRNO;
+	uint64_t wakes;
+	if ((p[1].revents & POLLIN) && read(b->mqtt_wake_fd, &wakes, sizeof(wakes)) < 0) {
+		/* EAGAIN: another iteration took it */
+	}
+	int rc = MOSQ_ERR_SUCCESS;
+	if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) rc = read_burst(b, fd);
+	journal_sync(&b->journal); /* the group commit */
+	if (rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(b->mosq)) rc = mosquitto_loop_write(b->mosq, 1);
+	if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_loop_misc(b->mosq);
+	return rc;
+}
+
 int mqtt_run(struct bridge *b)
 {
 	bool paused = false;
 	int warned = 0, retry_ms = 500;
 	bool connected_once = connect_first(b) == MOSQ_ERR_SUCCESS;
 	while (!b->stop) {
-		int rc = mosquitto_loop(b->mosq, 100, 1);
-		journal_sync(&b->journal); /* the group commit */
+		int rc = loop_once(b, 100);
 		check_bound(b, &paused, &warned);
 		if (rc == MOSQ_ERR_SUCCESS || b->stop) {
 			/* A refused CONNACK also loops fine: back off only on it. */
