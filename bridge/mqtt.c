@@ -217,7 +217,7 @@ static void on_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosqui
 	struct bridge *b = ud;
 	(void)mosq, (void)props;
 	METRIC_SET(b, mqtt_connected, 0);
-	if (!b->stop) blog(BLOG_WARN, "disconnected from the broker (%d)", rc);
+	if (!b->stop) blog(rc == 0 ? BLOG_INFO : BLOG_WARN, "disconnected from the broker (%d)", rc);
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int count, const int *granted,
@@ -303,8 +303,9 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Pauses consumption at the journal bound and resumes under 75%. */
-static void check_bound(struct bridge *b, bool *paused, int *warned)
+/* Pauses consumption at the journal bound and resumes under 75%; true
+ * when it has just reconnected. */
+static bool check_bound(struct bridge *b, bool *paused, int *warned)
 {
 	size_t disk;
 	journal_depth(&b->journal, NULL, NULL, &disk);
@@ -326,7 +327,9 @@ static void check_bound(struct bridge *b, bool *paused, int *warned)
 		METRIC_SET(b, consuming_paused, 0);
 		blog(BLOG_INFO, "journal back under 75%%: consuming again");
 		mosquitto_reconnect(b->mosq);
+		return true;
 	}
+	return false;
 }
 
 static int connect_first(struct bridge *b)
@@ -404,7 +407,7 @@ int mqtt_run(struct bridge *b)
 	bool connected_once = connect_first(b) == MOSQ_ERR_SUCCESS;
 	while (!b->stop) {
 		int rc = loop_once(b, 100);
-		check_bound(b, &paused, &warned);
+		if (check_bound(b, &paused, &warned)) continue;
 		if (rc == MOSQ_ERR_SUCCESS || b->stop) {
 			/* A refused CONNACK also loops fine: back off only on it. */
 			if (atomic_load(&b->metrics.mqtt_connected)) retry_ms = 500;
