@@ -54,7 +54,10 @@ static int run(struct bridge *b)
 {
 	b->mqtt_wake_fd = -1;
 	long replayed = journal_open(&b->journal, b->cfg.journal_dir, (size_t)b->cfg.journal_max_bytes);
-	if (replayed < 0) return 1;
+	if (replayed < 0) {
+		journal_close(&b->journal);
+		return 1;
+	}
 	METRIC_ADD(b, replayed, replayed);
 	if (replayed > 0) blog(BLOG_INFO, "journal: replaying %ld records from %s", replayed, b->cfg.journal_dir);
 	int rc = 1;

@@ -20,6 +20,7 @@
  *
  * The mongoc_client_t (not thread-safe) belongs to this thread alone.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -137,13 +138,16 @@ static void mongo_close(struct bridge *b)
 	b->mongo = NULL;
 }
 
-/* Appends the decoded string span as a UTF-8 field. */
+/* Appends the decoded string span as a UTF-8 field. Decoding never makes
+ * a string longer than its span, so span length + 1 always fits. */
 static bool append_span(bson_t *doc, const char *key, const struct json_span *s)
 {
-	char buf[16384];
-	long n = json_string_decode(s, buf, sizeof(buf));
-	if (n < 0) return false;
-	return bson_append_utf8(doc, key, -1, buf, (int)n);
+	char small[4096];
+	char *buf = s->len < sizeof(small) ? small : xmalloc(s->len + 1);
+	long n = json_string_decode(s, buf, s->len < sizeof(small) ? sizeof(small) : s->len + 1);
+	bool ok = n >= 0 && bson_append_utf8(doc, key, -1, buf, (int)n);
+	if (buf != small) free(buf);
+	return ok;
 }
 
 static bool build_doc(bson_t *doc, const char *json, size_t len)

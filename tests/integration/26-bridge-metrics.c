@@ -2,7 +2,8 @@
 /*
  * The metrics endpoint answers GET /metrics in Prometheus text format with
  * the bridge's counters, gauges and histograms, and they move with the
- * traffic; other paths get 404.
+ * traffic; other paths get 404. Also: a message larger than the bridge's
+ * stack buffers is stored whole.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,7 +30,7 @@ static int setup(void **state)
 	(void)state;
 	h_init(&H, "26-bridge-metrics");
 	h_start_mongo(&H);
-	h_start_broker(&H, UNTHROTTLED);
+	h_start_broker(&H, UNTHROTTLED "plugin_opt_max_payload 65536\n");
 	h_start_bridge(&H, NULL);
 	h_setup_room(&H, "r26", members);
 	return 0;
@@ -80,11 +81,39 @@ static void test_other_paths_404(void **state)
 	free(body);
 }
 
+static void test_large_text_stored_whole(void **state)
+{
+	(void)state;
+	enum { LEN = 40000 };
+	char *payload = malloc(LEN + 64), *text = malloc(LEN + 1);
+	assert_non_null(payload);
+	assert_non_null(text);
+	for (int i = 0; i < LEN; i++) text[i] = (char)('a' + i % 26);
+	text[LEN] = '\0';
+	snprintf(payload, LEN + 64, "{\"text\":\"%s\",\"cid\":\"big-1\"}", text);
+	struct tc *c = tc_open(&H, "alice-26-big", "alice", TC_V5);
+	assert_int_equal(tc_pub(c, "chat/rooms/r26/messages", payload, 1), 0);
+	tc_close(c);
+	bson_t *doc = h_mongo_wait_one(&H, "messages", "{\"cid\":\"big-1\"}", 10000);
+	assert_non_null(doc);
+	bson_iter_t it;
+	uint32_t len = 0;
+	assert_true(bson_iter_init_find(&it, doc, "text"));
+	const char *stored = bson_iter_utf8(&it, &len);
+	assert_int_equal(len, LEN);
+	assert_memory_equal(stored, text, LEN);
+	assert_int_equal(h_metric(&H.bridge, "chat_bridge_messages_invalid_total"), 0);
+	bson_destroy(doc);
+	free(payload);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counters_follow_traffic),
 		cmocka_unit_test(test_other_paths_404),
+		cmocka_unit_test(test_large_text_stored_whole),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	return h_finish(&H, failed != 0) ? failed : 1;
