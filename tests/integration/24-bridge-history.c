@@ -230,6 +230,25 @@ static void test_malformed_request_gets_error(void **state)
 	assert_true(h_metric(&H.bridge, "chat_bridge_history_requests_total") >= 8);
 }
 
+/* The real mosquitto_rr, as topics.md shows it. */
+static void test_mosquitto_rr(void **state)
+{
+	(void)state;
+	char port[16], pw[80], out[600];
+	snprintf(port, sizeof(port), "%d", H.broker_port);
+	snprintf(out, sizeof(out), "%s/rr.out", H.dir);
+	char *argv[] = {(char *)MOSQUITTO_RR_BIN, "-h", "127.0.0.1", "-p", port, "-u", "alice", "-P",
+			(char *)h_password("alice", pw, sizeof(pw)), "-t", HISTORY, "-e", "chat/users/alice/history-rr",
+			"-m", "{\"limit\":2,\"cid\":\"q-rr\"}", "-W", "10", NULL};
+	assert_int_equal(h_run(argv, out, 15000), 0);
+	char *text = h_read_file(out, NULL);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"type\":\"history\""));
+	assert_non_null(strstr(text, "\"cid\":\"q-rr\""));
+	assert_non_null(strstr(text, "\"cid\":\"h-11\""));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_response_topic_outside_tree_goes_to_inbox),
 		cmocka_unit_test(test_v311_requester_answered_on_inbox),
 		cmocka_unit_test(test_malformed_request_gets_error),
+		cmocka_unit_test(test_mosquitto_rr),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, teardown);
 	return h_finish(&H, failed != 0) ? failed : 1;
