@@ -2,7 +2,8 @@
 /*
  * Two bridges in one shared subscription split the stream: each receives
  * a share, none receives a message the other got, and every message is in
- * MongoDB exactly once.
+ * MongoDB exactly once; with one of them killed meanwhile, it gets its
+ * share when it returns and still nothing is lost or doubled.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -37,6 +38,7 @@ static int setup(void **state)
 	h_start_bridge(&H, NULL);
 	h_start_bridge_named(&H, &second, "bridge2", NULL);
 	h_setup_room(&H, "r23", members);
+	h_setup_room(&H, "r23b", members);
 	return 0;
 }
 
@@ -77,10 +79,32 @@ static void test_two_bridges_store_each_message_once(void **state)
 	assert_int_equal(h_mongo_distinct_count(&H, "messages", "cid", "{\"room\":\"r23\"}"), TOTAL);
 }
 
+static void test_member_away_and_back_loses_nothing(void **state)
+{
+	(void)state;
+	long long a0 = h_metric(&H.bridge, "chat_bridge_messages_received_total");
+	h_stop(&second, SIGKILL, 5000);
+	struct tc *c = tc_open(&H, "alice-23b", "alice", TC_V5);
+	for (int i = 0; i < 200; i++) {
+		char payload[96];
+		snprintf(payload, sizeof(payload), "{\"text\":\"away %d\",\"cid\":\"y-%d\"}", i, i);
+		assert_int_equal(tc_pub(c, "chat/rooms/r23b/messages", payload, 1), 0);
+	}
+	tc_close(c);
+	/* mosquitto 2.0 keeps handing the absent member its share (queued in
+	 * its session): the live bridge gets about half meanwhile. */
+	assert_true(h_wait_metric(&H.bridge, "chat_bridge_messages_received_total", a0 + 90, 10000));
+	h_start_bridge_named(&H, &second, "bridge2", NULL);
+	assert_true(h_mongo_wait_count(&H, "messages", "{\"room\":\"r23b\"}", 200, 30000));
+	assert_true(h_wait_metric_eq(&second, "chat_bridge_journal_records", 0, 5000));
+	assert_int_equal(h_mongo_count(&H, "messages", "{\"room\":\"r23b\"}"), 200);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_bridges_store_each_message_once),
+		cmocka_unit_test(test_member_away_and_back_loses_nothing),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, teardown);
 	return h_finish(&H, failed != 0) ? failed : 1;
