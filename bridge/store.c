@@ -201,6 +201,46 @@ static bool only_duplicates(const bson_t *reply, bool *dup, size_t ndocs)
 	return any;
 }
 
+/* One insert_many of docs[0..n) (ordered:false); marks duplicates in
+ * dup[]. 0, or -1 to retry. */
+static int insert_docs(struct bridge *b, const bson_t **docs, size_t n, bool *dup)
+{
+	bson_t reply, *opts = BCON_NEW("ordered", BCON_BOOL(false));
+	bson_error_t err;
+	struct timespec s0, s1;
+	int rc = 0;
+	clock_gettime(CLOCK_MONOTONIC, &s0);
+	bool ok = mongoc_collection_insert_many(b->messages, docs, n, opts, &reply, &err);
+	clock_gettime(CLOCK_MONOTONIC, &s1);
+	metrics_observe(&b->metrics.store_batch, (s1.tv_sec - s0.tv_sec) * 1000000LL + (s1.tv_nsec - s0.tv_nsec) / 1000);
+	if (!ok && !only_duplicates(&reply, dup, n)) {
+		blog(BLOG_WARN, "MongoDB: insert of %zu messages: %s (will retry)", n, err.message);
+		METRIC_ADD(b, mongo_errors, 1);
+		rc = -1;
+	}
+	bson_destroy(&reply);
+	bson_destroy(opts);
+	return rc;
+}
+
+/* Counts a stored run and hands each new message on (bridge_on_stored). */
+static void after_insert(struct bridge *b, struct journal_entry **e, const size_t *from, const bool *dup,
+			 size_t ndocs, size_t invalid)
+{
+	long long now = bridge_now_ms();
+	for (size_t d = 0; d < ndocs; d++) {
+		struct journal_entry *x = e[from[d]];
+		metrics_observe(&b->metrics.store_lag, (now - x->arrived_ms) * 1000);
+		METRIC_ADD(b, stored, 1);
+		if (dup[d]) METRIC_ADD(b, duplicates, 1);
+		else bridge_on_stored(b, x->data, x->len);
+	}
+	if (invalid) {
+		blog(BLOG_WARN, "dropped %zu messages that are not valid envelopes", invalid);
+		METRIC_ADD(b, invalid, invalid);
+	}
+}
+
 /* Inserts messages e[0..n) in one insert_many. 0, or -1 to retry. */
 static int insert_messages(struct bridge *b, struct journal_entry **e, size_t n)
 {
@@ -212,41 +252,13 @@ static int insert_messages(struct bridge *b, struct journal_entry **e, size_t n)
 		bson_init(&docs[ndocs]);
 		if (!build_doc(&docs[ndocs], e[i]->data, e[i]->len)) {
 			bson_destroy(&docs[ndocs]);
-			blog(BLOG_WARN, "dropping a message that is not a valid envelope (%zu bytes)", e[i]->len);
-			METRIC_ADD(b, invalid, 1);
 			continue;
 		}
 		ptrs[ndocs] = &docs[ndocs];
 		from[ndocs++] = i;
 	}
-	int rc = 0;
-	if (ndocs > 0) {
-		bson_t reply, *opts = BCON_NEW("ordered", BCON_BOOL(false));
-		bson_error_t err;
-		struct timespec s0, s1;
-		clock_gettime(CLOCK_MONOTONIC, &s0);
-		bool ok = mongoc_collection_insert_many(b->messages, ptrs, ndocs, opts, &reply, &err);
-		clock_gettime(CLOCK_MONOTONIC, &s1);
-		metrics_observe(&b->metrics.store_batch,
-				(s1.tv_sec - s0.tv_sec) * 1000000LL + (s1.tv_nsec - s0.tv_nsec) / 1000);
-		if (!ok && !only_duplicates(&reply, dup, ndocs)) {
-			blog(BLOG_WARN, "MongoDB: insert of %zu messages: %s (will retry)", ndocs, err.message);
-			METRIC_ADD(b, mongo_errors, 1);
-			rc = -1;
-		}
-		bson_destroy(&reply);
-		bson_destroy(opts);
-	}
-	if (rc == 0) {
-		long long now = bridge_now_ms();
-		for (size_t d = 0; d < ndocs; d++) {
-			struct journal_entry *x = e[from[d]];
-			metrics_observe(&b->metrics.store_lag, (now - x->arrived_ms) * 1000);
-			METRIC_ADD(b, stored, 1);
-			if (dup[d]) METRIC_ADD(b, duplicates, 1);
-			else bridge_on_stored(b, x->data, x->len);
-		}
-	}
+	int rc = ndocs > 0 ? insert_docs(b, ptrs, ndocs, dup) : 0;
+	if (rc == 0) after_insert(b, e, from, dup, ndocs, n - ndocs);
 	for (size_t d = 0; d < ndocs; d++) bson_destroy(&docs[d]);
 	free(docs);
 	free(ptrs);
