@@ -11,6 +11,17 @@
  *                         from the intended send to the document being
  *                         readable (p50/p99), resolution one poll period.
  *   --no-store            only publish (the push scenario's sender).
+ *   --pause-pid PID       count mode: stop that process (the bridge) with
+ *                         SIGSTOP while publishing and continue it once the
+ *                         broker acknowledged all N; the clock then starts
+ *                         at SIGCONT, so the rate is the bridge's own drain
+ *                         rate, not bounded by how fast one publisher sends.
+ *   --metrics URL         count mode: follow chat-bridge's own
+ *                         chat_bridge_messages_stored_total over HTTP
+ *                         instead of counting documents, which on a server
+ *                         without count pushdown is a scan that would slow
+ *                         the very inserts being measured; one count of
+ *                         the documents at the end checks the total.
  *
  * Each text starts with "@@<CLOCK_MONOTONIC ns>@@", and the cid is
  * "sp-<seq>-<ns>", so a stored document (cid) or a push notification
@@ -19,6 +30,8 @@
  * own thread, and polling on a third, so a slow query never delays a send.
  */
 #include <errno.h>
+#include <signal.h>
+#include <sys/types.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,6 +40,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
 #include <mongoc/mongoc.h>
 #include <mosquitto.h>
 
@@ -37,8 +51,9 @@
 #define PROBE_MAX_ROOMS 1024
 
 struct probe_opts {
-	const char *host, *user, *password, *room_fmt, *mongo_uri, *db;
+	const char *host, *user, *password, *room_fmt, *mongo_uri, *db, *metrics;
 	int port, rooms, qos, poll_ms;
+	long pause_pid;
 	long count;
 	double rate, duration, timeout;
 	bool no_store;
@@ -55,6 +70,12 @@ struct probe {
 	atomic_int publishing;  /* 0 once the last message was handed over */
 	long stored;            /* poller: documents seen */
 	long base;              /* count mode: documents before the first publish */
+	long metric_base;       /* --metrics: the bridge's stored count then */
+	long verified;          /* --metrics: documents counted at the end, -1 = not */
+	int64_t publish_ns;     /* --pause-pid: first publish to last PUBACK */
+	CURL *curl;             /* --metrics */
+	char mbuf[65536];       /* --metrics: the last response */
+	size_t mlen;
 	int64_t t_start, t_stored, t_acked;
 	struct hist lat;        /* ns from intended send to seen stored */
 	mongoc_client_t *mongo; /* the poller's own */
@@ -79,7 +100,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: store_probe --port P --user U --password S (--count N | --rate R --duration S)\n"
 		   "       [--host H] [--rooms N] [--room-fmt F (b%%d)] [--qos 0|1] [--lang en|ko]\n"
-		   "       [--mongo-uri URI --db NAME (chat)] [--poll-ms MS (5)] [--timeout S (60)] [--no-store]\n");
+		   "       [--mongo-uri URI --db NAME (chat)] [--poll-ms MS (5)] [--timeout S (60)] [--no-store]\n"
+		   "       [--metrics URL (count mode: the bridge's stored counter)] [--pause-pid PID]\n");
 }
 
 static int num(const char *name, const char *v, double min, double max, double *out)
@@ -106,11 +128,13 @@ static int parse_one(struct probe_opts *o, const char *a, const char *v)
 	else if (strcmp(a, "--room-fmt") == 0) o->room_fmt = v;
 	else if (strcmp(a, "--mongo-uri") == 0) o->mongo_uri = v;
 	else if (strcmp(a, "--db") == 0) o->db = v;
+	else if (strcmp(a, "--metrics") == 0) o->metrics = v;
 	else if (strcmp(a, "--lang") == 0) o->lang = strcmp(v, "ko") == 0 ? LG_LANG_KO : LG_LANG_EN;
 	else if (strcmp(a, "--port") == 0 && (rc = num(a, v, 1, 65535, &d)) == 0) o->port = (int)d;
 	else if (strcmp(a, "--rooms") == 0 && (rc = num(a, v, 1, PROBE_MAX_ROOMS, &d)) == 0) o->rooms = (int)d;
 	else if (strcmp(a, "--qos") == 0 && (rc = num(a, v, 0, 1, &d)) == 0) o->qos = (int)d;
 	else if (strcmp(a, "--poll-ms") == 0 && (rc = num(a, v, 1, 10000, &d)) == 0) o->poll_ms = (int)d;
+	else if (strcmp(a, "--pause-pid") == 0 && (rc = num(a, v, 2, 4194304, &d)) == 0) o->pause_pid = (long)d;
 	else if (strcmp(a, "--count") == 0 && (rc = num(a, v, 1, 1e8, &d)) == 0) o->count = (long)d;
 	else if (strcmp(a, "--rate") == 0) rc = num(a, v, 0.1, 1e7, &o->rate);
 	else if (strcmp(a, "--duration") == 0) rc = num(a, v, 0.01, 86400, &o->duration);
@@ -268,6 +292,41 @@ static void poll_room(struct probe *p, mongoc_collection_t *coll, int r)
 	bson_destroy(filter);
 }
 
+static size_t metrics_write(char *data, size_t size, size_t n, void *ud)
+{
+	struct probe *p = ud;
+	size_t len = size * n, room = sizeof(p->mbuf) - 1 - p->mlen;
+	memcpy(p->mbuf + p->mlen, data, len < room ? len : room);
+	p->mlen += len < room ? len : room;
+	p->mbuf[p->mlen] = '\0';
+	return len;
+}
+
+/* The bridge's chat_bridge_messages_stored_total; -1 on error. */
+static long metric_stored(struct probe *p)
+{
+	static const char key[] = "\nchat_bridge_messages_stored_total ";
+	p->mlen = 0;
+	p->mbuf[0] = '\0';
+	if (curl_easy_perform(p->curl) != CURLE_OK) return -1;
+	const char *at = strstr(p->mbuf, key);
+	return at ? strtol(at + sizeof(key) - 1, NULL, 10) : -1;
+}
+
+static int metrics_open(struct probe *p)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	p->curl = curl_easy_init();
+	if (!p->curl) return -1;
+	curl_easy_setopt(p->curl, CURLOPT_URL, p->o.metrics);
+	curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, metrics_write);
+	curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, p);
+	curl_easy_setopt(p->curl, CURLOPT_TIMEOUT_MS, 5000L);
+	p->metric_base = metric_stored(p);
+	if (p->metric_base < 0) fprintf(stderr, "store_probe: no stored counter at %s\n", p->o.metrics);
+	return p->metric_base < 0 ? -1 : 0;
+}
+
 static void *poller(void *arg)
 {
 	struct probe *p = arg;
@@ -276,7 +335,10 @@ static void *poller(void *arg)
 	int64_t deadline = 0;
 	for (;;) {
 		int64_t now = lg_now_ns();
-		if (counting) {
+		if (counting && p->curl) {
+			long n = metric_stored(p);
+			if (n >= 0) p->stored = n - p->metric_base;
+		} else if (counting) {
 			long n = stored_count(coll);
 			if (n >= 0) p->stored = n - p->base;
 		} else {
@@ -289,6 +351,10 @@ static void *poller(void *arg)
 		sleep_until(now + (int64_t)p->o.poll_ms * 1000000);
 	}
 	p->t_stored = lg_now_ns();
+	if (counting && p->curl) {
+		long n = stored_count(coll);
+		p->verified = n >= 0 ? n - p->base : -1;
+	}
 	mongoc_collection_destroy(coll);
 	return NULL;
 }
@@ -303,7 +369,8 @@ static void print_latency(const struct hist *h)
 static void report(struct probe *p)
 {
 	double store_s = (double)(p->t_stored - p->t_start) / 1e9;
-	double ack_s = p->t_acked ? (double)(p->t_acked - p->t_start) / 1e9 : 0;
+	double ack_s = p->publish_ns ? (double)p->publish_ns / 1e9
+		       : p->t_acked ? (double)(p->t_acked - p->t_start) / 1e9 : 0;
 	printf("{\"mode\":\"%s\",\"count\":%ld,\"sent\":%ld,\"acked\":%ld,\"stored\":%ld,\"complete\":%s,"
 	       "\"publish_seconds\":%.3f,\"publish_rate\":%.1f,\"store_seconds\":%.3f,\"stored_rate\":%.1f",
 	       p->o.rate > 0 ? "rate" : "count", p->o.count, atomic_load(&p->sent), atomic_load(&p->acked),
@@ -311,6 +378,7 @@ static void report(struct probe *p)
 	       ack_s > 0 ? (double)atomic_load(&p->acked) / ack_s : 0.0, store_s,
 	       store_s > 0 ? (double)p->stored / store_s : 0.0);
 	if (p->o.rate > 0 && !p->o.no_store) print_latency(&p->lat);
+	if (p->curl) printf(",\"verified\":%ld", p->verified);
 	printf("}\n");
 	fflush(stdout);
 }
@@ -346,11 +414,18 @@ static int run(struct probe *p)
 		p->base = stored_count(coll);
 		mongoc_collection_destroy(coll);
 		if (p->base < 0) return 1;
+		if (p->o.metrics && metrics_open(p)) return 1;
 	}
 	atomic_store(&p->publishing, 1);
 	if (polling && pthread_create(&th, NULL, poller, p) != 0) return 1;
+	if (p->o.pause_pid && kill((pid_t)p->o.pause_pid, SIGSTOP) != 0) perror("store_probe: SIGSTOP");
 	publish_all(p);
 	wait_acked(p);
+	if (p->o.pause_pid) {
+		p->publish_ns = p->t_acked - p->t_start;
+		p->t_start = lg_now_ns();
+		if (kill((pid_t)p->o.pause_pid, SIGCONT) != 0) perror("store_probe: SIGCONT");
+	}
 	if (polling) pthread_join(th, NULL);
 	else p->t_stored = p->t_start;
 	report(p);
@@ -371,6 +446,10 @@ int main(int argc, char **argv)
 	if (p->mongo) {
 		mongoc_client_destroy(p->mongo);
 		mongoc_cleanup();
+	}
+	if (p->curl) {
+		curl_easy_cleanup(p->curl);
+		curl_global_cleanup();
 	}
 	free(p);
 	return rc;
