@@ -19,7 +19,15 @@
  * session stays; the broker queues for it, within the broker's own
  * max_queued_messages / max_queued_bytes, and other bridges of the share
  * group keep taking messages) and reconnects when the journal is back under
- * three quarters of the bound. A warning is logged from 80% on.
+ * three quarters of the bound. A warning is logged from 80% on. The bound
+ * is checked before every packet read, not once per burst, because the
+ * socket can hold far more than mqtt_receive_maximum messages: once the
+ * broker (mosquitto 2.0.11) has had to queue for us, each PUBACK it gets
+ * releases up to Receive Maximum queued messages rather than one (seen:
+ * 1013 unacknowledged with a maximum of 100). What stays unread is not
+ * acknowledged, so the session redelivers it. The journal thus passes the
+ * bound by what one mosquitto_loop_read() call takes: one message, or one
+ * more per reply of ours still awaiting its PUBACK.
  *
  * Routing: topics are classified with common/topic and dispatched through
  * the routes table below; a new kind of topic is one row and one handler.
@@ -41,7 +49,8 @@
 #include "json.h"
 #include "topic.h"
 
-/* Packets read per loop iteration before the group commit. */
+/* Packets read per loop iteration before the group commit (fewer once the
+ * journal reaches its bound). */
 #define READ_BURST_MAX 1000
 
 typedef void (*route_handler)(struct bridge *b, const struct topic_ref *t, const struct mosquitto_message *msg,
@@ -356,17 +365,27 @@ static void disconnect_now(struct bridge *b)
 	METRIC_SET(b, mqtt_connected, 0);
 }
 
+static bool journal_full(struct bridge *b)
+{
+	size_t disk;
+	journal_depth(&b->journal, NULL, NULL, &disk);
+	return (double)disk >= (double)b->cfg.journal_max_bytes;
+}
+
 /*
  * Reads every packet the socket already holds (up to a bound): libmosquitto
- * 2.0 reads one QoS 1 packet per call, and one fdatasync should cover the
- * whole burst.
+ * 2.0 reads one QoS 1 packet per call (more only while replies of ours await
+ * their PUBACK), and one fdatasync should cover the whole burst. Nothing is
+ * read while the journal is at its bound: an unread message is not
+ * acknowledged, so the broker keeps it in the session (check_bound then
+ * disconnects).
  */
 static int read_burst(struct bridge *b, int fd)
 {
-	int rc = mosquitto_loop_read(b->mosq, 1);
-	for (int i = 1; i < READ_BURST_MAX && rc == MOSQ_ERR_SUCCESS; i++) {
+	int rc = MOSQ_ERR_SUCCESS;
+	for (int i = 0; i < READ_BURST_MAX && rc == MOSQ_ERR_SUCCESS && !journal_full(b); i++) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN)) break;
+		if (i > 0 && (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))) break;
 		rc = mosquitto_loop_read(b->mosq, 1);
 	}
 	return rc;
