@@ -267,3 +267,89 @@ size_t normalize_text(const char *text, size_t len, char *out, size_t outcap)
 	if (out && room > 0) out[need < room ? need : room - 1] = '\0';
 	return need;
 }
+
+/* One normalized letter, UTF-8 encoded, into the FNV-1a hash h. */
+static uint64_t hash_letter(uint64_t h, uint32_t letter)
+{
+	char buf[4];
+	size_t n = 1;
+	if (letter < 0x80) buf[0] = (char)letter;
+	else n = utf8_encode(letter, buf);
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)buf[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+/* The letters of the code point at s[*pos] (advanced past it); 0 for none,
+ * then *gap as in normalize_cp. */
+static unsigned next_letters(const unsigned char *s, size_t len, size_t *pos, uint32_t *out, bool *gap)
+{
+	uint32_t cp = s[*pos];
+	size_t n = 1;
+	if (cp >= 0x80) {
+		n = utf8_decode((const char *)s + *pos, len - *pos, &cp);
+		if (n == 0) {
+			n = 1;
+			cp = 0xFFFD; /* invalid byte: a separator */
+		}
+	}
+	*pos += n;
+	uint32_t e = cp < 0x10000 ? norm_table[cp] : 0;
+	if ((e >> KIND_SHIFT) == KIND_ONE && cp - SBASE >= SCOUNT) {
+		out[0] = e & CP_MASK;
+		return 1;
+	}
+	*gap = true;
+	return map_cp(cp, out, gap);
+}
+
+/*
+ * The letter stream of norm_iter_next as normalize_text flattens it: every
+ * letter not equal to the one before, the silent ieung dropped where
+ * drop_silent_ieung drops it. Only the previous letter needs remembering:
+ * a letter that is read is either written or equal to the last written.
+ */
+size_t normalize_fingerprint(const char *text, size_t len, uint64_t *hash)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	uint64_t h = NORM_FNV_OFFSET;
+	uint32_t prev = 0;
+	size_t letters = 0, pos = 0;
+	bool gap = false;
+	normalize_init();
+	while (s && pos < len) {
+		uint32_t e = norm_table[s[pos] & 0x7F], kind = e >> KIND_SHIFT;
+		if (s[pos] < 0x80 && kind != KIND_MANY && (e & CP_MASK) < 0x80) {
+			pos++; /* the common case: ASCII, inline */
+			if (kind != KIND_ONE) {
+				gap = gap || kind == KIND_GAP;
+				continue;
+			}
+			gap = false;
+			if ((e & CP_MASK) == prev) continue;
+			prev = e & CP_MASK;
+			h = (h ^ prev) * 1099511628211ull;
+			letters++;
+			continue;
+		}
+		uint32_t out[NORM_MAX_OUT];
+		bool g = true;
+		unsigned k = next_letters(s, len, &pos, out, &g);
+		if (k == 0) {
+			gap = gap || g;
+			continue;
+		}
+		unsigned j = k >= 2 && out[0] == IEUNG && !gap && out[1] == prev && prev >= VBASE && prev <= VBASE + 20;
+		gap = false;
+		for (; j < k; j++) {
+			if (out[j] == prev) continue;
+			prev = out[j];
+			h = hash_letter(h, prev);
+			letters++;
+		}
+	}
+	*hash = h;
+	return letters;
+}

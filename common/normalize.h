@@ -93,4 +93,16 @@ bool norm_iter_next(struct norm_iter *it, struct norm_run *run);
  */
 size_t normalize_text(const char *text, size_t len, char *out, size_t outcap);
 
+/* FNV-1a (64 bits) start value of normalize_fingerprint's hash. */
+#define NORM_FNV_OFFSET 14695981039346656037ull
+
+/*
+ * A hash of the normalized form of text without writing it out: *hash gets
+ * the 64-bit FNV-1a of exactly the bytes normalize_text would produce
+ * (uncut), in one pass with no run bookkeeping, for duplicate-message
+ * detection on the per-message path. Returns how many letters that form
+ * has (0: the text has no letters at all).
+ */
+size_t normalize_fingerprint(const char *text, size_t len, uint64_t *hash);
+
 #endif

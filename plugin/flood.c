@@ -4,7 +4,7 @@
  * plugin_opt_flood_rate / flood_burst), one per user and room for rooms
  * whose policy sets floodRate or floodBurst (in addition: a room can be
  * stricter than the broker, not looser), and repeats: the Nth identical
- * message (same room, same text after wordfilter_normalize) within the
+ * message (same room, same text after normalization) within the
  * window is refused, also when other messages come between (the last
  * FLOOD_RECENT distinct messages are remembered). Each refusal is an offence; flood_mute_after offences
  * within the window mute the sender automatically, through the sanctions
@@ -23,8 +23,8 @@
 #include <uthash.h>
 
 #include "chat.h"
+#include "normalize.h"
 #include "ratelimit.h"
-#include "wordfilter.h"
 
 #define FLOOD_SWEEP_MS 10000
 /* Entries a sweep looks at per call: a pass over a million users is spread
@@ -61,8 +61,6 @@ struct flood {
 	struct flood_user *users;
 	struct flood_room *rooms;
 	struct ratelimit_ladder ladder;
-	char *norm; /* normalized text of the message being checked */
-	size_t norm_cap;
 	int64_t last_sweep_ms;
 	bool sweeping;                  /* a pass is under way */
 	struct flood_user *user_cursor; /* next entries the pass looks at */
@@ -82,9 +80,7 @@ int flood_init(struct chat *c)
 		f->ladder.nsteps = cfg->mute_steps;
 	}
 	f->ladder.decay_ms = (int64_t)cfg->mute_decay_s * 1000;
-	f->norm_cap = c->cfg.limits.max_payload + 1;
-	f->norm = malloc(f->norm_cap);
-	return f->norm ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NOMEM;
+	return MOSQ_ERR_SUCCESS;
 }
 
 void flood_free(struct chat *c)
@@ -101,7 +97,6 @@ void flood_free(struct chat *c)
 		HASH_DEL(f->rooms, r);
 		free(r);
 	}
-	free(f->norm);
 	free(f);
 	c->flood = NULL;
 }
@@ -167,15 +162,14 @@ static uint64_t fnv(uint64_t h, const char *s, size_t n)
 }
 
 /* What makes two messages "identical": the room and the normalized text
- * (letters only, case and width folded, repeats collapsed); the raw text
- * when it has no letters at all (emoji, punctuation). */
-static uint64_t fingerprint(struct flood *f, const char *room, const char *text, size_t len)
+ * (letters only, case and width folded, repeats collapsed; hashed in one
+ * pass by normalize_fingerprint, never written out); the raw text when it
+ * has no letters at all (emoji, punctuation). */
+static uint64_t fingerprint(const char *room, const char *text, size_t len)
 {
-	uint64_t h = fnv(14695981039346656037ull, room, strlen(room) + 1);
-	size_t n = wordfilter_normalize(text, len, f->norm, f->norm_cap);
-	if (n == 0) return fnv(h ^ 1, text, len);
-	h = fnv(h, f->norm, n < f->norm_cap ? n : f->norm_cap - 1);
-	return fnv(h, (const char *)&n, sizeof(n));
+	uint64_t h = fnv(NORM_FNV_OFFSET, room, strlen(room) + 1), norm;
+	if (normalize_fingerprint(text, len, &norm) == 0) return fnv(h ^ 1, text, len);
+	return fnv(h, (const char *)&norm, sizeof(norm));
 }
 
 /* The slot of fingerprint h among u's recent messages (expired ones are
@@ -203,7 +197,7 @@ static bool repeated(struct chat *c, struct flood_user *u, const char *room, con
 	const struct moderation_config *cfg = &c->cfg.mod;
 	int64_t window = (int64_t)cfg->flood_window_s * 1000;
 	if (cfg->flood_repeat < 2 || !text || len == 0) return false;
-	struct flood_recent *r = recent_slot(u, fingerprint(c->flood, room, text, len), now, window);
+	struct flood_recent *r = recent_slot(u, fingerprint(room, text, len), now, window);
 	*until_ms = (uint64_t)(r->start_ms + window);
 	return ++r->count >= cfg->flood_repeat;
 }

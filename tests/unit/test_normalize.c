@@ -157,6 +157,43 @@ static void test_text(void **state)
 	assert_string_equal(a, b);
 }
 
+/* fingerprint(t) must be the FNV-1a of normalize_text(t), letter count too. */
+static void expect_fingerprint(const char *t, size_t len)
+{
+	char out[512];
+	uint64_t want = NORM_FNV_OFFSET, got = 0;
+	size_t n = normalize_text(t, len, out, sizeof(out));
+	assert_true(n < sizeof(out));
+	size_t letters = 0;
+	for (size_t i = 0; i < n; i++) {
+		want ^= (unsigned char)out[i];
+		want *= 1099511628211ull;
+		letters += ((unsigned char)out[i] & 0xC0) != 0x80;
+	}
+	assert_int_equal(normalize_fingerprint(t, len, &got), letters);
+	assert_true(got == want);
+}
+
+static void test_fingerprint(void **state)
+{
+	(void)state;
+	static const char *const texts[] = {
+		"", "!!! ...", "\xF0\x9F\x98\x80", "HeLLo, ｗｏｒｌｄ!", "h.e.l.l.o wooorld", "Hello!!  World",
+		"l.l", "a\xE2\x80\x8B" "b", "시이이발", "시 이발", "시\xE2\x80\x8B이발", "아이", "ㄱㅏ 가 각",
+		"\xFF\xFE" "ab\xC3", "Ǆ ﬃ ① Ⅻ", "\xF0\x9D\x90\x80\xF0\x9D\x90\x81", "Straße ΣΑΣ",
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) expect_fingerprint(texts[i], strlen(texts[i]));
+	uint64_t a, b;
+	normalize_fingerprint("Buy NOW", 7, &a);
+	normalize_fingerprint("b-u-y n o w!!", 13, &b);
+	assert_true(a == b);
+	normalize_fingerprint("buy now", 7, &a);
+	normalize_fingerprint("buy cow", 7, &b);
+	assert_true(a != b);
+	assert_int_equal(normalize_fingerprint(NULL, 5, &a), 0);
+	assert_true(a == NORM_FNV_OFFSET);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_hangul_runs),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_fingerprint),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
