@@ -80,10 +80,10 @@ int envelope_parse_client(const char *payload, size_t len, const struct envelope
 		m->text_len = len;
 		return CHAT_OK;
 	}
-	struct json_span obj;
-	if (json_check(payload, len, &obj) != CHAT_OK) return CHAT_ERR_JSON;
+	/* One walk checks the whole payload and takes the members: malformed
+	 * JSON anywhere is still CHAT_ERR_JSON, before any member's error. */
 	struct parse_ctx ctx = {lim, scratch, cap, m, false};
-	int rc = json_object_foreach(&obj, client_member, &ctx);
+	int rc = json_object_parse(payload, len, client_member, &ctx);
 	if (rc != CHAT_OK) return rc;
 	if ((!m->text || m->text_len == 0) && !m->data) return CHAT_ERR_EMPTY;
 	if (m->text && m->text_len == 0) m->text = NULL;

@@ -235,6 +235,54 @@ int json_object_foreach(const struct json_span *obj, json_member_cb cb, void *ud
 	}
 }
 
+/* One "key": value member at sc->i; its spans in *key and *val. */
+static int scan_member(struct scan *sc, struct json_span *key, struct json_span *val)
+{
+	skip_ws(sc);
+	if (sc->i >= sc->len || sc->s[sc->i] != '"') return CHAT_ERR_JSON;
+	key->p = sc->s + sc->i;
+	key->type = JSON_STRING;
+	if (scan_string(sc) != CHAT_OK) return CHAT_ERR_JSON;
+	key->len = (size_t)(sc->s + sc->i - key->p);
+	skip_ws(sc);
+	if (sc->i >= sc->len || sc->s[sc->i] != ':') return CHAT_ERR_JSON;
+	sc->i++;
+	return scan_value(sc, 1, val);
+}
+
+/* The members of the object whose '{' is at sc->i, up to its '}'. */
+static int scan_members(struct scan *sc, json_member_cb cb, void *ud, int *cb_rc)
+{
+	sc->i++;
+	skip_ws(sc);
+	if (sc->i < sc->len && sc->s[sc->i] == '}') {
+		sc->i++;
+		return CHAT_OK;
+	}
+	for (;;) {
+		struct json_span key, val;
+		if (scan_member(sc, &key, &val) != CHAT_OK) return CHAT_ERR_JSON;
+		if (*cb_rc == 0) *cb_rc = cb(&key, &val, ud);
+		skip_ws(sc);
+		if (sc->i >= sc->len) return CHAT_ERR_JSON;
+		char c = sc->s[sc->i++];
+		if (c == '}') return CHAT_OK;
+		if (c != ',') return CHAT_ERR_JSON;
+	}
+}
+
+int json_object_parse(const char *buf, size_t len, json_member_cb cb, void *ud)
+{
+	struct scan sc = {buf, len, 0};
+	int cb_rc = 0;
+	if (!buf) return CHAT_ERR_JSON;
+	skip_ws(&sc);
+	if (sc.i >= len || buf[sc.i] != '{') return CHAT_ERR_JSON;
+	if (scan_members(&sc, cb, ud, &cb_rc) != CHAT_OK) return CHAT_ERR_JSON;
+	skip_ws(&sc);
+	return sc.i == len ? cb_rc : CHAT_ERR_JSON;
+}
+
 bool json_key_is(const struct json_span *key, const char *name)
 {
 	size_t n = strlen(name);
@@ -255,7 +303,14 @@ long json_string_decode(const struct json_span *str, char *out, size_t cap)
 		char tmp[4];
 		size_t tn = 1;
 		if (s[i] != '\\') {
-			tmp[0] = s[i++];
+			/* A run without escapes is copied as it is, in one go. */
+			const char *bs = memchr(s + i, '\\', n - i);
+			size_t run = bs ? (size_t)(bs - (s + i)) : n - i;
+			if (cap - o <= run) return CHAT_ERR_TOO_LARGE;
+			memcpy(out + o, s + i, run);
+			o += run;
+			i += run;
+			continue;
 		} else {
 			if (i + 1 >= n) return CHAT_ERR_JSON;
 			char e = s[i + 1];

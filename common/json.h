@@ -45,6 +45,17 @@ int json_check(const char *buf, size_t len, struct json_span *out);
 typedef int (*json_member_cb)(const struct json_span *key, const struct json_span *value, void *ud);
 int json_object_foreach(const struct json_span *obj, json_member_cb cb, void *ud);
 
+/*
+ * json_check and json_object_foreach in one walk, for the per-message path:
+ * checks that buf[0..len) holds exactly one JSON object (white space around
+ * it allowed, same rules as json_check) and calls cb for each of its
+ * members while walking. After a non-zero return from cb no more members
+ * are reported, but the rest is still checked. Returns CHAT_ERR_JSON when
+ * the text is not such an object (even if cb failed first), else cb's
+ * first non-zero value, else 0.
+ */
+int json_object_parse(const char *buf, size_t len, json_member_cb cb, void *ud);
+
 /* True when the string span key decodes to exactly name (ASCII names). */
 bool json_key_is(const struct json_span *key, const char *name);
 

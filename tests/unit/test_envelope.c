@@ -70,6 +70,14 @@ static void test_rejections(void **state)
 			       &m, scratch),
 			 CHAT_ERR_TOO_LARGE);
 	assert_int_equal(envelope_parse_client("a\0b", 3, &lim, scratch, 512, &m), CHAT_ERR_UTF8);
+	/* Malformed after a member that fails on its own: still bad JSON. */
+	assert_int_equal(parse("{\"text\":5,\"x\":}", &m, scratch), CHAT_ERR_JSON);
+	assert_int_equal(parse("{\"text\":\"a\",\"cid\":\"has space\"} trailing", &m, scratch), CHAT_ERR_JSON);
+	assert_int_equal(parse("{\"data\":{\"k\":\"0123456789012345678901234567890123456789012345678901234567890\"},",
+			       &m, scratch),
+			 CHAT_ERR_JSON);
+	assert_int_equal(parse("{\"text\":\"a\"}{}", &m, scratch), CHAT_ERR_JSON);
+	assert_int_equal(parse("  {\"text\":\"a\" \"b\":1}", &m, scratch), CHAT_ERR_JSON);
 }
 
 static void test_write_read_roundtrip(void **state)

@@ -86,6 +86,65 @@ static void test_members(void **state)
 	assert_int_equal(s.b, -42);
 }
 
+/* Counts members; fails from the member named "stop" on. */
+static int stop_at(const struct json_span *key, const struct json_span *v, void *ud)
+{
+	(void)v;
+	int *count = ud;
+	(*count)++;
+	return json_key_is(key, "stop") ? CHAT_ERR_TOO_LARGE : 0;
+}
+
+static int parse_count_n(const char *doc, size_t len, int *count)
+{
+	*count = 0;
+	return json_object_parse(doc, len, stop_at, count);
+}
+
+static int parse_count(const char *doc, int *count)
+{
+	return parse_count_n(doc, strlen(doc), count);
+}
+
+static void test_object_parse(void **state)
+{
+	(void)state;
+	const char *doc = "{ \"a\" : \"x\\ny\" , \"\\u0062\":-42, \"c\":{\"a\":\"inner\"} }";
+	struct seen s = {0};
+	int n;
+	assert_int_equal(json_object_parse(doc, strlen(doc), member, &s), 0);
+	assert_int_equal(s.count, 3);
+	assert_string_equal(s.a, "x\ny");
+	assert_int_equal(s.b, -42);
+	assert_int_equal(parse_count(" \n{}\t", &n), 0);
+	assert_int_equal(n, 0);
+	/* The callback's error, after which no member is reported... */
+	assert_int_equal(parse_count("{\"stop\":1,\"b\":2}", &n), CHAT_ERR_TOO_LARGE);
+	assert_int_equal(n, 1);
+	/* ...but malformed JSON anywhere, also after it, wins. */
+	static const char *const bad[] = {
+		"{\"stop\":1,\"b\":}", "{\"stop\":1} x", "{\"stop\":1,}", "{\"a\":1", "{\"a\" 1}", "{a:1}",
+		"[1]", "\"s\"", "", "{\"a\":1}}", "{\"a\":\"\xC0\xAF\"}", "{\"a\":[1,2}", "{\"stop\":1 \"b\":2}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) assert_int_equal(parse_count(bad[i], &n), CHAT_ERR_JSON);
+	assert_int_equal(json_object_parse(NULL, 3, stop_at, &n), CHAT_ERR_JSON);
+	char deep[2 * JSON_MAX_DEPTH + 16];
+	size_t k = 5;
+	memcpy(deep, "{\"a\":", 5);
+	for (int i = 0; i < JSON_MAX_DEPTH; i++) deep[k++] = '[';
+	for (int i = 0; i < JSON_MAX_DEPTH; i++) deep[k++] = ']';
+	deep[k++] = '}';
+	assert_int_equal(json_object_parse(deep, k, stop_at, &n), CHAT_ERR_JSON);
+	assert_int_equal(json_check(deep, k, NULL), CHAT_ERR_JSON);
+	/* One level less is within the limit, as for json_check. */
+	memmove(deep + 5, deep + 6, k - 6);
+	k -= 2;
+	deep[k - 1] = '}';
+	assert_int_equal(json_check(deep, k, NULL), CHAT_OK);
+	assert_int_equal(parse_count_n(deep, k, &n), 0);
+	assert_int_equal(n, 1);
+}
+
 static void test_decode_limits(void **state)
 {
 	(void)state;
@@ -93,6 +152,17 @@ static void test_decode_limits(void **state)
 	char small[4], big[16];
 	assert_int_equal(json_string_decode(&s, small, sizeof(small)), CHAT_ERR_TOO_LARGE);
 	assert_int_equal(json_string_decode(&s, big, sizeof(big)), 6);
+	assert_string_equal(big, "abcdef");
+	/* Runs between escapes are copied whole; the limit counts the NUL. */
+	const char *esc = "\"ab\\tcd\\u00e9\"";
+	struct json_span e = {esc, strlen(esc), JSON_STRING};
+	assert_int_equal(json_string_decode(&e, big, sizeof(big)), 7);
+	assert_string_equal(big, "ab\tcd\xC3\xA9");
+	assert_int_equal(json_string_decode(&e, big, 8), 7);
+	assert_int_equal(json_string_decode(&e, big, 7), CHAT_ERR_TOO_LARGE);
+	assert_int_equal(json_string_decode(&e, big, 5), CHAT_ERR_TOO_LARGE);
+	assert_int_equal(json_string_decode(&s, big, 7), 6);
+	assert_int_equal(json_string_decode(&s, small, 3), CHAT_ERR_TOO_LARGE);
 	struct json_span n = {"12345678901234567890", 20, JSON_NUMBER};
 	long long v;
 	assert_int_equal(json_number_i64(&n, &v), CHAT_ERR_INVAL);
@@ -105,7 +175,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),       cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_depth_limit), cmocka_unit_test(test_members),
-		cmocka_unit_test(test_decode_limits),
+		cmocka_unit_test(test_decode_limits), cmocka_unit_test(test_object_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
