@@ -125,6 +125,16 @@ struct push_bucket {
 	UT_hash_handle hh;
 };
 
+/* The unread count of one (user, room), kept from the message stream once
+ * MongoDB has counted it (push_notify.c). */
+struct push_unread {
+	char key[TOPIC_ID_MAX + 1 + TOPIC_ROOM_MAX + 1]; /* user \x1f room */
+	char upto[64];                                   /* the read marker it counts from */
+	char last[64];                                   /* the newest message counted */
+	long n;
+	UT_hash_handle hh;
+};
+
 struct push_fcm_state {
 	EVP_PKEY *key;
 	char *access_token;
@@ -165,6 +175,8 @@ struct push {
 	struct push_user *users;
 	struct push_room *rooms;
 	struct push_bucket *buckets;
+	struct push_unread *unread;
+	size_t nunread;
 	long long next_scan_ms;
 	struct url_parts trusted[3]; /* hosts of operator URLs */
 	size_t ntrusted;
