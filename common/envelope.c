@@ -90,30 +90,32 @@ int envelope_parse_client(const char *payload, size_t len, const struct envelope
 	return CHAT_OK;
 }
 
-static void put_field(struct strbuf *sb, const char *name, const char *s, size_t n)
+/* A string literal and its length, measured at compile time: the writer
+ * runs once per message, so its fixed pieces are not strlen'd each time. */
+#define LIT(s) (s), (sizeof(s) - 1)
+
+/* key is the member's whole prefix, as in LIT(",\"room\":"). */
+static void put_field(struct strbuf *sb, const char *key, size_t key_len, const char *s, size_t n)
 {
-	strbuf_puts(sb, ",\"");
-	strbuf_puts(sb, name);
-	strbuf_puts(sb, "\":");
+	strbuf_append(sb, key, key_len);
 	strbuf_append_json_string(sb, s, n);
 }
 
 int envelope_write(struct strbuf *sb, const struct envelope *e)
 {
-	strbuf_puts(sb, "{\"id\":");
-	strbuf_append_json_string(sb, e->id, strlen(e->id));
-	put_field(sb, "room", e->room, strlen(e->room));
-	put_field(sb, "from", e->from, strlen(e->from));
-	strbuf_puts(sb, ",\"ts\":");
+	put_field(sb, LIT("{\"id\":"), e->id, strlen(e->id));
+	put_field(sb, LIT(",\"room\":"), e->room, strlen(e->room));
+	put_field(sb, LIT(",\"from\":"), e->from, strlen(e->from));
+	strbuf_append(sb, LIT(",\"ts\":"));
 	strbuf_append_i64(sb, e->ts);
-	put_field(sb, "type", e->type, strlen(e->type));
-	if (e->text) put_field(sb, "text", e->text, e->text_len);
-	if (e->cid && *e->cid) put_field(sb, "cid", e->cid, strlen(e->cid));
+	put_field(sb, LIT(",\"type\":"), e->type, strlen(e->type));
+	if (e->text) put_field(sb, LIT(",\"text\":"), e->text, e->text_len);
+	if (e->cid && *e->cid) put_field(sb, LIT(",\"cid\":"), e->cid, strlen(e->cid));
 	if (e->data) {
-		strbuf_puts(sb, ",\"data\":");
+		strbuf_append(sb, LIT(",\"data\":"));
 		strbuf_append(sb, e->data, e->data_len);
 	}
-	if (e->flagged) strbuf_puts(sb, ",\"flagged\":true");
+	if (e->flagged) strbuf_append(sb, LIT(",\"flagged\":true"));
 	strbuf_putc(sb, '}');
 	return strbuf_status(sb);
 }

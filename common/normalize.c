@@ -216,10 +216,26 @@ static bool load_letters(struct norm_iter *it)
 	return false;
 }
 
+/* load_letters for an ASCII letter or digit at it->pos, the common case,
+ * without the call and the decoding; false when the next byte is not one. */
+static bool load_ascii_letter(struct norm_iter *it)
+{
+	if (it->pos >= it->len || it->text[it->pos] >= 0x80) return false;
+	uint32_t e = norm_table[it->text[it->pos]];
+	if ((e >> KIND_SHIFT) != KIND_ONE) return false;
+	it->cp_start = it->pos++;
+	it->cp_end = it->pos;
+	it->pend[0] = e & CP_MASK;
+	it->npend = 1;
+	it->ipend = 0;
+	it->fresh = true;
+	return true;
+}
+
 /* Reads one letter into the lookahead slot. */
 static bool read_letter(struct norm_iter *it)
 {
-	if (it->ipend >= it->npend && !load_letters(it)) return false;
+	if (it->ipend >= it->npend && !load_ascii_letter(it) && !load_letters(it)) return false;
 	it->next_cp = it->last = it->pend[it->ipend++];
 	it->next_gap = it->gap;
 	it->next_fresh = it->fresh;
