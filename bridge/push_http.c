@@ -48,14 +48,14 @@ void push_http_cleanup(struct push *p)
 	while (p->flying) {
 		struct push_job *j = p->flying;
 		flying_remove(p, j);
-		if (!j->is_token_request) push_outbox_release(p, &j->oid);
+		if (!j->is_token_request) push_outbox_release(p, j);
 		push_job_free(j);
 	}
 	struct push_job *lists[] = {p->fcm.waiting, p->pending};
 	for (size_t i = 0; i < 2; i++) {
 		for (struct push_job *j = lists[i], *n; j; j = n) {
 			n = j->next;
-			push_outbox_release(p, &j->oid);
+			push_outbox_release(p, j);
 			push_job_free(j);
 		}
 	}

@@ -63,6 +63,7 @@ struct push_job {
 	char *device, *token, *endpoint;
 	struct push_note note;
 	int attempts; /* before this one */
+	bool stored;  /* has a push_outbox document (j->oid) */
 	bool guarded; /* user-supplied URL: SSRF guard on */
 	bool blocked; /* the guard refused an address */
 	enum netaddr_class blocked_class;
@@ -219,9 +220,6 @@ void devices_remove(struct push *p, const char *user, const char *device);
 
 /* push_outbox.c */
 int push_outbox_indexes(struct push *p);
-/* Writes new, already-claimed jobs into the outbox in one insert_many
- * (sets each j->oid). 0/-1. */
-int push_outbox_add(struct push *p, struct push_job **jobs, size_t n);
 /* Deletes the outbox documents of jobs finished since the last call, in
  * one delete_many. */
 void push_outbox_flush_deletes(struct push *p);
@@ -229,8 +227,9 @@ void push_outbox_flush_deletes(struct push *p);
 void push_outbox_scan(struct push *p, int max);
 /* Records the outcome: delete, reschedule or dead-letter. */
 void push_outbox_done(struct push *p, struct push_job *j, enum push_outcome o, long status);
-/* Makes jobs claimed by this bridge due now (at shutdown). */
-void push_outbox_release(struct push *p, const bson_oid_t *oid);
+/* At shutdown: makes a job that this bridge claimed due now, or writes a
+ * job that has no outbox document yet, due now. */
+void push_outbox_release(struct push *p, struct push_job *j);
 
 /* push_http.c */
 int push_http_init(struct push *p);

@@ -5,8 +5,8 @@
  * session; a bucket opens with the first message for its (user, room) and
  * is flushed push_coalesce_ms later, so a burst of ten messages makes one
  * notification that says ten. Flushing looks up the devices and read
- * markers of all due buckets' users at once (one query each) and writes
- * one outbox job per device before sending it.
+ * markers of all due buckets' users at once (one query each) and sends
+ * one job per device.
  *
  * Unread counts come from memory: MongoDB counts a (user, room) once, at
  * its first notification (and again when its read marker moved back
@@ -376,6 +376,7 @@ static struct push_job *job_for_device(struct push *p, const bson_t *dev, const 
 	struct push_job *j = xcalloc(1, sizeof(*j));
 	j->p = p;
 	j->platform = pf;
+	bson_oid_init(&j->oid, NULL); /* its outbox or push_dead _id, if it needs one */
 	j->device = bson_str(dev, "device");
 	j->token = bson_str(dev, "token");
 	j->endpoint = bson_str(dev, "endpoint");
@@ -417,19 +418,14 @@ static int flush_bucket(struct push *p, struct push_bucket *bk, const struct loo
 	return 0;
 }
 
-/* Into the outbox (claimed by us), then out; false when MongoDB failed
- * (the jobs are dropped and their buckets tried again). */
+/* Straight out: a job reaches the outbox only when its first attempt
+ * fails (push_outbox.c). */
 static bool send_batch(struct push *p, struct batch *bt)
 {
-	bool ok = bt->n == 0 || push_outbox_add(p, bt->jobs, bt->n) == 0;
-	for (size_t i = 0; i < bt->n; i++) {
-		if (ok)
-			push_send(p, bt->jobs[i]);
-		else
-			push_job_free(bt->jobs[i]);
-	}
+	for (size_t i = 0; i < bt->n; i++)
+		push_send(p, bt->jobs[i]);
 	free(bt->jobs);
-	return ok;
+	return true;
 }
 
 /* Collects the due buckets, at most FLUSH_BATCH; *wait gets the time until

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The durable outbox, `push_outbox` in MongoDB: one document per
- * notification to one device, written before the request goes out and
- * removed when the provider took it (or said the token is dead). A failed
- * request is rescheduled with exponential backoff and jitter (next_at);
- * after push_max_attempts it moves to `push_dead` with the last error.
+ * notification to one device that still has to go out. A first attempt
+ * goes out straight from memory; only when it fails is the job written
+ * here, with exponential backoff and jitter (next_at), and it is removed
+ * when the provider took it (or said the token is dead); after
+ * push_max_attempts it moves to `push_dead` with the last error. Jobs
+ * still in memory at shutdown are written here too, due at once.
+ * (Writing every job before its first attempt cost an insert and a delete
+ * per notification, which the MongoDB stand-in could not keep up with.)
  * A job is claimed by setting next_at one lease ahead (findAndModify), so
  * several bridges can scan the same outbox, and the jobs of a bridge that
  * died come due again when their lease runs out.
@@ -77,29 +81,28 @@ static void job_doc(bson_t *doc, const struct push_job *j)
 	append_note(doc, &j->note);
 }
 
-int push_outbox_add(struct push *p, struct push_job **jobs, size_t n)
+/* Writes a job that has no outbox document yet, due at next_at and
+ * claimed by nobody. 0/-1. */
+static int outbox_insert(struct push *p, struct push_job *j, int attempts, long long next_at,
+                         const char *reason)
 {
 	bson_error_t err;
-	bson_t *docs = xmalloc(n * sizeof(*docs));
-	const bson_t **ptrs = xmalloc(n * sizeof(*ptrs));
-	long long now = push_wall_ms();
-	for (size_t i = 0; i < n; i++) {
-		bson_oid_init(&jobs[i]->oid, NULL);
-		bson_init(&docs[i]);
-		job_doc(&docs[i], jobs[i]);
-		BSON_APPEND_INT32(&docs[i], "attempts", 0);
-		BSON_APPEND_DATE_TIME(&docs[i], "next_at", now + lease_ms(p));
-		BSON_APPEND_UTF8(&docs[i], "owner", p->owner);
-		BSON_APPEND_DATE_TIME(&docs[i], "created", now);
-		ptrs[i] = &docs[i];
+	bson_t doc = BSON_INITIALIZER;
+	job_doc(&doc, j);
+	BSON_APPEND_INT32(&doc, "attempts", attempts);
+	BSON_APPEND_DATE_TIME(&doc, "next_at", next_at);
+	BSON_APPEND_UTF8(&doc, "error", reason);
+	BSON_APPEND_UTF8(&doc, "owner", "");
+	BSON_APPEND_DATE_TIME(&doc, "created", push_wall_ms());
+	bool ok = mongoc_collection_insert_one(p->outbox, &doc, NULL, NULL, &err);
+	bson_destroy(&doc);
+	if (!ok) {
+		blog(BLOG_ERR, "push: outbox insert for %s device %s of %s: %s: the notification is lost",
+		     push_platform_name(j->platform), j->device, j->note.user, err.message);
+		return -1;
 	}
-	bool ok = mongoc_collection_insert_many(p->outbox, ptrs, n, NULL, NULL, &err);
-	for (size_t i = 0; i < n; i++)
-		bson_destroy(&docs[i]);
-	free(docs);
-	free(ptrs);
-	if (!ok) blog(BLOG_ERR, "push: outbox insert: %s", err.message);
-	return ok ? 0 : -1;
+	j->stored = true;
+	return 0;
 }
 
 static char *get_str(const bson_t *doc, const char *path)
@@ -133,6 +136,7 @@ static struct push_job *job_from_doc(struct push *p, const bson_t *doc)
 	j->p = p;
 	j->platform = pf;
 	bson_oid_copy(bson_iter_oid(&it), &j->oid);
+	j->stored = true;
 	j->device = get_str(doc, "device");
 	j->token = get_str(doc, "token");
 	j->endpoint = get_str(doc, "endpoint");
@@ -251,7 +255,7 @@ static void dead_letter(struct push *p, struct push_job *j, const char *reason, 
 	if (!mongoc_collection_insert_one(p->dead, &doc, NULL, NULL, &err))
 		blog(BLOG_ERR, "push: push_dead insert: %s", err.message);
 	bson_destroy(&doc);
-	outbox_delete(p, &j->oid);
+	if (j->stored) outbox_delete(p, &j->oid);
 	blog(BLOG_WARN, "push: gave up on %s device %s of %s after %d attempts: %s",
 	     push_platform_name(j->platform), j->device, j->note.user, j->attempts + 1, reason);
 }
@@ -264,6 +268,13 @@ static void reschedule(struct push *p, struct push_job *j, const char *reason)
 	int attempts = j->attempts + 1;
 	uint64_t delay = backoff_delay_ms((unsigned)attempts, (uint64_t)p->cfg.retry_base_ms,
 	                                  (uint64_t)p->cfg.retry_max_ms, rnd);
+	if (!j->stored) {
+		if (outbox_insert(p, j, attempts, push_wall_ms() + (long long)delay, reason) == 0)
+			blog(BLOG_INFO, "push: %s device %s of %s: %s; retry %d in %llu ms",
+			     push_platform_name(j->platform), j->device, j->note.user, reason, attempts,
+			     (unsigned long long)delay);
+		return;
+	}
 	bson_t *sel = BCON_NEW("_id", BCON_OID(&j->oid));
 	bson_t *upd = BCON_NEW("$set", "{", "attempts", BCON_INT32(attempts), "next_at",
 	                       BCON_DATE_TIME(push_wall_ms() + (long long)delay), "error", BCON_UTF8(reason),
@@ -284,10 +295,12 @@ void push_outbox_done(struct push *p, struct push_job *j, enum push_outcome o, l
 	else
 		snprintf(reason, sizeof(reason), "HTTP %ld", status);
 	switch (o) {
-	case PUSH_OK: outbox_delete(p, &j->oid); break;
+	case PUSH_OK:
+		if (j->stored) outbox_delete(p, &j->oid);
+		break;
 	case PUSH_DEAD:
 		devices_remove(p, j->note.user, j->device);
-		outbox_delete(p, &j->oid);
+		if (j->stored) outbox_delete(p, &j->oid);
 		break;
 	case PUSH_RETRY:
 		if (j->attempts + 1 < p->cfg.max_attempts)
@@ -299,9 +312,13 @@ void push_outbox_done(struct push *p, struct push_job *j, enum push_outcome o, l
 	}
 }
 
-void push_outbox_release(struct push *p, const bson_oid_t *oid)
+void push_outbox_release(struct push *p, struct push_job *j)
 {
-	bson_t *sel = BCON_NEW("_id", BCON_OID(oid));
+	if (!j->stored) {
+		outbox_insert(p, j, j->attempts, push_wall_ms(), "bridge stopped");
+		return;
+	}
+	bson_t *sel = BCON_NEW("_id", BCON_OID(&j->oid));
 	bson_t *upd =
 	    BCON_NEW("$set", "{", "next_at", BCON_DATE_TIME(push_wall_ms()), "owner", BCON_UTF8(""), "}");
 	mongoc_collection_update_one(p->outbox, sel, upd, NULL, NULL, NULL);
