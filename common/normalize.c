@@ -218,7 +218,7 @@ static bool load_letters(struct norm_iter *it)
 
 /* load_letters for an ASCII letter or digit at it->pos, the common case,
  * without the call and the decoding; false when the next byte is not one. */
-static bool load_ascii_letter(struct norm_iter *it)
+static inline bool load_ascii_letter(struct norm_iter *it)
 {
 	if (it->pos >= it->len || it->text[it->pos] >= 0x80) return false;
 	uint32_t e = norm_table[it->text[it->pos]];
@@ -233,7 +233,7 @@ static bool load_ascii_letter(struct norm_iter *it)
 }
 
 /* Reads one letter into the lookahead slot. */
-static bool read_letter(struct norm_iter *it)
+static inline bool read_letter(struct norm_iter *it)
 {
 	if (it->ipend >= it->npend && !load_ascii_letter(it) && !load_letters(it)) return false;
 	it->next_cp = it->last = it->pend[it->ipend++];
