@@ -289,8 +289,16 @@ static uint64_t hash_letter(uint64_t h, uint32_t letter)
 {
 	char buf[4];
 	size_t n = 1;
-	if (letter < 0x80) buf[0] = (char)letter;
-	else n = utf8_encode(letter, buf);
+	if (letter < 0x80) {
+		buf[0] = (char)letter;
+	} else if (letter >= 0x800 && letter < 0x10000 && (letter < 0xD800 || letter > 0xDFFF)) {
+		buf[0] = (char)(0xE0 | (letter >> 12)); /* jamo, kana, CJK: encoded here */
+		buf[1] = (char)(0x80 | ((letter >> 6) & 0x3F));
+		buf[2] = (char)(0x80 | (letter & 0x3F));
+		n = 3;
+	} else {
+		n = utf8_encode(letter, buf);
+	}
 	for (size_t i = 0; i < n; i++) {
 		h ^= (unsigned char)buf[i];
 		h *= 1099511628211ull;
