@@ -105,6 +105,7 @@ static int store_reg(struct push *p, const char *user, const struct reg *r)
 		bson_destroy(opts);
 	}
 	bson_destroy(sel);
+	push_notify_forget_devices(p, user);
 	if (!ok) blog(BLOG_ERR, "push: %s device %s of %s: %s", r->op, r->device, user, err.message);
 	return ok ? 0 : -1;
 }
@@ -170,6 +171,7 @@ void devices_remove(struct push *p, const char *user, const char *device)
 {
 	bson_error_t err;
 	bson_t *sel = BCON_NEW("user", BCON_UTF8(user), "device", BCON_UTF8(device));
+	push_notify_forget_devices(p, user);
 	if (!mongoc_collection_delete_one(p->devices, sel, NULL, NULL, &err))
 		blog(BLOG_WARN, "push: removing device %s of %s: %s", device, user, err.message);
 	else

@@ -136,6 +136,16 @@ struct push_unread {
 	UT_hash_handle hh;
 };
 
+/* The devices of one user as MongoDB had them at loaded_ms
+ * (push_notify.c); forgotten when this bridge changes them. */
+struct push_devices {
+	char user[TOPIC_ID_MAX + 1];
+	bson_t **docs;
+	size_t n, cap;
+	long long loaded_ms;
+	UT_hash_handle hh;
+};
+
 struct push_fcm_state {
 	EVP_PKEY *key;
 	char *access_token;
@@ -177,6 +187,7 @@ struct push {
 	struct push_room *rooms;
 	struct push_bucket *buckets;
 	struct push_unread *unread;
+	struct push_devices *devcache;
 	size_t nunread;
 	long long next_scan_ms;
 	struct url_parts trusted[3]; /* hosts of operator URLs */
@@ -212,6 +223,8 @@ void push_notify_stored(struct push *p, const char *json, size_t len);
  * next one is due (or max_wait). */
 long push_notify_flush(struct push *p, bool force, long max_wait);
 void push_notify_free(struct push *p);
+/* Drops the cached devices of user (registered, unregistered, removed). */
+void push_notify_forget_devices(struct push *p, const char *user);
 
 /* devices.c */
 void devices_on_message(struct push *p, const char *topic, const char *from_prop, const char *json,

@@ -4,9 +4,11 @@
  * the bucket of every room member who is not the sender and has no live
  * session; a bucket opens with the first message for its (user, room) and
  * is flushed push_coalesce_ms later, so a burst of ten messages makes one
- * notification that says ten. Flushing looks up the devices and read
- * markers of all due buckets' users at once (one query each) and sends
- * one job per device.
+ * notification that says ten. Flushing looks up the read markers of all
+ * due buckets' users at once (one query) and sends one job per device.
+ * Devices are kept in memory for DEVICES_TTL_MS: registrations through
+ * this bridge and dead tokens it removes take effect at once, changes that
+ * only MongoDB saw (another bridge, a direct write) within the TTL.
  *
  * Unread counts come from memory: MongoDB counts a (user, room) once, at
  * its first notification (and again when its read marker moved back
@@ -29,6 +31,8 @@
 #define FLUSH_TRIES_MAX 60
 #define FLUSH_BATCH     256 /* buckets per flush: one devices and one reads query */
 #define UNREAD_MAX      200000 /* (user, room) counts kept; beyond, start over */
+#define DEVICES_TTL_MS  1000   /* devices read from MongoDB are trusted this long */
+#define DEVICES_MAX     200000 /* users whose devices are kept; beyond, start over */
 
 static char *span_dup(const struct json_span *s)
 {
@@ -161,7 +165,9 @@ static long unread_get(struct push *p, const char *key, const struct push_note *
 		snprintf(u->upto, sizeof(u->upto), "%s", upto);
 	}
 	if (u && strcmp(u->upto, upto) == 0) return u->n;
-	long c = unread_count(p, n->user, n->room, upto, n->msg_id);
+	char last[sizeof(u->last)];
+	snprintf(last, sizeof(last), "%s", u && strcmp(u->last, n->msg_id) > 0 ? u->last : n->msg_id);
+	long c = unread_count(p, n->user, n->room, upto, last);
 	if (c < 0) return -1;
 	if (!u) {
 		if (p->nunread >= UNREAD_MAX) unread_clear(p);
@@ -172,7 +178,7 @@ static long unread_get(struct push *p, const char *key, const struct push_note *
 	}
 	u->n = c;
 	snprintf(u->upto, sizeof(u->upto), "%s", upto);
-	snprintf(u->last, sizeof(u->last), "%s", n->msg_id);
+	snprintf(u->last, sizeof(u->last), "%s", last);
 	return c;
 }
 
@@ -180,8 +186,6 @@ static long unread_get(struct push *p, const char *key, const struct push_note *
  * query per collection ({user: {$in: [...]}}) rather than one per user. */
 struct lookup_user {
 	char user[TOPIC_ID_MAX + 1];
-	bson_t **devices;
-	size_t ndevices, cap;
 	UT_hash_handle hh;
 };
 struct lookup_read {
@@ -190,20 +194,23 @@ struct lookup_read {
 	UT_hash_handle hh;
 };
 struct lookup {
+	struct push *p;
 	struct lookup_user *users;
 	struct lookup_read *reads;
 };
 
-static void lookup_free(struct lookup *lk)
+static void lookup_users_free(struct lookup_user **users)
 {
 	struct lookup_user *u, *ut;
-	HASH_ITER(hh, lk->users, u, ut) {
-		for (size_t i = 0; i < u->ndevices; i++)
-			bson_destroy(u->devices[i]);
-		free(u->devices);
-		HASH_DEL(lk->users, u);
+	HASH_ITER(hh, *users, u, ut) {
+		HASH_DEL(*users, u);
 		free(u);
 	}
+}
+
+static void lookup_free(struct lookup *lk)
+{
+	lookup_users_free(&lk->users);
 	struct lookup_read *r, *rt;
 	HASH_ITER(hh, lk->reads, r, rt) {
 		HASH_DEL(lk->reads, r);
@@ -218,21 +225,44 @@ static const char *doc_str(const bson_t *doc, const char *key)
 	return bson_iter_utf8(&it, NULL);
 }
 
+static void devices_entry_free(struct push *p, struct push_devices *d)
+{
+	HASH_DEL(p->devcache, d);
+	for (size_t i = 0; i < d->n; i++)
+		bson_destroy(d->docs[i]);
+	free(d->docs);
+	free(d);
+}
+
+void push_notify_forget_devices(struct push *p, const char *user)
+{
+	struct push_devices *d = NULL;
+	HASH_FIND_STR(p->devcache, user, d);
+	if (d) devices_entry_free(p, d);
+}
+
+static void devices_clear(struct push *p)
+{
+	struct push_devices *d, *tmp;
+	HASH_ITER(hh, p->devcache, d, tmp)
+		devices_entry_free(p, d);
+}
+
 static void add_device(struct lookup *lk, const bson_t *doc)
 {
 	const char *user = doc_str(doc, "user");
-	struct lookup_user *u = NULL;
+	struct push_devices *d = NULL;
 	if (!user) return;
-	HASH_FIND_STR(lk->users, user, u);
-	if (!u) return;
-	if (u->ndevices == u->cap) {
-		u->cap = u->cap ? u->cap * 2 : 4;
-		bson_t **grown = xmalloc(u->cap * sizeof(*grown));
-		if (u->ndevices) memcpy(grown, u->devices, u->ndevices * sizeof(*grown));
-		free(u->devices);
-		u->devices = grown;
+	HASH_FIND_STR(lk->p->devcache, user, d);
+	if (!d) return;
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 4;
+		bson_t **grown = xmalloc(d->cap * sizeof(*grown));
+		if (d->n) memcpy(grown, d->docs, d->n * sizeof(*grown));
+		free(d->docs);
+		d->docs = grown;
 	}
-	u->devices[u->ndevices++] = bson_copy(doc);
+	d->docs[d->n++] = bson_copy(doc);
 }
 
 static void add_read(struct lookup *lk, const bson_t *doc)
@@ -280,19 +310,51 @@ static int find_users(mongoc_collection_t *coll, const struct lookup *lk, struct
 	return failed ? -1 : 0;
 }
 
+static void lookup_add_user(struct lookup_user **users, const char *name)
+{
+	struct lookup_user *u = NULL;
+	HASH_FIND_STR(*users, name, u);
+	if (u) return;
+	u = xcalloc(1, sizeof(*u));
+	snprintf(u->user, sizeof(u->user), "%s", name);
+	HASH_ADD_STR(*users, user, u);
+}
+
+/* Reads the devices of the users in lk whose cached ones are missing or
+ * older than DEVICES_TTL_MS, in one query. */
+static int devices_refresh(struct push *p, struct lookup *lk)
+{
+	struct lookup stale = {.p = p};
+	long long now = push_now_ms();
+	struct lookup_user *u, *ut;
+	if (HASH_COUNT(p->devcache) + HASH_COUNT(lk->users) > DEVICES_MAX) devices_clear(p);
+	HASH_ITER(hh, lk->users, u, ut) {
+		struct push_devices *d = NULL;
+		HASH_FIND_STR(p->devcache, u->user, d);
+		if (d && now - d->loaded_ms < DEVICES_TTL_MS) continue;
+		if (d) devices_entry_free(p, d);
+		d = xcalloc(1, sizeof(*d));
+		snprintf(d->user, sizeof(d->user), "%s", u->user);
+		d->loaded_ms = now;
+		HASH_ADD_STR(p->devcache, user, d);
+		lookup_add_user(&stale.users, u->user);
+	}
+	int rc = stale.users ? find_users(p->devices, &stale, lk, add_device) : 0;
+	if (rc != 0) { /* not trusted: read again next time */
+		HASH_ITER(hh, stale.users, u, ut)
+			push_notify_forget_devices(p, u->user);
+	}
+	lookup_users_free(&stale.users);
+	return rc;
+}
+
 static int lookup_load(struct push *p, struct push_bucket **due, size_t n, struct lookup *lk)
 {
 	memset(lk, 0, sizeof(*lk));
-	for (size_t i = 0; i < n; i++) {
-		struct lookup_user *u = NULL;
-		HASH_FIND_STR(lk->users, due[i]->note.user, u);
-		if (u) continue;
-		u = xcalloc(1, sizeof(*u));
-		snprintf(u->user, sizeof(u->user), "%s", due[i]->note.user);
-		HASH_ADD_STR(lk->users, user, u);
-	}
-	if (find_users(p->devices, lk, lk, add_device) != 0 || find_users(p->reads, lk, lk, add_read) != 0)
-		return -1;
+	lk->p = p;
+	for (size_t i = 0; i < n; i++)
+		lookup_add_user(&lk->users, due[i]->note.user);
+	if (devices_refresh(p, lk) != 0 || find_users(p->reads, lk, lk, add_read) != 0) return -1;
 	return 0;
 }
 
@@ -394,9 +456,9 @@ static int flush_bucket(struct push *p, struct push_bucket *bk, const struct loo
 {
 	const struct push_note *n = &bk->note;
 	if (push_index_online(p, n->user)) return 0; /* back online: they will see it */
-	struct lookup_user *u = NULL;
-	HASH_FIND_STR(lk->users, n->user, u);
-	if (!u || u->ndevices == 0) return 0; /* no devices: nothing to do */
+	struct push_devices *u = NULL;
+	HASH_FIND_STR(p->devcache, n->user, u);
+	if (!u || u->n == 0) return 0; /* no devices: nothing to do */
 	char key[sizeof(((struct lookup_read *)0)->key)];
 	struct lookup_read *r = NULL;
 	snprintf(key, sizeof(key), "%s\x1f%s", n->user, n->room);
@@ -407,14 +469,14 @@ static int flush_bucket(struct push *p, struct push_bucket *bk, const struct loo
 	out.unread = unread > n->count ? unread : n->count;
 	out.title = make_title(p, n);
 	out.text = make_body(p, n);
-	for (size_t i = 0; i < u->ndevices; i++) {
-		struct push_job *j = job_for_device(p, u->devices[i], &out);
+	for (size_t i = 0; i < u->n; i++) {
+		struct push_job *j = job_for_device(p, u->docs[i], &out);
 		if (j) batch_add(bt, j);
 	}
 	free(out.title);
 	free(out.text);
 	blog(BLOG_DEBUG, "push: %s in %s: %ld new, %ld unread, %zu devices", n->user, n->room, n->count,
-	     out.unread, u->ndevices);
+	     out.unread, u->n);
 	return 0;
 }
 
@@ -481,6 +543,7 @@ long push_notify_flush(struct push *p, bool force, long max_wait)
 void push_notify_free(struct push *p)
 {
 	unread_clear(p);
+	devices_clear(p);
 	struct push_bucket *bk, *tmp;
 	HASH_ITER(hh, p->buckets, bk, tmp) {
 		HASH_DEL(p->buckets, bk);
