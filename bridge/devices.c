@@ -98,7 +98,7 @@ static int store_reg(struct push *p, const char *user, const struct reg *r)
 		bson_t *upd = BCON_NEW("$set", "{", "platform", BCON_UTF8(r->platform_name), "token",
 		                       BCON_UTF8(r->token ? r->token : ""), "endpoint",
 		                       BCON_UTF8(r->endpoint ? r->endpoint : ""), "updated",
-		                       BCON_DATE_TIME(push_wall_ms()), "}");
+		                       BCON_DATE_TIME(bridge_wall_ms()), "}");
 		bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
 		ok = mongoc_collection_update_one(p->devices, sel, upd, opts, NULL, &err);
 		bson_destroy(upd);

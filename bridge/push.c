@@ -24,20 +24,6 @@
 #define QUEUE_MAX     200000 /* stored messages waiting; beyond, drop */
 #define STOP_GRACE_MS 3000   /* in-flight requests at shutdown */
 
-long long push_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-long long push_wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *const platform_names[PUSH_PLATFORMS] = {"webhook", "unifiedpush", "fcm", "apns"};
 static const char *const outcome_names[PUSH_OUTCOMES] = {"ok", "retry", "dead_token", "failed", "blocked"};
 
@@ -380,8 +366,8 @@ static void shutdown_drain(struct push *p)
 {
 	drain_events(p);
 	push_notify_flush(p, true, 0);
-	long long deadline = push_now_ms() + STOP_GRACE_MS;
-	while ((p->inflight > 0 || p->pending) && push_now_ms() < deadline) {
+	long long deadline = bridge_now_ms() + STOP_GRACE_MS;
+	while ((p->inflight > 0 || p->pending) && bridge_now_ms() < deadline) {
 		push_http_run(p);
 		curl_multi_poll(p->multi, NULL, 0, 50, NULL);
 	}
@@ -395,10 +381,10 @@ static void *push_main(void *arg)
 	while (!atomic_load(&p->stop)) {
 		drain_events(p);
 		long wait = push_notify_flush(p, false, 1000);
-		long long now = push_now_ms();
+		long long now = bridge_now_ms();
 		maybe_scan(p, now);
 		push_http_run(p);
-		long until_scan = (long)(p->next_scan_ms - push_now_ms());
+		long until_scan = (long)(p->next_scan_ms - bridge_now_ms());
 		if (until_scan < wait) wait = until_scan;
 		if (wait < 0) wait = 0;
 		curl_multi_poll(p->multi, NULL, 0, (int)wait, NULL);

@@ -28,7 +28,7 @@ void push_apns_free(struct push *p)
 
 static const char *provider_token(struct push *p)
 {
-	long long now = push_now_ms();
+	long long now = bridge_now_ms();
 	if (p->apns.jwt && now - p->apns.jwt_made_ms < JWT_REUSE_MS) return p->apns.jwt;
 	struct strbuf h, c, jwt;
 	strbuf_init(&h);
@@ -40,7 +40,7 @@ static const char *provider_token(struct push *p)
 	strbuf_puts(&c, "{\"iss\":");
 	strbuf_append_json_string(&c, p->cfg.apns_team_id, strlen(p->cfg.apns_team_id));
 	strbuf_puts(&c, ",\"iat\":");
-	strbuf_append_i64(&c, push_wall_ms() / 1000);
+	strbuf_append_i64(&c, bridge_wall_ms() / 1000);
 	strbuf_putc(&c, '}');
 	bool ok = strbuf_status(&h) == 0 && strbuf_status(&c) == 0 &&
 	          push_jwt_sign(p->apns.key, h.buf, c.buf, &jwt) == 0;

@@ -88,7 +88,7 @@ static int make_assertion(struct push *p, struct strbuf *jwt)
 		strbuf_append_json_string(&h, p->cfg.fcm_key_id, strlen(p->cfg.fcm_key_id));
 	}
 	strbuf_putc(&h, '}');
-	long long now = push_wall_ms() / 1000;
+	long long now = bridge_wall_ms() / 1000;
 	strbuf_puts(&c, "{\"iss\":");
 	strbuf_append_json_string(&c, p->cfg.fcm_email, strlen(p->cfg.fcm_email));
 	strbuf_puts(&c, ",\"scope\":\"" FCM_SCOPE "\",\"aud\":");
@@ -162,7 +162,7 @@ void push_fcm_token_done(struct push *p, struct push_job *j, long status, CURLco
 	}
 	free(p->fcm.access_token);
 	p->fcm.access_token = token;
-	p->fcm.token_expiry_ms = push_now_ms() + (long long)(expires * 1000) - TOKEN_MARGIN_MS;
+	p->fcm.token_expiry_ms = bridge_now_ms() + (long long)(expires * 1000) - TOKEN_MARGIN_MS;
 	blog(BLOG_INFO, "push: FCM OAuth token obtained, valid %.0f s", expires);
 	push_job_free(j);
 	struct push_job *w = p->fcm.waiting;
@@ -213,7 +213,7 @@ static int fcm_prepare(struct push *p, struct push_job *j)
 		         !j->token ? "FCM device without token" : "FCM is not configured");
 		return PREP_FAIL;
 	}
-	if (!p->fcm.access_token || push_now_ms() >= p->fcm.token_expiry_ms) {
+	if (!p->fcm.access_token || bridge_now_ms() >= p->fcm.token_expiry_ms) {
 		j->next = p->fcm.waiting;
 		p->fcm.waiting = j;
 		if (!p->fcm.fetching) fetch_token(p);

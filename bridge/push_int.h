@@ -198,8 +198,6 @@ struct push {
 };
 
 /* push.c */
-long long push_now_ms(void);  /* monotonic */
-long long push_wall_ms(void); /* unix ms */
 void push_note_free(struct push_note *n);
 const char *push_platform_name(enum push_platform pf);
 int push_platform_parse(const char *s, enum push_platform *out);

@@ -106,7 +106,7 @@ void push_notify_stored(struct push *p, const char *json, size_t len)
 	                      .from = span_dup(&v.from),
 	                      .id = span_dup(&v.id),
 	                      .ts = v.ts,
-	                      .now = push_now_ms()};
+	                      .now = bridge_now_ms()};
 	if (v.has_text) {
 		in.text = span_dup(&v.text);
 	} else {
@@ -325,7 +325,7 @@ static void lookup_add_user(struct lookup_user **users, const char *name)
 static int devices_refresh(struct push *p, struct lookup *lk)
 {
 	struct lookup stale = {.p = p};
-	long long now = push_now_ms();
+	long long now = bridge_now_ms();
 	struct lookup_user *u, *ut;
 	if (HASH_COUNT(p->devcache) + HASH_COUNT(lk->users) > DEVICES_MAX) devices_clear(p);
 	HASH_ITER(hh, lk->users, u, ut) {
@@ -512,7 +512,7 @@ static size_t collect_due(struct push *p, bool force, long long now, struct push
 
 long push_notify_flush(struct push *p, bool force, long max_wait)
 {
-	long long now = push_now_ms();
+	long long now = bridge_now_ms();
 	long wait = max_wait;
 	struct push_bucket *due[FLUSH_BATCH];
 	int status[FLUSH_BATCH];

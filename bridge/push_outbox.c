@@ -93,7 +93,7 @@ static int outbox_insert(struct push *p, struct push_job *j, int attempts, long 
 	BSON_APPEND_DATE_TIME(&doc, "next_at", next_at);
 	BSON_APPEND_UTF8(&doc, "error", reason);
 	BSON_APPEND_UTF8(&doc, "owner", "");
-	BSON_APPEND_DATE_TIME(&doc, "created", push_wall_ms());
+	BSON_APPEND_DATE_TIME(&doc, "created", bridge_wall_ms());
 	bool ok = mongoc_collection_insert_one(p->outbox, &doc, NULL, NULL, &err);
 	bson_destroy(&doc);
 	if (!ok) {
@@ -165,7 +165,7 @@ static int claim_one(struct push *p)
 {
 	bson_error_t err;
 	bson_t reply;
-	long long now = push_wall_ms();
+	long long now = bridge_wall_ms();
 	bson_t *query = BCON_NEW("next_at", "{", "$lte", BCON_DATE_TIME(now), "}");
 	bson_t *sort = BCON_NEW("next_at", BCON_INT32(1));
 	bson_t *update = BCON_NEW("$set", "{", "next_at", BCON_DATE_TIME(now + lease_ms(p)), "owner",
@@ -251,7 +251,7 @@ static void dead_letter(struct push *p, struct push_job *j, const char *reason, 
 	BSON_APPEND_INT32(&doc, "attempts", j->attempts + 1);
 	BSON_APPEND_UTF8(&doc, "error", reason);
 	BSON_APPEND_INT32(&doc, "status", (int32_t)status);
-	BSON_APPEND_DATE_TIME(&doc, "failed_at", push_wall_ms());
+	BSON_APPEND_DATE_TIME(&doc, "failed_at", bridge_wall_ms());
 	if (!mongoc_collection_insert_one(p->dead, &doc, NULL, NULL, &err))
 		blog(BLOG_ERR, "push: push_dead insert: %s", err.message);
 	bson_destroy(&doc);
@@ -264,12 +264,12 @@ static void reschedule(struct push *p, struct push_job *j, const char *reason)
 {
 	bson_error_t err;
 	uint32_t rnd = 0;
-	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) rnd = (uint32_t)push_now_ms();
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) rnd = (uint32_t)bridge_now_ms();
 	int attempts = j->attempts + 1;
 	uint64_t delay = backoff_delay_ms((unsigned)attempts, (uint64_t)p->cfg.retry_base_ms,
 	                                  (uint64_t)p->cfg.retry_max_ms, rnd);
 	if (!j->stored) {
-		if (outbox_insert(p, j, attempts, push_wall_ms() + (long long)delay, reason) == 0)
+		if (outbox_insert(p, j, attempts, bridge_wall_ms() + (long long)delay, reason) == 0)
 			blog(BLOG_INFO, "push: %s device %s of %s: %s; retry %d in %llu ms",
 			     push_platform_name(j->platform), j->device, j->note.user, reason, attempts,
 			     (unsigned long long)delay);
@@ -277,7 +277,7 @@ static void reschedule(struct push *p, struct push_job *j, const char *reason)
 	}
 	bson_t *sel = BCON_NEW("_id", BCON_OID(&j->oid));
 	bson_t *upd = BCON_NEW("$set", "{", "attempts", BCON_INT32(attempts), "next_at",
-	                       BCON_DATE_TIME(push_wall_ms() + (long long)delay), "error", BCON_UTF8(reason),
+	                       BCON_DATE_TIME(bridge_wall_ms() + (long long)delay), "error", BCON_UTF8(reason),
 	                       "owner", BCON_UTF8(""), "}");
 	if (!mongoc_collection_update_one(p->outbox, sel, upd, NULL, NULL, &err))
 		blog(BLOG_WARN, "push: outbox reschedule: %s", err.message);
@@ -315,12 +315,12 @@ void push_outbox_done(struct push *p, struct push_job *j, enum push_outcome o, l
 void push_outbox_release(struct push *p, struct push_job *j)
 {
 	if (!j->stored) {
-		outbox_insert(p, j, j->attempts, push_wall_ms(), "bridge stopped");
+		outbox_insert(p, j, j->attempts, bridge_wall_ms(), "bridge stopped");
 		return;
 	}
 	bson_t *sel = BCON_NEW("_id", BCON_OID(&j->oid));
 	bson_t *upd =
-	    BCON_NEW("$set", "{", "next_at", BCON_DATE_TIME(push_wall_ms()), "owner", BCON_UTF8(""), "}");
+	    BCON_NEW("$set", "{", "next_at", BCON_DATE_TIME(bridge_wall_ms()), "owner", BCON_UTF8(""), "}");
 	mongoc_collection_update_one(p->outbox, sel, upd, NULL, NULL, NULL);
 	bson_destroy(sel);
 	bson_destroy(upd);

@@ -46,7 +46,7 @@ static void on_subscribe(struct mosquitto *m, void *ud, int mid, int count, cons
 {
 	struct snap *s = ud;
 	(void)mid, (void)props;
-	s->last_ms = push_now_ms();
+	s->last_ms = bridge_now_ms();
 	if (count != 3 || granted[2] > 2) {
 		s->failed = true; /* no marker: take what comes until the timeout */
 		return;
@@ -62,7 +62,7 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 	struct topic_ref t;
 	char user[TOPIC_ID_MAX + 1];
 	(void)m, (void)props;
-	s->last_ms = push_now_ms();
+	s->last_ms = bridge_now_ms();
 	if (strcmp(msg->topic, s->marker) == 0) {
 		s->done = true;
 		return;
@@ -97,13 +97,13 @@ void push_snapshot(struct push *p)
 	mosquitto_subscribe_v5_callback_set(m, on_subscribe);
 	mosquitto_message_v5_callback_set(m, on_message);
 	if (cfg->mqtt_username) mosquitto_username_pw_set(m, cfg->mqtt_username, cfg->mqtt_password);
-	long long deadline = push_now_ms() + SNAPSHOT_TIMEOUT_MS;
+	long long deadline = bridge_now_ms() + SNAPSHOT_TIMEOUT_MS;
 	int rc = mosquitto_connect_bind_v5(m, cfg->mqtt_host, cfg->mqtt_port, 30, NULL, NULL);
 	while (rc == MOSQ_ERR_SUCCESS && !s.done && !s.refused && !atomic_load(&p->stop) &&
-	       push_now_ms() < deadline) {
+	       bridge_now_ms() < deadline) {
 		rc = mosquitto_loop(m, 100, 1);
 		/* no marker (its topic refused): settle for a quiet moment */
-		if (s.failed && push_now_ms() - s.last_ms > QUIET_MS) break;
+		if (s.failed && bridge_now_ms() - s.last_ms > QUIET_MS) break;
 	}
 	if (rc == MOSQ_ERR_SUCCESS) mosquitto_disconnect_v5(m, MQTT_RC_NORMAL_DISCONNECTION, NULL);
 	mosquitto_destroy(m);
