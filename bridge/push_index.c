@@ -112,25 +112,28 @@ void push_index_rooms(struct push *p, const char *user, const char *json, size_t
 void push_index_members(struct push *p, const char *room, void (*fn)(struct push *, const char *, void *),
                         void *ud)
 {
-	struct push_room *r = NULL;
-	HASH_FIND_STR(p->rooms, room, r);
-	if (r) {
-		struct push_member *m, *tmp;
-		HASH_ITER(hh, r->members, m, tmp)
-			fn(p, m->user, ud);
-		return;
-	}
-	/* A DM room is its two users even before a rooms list names it. */
+	/* A DM room is always exactly its two users: take them from the id,
+	 * not from the rooms lists, which reach the bridge one user at a time
+	 * (after the first message, the sender's list may be in and the
+	 * other's not yet). */
 	const char *a, *b;
 	size_t alen, blen;
-	if (!topic_dm_users(room, strlen(room), &a, &alen, &b, &blen)) return;
-	char ua[TOPIC_ID_MAX + 1], ub[TOPIC_ID_MAX + 1];
-	memcpy(ua, a, alen);
-	ua[alen] = '\0';
-	memcpy(ub, b, blen);
-	ub[blen] = '\0';
-	fn(p, ua, ud);
-	fn(p, ub, ud);
+	if (topic_dm_users(room, strlen(room), &a, &alen, &b, &blen)) {
+		char ua[TOPIC_ID_MAX + 1], ub[TOPIC_ID_MAX + 1];
+		memcpy(ua, a, alen);
+		ua[alen] = '\0';
+		memcpy(ub, b, blen);
+		ub[blen] = '\0';
+		fn(p, ua, ud);
+		fn(p, ub, ud);
+		return;
+	}
+	struct push_room *r = NULL;
+	HASH_FIND_STR(p->rooms, room, r);
+	if (!r) return;
+	struct push_member *m, *tmp;
+	HASH_ITER(hh, r->members, m, tmp)
+		fn(p, m->user, ud);
 }
 
 void push_index_free(struct push *p)
