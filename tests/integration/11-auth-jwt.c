@@ -316,12 +316,7 @@ static void test_hs256_with_pem_key_stops_broker(void **state)
 		 "plugin_opt_auth jwt\nplugin_opt_jwt_alg HS256\nplugin_opt_jwt_key_file %s\n",
 		 log_path, CHAT_PLUGIN_PATH, rs_path);
 	h_write_file(conf_path, conf);
-	char *argv[] = {(char *)MOSQUITTO_BIN, "-c", conf_path, NULL};
-#ifdef CHAT_ASAN_RUNTIME
-	setenv("LD_PRELOAD", CHAT_ASAN_RUNTIME, 1); /* as the harness does for the instrumented plugin */
-#endif
-	int status = h_run(argv, NULL, 10000);
-	unsetenv("LD_PRELOAD");
+	int status = h_run_broker(conf_path, 10000);
 	assert_true(status > 0);
 	assert_true(h_wait_log(log_path, "invites algorithm confusion", 1000));
 }

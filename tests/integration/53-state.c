@@ -158,15 +158,7 @@ static void test_reload_reads_edits_and_refuses_corrupt_ones(void **state)
 static int start_with_state(const char *text)
 {
 	h_write_file(H.state_file, text);
-	char *argv[] = {(char *)MOSQUITTO_BIN, (char *)"-c", H.broker_conf, NULL};
-#ifdef CHAT_ASAN_RUNTIME
-	setenv("LD_PRELOAD", CHAT_ASAN_RUNTIME, 1);
-#endif
-	int rc = h_run(argv, NULL, 20000);
-#ifdef CHAT_ASAN_RUNTIME
-	unsetenv("LD_PRELOAD");
-#endif
-	return rc;
+	return h_run_broker(H.broker_conf, 20000);
 }
 
 static void test_corrupt_file_at_start_stops_broker(void **state)

@@ -310,12 +310,7 @@ static void test_bad_words_file_stops_broker(void **state)
 		 "user root\nlistener 0 127.0.0.1\nlog_dest file %s\nplugin %s\nplugin_opt_banned_words_file %s\n",
 		 log_path, CHAT_PLUGIN_PATH, bad_path);
 	h_write_file(conf_path, conf);
-	char *argv[] = {(char *)MOSQUITTO_BIN, "-c", conf_path, NULL};
-#ifdef CHAT_ASAN_RUNTIME
-	setenv("LD_PRELOAD", CHAT_ASAN_RUNTIME, 1); /* as the harness does for the instrumented plugin */
-#endif
-	int status = h_run(argv, NULL, 10000);
-	unsetenv("LD_PRELOAD");
+	int status = h_run_broker(conf_path, 10000);
 	assert_true(status > 0);
 	snprintf(needle, sizeof(needle), "%s:4:", bad_path);
 	assert_true(h_wait_log(log_path, needle, 1000));

@@ -104,14 +104,14 @@ pid_t h_spawn(char *const argv[], const char *out)
 	return pid;
 }
 
-int h_run(char *const argv[], const char *out, int timeout_ms)
+/* Waits for pid to exit within timeout_ms (then kills it): its exit
+ * status, or -1. */
+static int wait_exit(pid_t pid, int timeout_ms)
 {
-	pid_t pid = h_spawn(argv, out);
 	long long deadline = h_now_ms() + timeout_ms;
 	int status;
 	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		if (h_now_ms() > deadline) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
@@ -119,6 +119,11 @@ int h_run(char *const argv[], const char *out, int timeout_ms)
 		}
 		h_sleep_ms(10);
 	}
+}
+
+int h_run(char *const argv[], const char *out, int timeout_ms)
+{
+	return wait_exit(h_spawn(argv, out), timeout_ms);
 }
 
 bool h_alive(struct h_proc *p)
@@ -308,19 +313,29 @@ void h_start_broker(struct harness *h, const char *extra_conf)
 	h_restart_broker(h);
 }
 
+/* Starts mosquitto on conf with output into out. mosquitto itself is not
+ * instrumented: in a sanitizer build its runtime must be loaded first for
+ * the plugin's checks to work. */
+static pid_t spawn_broker(const char *conf, const char *out)
+{
+	char *argv[] = {(char *)MOSQUITTO_BIN, (char *)"-c", (char *)conf, NULL};
+#ifdef CHAT_ASAN_RUNTIME
+	setenv("LD_PRELOAD", CHAT_ASAN_RUNTIME, 1);
+#endif
+	pid_t pid = h_spawn(argv, out);
+	unsetenv("LD_PRELOAD");
+	return pid;
+}
+
+int h_run_broker(const char *conf, int timeout_ms)
+{
+	return wait_exit(spawn_broker(conf, NULL), timeout_ms);
+}
+
 void h_restart_broker(struct harness *h)
 {
-	char *argv[] = {(char *)MOSQUITTO_BIN, (char *)"-c", h->broker_conf, NULL};
 	h_stop(&h->broker, SIGTERM, 10000);
-#ifdef CHAT_ASAN_RUNTIME
-	/* mosquitto itself is not instrumented: the sanitizer runtime must be
-	 * loaded first for the plugin's checks to work. */
-	setenv("LD_PRELOAD", CHAT_ASAN_RUNTIME, 1);
-	h->broker.pid = h_spawn(argv, h->broker.log);
-	unsetenv("LD_PRELOAD");
-#else
-	h->broker.pid = h_spawn(argv, h->broker.log);
-#endif
+	h->broker.pid = spawn_broker(h->broker_conf, h->broker.log);
 	long long deadline = h_now_ms() + START_TIMEOUT_MS;
 	while (!port_open(h->broker_port)) {
 		if (!h_alive(&h->broker)) die_with_log(&h->broker, "exited at start");

@@ -62,6 +62,9 @@ void h_start_bridge(struct harness *h, const char *extra_conf);
 
 /* Sends sig and waits for the process to exit (SIGKILL after timeout_ms). */
 void h_stop(struct h_proc *p, int sig, int timeout_ms);
+/* Runs mosquitto on conf until it exits (for configs that must make it
+ * refuse to start); returns its exit status, or -1 on timeout. */
+int h_run_broker(const char *conf, int timeout_ms);
 /* Restarts the broker with the config it had. */
 void h_restart_broker(struct harness *h);
 
