@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The one file-level variable: a signal handler can reach nothing else. */
 static volatile sig_atomic_t signalled;
@@ -234,6 +235,51 @@ static void announce_ready(const struct lg_run *run, int64_t ready_ns)
 		", holding until SIGINT/SIGTERM" : "");
 }
 
+/* User plus system CPU ticks process pid has used, or -1. */
+static long long proc_ticks(int pid)
+{
+	char path[64], buf[1024];
+	unsigned long long utime, stime;
+	const char *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields 14 and 15, counted after the ")" that ends the command name. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &utime, &stime) != 2)
+		return -1;
+	return (long long)(utime + stime);
+}
+
+/* Samples the watched process at the start and the end of the measured
+ * window (to the supervisor's 20 ms tick); idle runs have no window. */
+static void watch_sample(struct lg_run *run, int64_t now)
+{
+	int64_t t0 = (int64_t)atomic_load(&run->t0);
+	int64_t start = t0 + (int64_t)(run->opt.warmup * 1e9);
+	int64_t end = start + (int64_t)(run->opt.duration * 1e9);
+	int i;
+
+	if (run->opt.watch_pid <= 0 || t0 == 0 || run->opt.mode == LG_MODE_IDLE)
+		return;
+	i = run->watch_ns[0] == 0 ? 0 : run->watch_ns[1] == 0 ? 1 : 2;
+	if (i == 2 || now < (i == 0 ? start : end))
+		return;
+	run->watch_ticks[i] = proc_ticks(run->opt.watch_pid);
+	run->watch_ns[i] = now;
+	if (i == 1 && run->watch_ticks[0] >= 0 && run->watch_ticks[1] >= 0 && now > run->watch_ns[0])
+		run->watch_busy = (double)(run->watch_ticks[1] - run->watch_ticks[0]) /
+				  (double)sysconf(_SC_CLK_TCK) / ((double)(now - run->watch_ns[0]) / 1e9);
+}
+
 /* Waits for the workers; returns when all clients had settled. */
 static int64_t supervise(struct lg_run *run)
 {
@@ -241,6 +287,7 @@ static int64_t supervise(struct lg_run *run)
 	int64_t ready_ns = lg_now_ns();
 	bool announced = false;
 
+	run->watch_busy = -1;
 	while (atomic_load(&run->done_workers) < run->nworkers) {
 		nanosleep(&nap, NULL);
 		if (signalled && atomic_load(&run->stop_ns) == 0)
@@ -250,6 +297,7 @@ static int64_t supervise(struct lg_run *run)
 			ready_ns = (int64_t)atomic_load(&run->t0) - LG_START_DELAY_NS;
 			announce_ready(run, ready_ns);
 		}
+		watch_sample(run, lg_now_ns());
 	}
 	return ready_ns;
 }

@@ -75,6 +75,7 @@ struct lg_options {
 	int keepalive;
 	int max_inflight;      /* 0: libmosquitto's default */
 	bool json;
+	int watch_pid;         /* 0: none; else report its CPU share */
 	bool plan;
 };
 
@@ -182,6 +183,11 @@ struct lg_run {
 	atomic_int ready_clients; /* summed as workers settle */
 	atomic_llong t0;        /* 0 until every worker's clients settled */
 	atomic_llong stop_ns;   /* 0 until a signal asks to stop */
+	/* The watched process over the measured window: CPU ticks and wall
+	 * time at its start [0] and end [1]; busy < 0 when not measured. */
+	long long watch_ticks[2];
+	int64_t watch_ns[2];
+	double watch_busy;
 };
 
 /* loadgen.c */

@@ -19,7 +19,7 @@ enum {
 	OPT_PUBS, OPT_SUBS, OPT_TOPIC_FMT, OPT_RATE, OPT_CLOSED, OPT_WINDOW,
 	OPT_QOS, OPT_LANG, OPT_TEXT_BYTES, OPT_DURATION, OPT_WARMUP, OPT_DRAIN,
 	OPT_IDLE, OPT_JSON, OPT_SMOKE, OPT_PROTOCOL, OPT_THREADS,
-	OPT_CONNECT_INFLIGHT, OPT_CONNECT_TIMEOUT, OPT_KEEPALIVE,
+	OPT_CONNECT_INFLIGHT, OPT_CONNECT_TIMEOUT, OPT_WATCH_PID, OPT_KEEPALIVE,
 	OPT_MAX_INFLIGHT, OPT_ID_PREFIX, OPT_PLAN, OPT_HELP
 };
 
@@ -49,6 +49,7 @@ static const struct option long_options[] = {
 	{ "connect-inflight", required_argument, NULL, OPT_CONNECT_INFLIGHT },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
+	{ "watch-pid", required_argument, NULL, OPT_WATCH_PID },
 	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
 	{ "id-prefix", required_argument, NULL, OPT_ID_PREFIX },
 	{ "plan", no_argument, NULL, OPT_PLAN },
@@ -86,6 +87,8 @@ static const char usage_text[] =
 	"  --connect-inflight N   connects waiting for CONNACK at once (100)\n"
 	"  --connect-timeout S    give up on a client after S seconds (10)\n"
 	"  --keepalive S          MQTT keepalive (60)\n"
+	"  --watch-pid PID        report the share of one core PID used during\n"
+	"                         the measured seconds (e.g. the broker's)\n"
 	"  --max-inflight N       QoS 1 messages in flight per client (library\n"
 	"                         default, 20)\n"
 	"  --id-prefix S          client id prefix (lg); ids are S-PID-N\n"
@@ -309,6 +312,7 @@ static int apply_number(struct lg_options *opt, int c, const char *arg)
 	case OPT_WARMUP: return parse_double("warmup", arg, 0, 1e6, &opt->warmup);
 	case OPT_DRAIN: return parse_double("drain", arg, 0, 1e6, &opt->drain);
 	case OPT_CONNECT_TIMEOUT: return parse_double("connect-timeout", arg, 0.1, 1e6, &opt->connect_timeout);
+	case OPT_WATCH_PID: return parse_int("watch-pid", arg, 1, INT_MAX, &opt->watch_pid);
 	default: return 1;
 	}
 }

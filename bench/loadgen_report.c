@@ -143,6 +143,8 @@ static void print_json(const struct lg_run *run, const struct summary *s)
 	       s->st.foreign,
 	       s->st.stall_resets);
 	print_latency_json(stdout, &s->st.lat);
+	if (run->watch_busy >= 0)
+		printf(",\"watched_busy\":%.3f", run->watch_busy);
 	printf("}\n");
 	fflush(stdout);
 }
