@@ -6,6 +6,7 @@
  */
 #include "envelope.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "chat_err.h"
@@ -19,10 +20,33 @@ struct parse_ctx {
 	bool seen_text;
 };
 
+#define BYTES_01 0x0101010101010101ull
+#define BYTES_80 0x8080808080808080ull
+
+/* The top bit of each byte of v that is zero (exact as to whether any is). */
+static uint64_t zero_bytes(uint64_t v)
+{
+	return (v - BYTES_01) & ~v & BYTES_80;
+}
+
+/* token_ok() for 8 bytes at once: none below 0x21, above 0x7E, '"' or '\'. */
+static bool token_ok8(const char *s)
+{
+	uint64_t w;
+	memcpy(&w, s, 8);
+	uint64_t odd = ((w - BYTES_01 * 0x21) & ~w) | ((w + BYTES_01) | w) | zero_bytes(w ^ (BYTES_01 * '"')) |
+		       zero_bytes(w ^ (BYTES_01 * '\\'));
+	return (odd & BYTES_80) == 0;
+}
+
 /* type and cid are short tokens: printable ASCII without quotes or '\'. */
 static bool token_ok(const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	size_t i = 0;
+	for (; n - i >= 8; i += 8) {
+		if (!token_ok8(s + i)) return false;
+	}
+	for (; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x21 || c > 0x7E || c == '"' || c == '\\') return false;
 	}
@@ -43,6 +67,14 @@ static int client_member(const struct json_span *key, const struct json_span *v,
 	struct chat_msg *m = c->m;
 	if (json_key_is(key, "text")) {
 		if (v->type != JSON_STRING) return CHAT_ERR_JSON;
+		if (!memchr(v->p + 1, '\\', v->len - 2)) {
+			/* Without escapes the text is the span between the quotes
+			 * (a checked string holds no raw control byte, so no NUL). */
+			m->text = v->p + 1;
+			m->text_len = v->len - 2;
+			c->seen_text = true;
+			return CHAT_OK;
+		}
 		long n = json_string_decode(v, c->scratch, c->cap);
 		if (n < 0) return CHAT_ERR_JSON;
 		if (memchr(c->scratch, '\0', (size_t)n)) return CHAT_ERR_JSON;
@@ -69,22 +101,25 @@ int envelope_parse_client(const char *payload, size_t len, const struct envelope
 	memset(m, 0, sizeof(*m));
 	memcpy(m->type, "text", 5);
 	if (len > lim->max_payload) return CHAT_ERR_TOO_LARGE;
-	if (!utf8_valid(payload, len)) return CHAT_ERR_UTF8;
-	if (cap < len + 1) return CHAT_ERR_INVAL;
+	if (cap < len + 1) return utf8_valid(payload, len) ? CHAT_ERR_INVAL : CHAT_ERR_UTF8;
 	size_t i = 0;
 	while (i < len && (payload[i] == ' ' || payload[i] == '\t' || payload[i] == '\n' || payload[i] == '\r')) i++;
 	if (i == len) return CHAT_ERR_EMPTY;
 	if (payload[i] != '{') {
+		if (!utf8_valid(payload, len)) return CHAT_ERR_UTF8;
 		if (memchr(payload, '\0', len)) return CHAT_ERR_UTF8;
 		m->text = payload;
 		m->text_len = len;
 		return CHAT_OK;
 	}
 	/* One walk checks the whole payload and takes the members: malformed
-	 * JSON anywhere is still CHAT_ERR_JSON, before any member's error. */
+	 * JSON anywhere is still CHAT_ERR_JSON, before any member's error.
+	 * Invalid UTF-8 is never valid JSON (the scanner decodes every string
+	 * strictly, and all else must be ASCII), so the payload is checked for
+	 * UTF-8 only when the walk fails, to tell which error it is. */
 	struct parse_ctx ctx = {lim, scratch, cap, m, false};
 	int rc = json_object_parse(payload, len, client_member, &ctx);
-	if (rc != CHAT_OK) return rc;
+	if (rc != CHAT_OK) return utf8_valid(payload, len) ? rc : CHAT_ERR_UTF8;
 	if ((!m->text || m->text_len == 0) && !m->data) return CHAT_ERR_EMPTY;
 	if (m->text && m->text_len == 0) m->text = NULL;
 	return CHAT_OK;

@@ -5,6 +5,7 @@
  */
 #include "json.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "chat_err.h"
@@ -74,10 +75,45 @@ static size_t unicode_escape(const char *s, size_t len, unsigned long *cp)
 	return 10;
 }
 
+#define BYTES_01 0x0101010101010101ull
+#define BYTES_80 0x8080808080808080ull
+
+/* The top bit of each byte of v that is zero (exact as to whether any is). */
+static uint64_t zero_bytes(uint64_t v)
+{
+	return (v - BYTES_01) & ~v & BYTES_80;
+}
+
+/* True when the 8 bytes at p are plain string content: ASCII, no control
+ * character, no quote, no backslash. Text is mostly such runs, so the
+ * scanner steps over them a word at a time. */
+static bool plain_ascii8(const char *p)
+{
+	uint64_t w;
+	memcpy(&w, p, 8);
+	uint64_t odd = w | ((w - BYTES_01 * 0x20) & ~w) | zero_bytes(w ^ (BYTES_01 * '"')) |
+		       zero_bytes(w ^ (BYTES_01 * '\\'));
+	return (odd & BYTES_80) == 0;
+}
+
+/* A valid 3-byte UTF-8 character whose lead byte rules out overlong forms
+ * and surrogates by itself (E1..EF, ED only below A0): Hangul and CJK, the
+ * bulk of non-Latin chat text, checked inline; utf8_decode does the rest. */
+static bool common_3byte(const char *s, size_t left)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	return left >= 3 && p[0] >= 0xE1 && p[0] <= 0xEF && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 &&
+	       (p[0] != 0xED || p[1] < 0xA0);
+}
+
 static int scan_string(struct scan *sc)
 {
 	sc->i++; /* opening quote */
 	while (sc->i < sc->len) {
+		if (sc->len - sc->i >= 8 && plain_ascii8(sc->s + sc->i)) {
+			sc->i += 8;
+			continue;
+		}
 		unsigned char c = (unsigned char)sc->s[sc->i];
 		if (c == '"') {
 			sc->i++;
@@ -103,10 +139,15 @@ static int scan_string(struct scan *sc)
 			sc->i++;
 			continue;
 		}
-		uint32_t cp;
-		size_t n = utf8_decode(sc->s + sc->i, sc->len - sc->i, &cp);
-		if (n == 0) return CHAT_ERR_JSON;
-		sc->i += n;
+		/* A run of non-ASCII characters (a word of Korean) is checked in
+		 * one go before the word-at-a-time test is tried again. */
+		do {
+			uint32_t cp;
+			size_t n = common_3byte(sc->s + sc->i, sc->len - sc->i) ? 3
+				 : utf8_decode(sc->s + sc->i, sc->len - sc->i, &cp);
+			if (n == 0) return CHAT_ERR_JSON;
+			sc->i += n;
+		} while (sc->i < sc->len && (unsigned char)sc->s[sc->i] >= 0x80);
 	}
 	return CHAT_ERR_JSON;
 }

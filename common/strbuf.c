@@ -96,6 +96,27 @@ void strbuf_append_i64(struct strbuf *sb, int64_t v)
 	}
 }
 
+#define BYTES_01 0x0101010101010101ull
+#define BYTES_80 0x8080808080808080ull
+
+/* The top bit of each byte of v that is zero (exact as to whether any is). */
+static uint64_t zero_bytes(uint64_t v)
+{
+	return (v - BYTES_01) & ~v & BYTES_80;
+}
+
+/* True when none of the 8 bytes at p needs escaping in a JSON string (no
+ * control character, quote or backslash; UTF-8 passes as it is): such runs
+ * are copied a word at a time. */
+static bool plain8(const char *p)
+{
+	uint64_t w;
+	memcpy(&w, p, 8);
+	uint64_t odd = ((w - BYTES_01 * 0x20) & ~w) | zero_bytes(w ^ (BYTES_01 * '"')) |
+		       zero_bytes(w ^ (BYTES_01 * '\\'));
+	return (odd & BYTES_80) == 0;
+}
+
 void strbuf_append_json_string(struct strbuf *sb, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -107,6 +128,12 @@ void strbuf_append_json_string(struct strbuf *sb, const char *s, size_t n)
 	char *o = sb->buf + sb->len;
 	*o++ = '"';
 	for (size_t i = 0; i < n; i++) {
+		while (n - i >= 8 && plain8(s + i)) {
+			memcpy(o, s + i, 8);
+			o += 8;
+			i += 8;
+		}
+		if (i == n) break;
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c != '"' && c != '\\') {
 			*o++ = (char)c;

@@ -174,3 +174,20 @@ void topic_parse(const char *topic, struct topic_ref *out)
 		out->kind = TOPIC_CHAT_WILDCARD;
 	}
 }
+
+void topic_parse_memo(struct topic_memo *m, const char *topic, struct topic_ref *out)
+{
+	if (m->valid && strcmp(m->text, topic) == 0) {
+		*out = m->ref;
+		if (out->id) out->id = topic + m->id_off;
+		return;
+	}
+	topic_parse(topic, out);
+	size_t len = strlen(topic);
+	m->valid = len < sizeof(m->text);
+	if (!m->valid) return;
+	memcpy(m->text, topic, len + 1);
+	m->ref = *out;
+	m->id_off = out->id ? (size_t)(out->id - topic) : 0;
+	m->ref.id = out->id ? m->text + m->id_off : NULL;
+}

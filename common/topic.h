@@ -48,6 +48,28 @@ struct topic_ref {
  */
 void topic_parse(const char *topic, struct topic_ref *out);
 
+/*
+ * The last topic classified, to answer the same topic again with one string
+ * compare: the broker asks about one publish's topic in its write check, in
+ * its MESSAGE event and in each subscriber's read check. The memo holds a
+ * copy of the topic's text, never a pointer to the broker's, so a different
+ * topic (or the same address reused for other text) is always parsed anew.
+ * Zeroed memory is an empty memo.
+ */
+#define TOPIC_MEMO_MAX 160
+struct topic_memo {
+	bool valid;
+	char text[TOPIC_MEMO_MAX]; /* the topic, NUL-terminated */
+	struct topic_ref ref;      /* its classification, ref.id pointing into text */
+	size_t id_off;             /* ref.id - topic, when ref.id != NULL */
+};
+
+/*
+ * topic_parse(topic, out), through memo m: the same result, with ids
+ * pointing into topic. Topics longer than the memo are parsed every time.
+ */
+void topic_parse_memo(struct topic_memo *m, const char *topic, struct topic_ref *out);
+
 /* A user id: [A-Za-z0-9_.-]{1,64}. */
 bool topic_user_valid(const char *s, size_t len);
 

@@ -7,35 +7,42 @@
 
 #include <string.h>
 
+/* True when b is a continuation byte (10xxxxxx). */
+static bool cont(unsigned char b)
+{
+	return (b & 0xC0u) == 0x80u;
+}
+
+/* One branch per sequence length, no loop: the word filter, the
+ * normalizer and the JSON scanner call this once per non-ASCII character. */
 size_t utf8_decode(const char *s, size_t len, uint32_t *cp)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	*cp = 0xFFFD;
 	if (len == 0) return 0;
-	unsigned char c = p[0];
+	uint32_t c = p[0], v;
 	if (c < 0x80) {
 		*cp = c;
 		return 1;
 	}
-	size_t n;
-	uint32_t v, min;
-	if (c >= 0xC2 && c <= 0xDF) {
-		n = 2, v = c & 0x1Fu, min = 0x80;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3, v = c & 0x0Fu, min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4, v = c & 0x07u, min = 0x10000;
-	} else {
-		return 0;
+	if (c < 0xC2) return 0; /* a continuation byte, or an overlong 2-byte lead */
+	if (c < 0xE0) {
+		if (len < 2 || !cont(p[1])) return 0;
+		*cp = ((c & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+		return 2;
 	}
-	if (len < n) return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80) return 0;
-		v = (v << 6) | (p[i] & 0x3Fu);
+	if (c < 0xF0) {
+		if (len < 3 || !cont(p[1]) || !cont(p[2])) return 0;
+		v = ((c & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+		if (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+		*cp = v;
+		return 3;
 	}
-	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+	if (c > 0xF4 || len < 4 || !cont(p[1]) || !cont(p[2]) || !cont(p[3])) return 0;
+	v = ((c & 0x07u) << 18) | ((p[1] & 0x3Fu) << 12) | ((p[2] & 0x3Fu) << 6) | (p[3] & 0x3Fu);
+	if (v < 0x10000 || v > 0x10FFFF) return 0;
 	*cp = v;
-	return n;
+	return 4;
 }
 
 bool utf8_valid(const char *s, size_t len)

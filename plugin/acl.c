@@ -248,7 +248,8 @@ static bool is_will(const struct chat *c, const struct mosquitto *client)
 static int check_write(struct chat *c, const struct mosquitto_evt_acl_check *ed)
 {
 	struct topic_ref t;
-	topic_parse(ed->topic, &t);
+	/* The MESSAGE event and the read checks of this publish find it memoized. */
+	topic_parse_memo(&c->topics, ed->topic, &t);
 	if (t.kind == TOPIC_OTHER) return other_topics(c);
 	if (is_will(c, ed->client)) return MOSQ_ERR_ACL_DENIED; /* wills never reach the chat tree */
 	if (t.kind == TOPIC_ROOM_MESSAGES) return write_messages(c, ed, &t);
@@ -260,7 +261,7 @@ static int check_write(struct chat *c, const struct mosquitto_evt_acl_check *ed)
 static int check_read(struct chat *c, const struct mosquitto_evt_acl_check *ed)
 {
 	struct topic_ref t;
-	topic_parse(ed->topic, &t);
+	topic_parse_memo(&c->topics, ed->topic, &t);
 	if (t.kind == TOPIC_OTHER) return other_topics(c);
 	return grant(c, ed->client, &t, acl_rules[t.kind].read);
 }

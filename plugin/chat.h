@@ -23,6 +23,7 @@
 #include "rooms.h"
 #include "sanctions.h"
 #include "strbuf.h"
+#include "topic.h"
 
 #define CHAT_LOG_PREFIX "chat: "
 
@@ -115,6 +116,7 @@ struct chat {
 	const struct mosquitto *acl_gone; /* acl.c: the client whose DISCONNECT came last, until the next tick */
 	struct moderation *mod; /* moderation.c: word lists and filters */
 	struct flood *flood;    /* flood.c: buckets, repeats, offences */
+	struct topic_memo topics; /* acl.c, message.c: the last topic classified */
 };
 
 /* options.c: fills cfg from the broker's options; logs and returns a

@@ -220,11 +220,12 @@ static int stamp_requester(struct mosquitto_evt_message *ed)
 int chat_on_message(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ed = event_data;
+	struct chat *c = userdata;
 	struct topic_ref t;
 	(void)event;
-	topic_parse(ed->topic, &t);
+	topic_parse_memo(&c->topics, ed->topic, &t); /* parsed by the write check just before */
 	switch (t.kind) {
-	case TOPIC_ROOM_MESSAGES: return stamp(userdata, ed, &t);
+	case TOPIC_ROOM_MESSAGES: return stamp(c, ed, &t);
 	case TOPIC_ROOM_HISTORY:
 	case TOPIC_ROOM_READ:
 	case TOPIC_USER_DEVICES: return stamp_requester(ed);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,74 @@ static void test_rejections(void **state)
 	assert_int_equal(parse("  {\"text\":\"a\" \"b\":1}", &m, scratch), CHAT_ERR_JSON);
 }
 
+/* Invalid UTF-8 is CHAT_ERR_UTF8 wherever it is, in or out of a JSON
+ * string, and whatever other error the payload has; text without escapes
+ * is taken as it stands in the payload. */
+static void test_utf8_and_spans(void **state)
+{
+	(void)state;
+	char scratch[512];
+	struct chat_msg m;
+	assert_int_equal(parse("{\"text\":\"bad \xC0\xAF\"}", &m, scratch), CHAT_ERR_UTF8);
+	assert_int_equal(parse("{\"text\":\"a\"}\xC0", &m, scratch), CHAT_ERR_UTF8);
+	assert_int_equal(parse("{\"text\":5,\"x\":\"\xFF\"}", &m, scratch), CHAT_ERR_UTF8);
+	assert_int_equal(parse("{\"cid\":\"\xC3\xA9\",\"text\":\"a\"}", &m, scratch), CHAT_ERR_JSON);
+	const char *p = "{\"text\":\"a plain text of more than sixteen bytes, \xED\x95\x9C\xEA\xB5\xAD\"}";
+	assert_int_equal(parse(p, &m, scratch), CHAT_OK);
+	assert_ptr_equal(m.text, p + 9);
+	assert_int_equal(m.text_len, strlen(p) - 11);
+	assert_int_equal(parse("{\"text\":\"tab\\there, then more text\"}", &m, scratch), CHAT_OK);
+	assert_ptr_equal(m.text, scratch);
+	assert_int_equal(m.text_len, strlen("tab\there, then more text"));
+	assert_memory_equal(m.text, "tab\there, then more text", m.text_len);
+}
+
+/* A cid is refused for one bad byte wherever it falls, and accepted with
+ * the printable extremes '!' and '~'. */
+static void test_token_bytes(void **state)
+{
+	(void)state;
+	char scratch[512];
+	struct chat_msg m;
+	const char *bad[] = {" ", "\"", "\\\\", "\x7F", "\xC3\xA9", "\\u0001", "\\t"};
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		for (size_t pos = 0; pos < 20; pos++) {
+			char p[128];
+			snprintf(p, sizeof(p), "{\"text\":\"a\",\"cid\":\"%.*s%s%s\"}", (int)pos, "!bcdefghijklmnopqrst~",
+				 bad[k], "0123456789~!");
+			if (parse(p, &m, scratch) != CHAT_ERR_JSON) fail_msg("accepted: %s", p);
+		}
+	}
+	assert_int_equal(parse("{\"text\":\"a\",\"cid\":\"!~0123456789abcdef~!\"}", &m, scratch), CHAT_OK);
+	assert_string_equal(m.cid, "!~0123456789abcdef~!");
+}
+
+/* Escaping does not depend on where a special byte falls in the text. */
+static void test_write_escapes(void **state)
+{
+	(void)state;
+	const char *seqs[] = {"\"", "\\", "\n", "\x01", "\x1F", "\xC3\xA9", "\x7F"};
+	for (size_t k = 0; k < sizeof(seqs) / sizeof(seqs[0]); k++) {
+		for (size_t pos = 0; pos < 20; pos++) {
+			char text[64];
+			int n = snprintf(text, sizeof(text), "%.*s%s%s", (int)pos, "abcdefghijklmnopqrstuvwxyz", seqs[k],
+					 "0123456789ABCDEF");
+			assert_true(n > 0);
+			struct strbuf sb;
+			strbuf_init(&sb);
+			struct envelope e = {.id = "I", .room = "r", .from = "u", .type = "text", .text = text,
+					     .text_len = (size_t)n};
+			assert_int_equal(envelope_write(&sb, &e), CHAT_OK);
+			struct envelope_view v;
+			assert_int_equal(envelope_read(sb.buf, sb.len, &v), CHAT_OK);
+			char back[64];
+			assert_int_equal(json_string_decode(&v.text, back, sizeof(back)), n);
+			assert_memory_equal(back, text, (size_t)n);
+			strbuf_free(&sb);
+		}
+	}
+}
+
 static void test_write_read_roundtrip(void **state)
 {
 	(void)state;
@@ -113,6 +182,9 @@ int main(void)
 		cmocka_unit_test(test_json_message),
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_write_read_roundtrip),
+		cmocka_unit_test(test_utf8_and_spans),
+		cmocka_unit_test(test_write_escapes),
+		cmocka_unit_test(test_token_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "chat_err.h"
 #include "json.h"
+#include "utf8.h"
 
 static int check(const char *s)
 {
@@ -39,6 +40,43 @@ static void test_invalid(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (check(bad[i]) != CHAT_ERR_JSON) fail_msg("should be invalid: %s", bad[i]);
+	}
+}
+
+/* Strings long enough for the word-at-a-time scan, with one special
+ * sequence at every offset: the verdict must not depend on where it falls. */
+static void test_long_strings(void **state)
+{
+	(void)state;
+	const struct {
+		const char *seq;
+		int want;
+	} cases[] = {
+		{"\\n", CHAT_OK},          {"\\\"", CHAT_OK},     {"\\u00e9", CHAT_OK}, {"\xC3\xA9", CHAT_OK},
+		{"\xED\x95\x9C", CHAT_OK}, {"\x7F", CHAT_OK},       {"\t", CHAT_ERR_JSON}, {"\x01", CHAT_ERR_JSON},
+		{"\xC0\xAF", CHAT_ERR_JSON}, {"\x80", CHAT_ERR_JSON}, {"\"", CHAT_ERR_JSON}, {"\\x", CHAT_ERR_JSON},
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		for (size_t pos = 0; pos < 20; pos++) {
+			char s[80];
+			int n = snprintf(s, sizeof(s), "\"%.*s%s%s\"", (int)pos, "abcdefghijklmnopqrstuvwxyz", cases[c].seq,
+					 "0123456789ABCDEF");
+			assert_true(n > 0 && (size_t)n < sizeof(s));
+			if (check(s) != cases[c].want) fail_msg("case %zu at %zu: %s", c, pos, s);
+		}
+	}
+}
+
+/* Every 3-byte sequence with a lead E0..EF inside a string: valid JSON
+ * exactly when it is one valid UTF-8 character. */
+static void test_three_byte_chars(void **state)
+{
+	(void)state;
+	for (unsigned i = 0xE00000u; i <= 0xEFFFFFu; i++) {
+		char s[6] = {'"', (char)(i >> 16), (char)(i >> 8), (char)i, '"', '\0'};
+		uint32_t cp;
+		bool valid = utf8_decode(s + 1, 3, &cp) == 3;
+		if ((json_check(s, 5, NULL) == CHAT_OK) != valid) fail_msg("%06X: json and utf8 disagree", i);
 	}
 }
 
@@ -174,6 +212,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),       cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_long_strings), cmocka_unit_test(test_three_byte_chars),
 		cmocka_unit_test(test_depth_limit), cmocka_unit_test(test_members),
 		cmocka_unit_test(test_decode_limits), cmocka_unit_test(test_object_parse),
 	};

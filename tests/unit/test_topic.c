@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -95,11 +96,52 @@ static void test_ids(void **state)
 	assert_false(topic_is_shared("chat/rooms/x/messages"));
 }
 
+/* The memo gives topic_parse's answer for every topic, repeated or not,
+ * with ids pointing into the caller's string, never into an older one. */
+static void test_memo(void **state)
+{
+	(void)state;
+	char long_topic[300];
+	memset(long_topic, 'a', sizeof(long_topic) - 1);
+	memcpy(long_topic, "chat/rooms/", 11);
+	long_topic[sizeof(long_topic) - 1] = '\0';
+	const char *seq[] = {
+		"chat/rooms/general/messages", "chat/rooms/general/messages", "chat/rooms/other/messages",
+		"chat/rooms/general/messages", "chat/users/alice/inbox",     "chat/presence/bob",
+		"chat/presence/bob",           "other/topic",                long_topic,
+		long_topic,                    "chat/rooms/dm:a:b/messages", "$CONTROL/chat/v1",
+	};
+	struct topic_memo memo;
+	memset(&memo, 0, sizeof(memo));
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		char copy[sizeof(long_topic)]; /* same text, another address */
+		snprintf(copy, sizeof(copy), "%s", seq[i]);
+		struct topic_ref want, got;
+		topic_parse(copy, &want);
+		topic_parse_memo(&memo, copy, &got);
+		assert_int_equal(got.kind, want.kind);
+		assert_int_equal(got.id_len, want.id_len);
+		assert_int_equal(got.wildcard, want.wildcard);
+		assert_ptr_equal(got.id, want.id);
+	}
+	/* The same buffer reused for other text is parsed anew. */
+	char buf[64] = "chat/rooms/one/messages";
+	struct topic_ref t;
+	topic_parse_memo(&memo, buf, &t);
+	assert_int_equal(t.kind, TOPIC_ROOM_MESSAGES);
+	snprintf(buf, sizeof(buf), "chat/rooms/two/events");
+	topic_parse_memo(&memo, buf, &t);
+	assert_int_equal(t.kind, TOPIC_ROOM_EVENTS);
+	assert_int_equal(t.id_len, 3);
+	assert_memory_equal(t.id, "two", 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_ids),
+		cmocka_unit_test(test_memo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
