@@ -36,6 +36,8 @@
 /* Built once, read-only afterwards: not per-process state but a constant. */
 static uint32_t norm_table[0x10000];
 static uint32_t norm_pool[POOL_SIZE];
+/* ASCII for norm_reader_next: letter | NORM_L_FRESH, NORM_L_GAP, or 0. */
+static uint32_t norm_ascii[0x80];
 static pthread_once_t norm_once = PTHREAD_ONCE_INIT;
 
 /*
@@ -107,6 +109,11 @@ static void build_table(void)
 			norm_table[cp] = (KIND_MANY << KIND_SHIFT) | ((uint32_t)k << MANY_SHIFT) | (uint32_t)used;
 			used += k;
 		}
+	}
+	for (uint32_t cp = 0; cp < 0x80; cp++) {
+		uint32_t e = norm_table[cp], kind = e >> KIND_SHIFT;
+		/* No ASCII character decomposes, so KIND_MANY does not occur. */
+		norm_ascii[cp] = kind == KIND_ONE ? (e & CP_MASK) | NORM_L_FRESH : kind == KIND_GAP ? NORM_L_GAP : 0;
 	}
 }
 
@@ -284,31 +291,41 @@ size_t normalize_text(const char *text, size_t len, char *out, size_t outcap)
 	return need;
 }
 
-/* One normalized letter, UTF-8 encoded, into the FNV-1a hash h. */
-static uint64_t hash_letter(uint64_t h, uint32_t letter)
+void norm_reader_init(struct norm_reader *rd, const char *text, size_t len)
 {
-	char buf[4];
-	size_t n = 1;
-	if (letter < 0x80) {
-		buf[0] = (char)letter;
-	} else if (letter >= 0x800 && letter < 0x10000 && (letter < 0xD800 || letter > 0xDFFF)) {
-		buf[0] = (char)(0xE0 | (letter >> 12)); /* jamo, kana, CJK: encoded here */
-		buf[1] = (char)(0x80 | ((letter >> 6) & 0x3F));
-		buf[2] = (char)(0x80 | (letter & 0x3F));
-		n = 3;
-	} else {
-		n = utf8_encode(letter, buf);
-	}
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)buf[i];
-		h *= 1099511628211ull;
-	}
-	return h;
+	normalize_init();
+	rd->text = (const unsigned char *)text;
+	rd->len = text ? len : 0;
+	rd->pos = 0;
+	rd->last = 0;
+	rd->gap = false;
 }
 
-/* The letters of the code point at s[*pos] (advanced past it); 0 for none,
- * then *gap as in normalize_cp. */
-static unsigned next_letters(const unsigned char *s, size_t len, size_t *pos, uint32_t *out, bool *gap)
+/*
+ * Appends the k letters of one code point to out[n..], flagged, with the
+ * silent ieung dropped where drop_silent_ieung drops it. Returns the new n.
+ */
+static inline size_t put_letters(const uint32_t *l, unsigned k, uint32_t last, bool gap, uint32_t *out, size_t n)
+{
+	unsigned j = k >= 2 && l[0] == IEUNG && !gap && l[1] == last && last >= VBASE && last <= VBASE + 20;
+	out[n++] = l[j] | NORM_L_FRESH | (gap ? NORM_L_GAP : 0);
+	for (j++; j < k; j++) out[n++] = l[j];
+	return n;
+}
+
+/* A precomposed Hangul syllable (3 bytes) at s[0..avail), as an index from
+ * SBASE; SCOUNT when the bytes are anything else. */
+static inline uint32_t syllable_at(const unsigned char *s, size_t avail)
+{
+	if ((s[0] & 0xF0) != 0xE0 || avail < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return SCOUNT;
+	uint32_t v = ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+	return v - SBASE < SCOUNT ? v - SBASE : SCOUNT;
+}
+
+/* The letters of the code point at s[*pos] (advanced past it) that is
+ * neither ASCII nor a Hangul syllable; 0 for none, then *gap as in
+ * normalize_cp. */
+static unsigned other_letters(const unsigned char *s, size_t len, size_t *pos, uint32_t *out, bool *gap)
 {
 	uint32_t cp = s[*pos];
 	size_t n = 1;
@@ -320,60 +337,74 @@ static unsigned next_letters(const unsigned char *s, size_t len, size_t *pos, ui
 		}
 	}
 	*pos += n;
-	uint32_t e = cp < 0x10000 ? norm_table[cp] : 0;
-	if ((e >> KIND_SHIFT) == KIND_ONE && cp - SBASE >= SCOUNT) {
-		out[0] = e & CP_MASK;
-		return 1;
-	}
 	*gap = true;
 	return map_cp(cp, out, gap);
 }
 
+size_t norm_reader_next(struct norm_reader *rd, uint32_t *out, size_t cap)
+{
+	const unsigned char *s = rd->text;
+	size_t pos = rd->pos, len = rd->len, n = 0, room = cap - NORM_MAX_OUT;
+	uint32_t l[NORM_MAX_OUT], gap = rd->gap ? NORM_L_GAP : 0;
+	while (pos < len && n <= room) {
+		if (s[pos] < 0x80) { /* ASCII, the common case: at most one letter a byte */
+			size_t stop = len - pos < room + 1 - n ? len : pos + room + 1 - n;
+			for (; pos < stop && s[pos] < 0x80; pos++) {
+				uint32_t e = norm_ascii[s[pos]], letter = (e >> 30) & 1u;
+				out[n] = e | gap;
+				n += letter;
+				gap = letter ? 0 : gap | e;
+			}
+			continue;
+		}
+		uint32_t syl = syllable_at(s + pos, len - pos);
+		unsigned k;
+		bool g = true, sep = gap != 0;
+		if (syl < SCOUNT) {
+			pos += 3;
+			k = map_syllable(syl, l);
+		} else {
+			k = other_letters(s, len, &pos, l, &g);
+		}
+		if (k == 0) {
+			gap = sep || g ? NORM_L_GAP : 0;
+			continue;
+		}
+		n = put_letters(l, k, n > 0 ? out[n - 1] & NORM_L_CP : rd->last, sep, out, n);
+		gap = 0;
+	}
+	if (n > 0) rd->last = out[n - 1] & NORM_L_CP;
+	rd->pos = pos;
+	rd->gap = gap != 0;
+	return n;
+}
+
 /*
- * The letter stream of norm_iter_next as normalize_text flattens it: every
- * letter not equal to the one before, the silent ieung dropped where
- * drop_silent_ieung drops it. Only the previous letter needs remembering:
- * a letter that is read is either written or equal to the last written.
+ * normalize_text writes every letter not equal to the one before (so "l.l"
+ * gives one l): the same rule on the reader's letters.
  */
 size_t normalize_fingerprint(const char *text, size_t len, uint64_t *hash)
 {
-	const unsigned char *s = (const unsigned char *)text;
+	struct norm_reader rd;
+	uint32_t buf[256], prev = 0;
 	uint64_t h = NORM_FNV_OFFSET;
-	uint32_t prev = 0;
-	size_t letters = 0, pos = 0;
-	bool gap = false;
-	normalize_init();
-	while (s && pos < len) {
-		uint32_t e = norm_table[s[pos] & 0x7F], kind = e >> KIND_SHIFT;
-		if (s[pos] < 0x80 && kind != KIND_MANY && (e & CP_MASK) < 0x80) {
-			pos++; /* the common case: ASCII, inline */
-			if (kind != KIND_ONE) {
-				gap = gap || kind == KIND_GAP;
-				continue;
-			}
-			gap = false;
-			if ((e & CP_MASK) == prev) continue;
-			prev = e & CP_MASK;
-			h = (h ^ prev) * 1099511628211ull;
-			letters++;
-			continue;
-		}
-		uint32_t out[NORM_MAX_OUT];
-		bool g = true;
-		unsigned k = next_letters(s, len, &pos, out, &g);
-		if (k == 0) {
-			gap = gap || g;
-			continue;
-		}
-		unsigned j = k >= 2 && out[0] == IEUNG && !gap && out[1] == prev && prev >= VBASE && prev <= VBASE + 20;
-		gap = false;
-		for (; j < k; j++) {
-			if (out[j] == prev) continue;
-			prev = out[j];
-			h = hash_letter(h, prev);
+	size_t letters = 0;
+	norm_reader_init(&rd, text, len);
+	for (size_t n = norm_reader_next(&rd, buf, 256); n > 0; n = norm_reader_next(&rd, buf, 256)) {
+		for (size_t i = 0; i < n; i++) {
+			uint32_t l = buf[i] & NORM_L_CP;
+			if (l == prev) continue;
+			prev = l;
+			h = normalize_hash_letter(h, l);
 			letters++;
 		}
 	}
 	*hash = h;
 	return letters;
+}
+
+uint64_t normalize_print(const char *text, size_t len)
+{
+	uint64_t h;
+	return normalize_fingerprint(text, len, &h) > 0 ? h : 0;
 }

@@ -93,16 +93,56 @@ bool norm_iter_next(struct norm_iter *it, struct norm_run *run);
  */
 size_t normalize_text(const char *text, size_t len, char *out, size_t outcap);
 
-/* FNV-1a (64 bits) start value of normalize_fingerprint's hash. */
+/* Start value and step of the fingerprint hash: FNV-1a (64 bits), fed one
+ * normalized letter (a code point) at a time. */
 #define NORM_FNV_OFFSET 14695981039346656037ull
+static inline uint64_t normalize_hash_letter(uint64_t h, uint32_t letter)
+{
+	return (h ^ letter) * 1099511628211ull;
+}
 
 /*
  * A hash of the normalized form of text without writing it out: *hash gets
- * the 64-bit FNV-1a of exactly the bytes normalize_text would produce
- * (uncut), in one pass with no run bookkeeping, for duplicate-message
+ * normalize_hash_letter folded, from NORM_FNV_OFFSET, over exactly the
+ * letters normalize_text would produce (uncut), for duplicate-message
  * detection on the per-message path. Returns how many letters that form
  * has (0: the text has no letters at all).
  */
 size_t normalize_fingerprint(const char *text, size_t len, uint64_t *hash);
+
+/*
+ * The one-number fingerprint flood control compares: the hash of
+ * normalize_fingerprint, or 0 when the text has no letters at all.
+ */
+uint64_t normalize_print(const char *text, size_t len);
+
+/*
+ * A reader of the letters of a text, for scans that need no byte offsets
+ * (the word filter's first pass, the fingerprint): the same letters, in the
+ * same order, as norm_iter reads them, in batches, with ASCII and Hangul
+ * syllables decoded inline. Each letter comes with two flags; a letter
+ * equal to the one before and without NORM_L_GAP lengthens its run.
+ */
+#define NORM_L_CP 0x1FFFFFu      /* the letter */
+#define NORM_L_FRESH 0x40000000u /* first letter of its code point */
+#define NORM_L_GAP 0x80000000u   /* a separator lies before it */
+
+struct norm_reader {
+	const unsigned char *text;
+	size_t len;
+	size_t pos;
+	uint32_t last; /* last letter read, 0 before the first */
+	bool gap;      /* a separator was read since the last letter */
+};
+
+/* Starts reading text[0..len); borrows text, nothing to free. */
+void norm_reader_init(struct norm_reader *rd, const char *text, size_t len);
+
+/*
+ * Writes the next letters, with their flags, into out[] and returns how
+ * many; 0 once the text is used up. cap must be at least NORM_MAX_OUT: a
+ * code point's letters are never split between two batches.
+ */
+size_t norm_reader_next(struct norm_reader *rd, uint32_t *out, size_t cap);
 
 #endif
