@@ -15,6 +15,13 @@
  * for separators the user inserted (see spaced_out). Allowlist hits are
  * collected in the same pass; a banned hit inside one is dropped.
  *
+ * Most texts hit nothing, so a scan starts with a first pass that costs
+ * little: the automaton over the bare letters of norm_reader (no offsets,
+ * no window), hashing the repeat fingerprint on the way. Only when a banned
+ * entry ends somewhere and passes the rules that can be checked on the
+ * last letters (counts, separators after a long token, whole word) does
+ * the full scan below run, so its result is the only result.
+ *
  * Masking: the hit's span reaches from the first to the last code point
  * that produced its letters, and every code point in it becomes one '*'
  * (so the dots of "b.a.d" are masked too). For Hangul, a run of one jamo
@@ -70,6 +77,7 @@ struct wordfilter {
 	uint32_t *fail;
 	uint32_t *term;   /* nearest state with entries on the fail chain, itself included */
 	uint32_t *out_lo; /* entries of s: out_lo[s] .. out_lo[s+1]-1 */
+	uint64_t *ban;    /* bit s: a banned entry ends in s or on its fail chain */
 	struct wf_entry *entries;
 	size_t nentries;
 	uint8_t *info;
@@ -403,6 +411,19 @@ static size_t dedup_entries(struct wf_entry *en, size_t n, const uint8_t *info)
 	return out;
 }
 
+static inline bool has_ban(const struct wordfilter *wf, uint32_t s)
+{
+	return (wf->ban[s / 64] >> (s % 64)) & 1u;
+}
+
+static bool own_ban(const struct wordfilter *wf, uint32_t s)
+{
+	for (uint32_t x = wf->out_lo[s]; x < wf->out_lo[s + 1]; x++) {
+		if (!(wf->entries[x].flags & WF_ALLOW)) return true;
+	}
+	return false;
+}
+
 static int build_outputs(struct wordfilter *wf, struct wf_build *b)
 {
 	for (size_t e = 0; e < b->nentries; e++) b->entries[e].state = b->renum[b->entries[e].state];
@@ -414,19 +435,22 @@ static int build_outputs(struct wordfilter *wf, struct wf_build *b)
 	b->entries = NULL;
 	wf->out_lo = calloc((size_t)wf->nstates + 1, sizeof(uint32_t));
 	wf->term = malloc(wf->nstates * sizeof(uint32_t));
-	if (!wf->out_lo || !wf->term) return CHAT_ERR_NOMEM;
+	wf->ban = calloc(((size_t)wf->nstates + 63) / 64, sizeof(uint64_t));
+	if (!wf->out_lo || !wf->term || !wf->ban) return CHAT_ERR_NOMEM;
 	for (size_t e = 0; e < n; e++) wf->out_lo[wf->entries[e].state + 1]++;
 	for (uint32_t s = 0; s < wf->nstates; s++) wf->out_lo[s + 1] += wf->out_lo[s];
 	for (uint32_t s = 0; s < wf->nstates; s++) {
 		bool own = wf->out_lo[s + 1] > wf->out_lo[s];
 		wf->term[s] = own ? s : s == 0 ? 0 : wf->term[wf->fail[s]];
+		if (own_ban(wf, s) || (s != 0 && has_ban(wf, wf->fail[s]))) wf->ban[s / 64] |= 1ull << (s % 64);
 	}
 	/* Flag row targets with hits so the scan skips term[] on most steps. */
 	for (size_t x = 0; x < (size_t)wf->ndense * wf->ncls; x++)
 		wf->dense[x] |= wf->term[wf->dense[x]] ? DENSE_OUT : 0;
 	wf->info = b->info;
 	b->info = NULL;
-	wf->bytes += n * sizeof(struct wf_entry) + b->nsyms + (size_t)wf->nstates * 2 * sizeof(uint32_t);
+	wf->bytes += n * sizeof(struct wf_entry) + b->nsyms + (size_t)wf->nstates * 2 * sizeof(uint32_t) +
+		     ((size_t)wf->nstates + 63) / 64 * sizeof(uint64_t);
 	return 0;
 }
 
@@ -503,6 +527,7 @@ void wordfilter_free(struct wordfilter *wf)
 	free(wf->fail);
 	free(wf->term);
 	free(wf->out_lo);
+	free(wf->ban);
 	free(wf->entries);
 	free(wf->info);
 	free(wf);
@@ -766,11 +791,192 @@ static void scan_text(struct wf_scan *sc)
 	}
 }
 
-int wordfilter_apply(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t outcap)
+#define FAST_BATCH 128
+#define HIST 256 /* letters kept from earlier batches for fast_verify */
+#define RING 128 /* > the longest entry (WORDFILTER_MAX_WORD, spelled forms too) */
+#define RC_LETTERS 0x10000u /* in wf_ring.rc: one code point started in the run */
+
+/*
+ * The last runs before a candidate hit, rebuilt from the letters the first
+ * pass keeps (newest first: run 0 is the candidate's last run). Per run its
+ * first letter as the reader gave it (flags included) and its count plus,
+ * times RC_LETTERS, the code points that start in it. cut: the letters
+ * kept do not reach back to the text's start, so the oldest run may be
+ * incomplete; it is then taken as long as can be, after a separator.
+ */
+struct wf_ring {
+	uint32_t n;
+	bool cut;
+	uint32_t x[RING];
+	uint32_t rc[RING];
+};
+
+/* Rebuilds up to depth runs that end before letter end of buf[0..end). */
+static void ring_fill(struct wf_ring *r, const uint32_t *buf, size_t end, bool cut, uint32_t depth)
 {
+	r->n = 0;
+	r->cut = false;
+	size_t m = end;
+	while (m > 0 && r->n < depth) {
+		uint32_t l = buf[m - 1] & NORM_L_CP, count = 0, letters = 0;
+		for (;;) { /* back to the run's first letter */
+			m--;
+			count += count < UINT16_MAX ? 1u : 0u;
+			letters += (buf[m] & NORM_L_FRESH) && letters < 1000 ? 1u : 0u;
+			if (m == 0 || (buf[m] & NORM_L_GAP) || (buf[m - 1] & NORM_L_CP) != l) break;
+		}
+		r->x[r->n] = buf[m];
+		r->rc[r->n] = count + letters * RC_LETTERS;
+		r->n++;
+	}
+	if (m == 0 && cut && r->n > 0) {
+		r->cut = true;
+		r->x[r->n - 1] |= NORM_L_GAP;
+		r->rc[r->n - 1] |= UINT16_MAX;
+	}
+}
+
+static bool ring_hangul(const struct wf_ring *r, uint32_t k)
+{
+	uint32_t l = r->x[k] & NORM_L_CP;
+	return l >= 0x1100 && normalize_is_hangul(l);
+}
+
+/* Run k starts a token (F_START). */
+static bool ring_start(const struct wf_ring *r, uint32_t k)
+{
+	return k + 1 >= r->n || (r->x[k] & NORM_L_GAP) || ring_hangul(r, k) != ring_hangul(r, k + 1);
+}
+
+/* The token that ends with run k + 1 (the one before k) is short (F_SHORT);
+ * true also when the runs at hand do not reach its start: the cautious
+ * answer. */
+static bool ring_prev_short(const struct wf_ring *r, uint32_t k)
+{
+	uint32_t letters = 0, limit = ring_hangul(r, k + 1) ? 2u : 1u;
+	for (uint32_t j = k + 1; j < r->n; j++) {
+		letters += r->rc[j] / RC_LETTERS;
+		if (letters > limit) return false;
+		if (ring_start(r, j)) return true;
+	}
+	return true;
+}
+
+/* The rules of hit_ok that the first pass can check: all but the shortness
+ * of the token after a separator. A hit hit_ok takes passes this too. */
+static bool fast_hit_ok(const struct wf_ring *r, const struct wf_entry *e, const uint8_t *info, bool end)
+{
+	if (e->len > r->n) return r->cut;
+	uint32_t i = e->len - 1; /* the entry's first run */
+	if ((e->flags & WF_WHOLE) && !(end && ring_start(r, i))) return false;
+	for (uint32_t p = 0; p < e->len; p++) {
+		uint32_t k = i - p;
+		if ((r->rc[k] & 0xFFFFu) < (info[p] & INFO_COUNT)) return false;
+		bool gap = r->x[k] & NORM_L_GAP;
+		if ((info[p] & INFO_SPLIT) && (!gap || !ring_prev_short(r, k))) return false;
+		if (p > 0 && gap && !(info[p] & (INFO_GAP | INFO_SPLIT)) && !ring_prev_short(r, k)) return false;
+	}
+	return true;
+}
+
+/*
+ * The run before buf[end], ending in state s, is complete: true when a
+ * banned entry it ends passes fast_hit_ok. end_tok: the run ends its token.
+ */
+static bool fast_verify(const struct wordfilter *wf, uint32_t s, const uint32_t *buf, size_t end, bool cut,
+			bool end_tok)
+{
+	struct wf_ring r;
+	uint32_t depth = 0;
+	for (uint32_t t = wf->term[s]; t; t = wf->term[wf->fail[t]]) {
+		for (uint32_t x = wf->out_lo[t]; x < wf->out_lo[t + 1]; x++)
+			depth = wf->entries[x].len > depth ? wf->entries[x].len : depth;
+	}
+	/* Deeper runs only matter to token rules, which take the cautious answer
+	 * when the runs at hand end. */
+	ring_fill(&r, buf, end, cut, depth + 2);
+	for (uint32_t t = wf->term[s]; t; t = wf->term[wf->fail[t]]) {
+		for (uint32_t x = wf->out_lo[t]; x < wf->out_lo[t + 1]; x++) {
+			const struct wf_entry *e = &wf->entries[x];
+			if (!(e->flags & WF_ALLOW) && fast_hit_ok(&r, e, wf->info + e->info, end_tok)) return true;
+		}
+	}
+	return false;
+}
+
+static bool is_hangul(uint32_t l)
+{
+	return l >= 0x1100 && normalize_is_hangul(l);
+}
+
+/* One automaton step off the dense rows; true when the new state, or one on
+ * its fail chain, ends a banned entry. */
+static bool slow_step(const struct wordfilter *wf, uint32_t *s, uint16_t c)
+{
+	*s = wf_step(wf, *s, c);
+	return wf->term[*s] && has_ban(wf, *s);
+}
+
+/*
+ * The first pass: the automaton over the letters alone, no offsets, no
+ * window, plus the fingerprint (normalize_print) on the way when print is
+ * not NULL. Returns true when some banned word may hit: false is exact (the
+ * windowed scan keeps only matches of banned entries that pass hit_ok; the
+ * continuous automaton here sees every such match and checks part of
+ * hit_ok's rules on the letters kept), true only a hint.
+ */
+static bool first_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print)
+{
+	struct norm_reader rd;
+	const uint32_t *dense = wf->dense, ncls = wf->ncls, ndense = wf->ndense;
+	uint32_t buf[HIST + FAST_BATCH], s = 0, last = 0;
+	uint64_t h = NORM_FNV_OFFSET;
+	size_t keep = 0;
+	bool pending = false, maybe = false, cut = false, any = false;
+	norm_reader_init(&rd, text, len);
+	for (size_t n = norm_reader_next(&rd, buf, FAST_BATCH); n > 0; n = norm_reader_next(&rd, buf + keep, FAST_BATCH)) {
+		any = true;
+		for (size_t i = keep; i < keep + n; i++) {
+			uint32_t x = buf[i], l = x & NORM_L_CP;
+			if (l == last && !(x & NORM_L_GAP)) continue; /* the same run */
+			if (pending && !maybe)
+				maybe = fast_verify(wf, s, buf, i, cut, (x & NORM_L_GAP) || is_hangul(l) != is_hangul(last));
+			if (l != last) h = normalize_hash_letter(h, l);
+			last = l;
+			uint16_t c = l < 128 ? wf->cls_ascii[l] : wf_class(wf, l);
+			if (s < ndense) {
+				uint32_t v = dense[(size_t)s * ncls + c];
+				s = v & STATE_MASK;
+				pending = (v & DENSE_OUT) && has_ban(wf, s);
+			} else {
+				pending = slow_step(wf, &s, c);
+			}
+		}
+		if (maybe && !print) break;
+		keep += n;
+		if (keep > HIST) { /* keep the newest HIST letters for fast_verify */
+			memmove(buf, buf + keep - HIST, HIST * sizeof(buf[0]));
+			keep = HIST;
+			cut = true;
+		}
+	}
+	if (pending && !maybe) maybe = fast_verify(wf, s, buf, keep, cut, true);
+	if (print) *print = any ? h : 0;
+	return maybe;
+}
+
+int wordfilter_apply_print(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t outcap,
+			   uint64_t *print)
+{
+	if (print) *print = 0;
 	if (!wf || (!text && len > 0)) return CHAT_ERR_INVAL;
 	if (len >= UINT32_MAX) return CHAT_ERR_TOO_LARGE;
 	if (out && outcap < len + 1) return CHAT_ERR_INVAL;
+	if (!first_pass(wf, text, len, print) || wf->nbanned == 0) {
+		if (out && len > 0) memcpy(out, text, len);
+		if (out) out[len] = '\0';
+		return 0;
+	}
 	struct wf_scan sc;
 	sc.wf = wf;
 	sc.text = text;
@@ -783,15 +989,18 @@ int wordfilter_apply(const struct wordfilter *wf, const char *text, size_t len, 
 	sc.out = out;
 	sc.done = sc.wr = 0;
 	sc.w.n = 0;
-	if (wf->nbanned > 0 && len > 0) {
-		norm_iter_init(&sc.it, text, len);
-		scan_text(&sc);
-	}
+	norm_iter_init(&sc.it, text, len);
+	scan_text(&sc);
 	if (out) {
 		if (len > sc.done) memcpy(out + sc.wr, text + sc.done, len - sc.done);
 		out[sc.wr + len - sc.done] = '\0';
 	}
 	return sc.hits;
+}
+
+int wordfilter_apply(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t outcap)
+{
+	return wordfilter_apply_print(wf, text, len, out, outcap, NULL);
 }
 
 size_t wordfilter_normalize(const char *text, size_t len, char *out, size_t outcap)

@@ -34,6 +34,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "chat_err.h"
 
@@ -82,10 +83,21 @@ int wordfilter_word_check(const char *word);
  * copied byte for byte. So the result is never longer than len; outcap must
  * be at least len + 1. out must not overlap text.
  *
- * Does not allocate: it works through the text in windows of 512 runs
- * kept on the stack (about 17 KiB), so any length is handled.
+ * A first pass runs the automaton over the letters alone and returns early
+ * when no banned word can hit, the common case. Otherwise the text is
+ * scanned again with byte offsets, in windows of 512 runs kept on the
+ * stack (about 17 KiB), so any length is handled. Does not allocate.
  */
 int wordfilter_apply(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t outcap);
+
+/*
+ * wordfilter_apply that also stores the text's fingerprint in *print (when
+ * print is not NULL): normalize_print(text, len), taken from the same pass
+ * over the text, so flood control need not normalize it a second time.
+ * *print is 0 on error.
+ */
+int wordfilter_apply_print(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t outcap,
+			   uint64_t *print);
 
 /*
  * The normalized form of text for duplicate-message detection: letters

@@ -7,7 +7,10 @@
  * no crash or overflow (the buffers are exact-size for ASan), the same
  * hit count with and without masking, and the masked text keeps every
  * code point of the input either as it was or as one '*' (so it is never
- * longer), with clean text left untouched.
+ * longer), with clean text left untouched, and the fingerprint of the
+ * word filter's pass equal to normalize_print and to the hash of
+ * normalize_text's letters (so the fast letter reader agrees with the
+ * run iterator).
  *
  * Build and run (see tests/fuzz in the CMake option CHAT_FUZZ):
  *   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCHAT_FUZZ=ON
@@ -51,6 +54,22 @@ static void check_mask(const char *in, size_t len, const char *out, int hits)
 	}
 	if (out[o] != '\0' || o > len) abort();
 	if (hits == 0 && o != len) abort();
+}
+
+/* The print of apply and of normalize_print is the hash of norm's letters. */
+static void check_print(const struct wordfilter *wf, const char *text, size_t len, const char *norm, size_t nlen)
+{
+	uint64_t want = NORM_FNV_OFFSET, print = 1;
+	for (size_t i = 0; i < nlen;) {
+		uint32_t cp;
+		size_t n = utf8_decode(norm + i, nlen - i, &cp);
+		if (n == 0) abort();
+		want = normalize_hash_letter(want, cp);
+		i += n;
+	}
+	if (nlen == 0) want = 0;
+	if (wordfilter_apply_print(wf, text, len, NULL, 0, &print) < 0 || print != want) abort();
+	if (normalize_print(text, len) != want) abort();
 }
 
 /* Splits "W" lines "\0" text into a word list; skips entries that would fail. */
@@ -101,6 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!norm) abort();
 	if (normalize_text(text, len, norm, need + 1) != need || strlen(norm) != need) abort();
 	if (!utf8_valid(norm, need)) abort();
+	check_print(wf, text, len, norm, need);
 	free(norm);
 	wordfilter_free(own);
 	return 0;

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "normalize.h"
 #include "wordfilter.h"
 
 static const char *const banned[] = {
@@ -362,6 +363,33 @@ static void test_normalize_for_dedup(void **state)
 	(void)state;
 }
 
+/* The first pass decides alone on clean text, also after more letters than
+ * it keeps for checking candidates: the result is what the full scan says. */
+static void test_first_pass(void **state)
+{
+	char text[4096], want[4096];
+	const char *tails[][2] = {
+		{" b a d", " *****"},     {" pen is", " pen is"}, {" the class", " the class"},
+		{" a s s!", " *****!"}, {" 시 발", " ***"},     {" ㅅ ㅂ ㅏ", " *** ㅏ"},
+	};
+	for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+		size_t n = 0;
+		while (n < 3000) n += (size_t)snprintf(text + n, sizeof(text) - n, "lorem ipsum 안녕하세요 ");
+		memcpy(want, text, n);
+		snprintf(text + n, sizeof(text) - n, "%s", tails[t][0]);
+		snprintf(want + n, sizeof(want) - n, "%s", tails[t][1]);
+		check(*state, text, strcmp(tails[t][0], tails[t][1]) != 0, want);
+	}
+	uint64_t a = 0, b = 0;
+	assert_int_equal(wordfilter_apply_print(*state, "Buy NOW", 7, NULL, 0, &a), 0);
+	assert_int_equal(wordfilter_apply_print(*state, "b-u-y n o w!! bad", 17, NULL, 0, &b), 1);
+	assert_true(a != 0 && a == normalize_print("Buy NOW", 7));
+	assert_true(b == normalize_print("b-u-y n o w!! bad", 17) && a != b);
+	assert_int_equal(wordfilter_apply_print(*state, "!!!", 3, NULL, 0, &a), 0);
+	assert_true(a == 0);
+	assert_int_equal(wordfilter_apply_print(NULL, "x", 1, NULL, 0, &a), CHAT_ERR_INVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -384,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_bad_words),
 		cmocka_unit_test(test_huge_input),
 		cmocka_unit_test(test_ten_thousand),
+		cmocka_unit_test(test_first_pass),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_normalize_for_dedup),
 	};
