@@ -4,6 +4,7 @@
  * state, callback registration) and cleanup. Everything else happens in the
  * callbacks registered here.
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -90,6 +91,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	rc = mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT, chat_acl_on_disconnect, NULL, c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	*user_data = c;
+	/* Building the word filter and the password table freed much more than
+	 * they keep: hand the free pages back before the clients come. */
+	malloc_trim(0);
 	mosquitto_log_printf(MOSQ_LOG_INFO, CHAT_LOG_PREFIX "plugin loaded (max_payload %zu)",
 			     c->cfg.limits.max_payload);
 	return MOSQ_ERR_SUCCESS;

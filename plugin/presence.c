@@ -40,9 +40,11 @@ static struct presence_user *get_user(struct chat_sessions *s, const char *user)
 {
 	struct presence_user *u = find_user(s, user);
 	if (u) return u;
-	u = calloc(1, sizeof(*u));
+	size_t n = strnlen(user, TOPIC_ID_MAX);
+	u = calloc(1, sizeof(*u) + n + 1);
 	if (!u) return NULL;
-	snprintf(u->user, sizeof(u->user), "%s", user);
+	memcpy(u->user, user, n);
+	u->user[n] = '\0';
 	HASH_ADD_STR(s->users, user, u);
 	return u;
 }

@@ -19,8 +19,21 @@ struct chat_sessions *sessions_new(void)
 
 static void session_free(struct chat_session *e)
 {
-	free(e->client_id);
 	free(e);
+}
+
+/* A session entry with its client id and user copied after it. */
+static struct chat_session *session_new(const char *id, const char *user)
+{
+	size_t idn = strlen(id) + 1, un = strnlen(user, TOPIC_ID_MAX);
+	struct chat_session *e = calloc(1, sizeof(*e) + idn + un + 1);
+	if (!e) return NULL;
+	e->client_id = e->names;
+	memcpy(e->client_id, id, idn);
+	e->user = e->names + idn;
+	memcpy(e->user, user, un);
+	e->user[un] = '\0';
+	return e;
 }
 
 void sessions_free(struct chat_sessions *s)
@@ -60,15 +73,9 @@ int sessions_add(struct chat *c, const struct mosquitto *client, const char *use
 {
 	struct chat_sessions *s = c->sessions;
 	const char *id = mosquitto_client_id(client);
-	struct chat_session *e = calloc(1, sizeof(*e));
+	struct chat_session *e = session_new(id ? id : "", user);
 	if (!e) return MOSQ_ERR_NOMEM;
-	e->client_id = strdup(id ? id : "");
-	if (!e->client_id) {
-		free(e);
-		return MOSQ_ERR_NOMEM;
-	}
 	e->client = client;
-	snprintf(e->user, sizeof(e->user), "%s", user);
 	e->admin = admin;
 	e->expires_ms = expires_ms;
 	/* The same client authenticating twice, or a takeover of its id: the

@@ -32,24 +32,27 @@
 struct chat;
 struct mosquitto;
 
+/* One allocation per session: the two strings follow the struct (names). */
 struct chat_session {
 	const struct mosquitto *client; /* key of hh; only compared, never used after DISCONNECT */
-	char *client_id;                /* key of hh_id */
-	char user[TOPIC_ID_MAX + 1];
-	bool admin;                     /* the token's admin claim */
+	char *client_id;                /* key of hh_id; points into names */
+	char *user;                     /* points into names */
 	uint64_t expires_ms;            /* token expiry, unix ms; 0 = none */
+	bool admin;                     /* the token's admin claim */
 	UT_hash_handle hh;
 	UT_hash_handle hh_id;
+	char names[];                   /* client id, NUL, user, NUL */
 };
 
-/* One user shown online, or recently published (the ledger keeps it). */
+/* One user shown online, or recently published (the ledger keeps it);
+ * allocated with room for the id after the struct. */
 struct presence_user {
-	char user[TOPIC_ID_MAX + 1];
-	unsigned sessions;
+	UT_hash_handle hh;
 	uint64_t since;        /* when online last changed, unix ms */
 	uint64_t pub_tick;     /* tick count at the last publish */
+	unsigned sessions;
 	bool in_ledger;        /* written to the ledger file */
-	UT_hash_handle hh;
+	char user[];           /* NUL-terminated, at most TOPIC_ID_MAX bytes */
 };
 
 struct chat_sessions {
