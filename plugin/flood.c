@@ -162,14 +162,14 @@ static uint64_t fnv(uint64_t h, const char *s, size_t n)
 }
 
 /* What makes two messages "identical": the room and the normalized text
- * (letters only, case and width folded, repeats collapsed; hashed in one
- * pass by normalize_fingerprint, never written out); the raw text when it
- * has no letters at all (emoji, punctuation). */
-static uint64_t fingerprint(const char *room, const char *text, size_t len)
+ * (letters only, case and width folded, repeats collapsed), whose hash
+ * print (normalize_print) the word filter's pass computed already; the raw
+ * text when it has no letters at all (print 0: emoji, punctuation). */
+static uint64_t fingerprint(const char *room, const char *text, size_t len, uint64_t print)
 {
-	uint64_t h = fnv(NORM_FNV_OFFSET, room, strlen(room) + 1), norm;
-	if (normalize_fingerprint(text, len, &norm) == 0) return fnv(h ^ 1, text, len);
-	return fnv(h, (const char *)&norm, sizeof(norm));
+	uint64_t h = fnv(NORM_FNV_OFFSET, room, strlen(room) + 1);
+	if (print == 0) return fnv(h ^ 1, text, len);
+	return fnv(h, (const char *)&print, sizeof(print));
 }
 
 /* The slot of fingerprint h among u's recent messages (expired ones are
@@ -192,12 +192,12 @@ static struct flood_recent *recent_slot(struct flood_user *u, uint64_t h, int64_
 /* Counts this message among the sender's recent ones; true when it is one
  * repeat too many, with *until_ms the end of its window. */
 static bool repeated(struct chat *c, struct flood_user *u, const char *room, const char *text, size_t len,
-		     int64_t now, uint64_t *until_ms)
+		     uint64_t print, int64_t now, uint64_t *until_ms)
 {
 	const struct moderation_config *cfg = &c->cfg.mod;
 	int64_t window = (int64_t)cfg->flood_window_s * 1000;
 	if (cfg->flood_repeat < 2 || !text || len == 0) return false;
-	struct flood_recent *r = recent_slot(u, fingerprint(room, text, len), now, window);
+	struct flood_recent *r = recent_slot(u, fingerprint(room, text, len, print), now, window);
 	*until_ms = (uint64_t)(r->start_ms + window);
 	return ++r->count >= cfg->flood_repeat;
 }
@@ -252,7 +252,7 @@ static uint64_t retry_at(int64_t now, int64_t wait)
 }
 
 bool flood_refuses(struct chat *c, const char *user, const char *room, const struct room *r, const char *text,
-		   size_t len, uint64_t now_ms, struct moderation_verdict *v)
+		   size_t len, uint64_t print, uint64_t now_ms, struct moderation_verdict *v)
 {
 	int64_t now = (int64_t)now_ms;
 	flood_sweep(c, now_ms); /* also here: a broker with per_listener_settings true has no ticks */
@@ -268,7 +268,7 @@ bool flood_refuses(struct chat *c, const char *user, const char *room, const str
 	if (c->cfg.mod.flood_rate > 0) ratelimit_allow(&u->bucket, now);
 	if (fr) ratelimit_allow(&fr->bucket, now);
 	uint64_t until = 0;
-	if (repeated(c, u, room, text, len, now, &until))
+	if (repeated(c, u, room, text, len, print, now, &until))
 		return offence(c, u, room, false, REJECT_REPEATED, until, now, v);
 	return false;
 }

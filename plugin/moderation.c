@@ -14,7 +14,9 @@
  * allowlists), so they stay small whatever the size of the global list.
  *
  * The per-message path allocates nothing: masking writes into two buffers
- * of max_payload + 1 bytes made at start.
+ * of max_payload + 1 bytes made at start. The text is normalized once: the
+ * global filter's pass runs before flood control and also yields the
+ * fingerprint that flood control compares for repeats.
  */
 #include <errno.h>
 #include <math.h>
@@ -27,6 +29,7 @@
 
 #include "chat.h"
 #include "chat_err.h"
+#include "normalize.h"
 #include "utf8.h"
 #include "wordfilter.h"
 
@@ -415,15 +418,31 @@ static int scan(const struct wordfilter *wf, const char *text, size_t len, char 
 	return hits > 0 ? hits : 0;
 }
 
-/* Scans with the global and the room filter. With mask set and a hit, the
- * masked text (both filters applied in turn) goes into v. */
-static int words_scan(struct moderation *m, const struct room *r, const char *text, size_t len, bool mask,
+/* The global filter's pass over text, made before flood control: its hits
+ * (with mask set and a hit, the masked text is in m->mask_a) and, when print
+ * is not NULL, the fingerprint of repeats (normalize_print) from the same
+ * pass over the text. */
+static int scan_global(struct moderation *m, const char *text, size_t len, bool mask, uint64_t *print)
+{
+	refresh_global(m);
+	if (!m->global) {
+		if (print) *print = normalize_print(text, len);
+		return 0;
+	}
+	int hits = wordfilter_apply_print(m->global, text, len, mask ? m->mask_a : NULL, mask ? m->mask_cap : 0,
+					  print);
+	if (hits < 0 && print) *print = normalize_print(text, len);
+	return hits > 0 ? hits : 0;
+}
+
+/* Adds the room filter's hits to the global ones (hits, from scan_global).
+ * With mask set and a hit, the masked text (both filters applied in turn)
+ * goes into v. */
+static int words_scan(struct moderation *m, const struct room *r, const char *text, size_t len, bool mask, int hits,
 		      struct moderation_verdict *v)
 {
 	const struct wordfilter *rf = room_filter(m, r);
-	refresh_global(m);
-	if (!mask) return scan(m->global, text, len, NULL, 0) + scan(rf, text, len, NULL, 0);
-	int hits = scan(m->global, text, len, m->mask_a, m->mask_cap);
+	if (!mask) return hits + scan(rf, text, len, NULL, 0);
 	if (hits > 0) {
 		len = masked_len(text, len, m->mask_a);
 		text = m->mask_a;
@@ -467,13 +486,21 @@ bool moderation_refuses(struct chat *c, const struct mosquitto *client, const ch
 			const struct chat_msg *msg, uint64_t now_ms, struct moderation_verdict *v)
 {
 	const struct room *r = rooms_find(&c->rooms, room, strlen(room));
-	memset(v, 0, sizeof(*v));
-	if (!chat_is_service(c, client) &&
-	    flood_refuses(c, user, room, r, msg->text, msg->text ? msg->text_len : 0, now_ms, v))
-		return true;
-	if (!msg->text || msg->text_len == 0) return false;
+	bool service = chat_is_service(c, client), text = msg->text && msg->text_len > 0;
 	enum words_action action = room_action(c, r);
-	if (words_scan(c->mod, r, msg->text, msg->text_len, action == WORDS_MASK, v) == 0) return false;
+	uint64_t print = 0;
+	int hits = 0;
+	memset(v, 0, sizeof(*v));
+	/* Flood control decides first, but the global scan comes first so that
+	 * its pass also yields the fingerprint of repeats. */
+	if (text) {
+		bool want_print = !service && c->cfg.mod.flood_repeat >= 2;
+		hits = scan_global(c->mod, msg->text, msg->text_len, action == WORDS_MASK, want_print ? &print : NULL);
+	}
+	if (!service && flood_refuses(c, user, room, r, msg->text, msg->text ? msg->text_len : 0, print, now_ms, v))
+		return true;
+	if (!text) return false;
+	if (words_scan(c->mod, r, msg->text, msg->text_len, action == WORDS_MASK, hits, v) == 0) return false;
 	v->action = (int)action;
 	if (action == WORDS_REJECT) {
 		v->reason = REJECT_BANNED_WORDS;

@@ -128,9 +128,10 @@ void moderation_global_free(struct moderation_global *g);
 struct flood;
 int flood_init(struct chat *c);
 void flood_free(struct chat *c);
-/* Token buckets, repeats, automatic mutes: true when refused (v filled). */
+/* Token buckets, repeats, automatic mutes: true when refused (v filled).
+ * print: normalize_print of text, computed by the caller's word scan. */
 bool flood_refuses(struct chat *c, const char *user, const char *room, const struct room *r, const char *text,
-		   size_t len, uint64_t now_ms, struct moderation_verdict *v);
+		   size_t len, uint64_t print, uint64_t now_ms, struct moderation_verdict *v);
 /* Forgets users whose buckets are full and whose offences are forgiven. */
 void flood_sweep(struct chat *c, uint64_t now_ms);
 /* Tracked users and user+room buckets, for metrics and tests. */
