@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The session table; see sessions.h for why it is keyed the way it is.
- * Two uthash handles on one entry: by client pointer (DISCONNECT, the
- * ACL's questions) and by client id (takeovers, kicks).
+ * Two indexes over the same entries: a uthash by client pointer
+ * (DISCONNECT, the ACL's questions) and an open-addressing array by
+ * client id (takeovers), which costs a slot, not a hash handle, a session.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,9 @@ void sessions_free(struct chat_sessions *s)
 	struct chat_session *e, *tmp;
 	HASH_ITER(hh, s->by_client, e, tmp) {
 		HASH_DELETE(hh, s->by_client, e);
-		HASH_DELETE(hh_id, s->by_id, e);
 		session_free(e);
 	}
+	free(s->by_id);
 	struct presence_user *u, *utmp;
 	HASH_ITER(hh, s->users, u, utmp) {
 		HASH_DEL(s->users, u);
@@ -52,6 +53,70 @@ void sessions_free(struct chat_sessions *s)
 	}
 	free(s->ledger_path);
 	free(s);
+}
+
+static uint32_t id_hash(const char *id)
+{
+	uint32_t h = 2166136261u;
+	for (; *id; id++) {
+		h ^= (unsigned char)*id;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* The first session with client id `id` (hash h), or NULL. */
+static struct chat_session *find_id(const struct chat_sessions *s, const char *id, uint32_t h)
+{
+	size_t mask = s->id_slots - 1;
+	for (size_t i = s->id_slots ? h & mask : 0; s->id_slots && s->by_id[i]; i = (i + 1) & mask) {
+		if (s->by_id[i]->id_hash == h && strcmp(s->by_id[i]->client_id, id) == 0) return s->by_id[i];
+	}
+	return NULL;
+}
+
+/* Puts e in the first free slot of its probe sequence (room is there). */
+static void id_place(struct chat_session **slots, size_t n, struct chat_session *e)
+{
+	size_t i = e->id_hash & (n - 1);
+	while (slots[i]) i = (i + 1) & (n - 1);
+	slots[i] = e;
+}
+
+/* Makes room for one more entry in the id index; false on out of memory. */
+static bool id_reserve(struct chat_sessions *s)
+{
+	if ((s->id_count + 1) * 2 <= s->id_slots) return true;
+	size_t n = s->id_slots ? s->id_slots * 2 : 64;
+	struct chat_session **slots = calloc(n, sizeof(*slots));
+	if (!slots) return false;
+	for (size_t i = 0; i < s->id_slots; i++) {
+		if (s->by_id[i]) id_place(slots, n, s->by_id[i]);
+	}
+	free(s->by_id);
+	s->by_id = slots;
+	s->id_slots = n;
+	return true;
+}
+
+/* Takes e out of the id index, moving back the entries after it in the
+ * probe run that would otherwise become unreachable. */
+static void id_remove(struct chat_sessions *s, const struct chat_session *e)
+{
+	if (!s->id_slots) return;
+	size_t mask = s->id_slots - 1, i = e->id_hash & mask;
+	while (s->by_id[i] && s->by_id[i] != e) i = (i + 1) & mask;
+	if (!s->by_id[i]) return;
+	for (size_t j = (i + 1) & mask; s->by_id[j]; j = (j + 1) & mask) {
+		size_t home = s->by_id[j]->id_hash & mask;
+		/* Move j to the hole at i unless its home lies cyclically in (i, j]. */
+		bool stays = i < j ? (home > i && home <= j) : (home > i || home <= j);
+		if (stays) continue;
+		s->by_id[i] = s->by_id[j];
+		i = j;
+	}
+	s->by_id[i] = NULL;
+	s->id_count--;
 }
 
 static struct chat_session *find_client(const struct chat_sessions *s, const struct mosquitto *client)
@@ -65,7 +130,7 @@ static struct chat_session *find_client(const struct chat_sessions *s, const str
 static void unlink_session(struct chat_sessions *s, struct chat_session *e)
 {
 	HASH_DELETE(hh, s->by_client, e);
-	HASH_DELETE(hh_id, s->by_id, e);
+	id_remove(s, e);
 }
 
 int sessions_add(struct chat *c, const struct mosquitto *client, const char *user, bool admin,
@@ -73,15 +138,16 @@ int sessions_add(struct chat *c, const struct mosquitto *client, const char *use
 {
 	struct chat_sessions *s = c->sessions;
 	const char *id = mosquitto_client_id(client);
-	struct chat_session *e = session_new(id ? id : "", user);
+	struct chat_session *e = id_reserve(s) ? session_new(id ? id : "", user) : NULL;
 	if (!e) return MOSQ_ERR_NOMEM;
+	e->id_hash = id_hash(e->client_id);
 	e->client = client;
 	e->admin = admin;
 	e->expires_ms = expires_ms;
 	/* The same client authenticating twice, or a takeover of its id: the
 	 * older session ends here, silently if the user stays the same. */
 	struct chat_session *old = find_client(s, client);
-	if (!old) HASH_FIND(hh_id, s->by_id, e->client_id, strlen(e->client_id), old);
+	if (!old) old = find_id(s, e->client_id, e->id_hash);
 	bool same_user = old && strcmp(old->user, user) == 0;
 	if (old) {
 		unlink_session(s, old);
@@ -89,7 +155,8 @@ int sessions_add(struct chat *c, const struct mosquitto *client, const char *use
 		session_free(old);
 	}
 	HASH_ADD(hh, s->by_client, client, sizeof(e->client), e);
-	HASH_ADD_KEYPTR(hh_id, s->by_id, e->client_id, strlen(e->client_id), e);
+	id_place(s->by_id, s->id_slots, e); /* room reserved above */
+	s->id_count++;
 	if (expires_ms && (s->next_expiry_ms == 0 || expires_ms < s->next_expiry_ms)) s->next_expiry_ms = expires_ms;
 	if (!same_user) presence_update(c, user, +1);
 	return MOSQ_ERR_SUCCESS;

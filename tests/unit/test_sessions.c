@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit test of plugin/sessions.c's two indexes (by client pointer and the
+ * open-addressing one by client id), linked on their own with stand-ins
+ * for the few broker calls they make. A random run of connects (some
+ * taking over another client's id), re-authentications and disconnects is
+ * checked against a plain model of who holds which id.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "chat.h"
+#include "sessions.h"
+
+/* The broker's client, as far as sessions.c can tell: an id. */
+struct mosquitto {
+	char id[16];
+};
+
+const char *mosquitto_client_id(const struct mosquitto *client)
+{
+	return client->id;
+}
+
+void mosquitto_log_printf(int level, const char *fmt, ...)
+{
+	(void)level;
+	(void)fmt;
+}
+
+int mosquitto_kick_client_by_clientid(const char *client_id, bool with_will)
+{
+	(void)client_id;
+	(void)with_will;
+	return 0;
+}
+
+static long online; /* the sum of presence_update's deltas */
+
+void presence_update(struct chat *c, const char *user, int delta)
+{
+	(void)c;
+	(void)user;
+	online += delta;
+}
+
+#define CLIENTS 1500
+#define IDS (CLIENTS / 2)
+
+static uint32_t next_random(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+/* Every client the model has connected has its session under its id, and
+ * nothing else is indexed. */
+static void check_model(struct chat *c, const struct mosquitto *clients, const int *holds)
+{
+	size_t live = 0;
+	for (int k = 0; k < CLIENTS; k++) {
+		const struct chat_session *e = chat_session_of(c, &clients[k]);
+		if (holds[k] < 0) {
+			assert_null(e);
+			continue;
+		}
+		live++;
+		assert_non_null(e);
+		assert_string_equal(e->client_id, clients[k].id);
+		assert_string_equal(e->user, "someone");
+	}
+	size_t indexed = 0;
+	for (size_t i = 0; i < c->sessions->id_slots; i++) indexed += c->sessions->by_id[i] != NULL;
+	assert_int_equal(indexed, live);
+	assert_int_equal(c->sessions->id_count, live);
+	assert_int_equal(HASH_COUNT(c->sessions->by_client), live);
+	assert_int_equal(online, (long)live);
+}
+
+static void test_random_run(void **state)
+{
+	(void)state;
+	static struct mosquitto clients[CLIENTS];
+	static int holds[CLIENTS]; /* the id number client k holds, -1 = not connected */
+	struct chat c;
+	memset(&c, 0, sizeof(c));
+	c.sessions = sessions_new();
+	assert_non_null(c.sessions);
+	online = 0;
+	for (int k = 0; k < CLIENTS; k++) holds[k] = -1;
+	uint32_t seed = 12345;
+	for (int step = 1; step <= 200000; step++) {
+		int k = (int)(next_random(&seed) % CLIENTS);
+		if (next_random(&seed) % 3 == 0) {
+			sessions_remove(&c, &clients[k]); /* DISCONNECT */
+			holds[k] = -1;
+		} else {
+			int id = holds[k] >= 0 && next_random(&seed) % 2 ? holds[k] : (int)(next_random(&seed) % IDS);
+			if (holds[k] >= 0 && holds[k] != id) { /* a new connection of this client */
+				sessions_remove(&c, &clients[k]);
+				holds[k] = -1;
+			}
+			for (int j = 0; j < CLIENTS; j++) {
+				if (j != k && holds[j] == id) holds[j] = -1; /* taken over */
+			}
+			snprintf(clients[k].id, sizeof(clients[k].id), "c%d", id);
+			assert_int_equal(sessions_add(&c, &clients[k], "someone", false, 0), MOSQ_ERR_SUCCESS);
+			holds[k] = id;
+		}
+		if (step % 20000 == 0) check_model(&c, clients, holds);
+	}
+	for (int k = 0; k < CLIENTS; k++) sessions_remove(&c, &clients[k]);
+	memset(holds, -1, sizeof(holds));
+	check_model(&c, clients, holds);
+	sessions_free(c.sessions);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_random_run),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
