@@ -313,6 +313,23 @@ static inline size_t put_letters(const uint32_t *l, unsigned k, uint32_t last, b
 	return n;
 }
 
+/* put_letters for a Hangul syllable (index syl from SBASE), unrolled: its
+ * vowel is a vowel, so the silent ieung test needs only last. */
+static inline size_t put_syllable(uint32_t syl, uint32_t last, uint32_t gap, uint32_t *out, size_t n)
+{
+	uint32_t lead = LBASE + syl / 588, vowel = VBASE + (syl % 588) / 28, t = syl % 28;
+	if (lead == IEUNG && !gap && vowel == last) {
+		out[n++] = vowel | NORM_L_FRESH;
+	} else {
+		out[n++] = lead | NORM_L_FRESH | gap;
+		out[n++] = vowel;
+	}
+	if (t == 0) return n;
+	out[n++] = jong_cho[t][0];
+	if (jong_cho[t][1]) out[n++] = jong_cho[t][1];
+	return n;
+}
+
 /* A precomposed Hangul syllable (3 bytes) at s[0..avail), as an index from
  * SBASE; SCOUNT when the bytes are anything else. */
 static inline uint32_t syllable_at(const unsigned char *s, size_t avail)
@@ -341,6 +358,23 @@ static unsigned other_letters(const unsigned char *s, size_t len, size_t *pos, u
 	return map_cp(cp, out, gap);
 }
 
+static inline uint64_t load64(const unsigned char *s)
+{
+	uint64_t w;
+	memcpy(&w, s, sizeof(w));
+	return w;
+}
+
+/* One ASCII byte: its letter goes to out[n] (flagged with the pending
+ * separator), a separator only sets *gap. Without branches. */
+static inline size_t put_ascii(unsigned char b, uint32_t *out, size_t n, uint32_t *gap)
+{
+	uint32_t e = norm_ascii[b], letter = (e >> 30) & 1u;
+	out[n] = e | *gap;
+	*gap = letter ? 0 : *gap | e;
+	return n + letter;
+}
+
 size_t norm_reader_next(struct norm_reader *rd, uint32_t *out, size_t cap)
 {
 	const unsigned char *s = rd->text;
@@ -349,23 +383,23 @@ size_t norm_reader_next(struct norm_reader *rd, uint32_t *out, size_t cap)
 	while (pos < len && n <= room) {
 		if (s[pos] < 0x80) { /* ASCII, the common case: at most one letter a byte */
 			size_t stop = len - pos < room + 1 - n ? len : pos + room + 1 - n;
-			for (; pos < stop && s[pos] < 0x80; pos++) {
-				uint32_t e = norm_ascii[s[pos]], letter = (e >> 30) & 1u;
-				out[n] = e | gap;
-				n += letter;
-				gap = letter ? 0 : gap | e;
+			while (pos + 8 <= stop && !(load64(s + pos) & 0x8080808080808080ull)) {
+#pragma GCC unroll 8
+				for (unsigned k = 0; k < 8; k++) n = put_ascii(s[pos + k], out, n, &gap);
+				pos += 8;
 			}
+			for (; pos < stop && s[pos] < 0x80; pos++) n = put_ascii(s[pos], out, n, &gap);
 			continue;
 		}
 		uint32_t syl = syllable_at(s + pos, len - pos);
-		unsigned k;
-		bool g = true, sep = gap != 0;
 		if (syl < SCOUNT) {
 			pos += 3;
-			k = map_syllable(syl, l);
-		} else {
-			k = other_letters(s, len, &pos, l, &g);
+			n = put_syllable(syl, n > 0 ? out[n - 1] & NORM_L_CP : rd->last, gap, out, n);
+			gap = 0;
+			continue;
 		}
+		bool g = true, sep = gap != 0;
+		unsigned k = other_letters(s, len, &pos, l, &g);
 		if (k == 0) {
 			gap = sep || g ? NORM_L_GAP : 0;
 			continue;

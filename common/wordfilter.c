@@ -943,7 +943,7 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 				maybe = fast_verify(wf, s, buf, i, cut, (x & NORM_L_GAP) || is_hangul(l) != is_hangul(last));
 			if (l != last) h = normalize_hash_letter(h, l);
 			last = l;
-			uint16_t c = l < 128 ? wf->cls_ascii[l] : wf_class(wf, l);
+			uint16_t c = l < 128 ? wf->cls_ascii[l] : l - 0x1100u < 256 ? wf->cls_jamo[l - 0x1100u] : wf_class(wf, l);
 			if (s < ndense) {
 				uint32_t v = dense[(size_t)s * ncls + c];
 				s = v & STATE_MASK;
