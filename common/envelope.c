@@ -61,11 +61,29 @@ static int take_token(const struct json_span *v, char *out, size_t cap)
 	return CHAT_OK;
 }
 
+enum client_key { KEY_TEXT, KEY_TYPE, KEY_CID, KEY_DATA, KEY_OTHER };
+
+/* Which member a key names: the plain spellings are compared as they
+ * stand, and only a key that is none of them is decoded (a key may be
+ * written with its letters escaped). */
+static enum client_key client_key(const struct json_span *key)
+{
+	static const char *const names[] = {[KEY_TEXT] = "text", [KEY_TYPE] = "type", [KEY_CID] = "cid",
+					    [KEY_DATA] = "data"};
+	if (key->len == 6 && memcmp(key->p, "\"text\"", 6) == 0) return KEY_TEXT;
+	if (key->len == 5 && memcmp(key->p, "\"cid\"", 5) == 0) return KEY_CID;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (json_key_is(key, names[i])) return (enum client_key)i;
+	}
+	return KEY_OTHER;
+}
+
 static int client_member(const struct json_span *key, const struct json_span *v, void *ud)
 {
 	struct parse_ctx *c = ud;
 	struct chat_msg *m = c->m;
-	if (json_key_is(key, "text")) {
+	enum client_key k = client_key(key);
+	if (k == KEY_TEXT) {
 		if (v->type != JSON_STRING) return CHAT_ERR_JSON;
 		if (!memchr(v->p + 1, '\\', v->len - 2)) {
 			/* Without escapes the text is the span between the quotes
@@ -81,11 +99,11 @@ static int client_member(const struct json_span *key, const struct json_span *v,
 		m->text = c->scratch;
 		m->text_len = (size_t)n;
 		c->seen_text = true;
-	} else if (json_key_is(key, "type")) {
+	} else if (k == KEY_TYPE) {
 		return take_token(v, m->type, sizeof(m->type));
-	} else if (json_key_is(key, "cid")) {
+	} else if (k == KEY_CID) {
 		return take_token(v, m->cid, sizeof(m->cid));
-	} else if (json_key_is(key, "data")) {
+	} else if (k == KEY_DATA) {
 		if (v->type != JSON_OBJECT) return CHAT_ERR_JSON;
 		if (v->len > c->lim->max_data) return CHAT_ERR_TOO_LARGE;
 		m->data = v->p;
@@ -129,30 +147,77 @@ int envelope_parse_client(const char *payload, size_t len, const struct envelope
  * runs once per message, so its fixed pieces are not strlen'd each time. */
 #define LIT(s) (s), (sizeof(s) - 1)
 
-/* key is the member's whole prefix, as in LIT(",\"room\":"). */
-static void put_field(struct strbuf *sb, const char *key, size_t key_len, const char *s, size_t n)
+/* A member with a string value; key is its whole prefix, as in
+ * LIT(",\"room\":"). */
+struct string_member {
+	const char *key;
+	size_t key_len;
+	const char *s;
+	size_t n;
+};
+
+static char *put(char *o, const char *s, size_t n)
 {
-	strbuf_append(sb, key, key_len);
-	strbuf_append_json_string(sb, s, n);
+	memcpy(o, s, n);
+	return o + n;
 }
 
+static char *put_member(char *o, const struct string_member *f)
+{
+	return strbuf_json_escape(put(o, f->key, f->key_len), f->s, f->n);
+}
+
+static char *put_i64(char *o, int64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0) tmp[--i] = '-';
+	return put(o, tmp + i, sizeof(tmp) - i);
+}
+
+/* The envelope is written in one piece: its largest possible size (every
+ * string byte escaped) is reserved once, then the members are written at a
+ * cursor, without a bounds check or a function call per piece. */
 int envelope_write(struct strbuf *sb, const struct envelope *e)
 {
-	put_field(sb, LIT("{\"id\":"), e->id, strlen(e->id));
-	put_field(sb, LIT(",\"room\":"), e->room, strlen(e->room));
-	put_field(sb, LIT(",\"from\":"), e->from, strlen(e->from));
-	strbuf_append(sb, LIT(",\"ts\":"));
-	strbuf_append_i64(sb, e->ts);
-	put_field(sb, LIT(",\"type\":"), e->type, strlen(e->type));
-	if (e->text) put_field(sb, LIT(",\"text\":"), e->text, e->text_len);
-	if (e->cid && *e->cid) put_field(sb, LIT(",\"cid\":"), e->cid, strlen(e->cid));
-	if (e->data) {
-		strbuf_append(sb, LIT(",\"data\":"));
-		strbuf_append(sb, e->data, e->data_len);
+	const char *cid = e->cid && *e->cid ? e->cid : NULL;
+	const struct string_member f[] = {
+		{LIT("{\"id\":"), e->id, strlen(e->id)},
+		{LIT(",\"room\":"), e->room, strlen(e->room)},
+		{LIT(",\"from\":"), e->from, strlen(e->from)},
+		{LIT(",\"type\":"), e->type, strlen(e->type)},
+		{LIT(",\"text\":"), e->text, e->text ? e->text_len : 0},
+		{LIT(",\"cid\":"), cid, cid ? strlen(cid) : 0},
+	};
+	/* Fixed parts: keys of at most 16 bytes, ts (sign and 20 digits), data's
+	 * key, flagged, the closing brace. */
+	size_t max = 8 + 24 + 16 + sizeof(",\"flagged\":true") + 1;
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		if (f[i].n > SIZE_MAX / 64) return CHAT_ERR_TOO_LARGE;
+		max += 16 + STRBUF_JSON_MAX(f[i].n);
 	}
-	if (e->flagged) strbuf_append(sb, LIT(",\"flagged\":true"));
-	strbuf_putc(sb, '}');
-	return strbuf_status(sb);
+	if (e->data && e->data_len > SIZE_MAX / 2 - max) return CHAT_ERR_TOO_LARGE;
+	if (e->data) max += e->data_len;
+	if (strbuf_reserve(sb, max) != CHAT_OK) return CHAT_ERR_NOMEM;
+	char *o = sb->buf + sb->len;
+	o = put_member(o, &f[0]);
+	o = put_member(o, &f[1]);
+	o = put_member(o, &f[2]);
+	o = put_i64(put(o, LIT(",\"ts\":")), e->ts);
+	o = put_member(o, &f[3]);
+	if (e->text) o = put_member(o, &f[4]);
+	if (cid) o = put_member(o, &f[5]);
+	if (e->data) o = put(put(o, LIT(",\"data\":")), e->data, e->data_len);
+	if (e->flagged) o = put(o, LIT(",\"flagged\":true"));
+	*o++ = '}';
+	sb->len = (size_t)(o - sb->buf);
+	sb->buf[sb->len] = '\0';
+	return CHAT_OK;
 }
 
 static int view_member(const struct json_span *key, const struct json_span *v, void *ud)

@@ -84,16 +84,23 @@ static uint64_t zero_bytes(uint64_t v)
 	return (v - BYTES_01) & ~v & BYTES_80;
 }
 
-/* True when the 8 bytes at p are plain string content: ASCII, no control
- * character, no quote, no backslash. Text is mostly such runs, so the
- * scanner steps over them a word at a time. */
-static bool plain_ascii8(const char *p)
+/* How many of the 8 bytes at p are plain string content (ASCII, no
+ * control character, quote or backslash) before the first that is not: 8
+ * when all are. Text is mostly such runs, so the scanner steps over them a
+ * word at a time. The lowest flagged byte is exact (borrows only run
+ * upwards), which is the one the count stops at. */
+static size_t plain_ascii8(const char *p)
 {
 	uint64_t w;
 	memcpy(&w, p, 8);
-	uint64_t odd = w | ((w - BYTES_01 * 0x20) & ~w) | zero_bytes(w ^ (BYTES_01 * '"')) |
-		       zero_bytes(w ^ (BYTES_01 * '\\'));
-	return (odd & BYTES_80) == 0;
+	uint64_t odd = (w | ((w - BYTES_01 * 0x20) & ~w) | zero_bytes(w ^ (BYTES_01 * '"')) |
+			zero_bytes(w ^ (BYTES_01 * '\\'))) &
+		       BYTES_80;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return odd ? (size_t)__builtin_ctzll(odd) / 8 : 8;
+#else
+	return odd ? 0 : 8;
+#endif
 }
 
 /* A valid 3-byte UTF-8 character whose lead byte rules out overlong forms
@@ -110,9 +117,10 @@ static int scan_string(struct scan *sc)
 {
 	sc->i++; /* opening quote */
 	while (sc->i < sc->len) {
-		if (sc->len - sc->i >= 8 && plain_ascii8(sc->s + sc->i)) {
-			sc->i += 8;
-			continue;
+		if (sc->len - sc->i >= 8) {
+			size_t plain = plain_ascii8(sc->s + sc->i);
+			sc->i += plain;
+			if (plain == 8) continue;
 		}
 		unsigned char c = (unsigned char)sc->s[sc->i];
 		if (c == '"') {

@@ -105,33 +105,48 @@ static uint64_t zero_bytes(uint64_t v)
 	return (v - BYTES_01) & ~v & BYTES_80;
 }
 
-/* True when none of the 8 bytes at p needs escaping in a JSON string (no
- * control character, quote or backslash; UTF-8 passes as it is): such runs
- * are copied a word at a time. */
-static bool plain8(const char *p)
+/* How many of the 8 bytes at p need no escaping in a JSON string (no
+ * control character, quote or backslash; UTF-8 passes as it is) before the
+ * first that does: 8 when none does. Such runs are copied a word at a
+ * time; the lowest flagged byte is exact (borrows only run upwards). */
+static size_t plain8(const char *p)
 {
 	uint64_t w;
 	memcpy(&w, p, 8);
-	uint64_t odd = ((w - BYTES_01 * 0x20) & ~w) | zero_bytes(w ^ (BYTES_01 * '"')) |
-		       zero_bytes(w ^ (BYTES_01 * '\\'));
-	return (odd & BYTES_80) == 0;
+	uint64_t odd = (((w - BYTES_01 * 0x20) & ~w) | zero_bytes(w ^ (BYTES_01 * '"')) |
+			zero_bytes(w ^ (BYTES_01 * '\\'))) &
+		       BYTES_80;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return odd ? (size_t)__builtin_ctzll(odd) / 8 : 8;
+#else
+	return odd ? 0 : 8;
+#endif
 }
 
 void strbuf_append_json_string(struct strbuf *sb, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	/* Worst case every byte becomes \u00XX: reserve once, then write. */
-	if (n > (SIZE_MAX - 2) / 6 || strbuf_reserve(sb, n * 6 + 2) != CHAT_OK) {
+	if (n > (SIZE_MAX - 2) / 6 || strbuf_reserve(sb, STRBUF_JSON_MAX(n)) != CHAT_OK) {
 		sb->failed = true;
 		return;
 	}
-	char *o = sb->buf + sb->len;
+	char *o = strbuf_json_escape(sb->buf + sb->len, s, n);
+	sb->len = (size_t)(o - sb->buf);
+	sb->buf[sb->len] = '\0';
+}
+
+char *strbuf_json_escape(char *o, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
 	*o++ = '"';
 	for (size_t i = 0; i < n; i++) {
-		while (n - i >= 8 && plain8(s + i)) {
+		while (n - i >= 8) {
+			/* 8 bytes copied, the plain ones kept (the space is reserved). */
+			size_t plain = plain8(s + i);
 			memcpy(o, s + i, 8);
-			o += 8;
-			i += 8;
+			o += plain;
+			i += plain;
+			if (plain < 8) break;
 		}
 		if (i == n) break;
 		unsigned char c = (unsigned char)s[i];
@@ -157,8 +172,7 @@ void strbuf_append_json_string(struct strbuf *sb, const char *s, size_t n)
 		}
 	}
 	*o++ = '"';
-	sb->len = (size_t)(o - sb->buf);
-	sb->buf[sb->len] = '\0';
+	return o;
 }
 
 int strbuf_status(const struct strbuf *sb)

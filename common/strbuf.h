@@ -36,6 +36,14 @@ void strbuf_append_i64(struct strbuf *sb, int64_t v);
 /* Appends s as a quoted JSON string, escaping what JSON requires. */
 void strbuf_append_json_string(struct strbuf *sb, const char *s, size_t n);
 
+/* The most bytes strbuf_json_escape() writes for n bytes of input (each
+ * byte as \u00XX, and the quotes); n must be below SIZE_MAX / 6. */
+#define STRBUF_JSON_MAX(n) ((n) * 6 + 2)
+/* Writes s as a quoted JSON string at o, which has room for
+ * STRBUF_JSON_MAX(n) bytes, and returns the end of what it wrote: for a
+ * writer that reserves once for a whole document (no NUL is added). */
+char *strbuf_json_escape(char *o, const char *s, size_t n);
+
 /* 0 if every append so far succeeded, else CHAT_ERR_NOMEM. */
 int strbuf_status(const struct strbuf *sb);
 

@@ -186,16 +186,18 @@ static int write_messages(struct chat *c, const struct mosquitto_evt_acl_check *
 	if (!user) return MOSQ_ERR_ACL_DENIED;
 	enum chat_reject why = REJECT_RETAINED;
 	if (!ed->retain) {
-		if (grant(c, ed->client, t, WHO_WRITER) == MOSQ_ERR_SUCCESS) {
-			const char *a, *b;
-			size_t alen, blen;
-			if (rooms_find(&c->rooms, t->id, t->id_len)) return MOSQ_ERR_SUCCESS;
-			if (topic_dm_users(t->id, t->id_len, &a, &alen, &b, &blen)) {
-				size_t ulen = strlen(user);
-				const char *peer = (alen == ulen && memcmp(a, user, ulen) == 0) ? b : a;
-				size_t plen = peer == b ? blen : alen;
-				if (chat_dm_allowed(c, user, ulen, peer, plen)) return MOSQ_ERR_SUCCESS;
-			}
+		/* grant(WHO_WRITER) spelled out, to look the room up once. */
+		size_t ulen = strlen(user);
+		const struct room *r = rooms_find(&c->rooms, t->id, t->id_len);
+		const char *a, *b;
+		size_t alen, blen;
+		if (r) {
+			if (rooms_role(r, user, ulen) >= ROLE_MEMBER) return MOSQ_ERR_SUCCESS;
+		} else if (topic_dm_users(t->id, t->id_len, &a, &alen, &b, &blen)) {
+			bool is_a = alen == ulen && memcmp(a, user, ulen) == 0;
+			bool is_b = blen == ulen && memcmp(b, user, ulen) == 0;
+			if (is_a && chat_dm_allowed(c, user, ulen, b, blen)) return MOSQ_ERR_SUCCESS;
+			if (is_b && chat_dm_allowed(c, user, ulen, a, alen)) return MOSQ_ERR_SUCCESS;
 		}
 		why = write_reason(c, t, user);
 	}

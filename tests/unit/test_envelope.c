@@ -103,6 +103,31 @@ static void test_utf8_and_spans(void **state)
 	assert_memory_equal(m.text, "tab\there, then more text", m.text_len);
 }
 
+/* The writer's number and optional members, and a buffer that already
+ * holds text (the envelope is appended). */
+static void test_write_pieces(void **state)
+{
+	(void)state;
+	const struct {
+		int64_t ts;
+		const char *want;
+	} rows[] = {
+		{0, "x{\"id\":\"I\",\"room\":\"r\",\"from\":\"u\",\"ts\":0,\"type\":\"t\"}"},
+		{INT64_MIN, "x{\"id\":\"I\",\"room\":\"r\",\"from\":\"u\",\"ts\":-9223372036854775808,\"type\":\"t\"}"},
+		{INT64_MAX, "x{\"id\":\"I\",\"room\":\"r\",\"from\":\"u\",\"ts\":9223372036854775807,\"type\":\"t\"}"},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct strbuf sb;
+		strbuf_init(&sb);
+		strbuf_putc(&sb, 'x');
+		struct envelope e = {.id = "I", .room = "r", .from = "u", .ts = rows[i].ts, .type = "t", .cid = ""};
+		assert_int_equal(envelope_write(&sb, &e), CHAT_OK);
+		assert_string_equal(sb.buf, rows[i].want);
+		assert_int_equal(sb.len, strlen(rows[i].want));
+		strbuf_free(&sb);
+	}
+}
+
 /* A cid is refused for one bad byte wherever it falls, and accepted with
  * the printable extremes '!' and '~'. */
 static void test_token_bytes(void **state)
@@ -185,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_and_spans),
 		cmocka_unit_test(test_write_escapes),
 		cmocka_unit_test(test_token_bytes),
+		cmocka_unit_test(test_write_pieces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
