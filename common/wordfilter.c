@@ -938,8 +938,8 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 		any = true;
 		for (size_t i = keep; i < keep + n; i++) {
 			uint32_t x = buf[i], l = x & NORM_L_CP;
-			if (l == last && !(x & NORM_L_GAP)) continue; /* the same run */
-			if (pending && !maybe)
+			if ((x & ~NORM_L_FRESH) == last) continue; /* the same run: same letter, no separator */
+			if (pending)
 				maybe = fast_verify(wf, s, buf, i, cut, (x & NORM_L_GAP) || is_hangul(l) != is_hangul(last));
 			if (l != last) h = normalize_hash_letter(h, l);
 			last = l;
@@ -947,9 +947,9 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 			if (s < ndense) {
 				uint32_t v = dense[(size_t)s * ncls + c];
 				s = v & STATE_MASK;
-				pending = (v & DENSE_OUT) && has_ban(wf, s);
+				pending = (v & DENSE_OUT) && !maybe && has_ban(wf, s);
 			} else {
-				pending = slow_step(wf, &s, c);
+				pending = slow_step(wf, &s, c) && !maybe;
 			}
 		}
 		if (maybe && !print) break;
@@ -960,7 +960,7 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 			cut = true;
 		}
 	}
-	if (pending && !maybe) maybe = fast_verify(wf, s, buf, keep, cut, true);
+	if (pending) maybe = fast_verify(wf, s, buf, keep, cut, true);
 	if (print) *print = any ? h : 0;
 	return maybe;
 }
