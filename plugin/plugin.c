@@ -4,8 +4,10 @@
  * state, callback registration) and cleanup. Everything else happens in the
  * callbacks registered here.
  */
-#include <malloc.h>
 #include <stdlib.h>
+#ifdef __GLIBC__ /* malloc_trim */
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -93,7 +95,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	*user_data = c;
 	/* Building the word filter and the password table freed much more than
 	 * they keep: hand the free pages back before the clients come. */
+#ifdef __GLIBC__
 	malloc_trim(0);
+#endif
 	mosquitto_log_printf(MOSQ_LOG_INFO, CHAT_LOG_PREFIX "plugin loaded (max_payload %zu)",
 			     c->cfg.limits.max_payload);
 	return MOSQ_ERR_SUCCESS;
