@@ -909,14 +909,6 @@ static bool is_hangul(uint32_t l)
 	return l >= 0x1100 && normalize_is_hangul(l);
 }
 
-/* One automaton step off the dense rows; true when the new state, or one on
- * its fail chain, ends a banned entry. */
-static bool slow_step(const struct wordfilter *wf, uint32_t *s, uint16_t c)
-{
-	*s = wf_step(wf, *s, c);
-	return wf->term[*s] && has_ban(wf, *s);
-}
-
 /*
  * The first pass: the automaton over the letters alone, no offsets, no
  * window, plus the fingerprint (normalize_print) on the way when print is
@@ -928,7 +920,6 @@ static bool slow_step(const struct wordfilter *wf, uint32_t *s, uint16_t c)
 static bool first_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print)
 {
 	struct norm_reader rd;
-	const uint32_t *dense = wf->dense, ncls = wf->ncls, ndense = wf->ndense;
 	uint32_t buf[HIST + FAST_BATCH], s = 0, last = 0;
 	uint64_t h = NORM_FNV_OFFSET;
 	size_t keep = 0;
@@ -939,17 +930,20 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 		for (size_t i = keep; i < keep + n; i++) {
 			uint32_t x = buf[i], l = x & NORM_L_CP;
 			if ((x & ~NORM_L_FRESH) == last) continue; /* the same run: same letter, no separator */
-			if (pending)
+			if (pending) {
 				maybe = fast_verify(wf, s, buf, i, cut, (x & NORM_L_GAP) || is_hangul(l) != is_hangul(last));
+				pending = false;
+			}
 			if (l != last) h = normalize_hash_letter(h, l);
 			last = l;
 			uint16_t c = l < 128 ? wf->cls_ascii[l] : l - 0x1100u < 256 ? wf->cls_jamo[l - 0x1100u] : wf_class(wf, l);
-			if (s < ndense) {
-				uint32_t v = dense[(size_t)s * ncls + c];
+			if (s < wf->ndense) {
+				uint32_t v = wf->dense[(size_t)s * wf->ncls + c];
 				s = v & STATE_MASK;
-				pending = (v & DENSE_OUT) && !maybe && has_ban(wf, s);
+				if (v & DENSE_OUT) pending = !maybe && has_ban(wf, s);
 			} else {
-				pending = slow_step(wf, &s, c) && !maybe;
+				s = wf_step(wf, s, c);
+				pending = wf->term[s] && !maybe && has_ban(wf, s);
 			}
 		}
 		if (maybe && !print) break;
