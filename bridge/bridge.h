@@ -54,6 +54,7 @@ struct bridge {
 	struct bridge_config cfg;
 	struct mosquitto *mosq;
 	int mqtt_wake_fd;             /* eventfd: a reply is queued, write it now */
+	unsigned long mqtt_arrivals;  /* PUBLISH packets handled (MQTT thread only) */
 	struct journal journal;
 	struct bridge_metrics metrics;
 	volatile sig_atomic_t stop;   /* set by SIGTERM/SIGINT */

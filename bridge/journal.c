@@ -5,12 +5,20 @@
  * Durability, stated plainly: libmosquitto builds the PUBACK for a QoS 1
  * message before it calls on_message. mqtt.c runs the client in threaded
  * mode so that PUBACK is only queued, and writes it after the group commit
- * (journal_sync: one fdatasync for every record appended in the loop
- * iteration). So the broker learns of a message's receipt only when it is
- * on disk, and a bridge killed earlier gets it again from its persistent
- * session. What can still lose a message: a write or fdatasync error
- * (logged, counted in journal_errors; the PUBACK is sent regardless, since
- * libmosquitto offers no way to withhold it), or a lost disk.
+ * (journal_sync: one write and one fdatasync for every record appended in
+ * the loop iteration). So the broker learns of a message's receipt only
+ * when it is on disk, and a bridge killed earlier gets it again from its
+ * persistent session. What can still lose a message: a write or fdatasync
+ * error followed by a crash before MongoDB has it (logged, counted in
+ * journal_errors; the PUBACK is sent regardless, since libmosquitto offers
+ * no way to withhold it), or a lost disk.
+ *
+ * Appends are framed into a buffer and written by journal_sync() in one
+ * write(): per record that saves a system call on the MQTT thread, which
+ * shares the CPU with the broker and MongoDB. The store thread is woken
+ * once per group commit, before the fdatasync, so it can insert a burst
+ * while the disk syncs it (a record in MongoDB before it is synced is
+ * harmless: a redelivery is a duplicate, counted as such).
  *
  * Space: records are appended to the active segment; at segment_max it is
  * synced and a new one started. A segment whose records are all in MongoDB
@@ -37,6 +45,8 @@
 #include "jrec.h"
 
 #define SEGMENT_MAX (4u << 20)
+/* Buffered bytes after which an append writes the buffer out early. */
+#define WBUF_FLUSH (256u << 10)
 #define SEG_NAME_FMT "journal-%020llu.log"
 
 struct journal_segment {
@@ -77,7 +87,6 @@ static void enqueue(struct journal *j, struct journal_entry *e)
 	else j->head = e;
 	j->tail = e;
 	if (!j->cursor) j->cursor = e;
-	pthread_cond_signal(&j->cond);
 }
 
 static struct journal_entry *entry_new(uint8_t kind, const void *data, size_t len)
@@ -254,9 +263,57 @@ long journal_open(struct journal *j, const char *dir, size_t max_bytes)
 	return replayed;
 }
 
+/* Writes all of iov or fails; on failure the file is cut back to `at`. */
+static int write_all(struct journal *j, struct iovec *iov, int n, size_t total, size_t at)
+{
+	size_t done = 0;
+	while (done < total) {
+		ssize_t w = writev(j->fd, iov, n);
+		if (w < 0 && errno == EINTR) continue;
+		if (w <= 0) {
+			blog(BLOG_ERR, "journal: write: %s", w < 0 ? strerror(errno) : "short");
+			if (ftruncate(j->fd, (off_t)at) != 0) blog(BLOG_ERR, "journal: truncate: %s", strerror(errno));
+			return -1;
+		}
+		done += (size_t)w;
+		size_t skip = (size_t)w;
+		while (n > 0 && skip >= iov->iov_len) {
+			skip -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + skip;
+			iov->iov_len -= skip;
+		}
+	}
+	return 0;
+}
+
+/* Writes the buffered records (lock held). On failure they are cut from
+ * the file and uncounted, and the buffer is emptied all the same: the
+ * records stay queued in memory. Returns how many records were lost. */
+static size_t flush_buffer(struct journal *j)
+{
+	size_t lost = 0;
+	if (j->wlen == 0) return 0;
+	struct journal_segment *a = seg_find(j, j->active_seq);
+	struct iovec iov = {j->wbuf, j->wlen};
+	if (!a || j->fd < 0 || write_all(j, &iov, 1, j->wlen, a->bytes - j->wlen) != 0) {
+		lost = j->wrecs;
+		blog(BLOG_ERR, "journal: %zu records are not on disk (MongoDB still gets them from memory; "
+			       "a crash before that loses them)", lost);
+		if (a) a->bytes -= j->wlen;
+		j->disk_bytes -= j->wlen;
+	}
+	j->wlen = j->wrecs = 0;
+	return lost;
+}
+
 static void close_active(struct journal *j)
 {
 	if (j->fd < 0) return;
+	j->lost += flush_buffer(j);
 	if (fdatasync(j->fd) != 0) blog(BLOG_WARN, "journal: fdatasync: %s", strerror(errno));
 	close(j->fd);
 	j->fd = -1;
@@ -280,6 +337,7 @@ static void trim(struct journal *j)
 			blog(BLOG_WARN, "journal: truncate: %s", strerror(errno));
 			return;
 		}
+		j->wlen = j->wrecs = 0; /* everything buffered is done too */
 		j->disk_bytes -= a->bytes;
 		a->bytes = 0;
 	}
@@ -293,31 +351,25 @@ static int rotate(struct journal *j)
 	return rc;
 }
 
-/* Writes all of iov or fails; on failure the file is cut back to `at`. */
-static int write_all(struct journal *j, struct iovec *iov, int n, size_t total, size_t at)
+/* Frames a record at the end of the write buffer (lock held). */
+static void buffer_record(struct journal *j, const uint8_t *head, const void *data, size_t len,
+			  const uint8_t *trail)
 {
-	size_t done = 0;
-	while (done < total) {
-		ssize_t w = writev(j->fd, iov, n);
-		if (w < 0 && errno == EINTR) continue;
-		if (w <= 0) {
-			blog(BLOG_ERR, "journal: write: %s: the record is lost", w < 0 ? strerror(errno) : "short");
-			if (ftruncate(j->fd, (off_t)at) != 0) blog(BLOG_ERR, "journal: truncate: %s", strerror(errno));
-			return -1;
-		}
-		done += (size_t)w;
-		size_t skip = (size_t)w;
-		while (n > 0 && skip >= iov->iov_len) {
-			skip -= iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + skip;
-			iov->iov_len -= skip;
-		}
+	size_t size = jrec_size(len);
+	if (j->wlen + size > j->wcap) {
+		size_t cap = j->wcap ? j->wcap : 64u << 10;
+		while (cap < j->wlen + size) cap *= 2;
+		uint8_t *p = realloc(j->wbuf, cap);
+		if (!p) abort(); /* the bridge's out-of-memory policy */
+		j->wbuf = p;
+		j->wcap = cap;
 	}
-	return 0;
+	uint8_t *at = j->wbuf + j->wlen;
+	memcpy(at, head, JREC_HEADER);
+	if (len) memcpy(at + JREC_HEADER, data, len);
+	memcpy(at + JREC_HEADER + len, trail, JREC_TRAILER);
+	j->wlen += size;
+	j->wrecs++;
 }
 
 int journal_append(struct journal *j, uint8_t kind, const void *data, size_t len)
@@ -327,20 +379,18 @@ int journal_append(struct journal *j, uint8_t kind, const void *data, size_t len
 		blog(BLOG_WARN, "journal: record of %zu bytes refused", len);
 		return -1;
 	}
-	struct iovec iov[3] = {{head, sizeof(head)}, {(void *)(uintptr_t)data, len}, {trail, sizeof(trail)}};
 	size_t size = jrec_size(len);
+	struct journal_entry *e = entry_new(kind, data, len);
 	pthread_mutex_lock(&j->lock);
 	struct journal_segment *a = seg_find(j, j->active_seq);
 	if ((j->fd < 0 || (a && a->bytes >= j->segment_max)) && rotate(j) != 0) {
 		pthread_mutex_unlock(&j->lock);
+		free(e);
 		return -1;
 	}
+	if (j->wlen > 0 && j->wlen + size > WBUF_FLUSH) j->lost += flush_buffer(j);
 	a = seg_find(j, j->active_seq);
-	if (write_all(j, iov, 3, size, a->bytes) != 0) {
-		pthread_mutex_unlock(&j->lock);
-		return -1;
-	}
-	struct journal_entry *e = entry_new(kind, data, len);
+	buffer_record(j, head, data, len, trail);
 	e->seg = j->active_seq;
 	e->disk = size;
 	a->bytes += size;
@@ -348,7 +398,7 @@ int journal_append(struct journal *j, uint8_t kind, const void *data, size_t len
 	j->disk_bytes += size;
 	j->records++;
 	j->bytes += size;
-	j->dirty = true;
+	j->unsynced++;
 	enqueue(j, e);
 	pthread_mutex_unlock(&j->lock);
 	return 0;
@@ -361,19 +411,27 @@ void journal_push_job(struct journal *j, uint8_t kind, void *job, void (*job_fre
 	e->job_free = job_free;
 	pthread_mutex_lock(&j->lock);
 	enqueue(j, e);
+	pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->lock);
 }
 
-void journal_sync(struct journal *j)
+size_t journal_sync(struct journal *j)
 {
 	pthread_mutex_lock(&j->lock);
-	bool dirty = j->dirty;
+	/* The write stays under the lock: trim() must not truncate the file
+	 * between it and the accounting. It goes to the page cache: fast. */
+	size_t lost = j->lost + flush_buffer(j), unsynced = j->unsynced;
 	int fd = j->fd;
-	j->dirty = false;
+	if (unsynced) pthread_cond_signal(&j->cond); /* the whole burst at once */
+	j->lost = j->unsynced = 0;
 	pthread_mutex_unlock(&j->lock);
 	/* Outside the lock: the store thread keeps trimming meanwhile. Only
 	 * this thread closes fd (rotation happens in journal_append). */
-	if (dirty && fd >= 0 && fdatasync(fd) != 0) blog(BLOG_ERR, "journal: fdatasync: %s", strerror(errno));
+	if (unsynced && fd >= 0 && fdatasync(fd) != 0) {
+		blog(BLOG_ERR, "journal: fdatasync: %s", strerror(errno));
+		lost = unsynced; /* none of this commit is known to be on disk */
+	}
+	return lost;
 }
 
 static struct timespec deadline_in(int ms)
@@ -469,6 +527,7 @@ void journal_close(struct journal *j)
 		j->segs = s->next;
 		free(s);
 	}
+	free(j->wbuf);
 	if (j->lock_fd >= 0) close(j->lock_fd);
 	if (j->dir_fd >= 0) close(j->dir_fd);
 	free(j->dir);

@@ -7,6 +7,10 @@
  * then are their bytes given back (a finished segment is unlinked, the
  * active one truncated). History requests ride the same queue, in memory
  * only: losing one in a crash costs the client a retry, not data.
+ *
+ * Appends go to an in-memory buffer; journal_sync() writes the buffer with
+ * one write() and then fdatasync()s, so a burst of records costs two
+ * system calls instead of one write per record plus the sync.
  */
 #ifndef CHAT_BRIDGE_JOURNAL_H
 #define CHAT_BRIDGE_JOURNAL_H
@@ -49,7 +53,11 @@ struct journal {
 	size_t disk_bytes;                  /* all segment bytes */
 	size_t max_bytes;
 	size_t segment_max;
-	bool dirty, closing;
+	uint8_t *wbuf;                      /* framed records not yet written */
+	size_t wlen, wcap, wrecs;           /* its bytes, capacity, records */
+	size_t lost;                        /* records an early write lost, for journal_sync */
+	size_t unsynced;                    /* records appended since the last journal_sync */
+	bool closing;
 };
 
 /*
@@ -61,14 +69,19 @@ long journal_open(struct journal *j, const char *dir, size_t max_bytes);
 /* Syncs and closes; pending records stay on disk for the next start. */
 void journal_close(struct journal *j);
 
-/* Appends a durable record (written, not yet synced). 0, or -1 after
- * logging (disk full, I/O error): the record is then lost. */
+/* Appends a durable record: framed into the write buffer and queued for
+ * the store thread, which sees it after the next journal_sync(). Written
+ * and synced by journal_sync(). 0, or -1 after logging (a record too large,
+ * or no new segment could be started): the record is then dropped. */
 int journal_append(struct journal *j, uint8_t kind, const void *data, size_t len);
 /* Queues in-memory work; the journal owns job from now on. */
 void journal_push_job(struct journal *j, uint8_t kind, void *job, void (*job_free)(void *));
-/* fdatasync()s the active segment if something was appended since the
- * last call: the group commit, once per MQTT loop iteration. */
-void journal_sync(struct journal *j);
+/* The group commit, once per MQTT loop iteration: writes the buffered
+ * records, wakes the store thread for them, and fdatasync()s the active
+ * segment if something was appended since the last call. Returns how many
+ * records could not be written (logged; they still go to MongoDB from
+ * memory, but a crash before that loses them), normally 0. */
+size_t journal_sync(struct journal *j);
 
 /*
  * Store thread: waits up to wait_ms for entries not yet taken and hands out
