@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mongoc/mongoc.h>
 
@@ -29,6 +30,7 @@ struct raw_opts {
 	long batch;
 	long rooms;
 	enum lg_lang lang;
+	bool keep; /* insert into the collection as it is, not a fresh one */
 };
 
 static double mono_s(void)
@@ -47,9 +49,10 @@ static int64_t wall_ms(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mongo_raw --uri URI [--db NAME] [--count N] [--batch N] [--rooms N] [--lang en|ko]\n"
+	fprintf(f, "usage: mongo_raw --uri URI [--db NAME] [--count N] [--batch N] [--rooms N] [--lang en|ko] [--keep]\n"
 		   "Inserts N chat message documents with insert_many (ordered:false) in batches\n"
-		   "(500) into NAME.messages (bench_raw), dropped first, and prints the rate as JSON.\n");
+		   "(500) into NAME.messages (bench_raw), dropped first unless --keep, and prints\n"
+		   "the rate as JSON.\n");
 }
 
 static int parse_long(const char *name, const char *v, long min, long max, long *out)
@@ -67,13 +70,17 @@ static int parse_long(const char *name, const char *v, long min, long max, long 
 
 static int parse_opts(struct raw_opts *o, int argc, char **argv)
 {
-	*o = (struct raw_opts){NULL, "bench_raw", 20000, 500, 8, LG_LANG_EN};
+	*o = (struct raw_opts){NULL, "bench_raw", 20000, 500, 8, LG_LANG_EN, false};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		int rc = 0;
 		if (strcmp(a, "--help") == 0) {
 			usage(stdout);
 			exit(0);
+		}
+		if (strcmp(a, "--keep") == 0) {
+			o->keep = true;
+			continue;
 		}
 		if (!v) {
 			usage(stderr);
@@ -99,12 +106,13 @@ static int parse_opts(struct raw_opts *o, int argc, char **argv)
 	return 0;
 }
 
-/* Drops the collection and creates the bridge's unique (room, id) index. */
+/* Drops the collection (unless --keep) and creates the bridge's unique
+ * (room, id) index, which is a no-op when it is there already. */
 static int fresh_collection(mongoc_client_t *cli, const struct raw_opts *o, mongoc_collection_t **out)
 {
 	bson_error_t err;
 	mongoc_collection_t *coll = mongoc_client_get_collection(cli, o->db, "messages");
-	mongoc_collection_drop(coll, NULL); /* absent the first time: fine */
+	if (!o->keep) mongoc_collection_drop(coll, NULL); /* absent the first time: fine */
 	bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8("messages"), "indexes", "[", "{", "key", "{", "room",
 			       BCON_INT32(1), "id", BCON_INT32(-1), "}", "name", BCON_UTF8("room_id"), "unique",
 			       BCON_BOOL(true), "}", "]");
@@ -143,7 +151,9 @@ static int insert_all(mongoc_collection_t *coll, const struct raw_opts *o, const
 	bson_t **docs = calloc((size_t)o->batch, sizeof(*docs));
 	bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
 	int rc = docs ? 0 : -1;
-	id_gen_init(&ids, "bench-raw", (uint32_t)time(NULL));
+	char node[32];
+	snprintf(node, sizeof(node), "raw%ld", (long)getpid()); /* runs side by side make distinct ids */
+	id_gen_init(&ids, node, (uint32_t)time(NULL));
 	for (long done = 0; rc == 0 && done < o->count; done += o->batch) {
 		long n = o->count - done < o->batch ? o->count - done : o->batch;
 		bson_error_t err;
