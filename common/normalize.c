@@ -381,6 +381,10 @@ size_t norm_reader_next(struct norm_reader *rd, uint32_t *out, size_t cap)
 	size_t pos = rd->pos, len = rd->len, n = 0, room = cap - NORM_MAX_OUT;
 	uint32_t l[NORM_MAX_OUT], gap = rd->gap ? NORM_L_GAP : 0;
 	while (pos < len && n <= room) {
+		if (s[pos] < 0x80 && (pos + 1 == len || s[pos + 1] >= 0x80)) { /* a lone one: a space in Hangul */
+			n = put_ascii(s[pos++], out, n, &gap);
+			continue;
+		}
 		if (s[pos] < 0x80) { /* ASCII, the common case: at most one letter a byte */
 			size_t stop = len - pos < room + 1 - n ? len : pos + room + 1 - n;
 			while (pos + 8 <= stop && !(load64(s + pos) & 0x8080808080808080ull)) {
