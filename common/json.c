@@ -7,6 +7,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "chat_err.h"
 #include "utf8.h"
@@ -84,23 +87,72 @@ static uint64_t zero_bytes(uint64_t v)
 	return (v - BYTES_01) & ~v & BYTES_80;
 }
 
-/* How many of the 8 bytes at p are plain string content (ASCII, no
- * control character, quote or backslash) before the first that is not: 8
- * when all are. Text is mostly such runs, so the scanner steps over them a
- * word at a time. The lowest flagged byte is exact (borrows only run
- * upwards), which is the one the count stops at. */
-static size_t plain_ascii8(const char *p)
+/* The top bit of each of the 8 bytes at p that json_plain_prefix() stops
+ * at. Only the lowest flagged byte is exact (borrows run upwards), and it
+ * is the only one used. */
+static uint64_t odd_bytes8(const char *p, bool ascii)
 {
 	uint64_t w;
 	memcpy(&w, p, 8);
-	uint64_t odd = (w | ((w - BYTES_01 * 0x20) & ~w) | zero_bytes(w ^ (BYTES_01 * '"')) |
-			zero_bytes(w ^ (BYTES_01 * '\\'))) &
-		       BYTES_80;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return odd ? (size_t)__builtin_ctzll(odd) / 8 : 8;
-#else
-	return odd ? 0 : 8;
+	uint64_t odd = ((w - BYTES_01 * 0x20) & ~w) | zero_bytes(w ^ (BYTES_01 * '"')) |
+		       zero_bytes(w ^ (BYTES_01 * '\\'));
+	return (ascii ? odd | w : odd) & BYTES_80;
+}
+
+#if defined(__SSE2__)
+/* One bit per byte of the 16 at p that json_plain_prefix() stops at. */
+static unsigned odd_bytes16(const char *p, bool ascii)
+{
+	__m128i v = _mm_loadu_si128((const void *)p);
+	/* v < 0x20 (unsigned) exactly when the saturating 0x20 - v is not zero. */
+	__m128i plain_ctl = _mm_cmpeq_epi8(_mm_subs_epu8(_mm_set1_epi8(0x20), v), _mm_setzero_si128());
+	__m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+	unsigned odd = (unsigned)_mm_movemask_epi8(special) | ((unsigned)_mm_movemask_epi8(plain_ctl) ^ 0xFFFFu);
+	return ascii ? odd | (unsigned)_mm_movemask_epi8(v) : odd;
+}
 #endif
+
+/* Bytes a JSON string cannot hold as they are (1), and bytes above 0x7F (2). */
+static const unsigned char byte_class[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+/* Word-at-a-time steps, then one last step over the final word-sized
+ * window, overlapping bytes already passed (so none of its flagged bytes
+ * lies before i): no byte-by-byte tail once n is a word or more. */
+size_t json_plain_prefix(const char *s, size_t n, bool ascii)
+{
+	size_t i = 0;
+#if defined(__SSE2__)
+	if (n >= 16) {
+		for (; n - i >= 16; i += 16) {
+			unsigned odd = odd_bytes16(s + i, ascii);
+			if (odd) return i + (size_t)__builtin_ctz(odd);
+		}
+		unsigned odd = i == n ? 0 : odd_bytes16(s + n - 16, ascii);
+		return odd ? n - 16 + (size_t)__builtin_ctz(odd) : n;
+	}
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (n >= 8) {
+		for (; n - i >= 8; i += 8) {
+			uint64_t odd = odd_bytes8(s + i, ascii);
+			if (odd) return i + (size_t)__builtin_ctzll(odd) / 8;
+		}
+		uint64_t odd = i == n ? 0 : odd_bytes8(s + n - 8, ascii);
+		return odd ? n - 8 + (size_t)__builtin_ctzll(odd) / 8 : n;
+	}
+#endif
+	unsigned stop = ascii ? 3u : 1u;
+	while (i < n && !(byte_class[(unsigned char)s[i]] & stop)) i++;
+	return i;
 }
 
 /* A valid 3-byte UTF-8 character whose lead byte rules out overlong forms
@@ -117,11 +169,8 @@ static int scan_string(struct scan *sc)
 {
 	sc->i++; /* opening quote */
 	while (sc->i < sc->len) {
-		if (sc->len - sc->i >= 8) {
-			size_t plain = plain_ascii8(sc->s + sc->i);
-			sc->i += plain;
-			if (plain == 8) continue;
-		}
+		sc->i += json_plain_prefix(sc->s + sc->i, sc->len - sc->i, true);
+		if (sc->i >= sc->len) break;
 		unsigned char c = (unsigned char)sc->s[sc->i];
 		if (c == '"') {
 			sc->i++;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "chat_err.h"
+#include "json.h"
 
 void strbuf_init(struct strbuf *sb)
 {
@@ -96,33 +97,6 @@ void strbuf_append_i64(struct strbuf *sb, int64_t v)
 	}
 }
 
-#define BYTES_01 0x0101010101010101ull
-#define BYTES_80 0x8080808080808080ull
-
-/* The top bit of each byte of v that is zero (exact as to whether any is). */
-static uint64_t zero_bytes(uint64_t v)
-{
-	return (v - BYTES_01) & ~v & BYTES_80;
-}
-
-/* How many of the 8 bytes at p need no escaping in a JSON string (no
- * control character, quote or backslash; UTF-8 passes as it is) before the
- * first that does: 8 when none does. Such runs are copied a word at a
- * time; the lowest flagged byte is exact (borrows only run upwards). */
-static size_t plain8(const char *p)
-{
-	uint64_t w;
-	memcpy(&w, p, 8);
-	uint64_t odd = (((w - BYTES_01 * 0x20) & ~w) | zero_bytes(w ^ (BYTES_01 * '"')) |
-			zero_bytes(w ^ (BYTES_01 * '\\'))) &
-		       BYTES_80;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return odd ? (size_t)__builtin_ctzll(odd) / 8 : 8;
-#else
-	return odd ? 0 : 8;
-#endif
-}
-
 void strbuf_append_json_string(struct strbuf *sb, const char *s, size_t n)
 {
 	/* Worst case every byte becomes \u00XX: reserve once, then write. */
@@ -140,14 +114,10 @@ char *strbuf_json_escape(char *o, const char *s, size_t n)
 	static const char hex[] = "0123456789abcdef";
 	*o++ = '"';
 	for (size_t i = 0; i < n; i++) {
-		while (n - i >= 8) {
-			/* 8 bytes copied, the plain ones kept (the space is reserved). */
-			size_t plain = plain8(s + i);
-			memcpy(o, s + i, 8);
-			o += plain;
-			i += plain;
-			if (plain < 8) break;
-		}
+		size_t plain = json_plain_prefix(s + i, n - i, false);
+		memcpy(o, s + i, plain);
+		o += plain;
+		i += plain;
 		if (i == n) break;
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c != '"' && c != '\\') {

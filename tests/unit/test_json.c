@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -63,6 +64,33 @@ static void test_long_strings(void **state)
 					 "0123456789ABCDEF");
 			assert_true(n > 0 && (size_t)n < sizeof(s));
 			if (check(s) != cases[c].want) fail_msg("case %zu at %zu: %s", c, pos, s);
+		}
+	}
+}
+
+/* json_plain_prefix() against the byte-by-byte rule, for every byte value
+ * at every position of every length up to 40 (both word sizes, their
+ * overlapping last windows and the short tail). */
+static void test_plain_prefix(void **state)
+{
+	(void)state;
+	char buf[48];
+	for (size_t n = 0; n <= 40; n++) {
+		for (size_t pos = 0; pos <= n; pos++) {
+			for (unsigned b = 0; b < 256; b++) {
+				memset(buf, 'a', sizeof(buf));
+				if (pos < n) buf[pos] = (char)b;
+				char *exact = malloc(n ? n : 1); /* exactly n: a sanitizer sees a read past them */
+				assert_non_null(exact);
+				memcpy(exact, buf, n);
+				for (int ascii = 0; ascii <= 1; ascii++) {
+					bool odd = b < 0x20 || b == '"' || b == '\\' || (ascii && b >= 0x80);
+					size_t want = pos < n && odd ? pos : n;
+					size_t got = json_plain_prefix(exact, n, ascii);
+					if (got != want) fail_msg("n %zu, %02X at %zu, ascii %d: %zu", n, b, pos, ascii, got);
+				}
+				free(exact);
+			}
 		}
 	}
 }
@@ -213,6 +241,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),       cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_long_strings), cmocka_unit_test(test_three_byte_chars),
+		cmocka_unit_test(test_plain_prefix),
 		cmocka_unit_test(test_depth_limit), cmocka_unit_test(test_members),
 		cmocka_unit_test(test_decode_limits), cmocka_unit_test(test_object_parse),
 	};
