@@ -21,6 +21,15 @@ static uint32_t fnv1a20(const char *s)
 	return (h ^ (h >> 20)) & 0xFFFFFu;
 }
 
+/* Writes the low 5*n bits of v as n base32 chars, most significant first. */
+static void put32(char *out, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		out[i] = alphabet[v & 31u];
+		v >>= 5;
+	}
+}
+
 void id_gen_init(struct id_gen *g, const char *node_id, uint32_t boot)
 {
 	char host[256] = "";
@@ -31,19 +40,14 @@ void id_gen_init(struct id_gen *g, const char *node_id, uint32_t boot)
 	}
 	g->node = fnv1a20(node_id);
 	g->boot = boot & 0xFFFFFu;
-}
-
-/* Writes the low 5*n bits of v as n base32 chars, most significant first. */
-static void put32(char *out, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--) {
-		out[i] = alphabet[v & 31u];
-		v >>= 5;
-	}
+	put32(g->head, 0, 10);
+	put32(g->head + 10, g->node, 4);
+	put32(g->head + 14, g->boot, 4);
 }
 
 void id_next(struct id_gen *g, uint64_t now_ms, char out[ID_LEN + 1])
 {
+	uint64_t ms = g->last_ms;
 	if (now_ms > g->last_ms) {
 		g->last_ms = now_ms;
 		g->seq = 0;
@@ -54,9 +58,9 @@ void id_next(struct id_gen *g, uint64_t now_ms, char out[ID_LEN + 1])
 			g->seq = 0;
 		}
 	}
-	put32(out, g->last_ms & 0xFFFFFFFFFFFFull, 10);
-	put32(out + 10, g->node, 4);
-	put32(out + 14, g->boot, 4);
+	/* The time chars change at most once a millisecond; node and boot never. */
+	if (g->last_ms != ms) put32(g->head, g->last_ms & 0xFFFFFFFFFFFFull, 10);
+	memcpy(out, g->head, sizeof(g->head));
 	put32(out + 18, g->seq, 8);
 	out[ID_LEN] = '\0';
 }
