@@ -165,6 +165,23 @@ static bool common_3byte(const char *s, size_t left)
 	       (p[0] != 0xED || p[1] < 0xA0);
 }
 
+/* Steps over the non-ASCII characters at sc->i, and over each single space
+ * that has another one right after it. */
+static int scan_non_ascii(struct scan *sc)
+{
+	for (;;) {
+		uint32_t cp;
+		size_t n = common_3byte(sc->s + sc->i, sc->len - sc->i) ? 3
+			 : utf8_decode(sc->s + sc->i, sc->len - sc->i, &cp);
+		if (n == 0) return CHAT_ERR_JSON;
+		sc->i += n;
+		if (sc->i < sc->len && (unsigned char)sc->s[sc->i] >= 0x80) continue;
+		if (sc->len - sc->i < 2 || sc->s[sc->i] != ' ' || (unsigned char)sc->s[sc->i + 1] < 0x80)
+			return CHAT_OK;
+		sc->i++;
+	}
+}
+
 static int scan_string(struct scan *sc)
 {
 	sc->i++; /* opening quote */
@@ -196,15 +213,10 @@ static int scan_string(struct scan *sc)
 			sc->i++;
 			continue;
 		}
-		/* A run of non-ASCII characters (a word of Korean) is checked in
-		 * one go before the word-at-a-time test is tried again. */
-		do {
-			uint32_t cp;
-			size_t n = common_3byte(sc->s + sc->i, sc->len - sc->i) ? 3
-				 : utf8_decode(sc->s + sc->i, sc->len - sc->i, &cp);
-			if (n == 0) return CHAT_ERR_JSON;
-			sc->i += n;
-		} while (sc->i < sc->len && (unsigned char)sc->s[sc->i] >= 0x80);
+		/* A run of non-ASCII characters (words of Korean, and the single
+		 * spaces between them) is checked here, before the word-at-a-time
+		 * test is tried again. */
+		if (scan_non_ascii(sc) != CHAT_OK) return CHAT_ERR_JSON;
 	}
 	return CHAT_ERR_JSON;
 }

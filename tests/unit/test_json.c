@@ -95,6 +95,22 @@ static void test_plain_prefix(void **state)
 	}
 }
 
+/* Words of non-Latin text with single spaces between them, and what may
+ * follow a space there. */
+static void test_spaced_words(void **state)
+{
+	(void)state;
+	const char *ok[] = {"\"가 나 다\"", "\"가 \"", "\"가  나\"", "\"가 a\"", "\"가 \\n나\"", "\"é ü\"",
+			    "\"가 나 다 라 마 바 사 아 자 차 카 타 파 하\""};
+	const char *bad[] = {"\"가 \x80\"", "\"가 \t나\"", "\"가 \xC0\xAF\"", "\"가 나", "\"가 ", "\"가 \xEA\xB0\""};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (check(ok[i]) != CHAT_OK) fail_msg("should be valid: %s", ok[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (check(bad[i]) != CHAT_ERR_JSON) fail_msg("should be invalid: %s", bad[i]);
+	}
+}
+
 /* Every 3-byte sequence with a lead E0..EF inside a string: valid JSON
  * exactly when it is one valid UTF-8 character. */
 static void test_three_byte_chars(void **state)
@@ -241,7 +257,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),       cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_long_strings), cmocka_unit_test(test_three_byte_chars),
-		cmocka_unit_test(test_plain_prefix),
+		cmocka_unit_test(test_plain_prefix), cmocka_unit_test(test_spaced_words),
 		cmocka_unit_test(test_depth_limit), cmocka_unit_test(test_members),
 		cmocka_unit_test(test_decode_limits), cmocka_unit_test(test_object_parse),
 	};
