@@ -238,6 +238,7 @@ static void enqueue(struct push *p, struct push_event *e)
 		event_free(e);
 		return;
 	}
+	bool was_empty = p->head == NULL;
 	if (p->tail)
 		p->tail->next = e;
 	else
@@ -245,7 +246,9 @@ static void enqueue(struct push *p, struct push_event *e)
 	p->tail = e;
 	p->queued++;
 	pthread_mutex_unlock(&p->lock);
-	curl_multi_wakeup(p->multi);
+	/* drain_events takes the whole queue, so one wake-up per batch of
+	 * events is enough: the first into an empty queue. */
+	if (was_empty) curl_multi_wakeup(p->multi);
 }
 
 static struct push_event *event_new(int kind, const char *topic, const void *data, size_t len)

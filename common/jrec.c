@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Journal record framing; see jrec.h. The CRC uses a 16-entry table (one
- * lookup per nibble): small enough to write out, fast enough to replay a
+ * Journal record framing; see jrec.h. The CRC is CRC-32C, the polynomial
+ * of the SSE4.2 crc32 instruction, which takes 8 bytes a step where the
+ * CPU has it (checked at run time); elsewhere a 16-entry table (one lookup
+ * per nibble) does it, small enough to write out, fast enough to replay a
  * journal of hundreds of megabytes in seconds.
  */
 #include "jrec.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "chat_err.h"
 
@@ -16,10 +19,30 @@ static const uint32_t nibble_table[16] = {
 	0x82f63b78, 0x92a8fc17, 0xa24bb5a6, 0xb21572c9, 0xc38d26c4, 0xd3d3e1ab, 0xe330a81a, 0xf36e6f75,
 };
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define JREC_HW_CRC 1
+/* The register form: no inversion before or after. */
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uint8_t *b, size_t n)
+{
+	uint64_t c = crc;
+	for (; n >= 8; b += 8, n -= 8) {
+		uint64_t v;
+		memcpy(&v, b, sizeof(v));
+		c = __builtin_ia32_crc32di(c, v);
+	}
+	crc = (uint32_t)c;
+	for (; n > 0; b++, n--) crc = __builtin_ia32_crc32qi(crc, *b);
+	return crc;
+}
+#endif
+
 uint32_t jrec_crc32c(uint32_t crc, const void *p, size_t n)
 {
 	const uint8_t *b = p;
 	crc = ~crc;
+#ifdef JREC_HW_CRC
+	if (__builtin_cpu_supports("sse4.2")) return ~crc_hw(crc, b, n);
+#endif
 	for (size_t i = 0; i < n; i++) {
 		crc ^= b[i];
 		crc = (crc >> 4) ^ nibble_table[crc & 15u];

@@ -40,6 +40,29 @@ static void test_crc_check_value(void **state)
 	assert_int_equal(jrec_crc32c(0, "", 0), 0);
 }
 
+/* Bit by bit, as the polynomial defines it. */
+static uint32_t crc_reference(const uint8_t *b, size_t n)
+{
+	uint32_t crc = 0xFFFFFFFFu;
+	for (size_t i = 0; i < n; i++) {
+		crc ^= b[i];
+		for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+	}
+	return ~crc;
+}
+
+/* Every length and start up to 40 bytes, so the 8-byte steps, their tail
+ * and unaligned starts all meet the reference. */
+static void test_crc_lengths(void **state)
+{
+	(void)state;
+	uint8_t buf[48];
+	for (size_t i = 0; i < sizeof(buf); i++) buf[i] = (uint8_t)(i * 151u + 7u);
+	for (size_t start = 0; start < 8; start++)
+		for (size_t n = 0; n <= 40; n++)
+			assert_int_equal(jrec_crc32c(0, buf + start, n), crc_reference(buf + start, n));
+}
+
 static void test_round_trip(void **state)
 {
 	(void)state;
@@ -132,6 +155,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_crc_check_value),
+		cmocka_unit_test(test_crc_lengths),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_torn_tail_at_every_byte),
 		cmocka_unit_test(test_bit_flip_stops_there),
