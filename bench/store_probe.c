@@ -5,7 +5,9 @@
  *
  *   --count N             publish N messages as fast as the broker takes
  *                         them (QoS 1), then poll the collection's count
- *                         until all N are stored: the stored rate.
+ *                         until all N are stored: the stored rate. Polls
+ *                         come every 50 ms while the end is far and every
+ *                         --poll-ms near it (see count_poll_ns).
  *   --rate R --duration S publish at R messages/s and poll for the new
  *                         documents of each room every --poll-ms: the time
  *                         from the intended send to the document being
@@ -327,12 +329,30 @@ static int metrics_open(struct probe *p)
 	return p->metric_base < 0 ? -1 : 0;
 }
 
+/* Count mode: how long until the next poll. While the end is far the
+ * probe polls less often (every 50 ms at most), so that its scrapes or
+ * counts take little CPU from the bridge it measures; near the end it is
+ * back to --poll-ms, which is the resolution of the stored time. The rate
+ * comes from the poller's own first sighting of progress (first_ns,
+ * first_stored), so it reads nothing the publishing thread writes. */
+static int64_t count_poll_ns(const struct probe *p, int64_t now, int64_t first_ns, long first_stored)
+{
+	const int64_t step = (int64_t)p->o.poll_ms * 1000000, far = 50 * INT64_C(1000000);
+	long done = p->stored - first_stored;
+	if (step >= far) return step;
+	if (first_ns == 0 || done <= 0 || now <= first_ns) return step;
+	/* Half the time the rate so far says is left. */
+	double left = (double)(p->o.count - p->stored) * (double)(now - first_ns) / (double)done / 2;
+	return left < (double)step ? step : left > (double)far ? far : (int64_t)left;
+}
+
 static void *poller(void *arg)
 {
 	struct probe *p = arg;
 	mongoc_collection_t *coll = mongoc_client_get_collection(p->mongo, p->o.db, "messages");
 	bool counting = p->o.rate <= 0;
-	int64_t deadline = 0;
+	int64_t deadline = 0, first_ns = 0;
+	long first_stored = 0;
 	for (;;) {
 		int64_t now = lg_now_ns();
 		if (counting && p->curl) {
@@ -345,10 +365,15 @@ static void *poller(void *arg)
 			for (int r = 0; r < p->o.rooms; r++) poll_room(p, coll, r);
 		}
 		if (p->stored >= p->o.count) break;
+		if (first_ns == 0 && p->stored > 0) {
+			first_ns = now;
+			first_stored = p->stored;
+		}
 		if (atomic_load(&p->publishing) == 0 && deadline == 0)
 			deadline = now + (int64_t)(p->o.timeout * 1e9);
 		if (deadline && now > deadline) break;
-		sleep_until(now + (int64_t)p->o.poll_ms * 1000000);
+		sleep_until(now + (counting ? count_poll_ns(p, now, first_ns, first_stored)
+					    : (int64_t)p->o.poll_ms * 1000000));
 	}
 	p->t_stored = lg_now_ns();
 	if (counting && p->curl) {
