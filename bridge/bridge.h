@@ -80,6 +80,7 @@ void blog(enum blog_level level, const char *fmt, ...) __attribute__((format(pri
 /* Aborts on out-of-memory: the one allocation policy of the bridge. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 /* Milliseconds on a monotonic clock, and since the Unix epoch. */
 long long bridge_now_ms(void);

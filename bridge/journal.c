@@ -206,9 +206,7 @@ static uint64_t *list_segments(struct journal *j, size_t *n)
 		if (sscanf(de->d_name, "journal-%20llu.lo%1s", &seq, tail) != 2 || strcmp(tail, "g") != 0) continue;
 		if (*n == cap) {
 			cap *= 2;
-			uint64_t *p = realloc(seqs, cap * sizeof(*seqs));
-			if (!p) abort();
-			seqs = p;
+			seqs = xrealloc(seqs, cap * sizeof(*seqs));
 		}
 		seqs[(*n)++] = seq;
 	}
@@ -359,9 +357,7 @@ static void buffer_record(struct journal *j, const uint8_t *head, const void *da
 	if (j->wlen + size > j->wcap) {
 		size_t cap = j->wcap ? j->wcap : 64u << 10;
 		while (cap < j->wlen + size) cap *= 2;
-		uint8_t *p = realloc(j->wbuf, cap);
-		if (!p) abort(); /* the bridge's out-of-memory policy */
-		j->wbuf = p;
+		j->wbuf = xrealloc(j->wbuf, cap);
 		j->wcap = cap;
 	}
 	uint8_t *at = j->wbuf + j->wlen;
