@@ -169,37 +169,6 @@ static void route_filters(struct bridge *b, char *buf, size_t cap)
 	}
 }
 
-/*
- * The filters this bridge last had granted live in journal_dir/SUBSCRIPTIONS.
- * A resumed session that already holds exactly them is not subscribed again:
- * besides being redundant, re-subscribing shared filters on a resumed
- * session leaks memory in the mosquitto 2.0.11 broker (seen under ASan).
- */
-static bool session_has(struct bridge *b, const char *filters)
-{
-	char path[4096], have[4096];
-	snprintf(path, sizeof(path), "%s/SUBSCRIPTIONS", b->cfg.journal_dir);
-	FILE *f = fopen(path, "r");
-	if (!f) return false;
-	size_t n = fread(have, 1, sizeof(have) - 1, f);
-	fclose(f);
-	have[n] = '\0';
-	return strcmp(have, filters) == 0;
-}
-
-static void remember_filters(struct bridge *b)
-{
-	char path[4096], tmp[4100], filters[4096];
-	route_filters(b, filters, sizeof(filters));
-	snprintf(path, sizeof(path), "%s/SUBSCRIPTIONS", b->cfg.journal_dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f) return;
-	bool ok = fputs(filters, f) >= 0;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, path) != 0) remove(tmp);
-}
-
 static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, const mosquitto_property *props)
 {
 	struct bridge *b = ud;
@@ -211,11 +180,12 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, cons
 	}
 	METRIC_SET(b, mqtt_connected, 1);
 	blog(BLOG_INFO, "connected to the broker (%s session)", flags & 1 ? "resumed" : "new");
+	/* Subscribe on every connect, resumed session or not: a broker restart
+	 * can resume the session without its shared subscriptions (mosquitto
+	 * 2.0.11 restores neither $share filters nor says so), and until the
+	 * bridge subscribes again the plugin refuses chat messages it could not
+	 * get stored. Subscribing to a filter the session holds replaces it. */
 	route_filters(b, filters, sizeof(filters));
-	if ((flags & 1) && session_has(b, filters)) {
-		blog(BLOG_INFO, "subscribed to %zu filters (kept by the session)", NROUTES);
-		return;
-	}
 	int n = 0;
 	for (char *f = filters, *nl; n < (int)NROUTES && (nl = strchr(f, '\n')) != NULL; f = nl + 1) {
 		*nl = '\0';
@@ -245,7 +215,6 @@ static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int count, c
 			return;
 		}
 	}
-	remember_filters(ud);
 	blog(BLOG_INFO, "subscribed to %d filters (shared group %s)", count,
 	     ((struct bridge *)ud)->cfg.mqtt_share_group);
 }

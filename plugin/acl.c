@@ -227,7 +227,9 @@ static int check_subscribe(struct chat *c, const struct mosquitto_evt_acl_check 
 	/* Shared subscriptions on chat topics are the bridge's way to scale. */
 	if (shared && !service) return MOSQ_ERR_ACL_DENIED;
 	if (t.kind == TOPIC_CHAT_WILDCARD) {
-		return service && service_filter(filter) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+		if (!service || !service_filter(filter)) return MOSQ_ERR_ACL_DENIED;
+		chat_storers_subscribed(c, ed->client, filter);
+		return MOSQ_ERR_SUCCESS;
 	}
 	return grant(c, ed->client, &t, acl_rules[t.kind].subscribe);
 }
@@ -273,6 +275,7 @@ static int check_unsubscribe(struct chat *c, const struct mosquitto_evt_acl_chec
 	const char *filter = topic_is_shared(ed->topic) ? share_filter(ed->topic) : ed->topic;
 	struct topic_ref t;
 	if (!filter) return MOSQ_ERR_SUCCESS;
+	chat_storers_unsubscribed(c, ed->client, filter);
 	topic_parse(filter, &t);
 	/* Leaving a chat topic is always allowed; others follow the policy. */
 	return t.kind == TOPIC_OTHER ? other_topics(c) : MOSQ_ERR_SUCCESS;
@@ -284,6 +287,7 @@ int chat_acl_on_disconnect(int event, void *event_data, void *userdata)
 	struct chat *c = userdata;
 	(void)event;
 	c->acl_gone = ed->client;
+	chat_storers_disconnected(c, ed->client);
 	return MOSQ_ERR_SUCCESS;
 }
 

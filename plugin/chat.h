@@ -59,6 +59,8 @@ enum chat_reject {
 	REJECT_BANNED_WORDS,  /* moderation.c: a banned word in a reject room */
 	REJECT_RATE_LIMITED,  /* flood.c: a token bucket ran dry */
 	REJECT_REPEATED,      /* flood.c: the same message too often */
+	REJECT_USER_PROPERTIES, /* message.c: MQTT 5 user properties from the client */
+	REJECT_STORE_UNAVAILABLE, /* message.c: no bridge subscribed (storers.c) */
 	REJECT_COUNT
 };
 
@@ -86,6 +88,7 @@ struct chat_config {
 	enum chat_other_topics other_topics; /* topics outside chat/ and $CONTROL/chat/ */
 	enum dm_policy dm_policy;       /* who may open a DM room: anyone, shared, nobody */
 	unsigned sys_interval;          /* seconds between $SYS/broker/chat/ updates; 0 = off */
+	bool require_store;             /* refuse chat messages while no bridge subscribes (storers.c) */
 	struct moderation_config mod;   /* moderation.h: banned words and flood options */
 };
 
@@ -99,6 +102,13 @@ struct chat_state {
 	unsigned long long dev, ino, size;
 	long long mtime_ns;
 	unsigned saves;       /* files written since start */
+};
+
+/* storers.c: client ids of the service sessions subscribed to every room's
+ * messages. */
+struct chat_storers {
+	char **ids;
+	size_t count, cap;
 };
 
 struct chat {
@@ -117,6 +127,8 @@ struct chat {
 	struct moderation *mod; /* moderation.c: word lists and filters */
 	struct flood *flood;    /* flood.c: buckets, repeats, offences */
 	struct topic_memo topics; /* acl.c, message.c: the last topic classified */
+	void (*prop_free)(void *); /* props.c: frees what a property reader copied out */
+	struct chat_storers storers;
 };
 
 /* options.c: fills cfg from the broker's options; logs and returns a
@@ -152,6 +164,25 @@ int chat_publish_event(struct chat *c, const char *room, const char *json, size_
 /* The retained [{"room","role"}] list on chat/users/{user}/rooms; call after
  * every change of the user's memberships. */
 int chat_publish_rooms_list(struct chat *c, const char *user);
+
+/* props.c: reading MQTT 5 properties on every broker version. Call
+ * chat_props_init once before any other. */
+void chat_props_init(struct chat *c);
+/* True when list holds a user property (nothing is copied). */
+bool chat_props_has_user_property(const mosquitto_property *list);
+/* The string / binary property id of list as a malloc'd copy (free()), or
+ * NULL when absent, empty (binary) or out of memory; *len gets the length. */
+char *chat_props_string(const struct chat *c, const mosquitto_property *list, int id);
+void *chat_props_binary(const struct chat *c, const mosquitto_property *list, int id, uint16_t *len);
+
+/* storers.c: true when a chat message accepted now would reach a bridge
+ * (or plugin_opt_require_store is off). The others follow the service
+ * client's subscriptions and disconnects (acl.c). */
+bool chat_store_ready(const struct chat *c);
+void chat_storers_subscribed(struct chat *c, const struct mosquitto *client, const char *filter);
+void chat_storers_unsubscribed(struct chat *c, const struct mosquitto *client, const char *filter);
+void chat_storers_disconnected(struct chat *c, const struct mosquitto *client);
+void chat_storers_free(struct chat *c);
 
 /* message.c: MOSQ_EVT_MESSAGE callback. */
 int chat_on_message(int event, void *event_data, void *userdata);

@@ -357,14 +357,12 @@ static void publish_reply(const char *topic, const char *json, const void *corr,
 	}
 }
 
-static void send_reply(const struct mosquitto_evt_control *ed, const char *json)
+static void send_reply(const struct chat *c, const struct mosquitto_evt_control *ed, const char *json)
 {
-	char *rt = NULL;
-	void *corr = NULL;
 	uint16_t corr_len = 0;
 	const char *user = mosquitto_client_username(ed->client);
-	mosquitto_property_read_string(ed->properties, MQTT_PROP_RESPONSE_TOPIC, &rt, false);
-	mosquitto_property_read_binary(ed->properties, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len, false);
+	char *rt = chat_props_string(c, ed->properties, MQTT_PROP_RESPONSE_TOPIC);
+	void *corr = chat_props_binary(c, ed->properties, MQTT_PROP_CORRELATION_DATA, &corr_len);
 	publish_reply(CONTROL_RESPONSE_TOPIC, json, corr, corr_len);
 	if (rt && strcmp(rt, CONTROL_RESPONSE_TOPIC) != 0) {
 		if (response_topic_allowed(rt, user)) publish_reply(rt, json, corr, corr_len);
@@ -373,8 +371,8 @@ static void send_reply(const struct mosquitto_evt_control *ed, const char *json)
 					     "replied on " CONTROL_RESPONSE_TOPIC " only",
 					     mosquitto_client_id(ed->client), user, rt);
 	}
-	mosquitto_free(rt);
-	mosquitto_free(corr);
+	free(rt);
+	free(corr);
 }
 
 static int on_control(int event, void *event_data, void *userdata)
@@ -391,7 +389,7 @@ static int on_control(int event, void *event_data, void *userdata)
 	cJSON *reply = run_request(c, ed->client, ed->payload, ed->payloadlen);
 	char *json = reply ? cJSON_PrintUnformatted(reply) : NULL;
 	cJSON_Delete(reply);
-	if (json) send_reply(ed, json);
+	if (json) send_reply(c, ed, json);
 	else mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "out of memory answering a control request");
 	free(json);
 	/* Any other value would make the broker drop the admin's connection. */

@@ -98,6 +98,18 @@ static int refuse(struct chat *c, const struct mosquitto_evt_message *ed, const 
 	return MOSQ_ERR_ACL_DENIED;
 }
 
+/* No bridge would store the message (storers.c). MQTT 5 clients get PUBACK
+ * 0x87 and a notice. A 3.1.1 client's PUBACK cannot say no, and one that
+ * says yes would be a lie: any error but "denied" makes the broker close
+ * the connection without acknowledging, and the client sends the message
+ * again once it is back. */
+static int refuse_unstored(struct chat *c, const struct mosquitto_evt_message *ed, const char *user, const char *room)
+{
+	int rc = refuse(c, ed, user, REJECT_STORE_UNAVAILABLE, room, NULL, 0);
+	if (ed->qos > 0 && mosquitto_client_protocol_version(ed->client) != 5) return MOSQ_ERR_NOT_SUPPORTED;
+	return rc;
+}
+
 static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct topic_ref *t)
 {
 	const char *user = mosquitto_client_username(ed->client);
@@ -108,6 +120,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	memcpy(room, t->id, t->id_len);
 	room[t->id_len] = '\0';
 	if (ed->retain) return refuse(c, ed, user, REJECT_RETAINED, room, NULL, 0);
+	if (!chat_store_ready(c)) return refuse_unstored(c, ed, user, room);
 	if (chat_user_muted(c, user, room, now, &until)) return refuse(c, ed, user, REJECT_MUTED, room, NULL, until);
 	int rc = envelope_parse_client(ed->payload, ed->payloadlen, &c->cfg.limits, c->scratch,
 				       c->cfg.limits.max_payload + 1, &m);
@@ -135,86 +148,34 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	return rc;
 }
 
-/* Copies one property of any type onto *dst. */
-static int copy_property(mosquitto_property **dst, const mosquitto_property *p)
-{
-	int id = mosquitto_property_identifier(p), type = 0, same;
-	if (mosquitto_string_to_property_info(mosquitto_property_identifier_to_string(id), &same, &type)) {
-		return MOSQ_ERR_INVAL;
-	}
-	uint8_t u8;
-	uint16_t u16;
-	uint32_t u32;
-	void *bin = NULL;
-	char *name = NULL, *value = NULL;
-	int rc = MOSQ_ERR_INVAL;
-	switch (type) {
-	case MQTT_PROP_TYPE_BYTE:
-		if (mosquitto_property_read_byte(p, id, &u8, false)) rc = mosquitto_property_add_byte(dst, id, u8);
-		break;
-	case MQTT_PROP_TYPE_INT16:
-		if (mosquitto_property_read_int16(p, id, &u16, false)) rc = mosquitto_property_add_int16(dst, id, u16);
-		break;
-	case MQTT_PROP_TYPE_INT32:
-		if (mosquitto_property_read_int32(p, id, &u32, false)) rc = mosquitto_property_add_int32(dst, id, u32);
-		break;
-	case MQTT_PROP_TYPE_VARINT:
-		if (mosquitto_property_read_varint(p, id, &u32, false)) rc = mosquitto_property_add_varint(dst, id, u32);
-		break;
-	case MQTT_PROP_TYPE_BINARY:
-		if (mosquitto_property_read_binary(p, id, &bin, &u16, false)) rc = mosquitto_property_add_binary(dst, id, bin, u16);
-		break;
-	case MQTT_PROP_TYPE_STRING:
-		if (mosquitto_property_read_string(p, id, &value, false)) rc = mosquitto_property_add_string(dst, id, value);
-		break;
-	case MQTT_PROP_TYPE_STRING_PAIR:
-		if (mosquitto_property_read_string_pair(p, id, &name, &value, false)) {
-			rc = mosquitto_property_add_string_pair(dst, id, name, value);
-		}
-		break;
-	default: break;
-	}
-	/* Allocated by the broker's copy of libmosquitto's readers. */
-	mosquitto_free(bin);
-	mosquitto_free(name);
-	mosquitto_free(value);
-	return rc;
-}
-
-static bool is_from_property(const mosquitto_property *p)
-{
-	char *name = NULL, *value = NULL;
-	if (mosquitto_property_identifier(p) != MQTT_PROP_USER_PROPERTY) return false;
-	if (!mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value, false)) return false;
-	bool from = name && strcmp(name, "from") == 0;
-	mosquitto_free(name);
-	mosquitto_free(value);
-	return from;
-}
-
 /* Requests to the bridge (history, read markers, devices) carry the v5 user
- * property from = the authenticated user, so the bridge knows who asks; a
- * "from" the client put there is dropped first. */
+ * property from = the authenticated user, so the bridge knows who asks.
+ * The client's own user properties were refused before (chat_on_message),
+ * so this one is the only one; appending keeps the list the broker's. */
 static int stamp_requester(struct mosquitto_evt_message *ed)
 {
 	const char *user = mosquitto_client_username(ed->client);
-	mosquitto_property *props = NULL;
 	if (!user) return MOSQ_ERR_ACL_DENIED;
-	for (const mosquitto_property *p = ed->properties; p; p = mosquitto_property_next(p)) {
-		if (is_from_property(p)) continue;
-		if (copy_property(&props, p) != MOSQ_ERR_SUCCESS) {
-			mosquitto_property_free_all(&props);
-			return MOSQ_ERR_ACL_DENIED;
-		}
-	}
-	if (mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "from", user)) {
-		mosquitto_property_free_all(&props);
+	if (mosquitto_property_add_string_pair(&ed->properties, MQTT_PROP_USER_PROPERTY, "from", user))
 		return MOSQ_ERR_ACL_DENIED;
-	}
-	/* The broker keeps whatever list the event holds: the old one is ours to free. */
-	mosquitto_property_free_all(&ed->properties);
-	ed->properties = props;
 	return MOSQ_ERR_SUCCESS;
+}
+
+/* Client user properties ride along to every subscriber next to the
+ * envelope (and to the bridge next to "from"), where they could pass for
+ * server facts; the sender is told why. */
+static int refuse_user_properties(struct chat *c, const struct mosquitto_evt_message *ed, const struct topic_ref *t)
+{
+	const char *user = mosquitto_client_username(ed->client);
+	char room[TOPIC_ROOM_MAX + 1] = "";
+	if (t->kind != TOPIC_USER_DEVICES) {
+		memcpy(room, t->id, t->id_len);
+		room[t->id_len] = '\0';
+	}
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, CHAT_LOG_PREFIX "refused publish from %s on %s: %s", user ? user : "",
+			     ed->topic, chat_reject_name(REJECT_USER_PROPERTIES));
+	chat_refuse_notice(c, user, REJECT_USER_PROPERTIES, room[0] ? room : NULL, strlen(room), NULL, 0);
+	return MOSQ_ERR_ACL_DENIED;
 }
 
 int chat_on_message(int event, void *event_data, void *userdata)
@@ -224,11 +185,8 @@ int chat_on_message(int event, void *event_data, void *userdata)
 	struct topic_ref t;
 	(void)event;
 	topic_parse_memo(&c->topics, ed->topic, &t); /* parsed by the write check just before */
-	switch (t.kind) {
-	case TOPIC_ROOM_MESSAGES: return stamp(c, ed, &t);
-	case TOPIC_ROOM_HISTORY:
-	case TOPIC_ROOM_READ:
-	case TOPIC_USER_DEVICES: return stamp_requester(ed);
-	default: return MOSQ_ERR_SUCCESS;
-	}
+	bool request = t.kind == TOPIC_ROOM_HISTORY || t.kind == TOPIC_ROOM_READ || t.kind == TOPIC_USER_DEVICES;
+	if (t.kind != TOPIC_ROOM_MESSAGES && !request) return MOSQ_ERR_SUCCESS;
+	if (chat_props_has_user_property(ed->properties)) return refuse_user_properties(c, ed, &t);
+	return request ? stamp_requester(ed) : stamp(c, ed, &t);
 }

@@ -29,6 +29,8 @@ static const char *const reject_names[REJECT_COUNT] = {
 	[REJECT_BANNED_WORDS] = "banned_words",
 	[REJECT_RATE_LIMITED] = "rate_limited",
 	[REJECT_REPEATED] = "repeated",
+	[REJECT_USER_PROPERTIES] = "user_properties",
+	[REJECT_STORE_UNAVAILABLE] = "store_unavailable",
 };
 
 const char *chat_reject_name(enum chat_reject why)

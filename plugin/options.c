@@ -97,6 +97,17 @@ bool user_list_has(const struct user_list *l, const char *user)
 	return user && l->count && bsearch(&user, l->users, l->count, sizeof(*l->users), cmp_str);
 }
 
+static int parse_bool(const char *k, const char *v, bool *out)
+{
+	if (strcmp(v, "true") == 0) *out = true;
+	else if (strcmp(v, "false") == 0) *out = false;
+	else {
+		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "plugin_opt_%s: '%s' is not true or false", k, v);
+		return MOSQ_ERR_INVAL;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
 int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int opt_count)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -106,6 +117,7 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 	cfg->other_topics = OTHER_DEFER;
 	cfg->dm_policy = DM_SHARED;
 	cfg->sys_interval = DEFAULT_SYS_INTERVAL;
+	cfg->require_store = true;
 	moderation_config_defaults(&cfg->mod);
 	for (int i = 0; i < opt_count; i++) {
 		const char *k = opts[i].key, *v = opts[i].value ? opts[i].value : "";
@@ -138,6 +150,8 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 			size_t secs;
 			rc = parse_size(k, v, 0, 86400, &secs);
 			cfg->sys_interval = (unsigned)secs;
+		} else if (strcmp(k, "require_store") == 0) {
+			rc = parse_bool(k, v, &cfg->require_store);
 		} else if (moderation_option_known(k)) {
 			rc = moderation_config_option(&cfg->mod, k, v);
 		} else if (chat_auth_option_known(k)) {

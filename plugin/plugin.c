@@ -40,6 +40,7 @@ static void chat_free(struct chat *c)
 	rooms_clear(&c->rooms);
 	moderation_free(c);
 	sanctions_clear(&c->sanctions);
+	chat_storers_free(c);
 	strbuf_free(&c->out);
 	free(c->scratch);
 	chat_config_free(&c->cfg);
@@ -60,6 +61,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	struct chat *c = calloc(1, sizeof(*c));
 	if (!c) return MOSQ_ERR_NOMEM;
 	c->pid = identifier;
+	chat_props_init(c);
 	strbuf_init(&c->out);
 	rooms_init(&c->rooms);
 	int rc = chat_config_load(&c->cfg, opts, opt_count);

@@ -36,8 +36,9 @@ struct tc;
 /*
  * Connects client_id as user (password "<user>-pw" unless password is
  * given; user NULL = anonymous) with protocol TC_V311 or TC_V5. Returns the
- * client, or NULL when the broker refused; *connack gets the CONNACK
- * reason code (0 = accepted) when not NULL.
+ * client, or NULL when the broker refused or could not be reached;
+ * *connack gets the CONNACK reason code (0 = accepted; -1 = no CONNACK)
+ * when not NULL.
  */
 struct tc *tc_connect(struct harness *h, const char *client_id, const char *user, const char *password,
 		      int protocol, int *connack);

@@ -307,8 +307,12 @@ void h_start_broker(struct harness *h, const char *extra_conf)
 		 "plugin_opt_password_file %s\n"
 		 "plugin_opt_admins admin\n"
 		 "plugin_opt_service_users bridge\n"
+		 /* A test that starts no MongoDB starts no bridge either, and
+		  * wants its messages accepted all the same. */
+		 "plugin_opt_require_store %s\n"
 		 "%s",
-		 h->broker_port, h->broker.log, plugin_path(), h->passwd_file, extra_conf ? extra_conf : "");
+		 h->broker_port, h->broker.log, plugin_path(), h->passwd_file, h->mongo_uri[0] ? "true" : "false",
+		 extra_conf ? extra_conf : "");
 	h_write_file(h->broker_conf, conf);
 	h_restart_broker(h);
 }
