@@ -89,6 +89,9 @@ struct chat_config {
 	enum dm_policy dm_policy;       /* who may open a DM room: anyone, shared, nobody */
 	unsigned sys_interval;          /* seconds between $SYS/broker/chat/ updates; 0 = off */
 	bool require_store;             /* refuse chat messages while no bridge subscribes (storers.c) */
+	char *spool_file;               /* spool.c; NULL = no spool */
+	uint64_t spool_keep_ms;         /* age at which the current spool file rotates */
+	size_t spool_max_bytes;         /* both spool files together, at most about */
 	struct moderation_config mod;   /* moderation.h: banned words and flood options */
 };
 
@@ -102,6 +105,16 @@ struct chat_state {
 	unsigned long long dev, ino, size;
 	long long mtime_ns;
 	unsigned saves;       /* files written since start */
+};
+
+/* spool.c: the write-ahead copy of acknowledged chat messages. */
+struct chat_spool {
+	char *path, *old; /* <spool_file> and <spool_file>.old; NULL = no spool */
+	int fd;           /* the current file, for appending; -1 = none */
+	size_t bytes;     /* in the current file */
+	uint64_t since_ms; /* when the current file was started */
+	bool replay;      /* hand the spool to the first storer (storers.c) */
+	struct strbuf rec; /* one record, reused */
 };
 
 /* storers.c: client ids of the service sessions subscribed to every room's
@@ -129,6 +142,7 @@ struct chat {
 	struct topic_memo topics; /* acl.c, message.c: the last topic classified */
 	void (*prop_free)(void *); /* props.c: frees what a property reader copied out */
 	struct chat_storers storers;
+	struct chat_spool spool;
 };
 
 /* options.c: fills cfg from the broker's options; logs and returns a
@@ -183,6 +197,18 @@ void chat_storers_subscribed(struct chat *c, const struct mosquitto *client, con
 void chat_storers_unsubscribed(struct chat *c, const struct mosquitto *client, const char *filter);
 void chat_storers_disconnected(struct chat *c, const struct mosquitto *client);
 void chat_storers_free(struct chat *c);
+
+/* spool.c: chat_spool_open at init (cfg.spool_file NULL = no spool),
+ * chat_spool_close at cleanup. chat_spool_append writes one envelope
+ * before the broker acknowledges it: 0, or a CHAT_ERR_* when it could not
+ * (the message must then be refused). chat_spool_tick rotates the files;
+ * chat_spool_replay hands what the spool holds to client_id, once after
+ * start. */
+int chat_spool_open(struct chat *c);
+void chat_spool_close(struct chat *c);
+int chat_spool_append(struct chat *c, const char *env, size_t len);
+void chat_spool_tick(struct chat *c, uint64_t now);
+void chat_spool_replay(struct chat *c, const char *client_id);
 
 /* message.c: MOSQ_EVT_MESSAGE callback. */
 int chat_on_message(int event, void *event_data, void *userdata);

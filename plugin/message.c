@@ -143,6 +143,9 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	moderation_stamp(c, &mv, &e); /* masked text, flagged, the moderation event */
 	strbuf_reset(&c->out);
 	if (envelope_write(&c->out, &e) != CHAT_OK) return MOSQ_ERR_NOMEM;
+	/* Before the broker acknowledges it: a QoS 0 message gets no "ok". */
+	if (ed->qos > 0 && chat_spool_append(c, c->out.buf, c->out.len) != CHAT_OK)
+		return refuse_unstored(c, ed, user, room);
 	rc = replace_payload(ed, &c->out);
 	if (rc == MOSQ_ERR_SUCCESS) c->stats.messages_accepted++;
 	return rc;

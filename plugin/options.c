@@ -15,6 +15,8 @@
 #define DEFAULT_MAX_DATA 4096
 #define DEFAULT_STATE_SAVE_MS 500
 #define DEFAULT_SYS_INTERVAL 10
+#define DEFAULT_SPOOL_KEEP_S 3600
+#define DEFAULT_SPOOL_MAX_BYTES (64u * 1024 * 1024)
 
 static int parse_size(const char *key, const char *value, size_t min, size_t max, size_t *out)
 {
@@ -108,6 +110,18 @@ static int parse_bool(const char *k, const char *v, bool *out)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* Without plugin_opt_spool_file, the spool sits beside the state file. */
+static int default_spool_file(struct chat_config *cfg)
+{
+	if (!cfg->state_file) return MOSQ_ERR_SUCCESS;
+	size_t n = strlen(cfg->state_file);
+	cfg->spool_file = malloc(n + sizeof(".spool"));
+	if (!cfg->spool_file) return MOSQ_ERR_NOMEM;
+	memcpy(cfg->spool_file, cfg->state_file, n);
+	memcpy(cfg->spool_file + n, ".spool", sizeof(".spool"));
+	return MOSQ_ERR_SUCCESS;
+}
+
 int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int opt_count)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -118,6 +132,9 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 	cfg->dm_policy = DM_SHARED;
 	cfg->sys_interval = DEFAULT_SYS_INTERVAL;
 	cfg->require_store = true;
+	cfg->spool_keep_ms = DEFAULT_SPOOL_KEEP_S * 1000u;
+	cfg->spool_max_bytes = DEFAULT_SPOOL_MAX_BYTES;
+	bool spool_set = false;
 	moderation_config_defaults(&cfg->mod);
 	for (int i = 0; i < opt_count; i++) {
 		const char *k = opts[i].key, *v = opts[i].value ? opts[i].value : "";
@@ -152,6 +169,17 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 			cfg->sys_interval = (unsigned)secs;
 		} else if (strcmp(k, "require_store") == 0) {
 			rc = parse_bool(k, v, &cfg->require_store);
+		} else if (strcmp(k, "spool_file") == 0) {
+			free(cfg->spool_file);
+			cfg->spool_file = *v && strcmp(v, "none") != 0 ? strdup(v) : NULL;
+			if (cfg->spool_file == NULL && *v && strcmp(v, "none") != 0) rc = MOSQ_ERR_NOMEM;
+			spool_set = true;
+		} else if (strcmp(k, "spool_keep") == 0) {
+			size_t secs;
+			rc = parse_size(k, v, 1, 7u * 86400, &secs);
+			cfg->spool_keep_ms = (uint64_t)secs * 1000u;
+		} else if (strcmp(k, "spool_max_bytes") == 0) {
+			rc = parse_size(k, v, 64u * 1024, (size_t)1 << 34, &cfg->spool_max_bytes);
 		} else if (moderation_option_known(k)) {
 			rc = moderation_config_option(&cfg->mod, k, v);
 		} else if (chat_auth_option_known(k)) {
@@ -161,7 +189,7 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 		}
 		if (rc != MOSQ_ERR_SUCCESS) return rc;
 	}
-	return MOSQ_ERR_SUCCESS;
+	return spool_set ? MOSQ_ERR_SUCCESS : default_spool_file(cfg);
 }
 
 void chat_config_free(struct chat_config *cfg)
@@ -170,6 +198,8 @@ void chat_config_free(struct chat_config *cfg)
 	cfg->node_id = NULL;
 	free(cfg->state_file);
 	cfg->state_file = NULL;
+	free(cfg->spool_file);
+	cfg->spool_file = NULL;
 	user_list_free(&cfg->admins);
 	user_list_free(&cfg->service_users);
 	chat_auth_config_free(&cfg->auth);

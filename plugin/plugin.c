@@ -41,6 +41,8 @@ static void chat_free(struct chat *c)
 	moderation_free(c);
 	sanctions_clear(&c->sanctions);
 	chat_storers_free(c);
+	chat_spool_close(c);
+	strbuf_free(&c->spool.rec);
 	strbuf_free(&c->out);
 	free(c->scratch);
 	chat_config_free(&c->cfg);
@@ -63,6 +65,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	c->pid = identifier;
 	chat_props_init(c);
 	strbuf_init(&c->out);
+	strbuf_init(&c->spool.rec);
+	c->spool.fd = -1;
 	rooms_init(&c->rooms);
 	int rc = chat_config_load(&c->cfg, opts, opt_count);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
@@ -76,6 +80,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	rc = moderation_init(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = chat_state_load(c);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
+	rc = chat_spool_open(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	/* Before control: its RELOAD callback must not be the first (auth.c). */
 	rc = chat_auth_register(c);

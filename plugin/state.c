@@ -542,6 +542,7 @@ int chat_state_on_tick(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)event_data;
 	c->state.last_tick_ms = now;
+	chat_spool_tick(c, now);
 	if (now - c->state.last_sweep_ms >= SWEEP_EVERY_MS) {
 		c->state.last_sweep_ms = now;
 		if (sanctions_sweep(&c->sanctions, now) > 0) chat_state_dirty(c);

@@ -62,6 +62,7 @@ void chat_storers_subscribed(struct chat *c, const struct mosquitto *client, con
 	s->ids[s->count++] = copy;
 	mosquitto_log_printf(MOSQ_LOG_INFO, CHAT_LOG_PREFIX "%s subscribed to every room's messages (%zu storing)",
 			     id, s->count);
+	chat_spool_replay(c, id); /* after a restart, what the broker may have lost */
 }
 
 void chat_storers_unsubscribed(struct chat *c, const struct mosquitto *client, const char *filter)

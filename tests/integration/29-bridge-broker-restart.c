@@ -8,7 +8,10 @@
  * after reconnecting. While no bridge is subscribed after the restart, the
  * plugin refuses chat messages instead of acknowledging them: MQTT 5 gets
  * PUBACK 0x87 and an inbox notice "store_unavailable", MQTT 3.1.1 (whose
- * PUBACK cannot say no) loses its connection and no PUBACK.
+ * PUBACK cannot say no) loses its connection and no PUBACK. And with the
+ * bridge stopped (SIGSTOP), so that the broker only queues what it
+ * acknowledges, a SIGKILL of the broker loses nothing either: the plugin's
+ * spool hands those messages to the bridge once it subscribes again.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -45,6 +48,7 @@ static int setup(void **state)
 	h_start_bridge(&H, NULL);
 	h_setup_room(&H, "r29a", members);
 	h_setup_room(&H, "r29b", members);
+	h_setup_room(&H, "r29d", members);
 	return 0;
 }
 
@@ -138,6 +142,30 @@ static void test_kill9_restart_loses_nothing(void **state)
 	restart_under_stream("r29b", SIGKILL);
 }
 
+/* The broker acknowledges while the bridge is frozen (past its Receive Maximum
+ * of 1,000 the rest waits in the broker's memory), then dies: what it
+ * had only in memory comes back from the spool. */
+static void test_kill9_with_bridge_behind_loses_nothing(void **state)
+{
+	(void)state;
+	char payload[96];
+	struct tc *a = tc_open(&H, "alice-29d", "alice", TC_V5);
+	assert_int_equal(kill(H.bridge.pid, SIGSTOP), 0);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(payload, sizeof(payload), "{\"text\":\"behind %d\",\"cid\":\"d-%d\"}", i, i);
+		assert_int_equal(tc_pub(a, "chat/rooms/r29d/messages", payload, 1), 0);
+	}
+	tc_close(a);
+	h_stop(&H.broker, SIGKILL, 10000);
+	h_restart_broker(&H);
+	assert_int_equal(kill(H.bridge.pid, SIGCONT), 0);
+	assert_true(h_wait_log(H.broker.log, "spool:", 20000));
+	assert_true(h_mongo_wait_count(&H, "messages", "{\"room\":\"r29d\"}", 3000, 30000));
+	assert_true(h_wait_metric_eq(&H.bridge, "chat_bridge_journal_records", 0, 10000));
+	assert_int_equal(h_mongo_count(&H, "messages", "{\"room\":\"r29d\"}"), 3000);
+	assert_int_equal(h_mongo_distinct_count(&H, "messages", "cid", "{\"room\":\"r29d\"}"), 3000);
+}
+
 /* With the bridge away and the broker restarted, no subscription exists
  * that would store a message: it is refused, never acknowledged. */
 static void test_no_bridge_no_success(void **state)
@@ -169,6 +197,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_clean_restart_loses_nothing),
 		cmocka_unit_test(test_kill9_restart_loses_nothing),
+		cmocka_unit_test(test_kill9_with_bridge_behind_loses_nothing),
 		cmocka_unit_test(test_no_bridge_no_success),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
