@@ -12,9 +12,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Mosquitto 2.1 gathers its headers under <mosquitto.h> and warns on the
+ * 2.0 names, which are all that 2.0.x has. */
+#if __has_include(<mosquitto/broker.h>)
+#include <mosquitto.h>
+#else
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
+#include <mqtt_protocol.h>
+#endif
 
 #include "auth.h"
 #include "envelope.h"

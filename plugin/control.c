@@ -21,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mqtt_protocol.h>
-
 #include "chat_err.h"
 #include "control.h"
 #include "topic.h"

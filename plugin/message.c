@@ -8,8 +8,6 @@
  */
 #include <string.h>
 
-#include <mqtt_protocol.h>
-
 #include "chat.h"
 #include "chat_err.h"
 #include "topic.h"

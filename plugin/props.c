@@ -20,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mqtt_protocol.h>
-
 #include "chat.h"
 
 /* mosquitto_plugin_set_info is a 2.1 name, absent from every 2.0.x broker. */
