@@ -10,7 +10,7 @@ chat_packages=(
 	mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
 	libmongoc-dev libbson-dev libcurl4-openssl-dev libcjson-dev libssl-dev
 	uthash-dev libmicrohttpd-dev libcmocka-dev libutf8proc-dev
-	jq curl valgrind
+	jq curl valgrind openssl
 )
 
 log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
