@@ -37,7 +37,7 @@ static int setup(void **state)
 {
 	char extra[1024];
 	(void)state;
-	h_init(&H, "29-bridge-broker-restart");
+	h_init(&H, "70-restart-broker");
 	h_start_mongo(&H);
 	snprintf(extra, sizeof(extra),
 		 "persistence true\npersistence_location %s/\nmax_queued_messages 1000000\n"
