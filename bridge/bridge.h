@@ -122,12 +122,21 @@ void history_req_free(void *req);
 int mqtt_init(struct bridge *b);
 int mqtt_run(struct bridge *b);
 void mqtt_close(struct bridge *b);
-/* The publisher as stamped by the plugin: the single v5 user property
- * `from`, a valid user id, copied into out. False when absent, repeated or
- * invalid. */
-bool mqtt_sender(const mosquitto_property *props, char *out, size_t cap);
 /* Publishes a reply (any thread). props may be NULL. 0 or a MOSQ_ERR_*. */
 int mqtt_reply(struct bridge *b, const char *topic, const char *payload, size_t len, const mosquitto_property *props);
+
+/* request.c: what the bridge reads from a request, one set of rules for
+ * all. */
+struct json_span;
+/* The requester: the single v5 user property `from` (set by the plugin), a
+ * valid user id, copied into out. False, after a log line naming msg's
+ * topic, when it is absent, repeated or invalid: drop the request. */
+bool request_sender(const struct mosquitto_message *msg, const mosquitto_property *props, char *out,
+		    size_t cap);
+/* A JSON string value as a C string into out (capacity cap): its length,
+ * or -1 (out emptied) when it is not a string, does not fit, or holds
+ * U+0000 (which would cut it short). */
+long request_string(const struct json_span *v, char *out, size_t cap);
 
 /*
  * main.c: called by the store thread once per message that MongoDB has

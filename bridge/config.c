@@ -4,6 +4,9 @@
  * environment overrides so secrets need not sit in the file: each key K can
  * be set by CHAT_BRIDGE_<K in upper case>, e.g. CHAT_BRIDGE_MQTT_PASSWORD.
  * One table describes every key: its kind, where it goes and its range.
+ * Each value is checked as it is read, so an error names file:line (or
+ * the environment variable); checks between keys, made once everything is
+ * read, name the line of the key they are about.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -20,6 +23,7 @@ enum key_kind {
 	KEY_OPTIONAL, /* text; empty turns the feature off */
 	KEY_INT,      /* integer in [min, max] */
 	KEY_SIZE,     /* bytes, optional k/M/G suffix (powers of 1024), in [min, max] */
+	KEY_PUSH,     /* non-empty text that push.c checks */
 };
 
 struct key_def {
@@ -35,7 +39,7 @@ struct key_def {
 #define INT_KEY(k, lo, hi) {#k, KEY_INT, OFF(k), lo, hi}
 #define SIZE_KEY(k, lo, hi) {#k, KEY_SIZE, OFF(k), lo, hi}
 /* Push keys stay text here; push.c parses and checks them. */
-#define PUSH_KEY(name, field) {name, KEY_STRING, OFF(push.field), 0, 0}
+#define PUSH_KEY(name, field) {name, KEY_PUSH, OFF(push.field), 0, 0}
 
 static const struct key_def keys[] = {
 	STR_KEY(mqtt_host),
@@ -79,12 +83,50 @@ static const struct key_def keys[] = {
 	PUSH_KEY("apns_base_url", apns_base_url),
 };
 
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Where each key got its value, for the checks between keys. */
+struct origin {
+	const char *path;
+	unsigned line[NKEYS];  /* 0 = not in the file */
+	bool env[NKEYS];       /* set by CHAT_BRIDGE_<KEY> (wins over the file) */
+};
+
+struct loading {
+	struct bridge_config *cfg;
+	struct origin *at;
+};
+
 static const struct key_def *find_key(const char *name)
 {
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+	for (size_t i = 0; i < NKEYS; i++) {
 		if (strcmp(keys[i].name, name) == 0) return &keys[i];
 	}
 	return NULL;
+}
+
+/* "CHAT_BRIDGE_<KEY>" into var. */
+static void env_name(const struct key_def *k, char *var, size_t cap)
+{
+	size_t n = (size_t)snprintf(var, cap, "CHAT_BRIDGE_");
+	for (const char *p = k->name; *p && n + 1 < cap; p++) var[n++] = (char)toupper((unsigned char)*p);
+	var[n] = '\0';
+}
+
+/* Logs why, prefixed with where key got its value. */
+static void log_at(const struct origin *at, const char *key, const char *why)
+{
+	const struct key_def *k = find_key(key);
+	size_t i = k ? (size_t)(k - keys) : NKEYS;
+	char var[64];
+	if (i < NKEYS && at->env[i]) {
+		env_name(k, var, sizeof(var));
+		blog(BLOG_ERR, "environment %s: %s", var, why);
+	} else if (i < NKEYS && at->line[i]) {
+		blog(BLOG_ERR, "%s:%u: %s", at->path, at->line[i], why);
+	} else {
+		blog(BLOG_ERR, "%s", why);
+	}
 }
 
 /* Parses an integer with an optional k/M/G suffix when sized. */
@@ -131,20 +173,24 @@ static int set_key(struct bridge_config *cfg, const struct key_def *k, const cha
 		return CHAT_ERR_INVAL;
 	}
 	if (k->kind == KEY_INT || k->kind == KEY_SIZE) return set_number(cfg, k, value, why, whylen);
+	if (k->kind == KEY_PUSH && push_check_setting(k->name, value, why, whylen) != 0)
+		return CHAT_ERR_INVAL;
 	char **slot = (char **)(void *)((char *)cfg + k->offset);
 	free(*slot);
 	*slot = xstrdup(value);
 	return CHAT_OK;
 }
 
-static int on_line(const char *key, const char *value, void *ud, char *why, size_t whylen)
+static int on_line(const char *key, const char *value, unsigned line, void *ud, char *why, size_t whylen)
 {
+	struct loading *l = ud;
 	const struct key_def *k = find_key(key);
 	if (!k) {
 		snprintf(why, whylen, "unknown key '%s'", key);
 		return CHAT_ERR_INVAL;
 	}
-	return set_key(ud, k, value, why, whylen);
+	l->at->line[k - keys] = line;
+	return set_key(l->cfg, k, value, why, whylen);
 }
 
 static void set_defaults(struct bridge_config *cfg)
@@ -168,18 +214,14 @@ static void set_defaults(struct bridge_config *cfg)
 	cfg->metrics_listen = xstrdup("127.0.0.1:9883");
 }
 
-static int apply_env(struct bridge_config *cfg)
+static int apply_env(struct bridge_config *cfg, struct origin *at)
 {
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		char var[64] = "CHAT_BRIDGE_";
-		size_t n = strlen(var);
-		for (const char *p = keys[i].name; *p && n < sizeof(var) - 1; p++) {
-			var[n++] = (char)toupper((unsigned char)*p);
-		}
-		var[n] = '\0';
+	for (size_t i = 0; i < NKEYS; i++) {
+		char var[64], why[512];
+		env_name(&keys[i], var, sizeof(var));
 		const char *v = getenv(var);
-		char why[128];
 		if (!v) continue;
+		at->env[i] = true;
 		if (set_key(cfg, &keys[i], v, why, sizeof(why)) != CHAT_OK) {
 			blog(BLOG_ERR, "environment %s: %s", var, why);
 			return -1;
@@ -189,16 +231,20 @@ static int apply_env(struct bridge_config *cfg)
 }
 
 /* Checks between keys, after everything is read. */
-static int check_config(struct bridge_config *cfg)
+static int check_config(struct bridge_config *cfg, const struct origin *at)
 {
+	char why[512];
 	if (cfg->history_limit_default > cfg->history_limit_max) {
-		blog(BLOG_ERR, "history_limit_default (%d) is above history_limit_max (%d)",
-		     cfg->history_limit_default, cfg->history_limit_max);
+		snprintf(why, sizeof(why), "history_limit_default (%d) is above history_limit_max (%d)",
+			 cfg->history_limit_default, cfg->history_limit_max);
+		const struct key_def *d = find_key("history_limit_default");
+		bool named = at->line[d - keys] || at->env[d - keys];
+		log_at(at, named ? "history_limit_default" : "history_limit_max", why);
 		return -1;
 	}
-	char why[512];
-	if (push_check_settings(&cfg->push, why, sizeof(why)) != 0) {
-		blog(BLOG_ERR, "%s", why);
+	const char *key = NULL;
+	if (push_check_settings(&cfg->push, why, sizeof(why), &key) != 0) {
+		log_at(at, key, why);
 		return -1;
 	}
 	if (cfg->mqtt_username && !cfg->mqtt_password) {
@@ -209,20 +255,22 @@ static int check_config(struct bridge_config *cfg)
 
 int config_load(struct bridge_config *cfg, const char *path)
 {
-	char err[512];
+	char err[1024];
+	struct origin at = {.path = path};
+	struct loading l = {cfg, &at};
 	set_defaults(cfg);
-	if (path && kvconf_parse_file(path, on_line, cfg, err, sizeof(err)) != CHAT_OK) {
+	if (path && kvconf_parse_file(path, on_line, &l, err, sizeof(err)) != CHAT_OK) {
 		blog(BLOG_ERR, "%s", err);
 		return -1;
 	}
-	if (apply_env(cfg) != 0) return -1;
-	return check_config(cfg);
+	if (apply_env(cfg, &at) != 0) return -1;
+	return check_config(cfg, &at);
 }
 
 void config_free(struct bridge_config *cfg)
 {
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (keys[i].kind != KEY_STRING && keys[i].kind != KEY_OPTIONAL) continue;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].kind == KEY_INT || keys[i].kind == KEY_SIZE) continue;
 		char **slot = (char **)(void *)((char *)cfg + keys[i].offset);
 		free(*slot);
 		*slot = NULL;

@@ -4,31 +4,60 @@
  * {"op":"register"|"unregister","device","platform","token","endpoint"} to
  * chat/users/{user}/devices and the bridge keeps one document per
  * (user, device) in `devices`. What the bridge relies on: the plugin's ACL
- * lets only {user} publish there, and (when present) the v5 user property
- * "from" that the plugin adds names the authenticated publisher; a message
- * whose "from" differs from the topic's user is refused. The answer goes
- * to chat/users/{user}/inbox as {"type":"device","op","device","ok",
+ * lets only {user} publish there, and the v5 user property "from" that the
+ * plugin adds names the authenticated publisher (request_sender: exactly
+ * one, valid); a message whose "from" differs from the topic's user is
+ * refused. A field that is not a string, is too long or holds U+0000 is
+ * refused, never cut short. Unregistering also drops the notifications
+ * still waiting for the device in push_outbox. The answer goes to
+ * chat/users/{user}/inbox as {"type":"device","op","device","ok",
  * "error"}.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "bridge.h"
+#include "json.h"
 #include "push_int.h"
 
 #define DEVICE_ID_MAX 128
 #define TOKEN_MAX     4096
 #define ENDPOINT_MAX  2048
+#define CID_MAX       64
 /* Devices per user: every message fans out to all of them, so a user must
  * not be able to turn one message into thousands of requests. */
 #define DEVICES_MAX 20
 
+/* A registration as sent; "" for a field that is absent. */
 struct reg {
-	const char *op, *device, *platform_name, *token, *endpoint, *cid;
+	char op[16], device[DEVICE_ID_MAX + 1], platform_name[16];
+	char token[TOKEN_MAX + 1], endpoint[ENDPOINT_MAX + 1], cid[CID_MAX + 1];
+	const char *bad; /* the first field that could not be read */
 	enum push_platform platform;
 };
+
+static const struct reg_field {
+	const char *name;
+	size_t off, cap;
+} reg_fields[] = {
+#define REG_FIELD(f, name) {name, offsetof(struct reg, f), sizeof(((struct reg *)0)->f)}
+    REG_FIELD(op, "op"),         REG_FIELD(device, "device"),     REG_FIELD(platform_name, "platform"),
+    REG_FIELD(token, "token"),   REG_FIELD(endpoint, "endpoint"), REG_FIELD(cid, "cid"),
+#undef REG_FIELD
+};
+
+static int on_field(const struct json_span *key, const struct json_span *v, void *ud)
+{
+	struct reg *r = ud;
+	for (size_t i = 0; i < sizeof(reg_fields) / sizeof(reg_fields[0]); i++) {
+		const struct reg_field *f = &reg_fields[i];
+		if (!json_key_is(key, f->name)) continue;
+		if (request_string(v, (char *)r + f->off, f->cap) < 0 && !r->bad) r->bad = f->name;
+		break;
+	}
+	return 0;
+}
 
 static bool chars_ok(const char *s, size_t max, const char *extra)
 {
@@ -38,39 +67,45 @@ static bool chars_ok(const char *s, size_t max, const char *extra)
 		unsigned char c = (unsigned char)s[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		          strchr(extra, c);
-		if (!ok || c == '\0') return false;
+		if (!ok) return false;
 	}
 	return true;
 }
 
-static const char *str_field(const cJSON *doc, const char *name)
+static bool is_unregister(const struct reg *r)
 {
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, name));
+	return strcmp(r->op, "unregister") == 0;
 }
 
 /* Checks a registration; NULL when good, else why not. */
 static const char *check_reg(struct push *p, struct reg *r, char *why, size_t whylen)
 {
-	if (!r->op || (strcmp(r->op, "register") != 0 && strcmp(r->op, "unregister") != 0))
+	if (r->bad) {
+		size_t cap = 0;
+		for (size_t i = 0; i < sizeof(reg_fields) / sizeof(reg_fields[0]); i++)
+			if (strcmp(reg_fields[i].name, r->bad) == 0) cap = reg_fields[i].cap;
+		snprintf(why, whylen, "%s must be a string of at most %zu bytes, without U+0000", r->bad,
+		         cap - 1);
+		return why;
+	}
+	if (strcmp(r->op, "register") != 0 && !is_unregister(r))
 		return "op must be \"register\" or \"unregister\"";
-	if (!r->device || !chars_ok(r->device, DEVICE_ID_MAX, "_.:-"))
-		return "device must be 1-128 of [A-Za-z0-9_.:-]";
-	if (strcmp(r->op, "unregister") == 0) return NULL;
-	if (!r->platform_name || push_platform_parse(r->platform_name, &r->platform) != 0)
+	if (!chars_ok(r->device, DEVICE_ID_MAX, "_.:-")) return "device must be 1-128 of [A-Za-z0-9_.:-]";
+	if (is_unregister(r)) return NULL;
+	if (push_platform_parse(r->platform_name, &r->platform) != 0)
 		return "platform must be webhook, unifiedpush, fcm or apns";
 	const struct push_provider *pv = push_provider_of(r->platform);
-	if (r->token && !chars_ok(r->token, TOKEN_MAX, "_.:-"))
+	if (r->token[0] && !chars_ok(r->token, TOKEN_MAX, "_.:-"))
 		return "token must be up to 4096 of [A-Za-z0-9_.:-]";
-	if (pv->needs_token && !r->token) return "this platform needs a token";
-	if (pv->needs_endpoint && !r->endpoint) return "this platform needs an endpoint";
-	if (r->platform == PUSH_WEBHOOK && !r->endpoint && !p->cfg.webhook_url)
+	if (pv->needs_token && !r->token[0]) return "this platform needs a token";
+	if (pv->needs_endpoint && !r->endpoint[0]) return "this platform needs an endpoint";
+	if (r->platform == PUSH_WEBHOOK && !r->endpoint[0] && !p->cfg.webhook_url)
 		return "no endpoint given and no webhook_url configured";
 	if (r->platform == PUSH_FCM && !p->fcm.key) return "FCM is not configured on this server";
 	if (r->platform == PUSH_APNS && !p->apns.key) return "APNs is not configured on this server";
-	if (r->endpoint && (!pv->needs_endpoint && !pv->endpoint_optional))
+	if (r->endpoint[0] && (!pv->needs_endpoint && !pv->endpoint_optional))
 		return "this platform takes no endpoint";
-	if (r->endpoint && strlen(r->endpoint) > ENDPOINT_MAX) return "endpoint too long";
-	if (r->endpoint && ssrf_check_url(p, r->endpoint, why, whylen) != 0) return why;
+	if (r->endpoint[0] && ssrf_check_url(p, r->endpoint, why, whylen) != 0) return why;
 	return NULL;
 }
 
@@ -92,12 +127,12 @@ static int store_reg(struct push *p, const char *user, const struct reg *r)
 	bson_error_t err;
 	bson_t *sel = BCON_NEW("user", BCON_UTF8(user), "device", BCON_UTF8(r->device));
 	bool ok;
-	if (strcmp(r->op, "unregister") == 0) {
+	if (is_unregister(r)) {
 		ok = mongoc_collection_delete_one(p->devices, sel, NULL, NULL, &err);
+		if (ok) push_outbox_forget_device(p, user, r->device);
 	} else {
 		bson_t *upd = BCON_NEW("$set", "{", "platform", BCON_UTF8(r->platform_name), "token",
-		                       BCON_UTF8(r->token ? r->token : ""), "endpoint",
-		                       BCON_UTF8(r->endpoint ? r->endpoint : ""), "updated",
+		                       BCON_UTF8(r->token), "endpoint", BCON_UTF8(r->endpoint), "updated",
 		                       BCON_DATE_TIME(bridge_wall_ms()), "}");
 		bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
 		ok = mongoc_collection_update_one(p->devices, sel, upd, opts, NULL, &err);
@@ -117,10 +152,10 @@ static void reply(struct push *p, const char *user, const struct reg *r, const c
 	struct strbuf sb;
 	strbuf_init(&sb);
 	strbuf_puts(&sb, "{\"type\":\"device\",\"op\":");
-	strbuf_append_json_string(&sb, r->op ? r->op : "", r->op ? strlen(r->op) : 0);
+	strbuf_append_json_string(&sb, r->op, strlen(r->op));
 	strbuf_puts(&sb, ",\"device\":");
-	strbuf_append_json_string(&sb, r->device ? r->device : "", r->device ? strlen(r->device) : 0);
-	if (r->cid) {
+	strbuf_append_json_string(&sb, r->device, strlen(r->device));
+	if (r->cid[0]) {
 		strbuf_puts(&sb, ",\"cid\":");
 		strbuf_append_json_string(&sb, r->cid, strlen(r->cid));
 	}
@@ -131,8 +166,7 @@ static void reply(struct push *p, const char *user, const struct reg *r, const c
 	strbuf_free(&sb);
 }
 
-void devices_on_message(struct push *p, const char *topic, const char *from_prop, const char *json,
-                        size_t len)
+void devices_on_message(struct push *p, const char *topic, const char *from, const char *json, size_t len)
 {
 	struct topic_ref t;
 	char user[TOPIC_ID_MAX + 1];
@@ -140,31 +174,24 @@ void devices_on_message(struct push *p, const char *topic, const char *from_prop
 	if (t.kind != TOPIC_USER_DEVICES || t.id_len > TOPIC_ID_MAX) return;
 	memcpy(user, t.id, t.id_len);
 	user[t.id_len] = '\0';
-	if (from_prop && strcmp(from_prop, user) != 0) {
-		blog(BLOG_WARN, "push: registration on %s published by %s: refused", topic, from_prop);
+	if (!from || strcmp(from, user) != 0) {
+		blog(BLOG_WARN, "push: registration on %s published by %s: refused", topic,
+		     from ? from : "nobody");
 		return;
 	}
-	cJSON *doc = cJSON_ParseWithLength(json, len);
-	struct reg r = {.op = str_field(doc, "op"),
-	                .device = str_field(doc, "device"),
-	                .platform_name = str_field(doc, "platform"),
-	                .token = str_field(doc, "token"),
-	                .endpoint = str_field(doc, "endpoint"),
-	                .cid = str_field(doc, "cid")};
-	if (r.cid && !chars_ok(r.cid, 64, "_.:-")) r.cid = NULL;
-	if (r.endpoint && !*r.endpoint) r.endpoint = NULL;
-	if (r.token && !*r.token) r.token = NULL;
+	struct reg r = {0};
+	bool is_object = json_object_parse(json, len, on_field, &r) == 0;
+	if (!chars_ok(r.cid, CID_MAX, "_.:-")) r.cid[0] = '\0';
 	char why[256];
-	const char *error = cJSON_IsObject(doc) ? check_reg(p, &r, why, sizeof(why)) : "not a JSON object";
-	if (!error && strcmp(r.op, "register") == 0 && too_many(p, user, r.device))
+	const char *error = is_object ? check_reg(p, &r, why, sizeof(why)) : "not a JSON object";
+	if (!error && !is_unregister(&r) && too_many(p, user, r.device))
 		error = "too many devices (at most 20): unregister one first";
 	if (!error && store_reg(p, user, &r) != 0) error = "could not be stored; try again";
 	if (!error) METRIC_ADD(p->b, push_registrations, 1);
-	blog(error ? BLOG_WARN : BLOG_INFO, "push: %s %s device %s (%s)%s%s", user, r.op ? r.op : "?",
-	     r.device ? r.device : "?", r.platform_name ? r.platform_name : "-", error ? ": " : "",
+	blog(error ? BLOG_WARN : BLOG_INFO, "push: %s %s device %s (%s)%s%s", user, r.op[0] ? r.op : "?",
+	     r.device[0] ? r.device : "?", r.platform_name[0] ? r.platform_name : "-", error ? ": " : "",
 	     error ? error : "");
 	reply(p, user, &r, error);
-	cJSON_Delete(doc);
 }
 
 void devices_remove(struct push *p, const char *user, const char *device)

@@ -57,10 +57,11 @@ void history_req_free(void *p)
 	free(req);
 }
 
-/* Decodes a string member into out; false when not a string or too long. */
+/* Decodes a string member into out; false when not a non-empty string,
+ * too long or holding U+0000. */
 static bool member_string(const struct json_span *v, char *out, size_t cap)
 {
-	return v->type == JSON_STRING && json_string_decode(v, out, cap) >= 0 && strlen(out) > 0;
+	return request_string(v, out, cap) > 0;
 }
 
 static bool cid_ok(const char *s)
@@ -133,8 +134,7 @@ void history_on_request(struct bridge *b, const char *room, size_t room_len, con
 			const mosquitto_property *props)
 {
 	struct history_req *req = xcalloc(1, sizeof(*req));
-	if (!mqtt_sender(props, req->user, sizeof(req->user))) {
-		blog(BLOG_WARN, "history request on %s without one valid `from` user property: dropped", msg->topic);
+	if (!request_sender(msg, props, req->user, sizeof(req->user))) {
 		METRIC_ADD(b, history_refused, 1);
 		free(req);
 		return;

@@ -89,7 +89,7 @@ static void on_history(struct bridge *b, const struct topic_ref *t, const struct
 static int read_upto(const struct json_span *key, const struct json_span *v, void *ud)
 {
 	char *upto = ud;
-	if (json_key_is(key, "upto") && v->type == JSON_STRING) json_string_decode(v, upto, ID_LEN + 1);
+	if (json_key_is(key, "upto")) request_string(v, upto, ID_LEN + 1);
 	return 0;
 }
 
@@ -99,10 +99,7 @@ static void on_read(struct bridge *b, const struct topic_ref *t, const struct mo
 {
 	char user[TOPIC_ID_MAX + 1], upto[ID_LEN + 1] = "", rec[TOPIC_ID_MAX + TOPIC_ROOM_MAX + ID_LEN + 4];
 	struct json_span obj;
-	if (!mqtt_sender(props, user, sizeof(user))) {
-		blog(BLOG_WARN, "read marker on %s without one valid `from` user property: dropped", msg->topic);
-		return;
-	}
+	if (!request_sender(msg, props, user, sizeof(user))) return;
 	if (msg->payloadlen > 0 && json_check(msg->payload, (size_t)msg->payloadlen, &obj) == CHAT_OK &&
 	    obj.type == JSON_OBJECT) {
 		json_object_foreach(&obj, read_upto, upto);
@@ -134,26 +131,6 @@ static const struct route routes[] = {
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
-
-bool mqtt_sender(const mosquitto_property *props, char *out, size_t cap)
-{
-	int found = 0;
-	bool skip = false;
-	char *name = NULL, *value = NULL;
-	const mosquitto_property *p = props;
-	while ((p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value, skip)) != NULL) {
-		if (strcmp(name, "from") == 0) {
-			bool valid = topic_user_valid(value, strlen(value));
-			if (valid) snprintf(out, cap, "%s", value);
-			found += valid ? 1 : 2;
-		}
-		free(name);
-		free(value);
-		name = value = NULL;
-		skip = true;
-	}
-	return found == 1;
-}
 
 /* Writes the subscription filters, one per line, into buf. */
 static void route_filters(struct bridge *b, char *buf, size_t cap)

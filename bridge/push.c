@@ -14,10 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <mqtt_protocol.h>
-
 #include "bridge.h"
-#include "chat_err.h"
 #include "push.h"
 #include "push_int.h"
 
@@ -63,7 +60,7 @@ void push_note_free(struct push_note *n)
 
 /* ---- settings ---- */
 
-enum skind { S_BOOL, S_LONG, S_STR };
+enum skind { S_BOOL, S_LONG, S_STR, S_URL /* an operator's http(s) URL */ };
 
 struct setting {
 	const char *key;
@@ -90,18 +87,18 @@ static const struct setting settings[] = {
     SET("push_retry_max_ms", retry_max_ms, S_LONG, retry_max_ms, "600000", 10, 86400000),
     SET("push_timeout_ms", timeout_ms, S_LONG, timeout_ms, "10000", 100, 600000),
     SET("push_title", title, S_STR, title, NULL, 0, 0),
-    SET("webhook_url", webhook_url, S_STR, webhook_url, NULL, 0, 0),
+    SET("webhook_url", webhook_url, S_URL, webhook_url, NULL, 0, 0),
     SET("webhook_secret", webhook_secret, S_STR, webhook_secret, NULL, 0, 0),
     SET("unifiedpush_ttl", unifiedpush_ttl, S_LONG, up_ttl, "86400", 0, 2419200),
     SET("fcm_service_account", fcm_service_account, S_STR, fcm_file, NULL, 0, 0),
     SET("fcm_project", fcm_project, S_STR, fcm_project, NULL, 0, 0),
-    SET("fcm_base_url", fcm_base_url, S_STR, fcm_base_url, "https://fcm.googleapis.com", 0, 0),
-    SET("fcm_token_url", fcm_token_url, S_STR, fcm_token_url, NULL, 0, 0),
+    SET("fcm_base_url", fcm_base_url, S_URL, fcm_base_url, "https://fcm.googleapis.com", 0, 0),
+    SET("fcm_token_url", fcm_token_url, S_URL, fcm_token_url, NULL, 0, 0),
     SET("apns_key_file", apns_key_file, S_STR, apns_key_file, NULL, 0, 0),
     SET("apns_key_id", apns_key_id, S_STR, apns_key_id, NULL, 0, 0),
     SET("apns_team_id", apns_team_id, S_STR, apns_team_id, NULL, 0, 0),
     SET("apns_topic", apns_topic, S_STR, apns_topic, NULL, 0, 0),
-    SET("apns_base_url", apns_base_url, S_STR, apns_base_url, "https://api.push.apple.com", 0, 0),
+    SET("apns_base_url", apns_base_url, S_URL, apns_base_url, "https://api.push.apple.com", 0, 0),
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -116,10 +113,21 @@ static int parse_bool(const char *v, bool *out)
 	return -1;
 }
 
+/* Operator URLs must at least be http(s) URLs that curl can use. */
+static int check_operator_url(const char *key, const char *url, char *why, size_t whylen)
+{
+	struct push_url u;
+	const char *bad = url ? ssrf_url_parse(url, &u) : NULL;
+	if (!bad) return 0;
+	snprintf(why, whylen, "%s %s: '%s'", key, bad, url);
+	return -1;
+}
+
 static int parse_one(const struct setting *s, const char *v, struct push_cfg *cfg, char *why, size_t whylen)
 {
 	char *slot = (char *)cfg + s->coff;
-	if (s->kind == S_STR) {
+	if (s->kind == S_STR || s->kind == S_URL) {
+		if (s->kind == S_URL && check_operator_url(s->key, v, why, whylen) != 0) return -1;
 		*(char **)(void *)slot = v ? xstrdup(v) : NULL;
 		return 0;
 	}
@@ -140,10 +148,15 @@ static int parse_one(const struct setting *s, const char *v, struct push_cfg *cf
 	return 0;
 }
 
+static bool is_text(const struct setting *s)
+{
+	return s->kind == S_STR || s->kind == S_URL;
+}
+
 static void cfg_free(struct push_cfg *cfg)
 {
 	for (size_t i = 0; i < NSETTINGS; i++) {
-		if (settings[i].kind != S_STR) continue;
+		if (!is_text(&settings[i])) continue;
 		char **slot = (char **)(void *)((char *)cfg + settings[i].coff);
 		free(*slot);
 		*slot = NULL;
@@ -153,31 +166,33 @@ static void cfg_free(struct push_cfg *cfg)
 	cfg->fcm_email = cfg->fcm_key_id = NULL;
 }
 
-/* Operator URLs must at least be http(s) URLs. */
-static int check_operator_url(const char *key, const char *url, char *why, size_t whylen)
+int push_check_setting(const char *key, const char *value, char *why, size_t whylen)
 {
-	struct url_parts u;
-	if (!url || url_parse(url, &u) == CHAT_OK) return 0;
-	snprintf(why, whylen, "%s is not an http:// or https:// URL: '%s'", key, url);
-	return -1;
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		if (strcmp(settings[i].key, key) != 0) continue;
+		struct push_cfg scratch;
+		memset(&scratch, 0, sizeof(scratch));
+		int rc = parse_one(&settings[i], value, &scratch, why, whylen);
+		cfg_free(&scratch);
+		return rc;
+	}
+	return 0;
 }
 
-static int parse_settings(const struct push_settings *ps, struct push_cfg *cfg, char *why, size_t whylen)
+/* On failure *key names the setting that is wrong. */
+static int parse_settings(const struct push_settings *ps, struct push_cfg *cfg, char *why, size_t whylen,
+                          const char **key)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		const char *v = *(char *const *)(const void *)((const char *)ps + settings[i].soff);
 		if (!v) v = settings[i].def;
-		if ((v || settings[i].kind == S_STR) && parse_one(&settings[i], v, cfg, why, whylen) != 0)
+		*key = settings[i].key;
+		if ((v || is_text(&settings[i])) && parse_one(&settings[i], v, cfg, why, whylen) != 0)
 			return -1;
 	}
 	if (cfg->retry_max_ms < cfg->retry_base_ms) cfg->retry_max_ms = cfg->retry_base_ms;
-	if (check_operator_url("webhook_url", cfg->webhook_url, why, whylen) ||
-	    check_operator_url("fcm_base_url", cfg->fcm_base_url, why, whylen) ||
-	    check_operator_url("fcm_token_url", cfg->fcm_token_url, why, whylen) ||
-	    check_operator_url("apns_base_url", cfg->apns_base_url, why, whylen)) {
-		return -1;
-	}
+	*key = "apns_key_file";
 	if (cfg->apns_key_file && (!cfg->apns_key_id || !cfg->apns_team_id || !cfg->apns_topic)) {
 		snprintf(why, whylen, "apns_key_file needs apns_key_id, apns_team_id and apns_topic");
 		return -1;
@@ -185,10 +200,15 @@ static int parse_settings(const struct push_settings *ps, struct push_cfg *cfg, 
 	return 0;
 }
 
-/* Loads the provider keys named in cfg into p (checks them). */
-static int load_keys(struct push *p, char *why, size_t whylen)
+/* Loads the provider keys named in cfg into p (checks them); on failure
+ * *key names the setting. */
+static int load_keys(struct push *p, char *why, size_t whylen, const char **key)
 {
-	if (p->cfg.fcm_file && push_fcm_load(p, p->cfg.fcm_file, why, whylen) != 0) return -1;
+	*key = "fcm_service_account";
+	if (p->cfg.fcm_file && (push_fcm_load(p, p->cfg.fcm_file, why, whylen) != 0 ||
+	                        check_operator_url("token_uri", p->cfg.fcm_token_url, why, whylen) != 0))
+		return -1;
+	*key = "apns_key_file";
 	if (p->cfg.apns_key_file) {
 		p->apns.key = push_key_load_file(p->cfg.apns_key_file, why, whylen);
 		if (!p->apns.key) return -1;
@@ -210,11 +230,11 @@ static void push_free(struct push *p)
 	free(p);
 }
 
-int push_check_settings(const struct push_settings *s, char *why, size_t whylen)
+int push_check_settings(const struct push_settings *s, char *why, size_t whylen, const char **key)
 {
 	struct push *p = xcalloc(1, sizeof(*p));
-	int rc = parse_settings(s, &p->cfg, why, whylen);
-	if (rc == 0) rc = load_keys(p, why, whylen);
+	int rc = parse_settings(s, &p->cfg, why, whylen, key);
+	if (rc == 0) rc = load_keys(p, why, whylen, key);
 	push_free(p);
 	return rc;
 }
@@ -224,7 +244,7 @@ int push_check_settings(const struct push_settings *s, char *why, size_t whylen)
 static void event_free(struct push_event *e)
 {
 	free(e->topic);
-	free(e->from_prop);
+	free(e->from);
 	free(e->data);
 	free(e);
 }
@@ -268,26 +288,6 @@ void push_on_stored(struct bridge *b, const char *json, size_t len)
 	if (b->push) enqueue(b->push, event_new(EV_STORED, NULL, json, len));
 }
 
-/* The v5 user property "from" (the authenticated user, added by the
- * plugin), or NULL. */
-static char *from_property(const mosquitto_property *props)
-{
-	char *name = NULL, *value = NULL;
-	const mosquitto_property *pr = props;
-	bool skip = false;
-	while ((pr = mosquitto_property_read_string_pair(pr, MQTT_PROP_USER_PROPERTY, &name, &value, skip))) {
-		skip = true;
-		if (strcmp(name, "from") == 0) {
-			free(name);
-			return value;
-		}
-		free(name);
-		free(value);
-		name = value = NULL;
-	}
-	return NULL;
-}
-
 bool push_on_mqtt(struct bridge *b, const struct mosquitto_message *msg, const mosquitto_property *props)
 {
 	struct topic_ref t;
@@ -298,9 +298,11 @@ bool push_on_mqtt(struct bridge *b, const struct mosquitto_message *msg, const m
 	                                          : -1;
 	if (kind < 0 || t.wildcard) return false;
 	if (!b->push) return true;
+	char from[TOPIC_ID_MAX + 1];
+	if (kind == EV_DEVICES && !request_sender(msg, props, from, sizeof(from))) return true;
 	struct push_event *e =
 	    event_new(kind, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
-	if (kind == EV_DEVICES) e->from_prop = from_property(props);
+	if (kind == EV_DEVICES) e->from = xstrdup(from);
 	enqueue(b->push, e);
 	return true;
 }
@@ -331,7 +333,7 @@ static void handle_event(struct push *p, struct push_event *e)
 	else if (e->kind == EV_ROOMS)
 		push_index_rooms(p, user, e->data, e->len);
 	else
-		devices_on_message(p, e->topic, e->from_prop, e->data, e->len);
+		devices_on_message(p, e->topic, e->from, e->data, e->len);
 }
 
 static void drain_events(struct push *p)
@@ -433,9 +435,11 @@ static void close_mongo(struct push *p)
 
 static void remember_trusted(struct push *p)
 {
-	const char *urls[] = {p->cfg.webhook_url, p->cfg.fcm_base_url, p->cfg.apns_base_url};
-	for (size_t i = 0; i < 3; i++) {
-		if (urls[i] && url_parse(urls[i], &p->trusted[p->ntrusted]) == CHAT_OK) p->ntrusted++;
+	const char *urls[] = {p->cfg.webhook_url, p->cfg.fcm_base_url, p->cfg.fcm_token_url,
+	                      p->cfg.apns_base_url};
+	_Static_assert(sizeof(urls) == sizeof(p->trusted) / sizeof(p->trusted[0]) * sizeof(urls[0]), "trusted[]");
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		if (urls[i] && !ssrf_url_parse(urls[i], &p->trusted[p->ntrusted])) p->ntrusted++;
 	}
 }
 
@@ -444,8 +448,9 @@ int push_start(struct bridge *b)
 	char why[512];
 	struct push *p = xcalloc(1, sizeof(*p));
 	p->b = b;
-	if (parse_settings(&b->cfg.push, &p->cfg, why, sizeof(why)) != 0 ||
-	    load_keys(p, why, sizeof(why)) != 0) {
+	const char *key;
+	if (parse_settings(&b->cfg.push, &p->cfg, why, sizeof(why), &key) != 0 ||
+	    load_keys(p, why, sizeof(why), &key) != 0) {
 		blog(BLOG_ERR, "push: %s", why);
 		push_free(p);
 		return -1;

@@ -31,9 +31,13 @@ struct push_settings {
 	char *apns_key_file, *apns_key_id, *apns_team_id, *apns_topic, *apns_base_url;
 };
 
-/* Checks the push settings (also for --check-config): 0, or -1 with the
- * reason in why. Reads the FCM and APNs key files. */
-int push_check_settings(const struct push_settings *s, char *why, size_t whylen);
+/* Checks one push setting's value as it is read (key and value
+ * NUL-terminated; other keys pass): 0, or -1 with the reason in why. */
+int push_check_setting(const char *key, const char *value, char *why, size_t whylen);
+/* Checks the push settings together (also for --check-config): 0, or -1
+ * with the reason in why and the setting it is about in *key (static
+ * text). Reads the FCM and APNs key files. */
+int push_check_settings(const struct push_settings *s, char *why, size_t whylen, const char **key);
 
 /* Parses the settings, opens the push thread's MongoDB client and starts
  * the thread; b->push is set. 0, or -1 after logging. */

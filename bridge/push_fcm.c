@@ -9,6 +9,7 @@
  * {fcm_base_url}/v1/projects/{project}/messages:send; 404 or an
  * UNREGISTERED error means the registration token is dead.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "bridge.h"
+#include "json.h"
 #include "push_int.h"
 
 #define FCM_SCOPE             "https://www.googleapis.com/auth/firebase.messaging"
@@ -40,33 +42,98 @@ static char *json_dup(const cJSON *doc, const char *key)
 	return v && *v ? xstrdup(v) : NULL;
 }
 
-int push_fcm_load(struct push *p, const char *path, char *why, size_t whylen)
+/* The service-account fields the bridge reads, as C strings (NULL when
+ * absent or empty). */
+struct account {
+	char *pem, *email, *key_id, *project, *token_uri;
+	const char *bad; /* a field that is not a string or holds U+0000 */
+};
+
+static const struct account_field {
+	const char *name;
+	size_t off;
+} account_fields[] = {
+    {"private_key", offsetof(struct account, pem)},   {"client_email", offsetof(struct account, email)},
+    {"private_key_id", offsetof(struct account, key_id)}, {"project_id", offsetof(struct account, project)},
+    {"token_uri", offsetof(struct account, token_uri)},
+};
+
+static int on_account_field(const struct json_span *key, const struct json_span *v, void *ud)
+{
+	struct account *a = ud;
+	for (size_t i = 0; i < sizeof(account_fields) / sizeof(account_fields[0]); i++) {
+		if (!json_key_is(key, account_fields[i].name)) continue;
+		char **slot = (char **)(void *)((char *)a + account_fields[i].off);
+		free(*slot);
+		*slot = xmalloc(v->len + 1);
+		long n = request_string(v, *slot, v->len + 1);
+		if (n <= 0) {
+			free(*slot);
+			*slot = NULL;
+		}
+		if (n < 0 && !a->bad) a->bad = account_fields[i].name;
+	}
+	return 0;
+}
+
+static void account_free(struct account *a)
+{
+	free(a->pem);
+	free(a->email);
+	free(a->key_id);
+	free(a->project);
+	free(a->token_uri);
+}
+
+/* Reads the file into a; 0, or -1 with why. */
+static int account_read(const char *path, struct account *a, char *why, size_t whylen)
 {
 	char *text = read_small_file(path);
-	cJSON *doc = text ? cJSON_Parse(text) : NULL;
+	int rc = text ? json_object_parse(text, strlen(text), on_account_field, a) : -1;
 	free(text);
-	if (!doc) {
+	if (rc != 0) {
 		snprintf(why, whylen, "%s: cannot read the service-account JSON", path);
 		return -1;
 	}
-	char *pem = json_dup(doc, "private_key");
-	p->cfg.fcm_email = json_dup(doc, "client_email");
-	p->cfg.fcm_key_id = json_dup(doc, "private_key_id");
-	if (!p->cfg.fcm_project) p->cfg.fcm_project = json_dup(doc, "project_id");
-	if (!p->cfg.fcm_token_url) p->cfg.fcm_token_url = json_dup(doc, "token_uri");
-	if (!p->cfg.fcm_token_url) p->cfg.fcm_token_url = xstrdup(FCM_DEFAULT_TOKEN_URL);
-	cJSON_Delete(doc);
-	int rc = -1;
-	if (!pem || !p->cfg.fcm_email || !p->cfg.fcm_project) {
+	if (a->bad) {
+		snprintf(why, whylen, "%s: %s must be a string without U+0000", path, a->bad);
+		return -1;
+	}
+	return 0;
+}
+
+/* Moves *from into *to unless *to is set already. */
+static void take(char **to, char **from)
+{
+	if (*to) return;
+	*to = *from;
+	*from = NULL;
+}
+
+int push_fcm_load(struct push *p, const char *path, char *why, size_t whylen)
+{
+	struct account a = {0};
+	int rc = account_read(path, &a, why, whylen);
+	if (rc == 0 && (!a.pem || !a.email || (!a.project && !p->cfg.fcm_project))) {
 		snprintf(why, whylen, "%s: needs private_key, client_email and project_id (or fcm_project)",
 		         path);
-	} else if ((p->fcm.key = push_key_load_pem(pem, why, whylen)) &&
-	           EVP_PKEY_base_id(p->fcm.key) != EVP_PKEY_RSA) {
-		snprintf(why, whylen, "%s: the private key is not RSA", path);
-	} else if (p->fcm.key) {
-		rc = 0;
+		rc = -1;
 	}
-	free(pem);
+	if (rc == 0) {
+		take(&p->cfg.fcm_email, &a.email);
+		take(&p->cfg.fcm_key_id, &a.key_id);
+		take(&p->cfg.fcm_project, &a.project);
+		take(&p->cfg.fcm_token_url, &a.token_uri);
+		if (!p->cfg.fcm_token_url) p->cfg.fcm_token_url = xstrdup(FCM_DEFAULT_TOKEN_URL);
+		p->fcm.key = push_key_load_pem(a.pem, why, whylen);
+		if (!p->fcm.key) {
+			rc = -1;
+		} else if (EVP_PKEY_base_id(p->fcm.key) != EVP_PKEY_RSA) {
+			snprintf(why, whylen, "%s: the private key is not RSA", path);
+			rc = -1;
+		}
+	}
+	account_free(&a);
 	return rc;
 }
 

@@ -88,12 +88,21 @@ struct push_provider {
 };
 enum { PREP_READY, PREP_WAIT, PREP_FAIL };
 
+#define PUSH_HOST_MAX 253
+
+/* An http(s) URL as libcurl reads it (ssrf_url_parse). */
+struct push_url {
+	bool https;
+	char host[PUSH_HOST_MAX + 1]; /* decoded, IPv4 normalised, lower case, no brackets */
+	long port;                    /* explicit or the scheme's default */
+};
+
 extern const struct push_provider push_webhook_provider, push_unifiedpush_provider, push_fcm_provider,
     push_apns_provider;
 
 struct push_event {
 	enum { EV_STORED, EV_PRESENCE, EV_ROOMS, EV_DEVICES } kind;
-	char *topic, *from_prop;
+	char *topic, *from; /* from: the requester (request_sender), EV_DEVICES */
 	char *data;
 	size_t len;
 	struct push_event *next;
@@ -190,7 +199,7 @@ struct push {
 	struct push_devices *devcache;
 	size_t nunread;
 	long long next_scan_ms;
-	struct url_parts trusted[3]; /* hosts of operator URLs */
+	struct push_url trusted[4]; /* hosts of operator URLs */
 	size_t ntrusted;
 
 	struct push_fcm_state fcm;
@@ -225,7 +234,7 @@ void push_notify_free(struct push *p);
 void push_notify_forget_devices(struct push *p, const char *user);
 
 /* devices.c */
-void devices_on_message(struct push *p, const char *topic, const char *from_prop, const char *json,
+void devices_on_message(struct push *p, const char *topic, const char *from, const char *json,
                         size_t len);
 void devices_remove(struct push *p, const char *user, const char *device);
 
@@ -238,6 +247,9 @@ void push_outbox_flush_deletes(struct push *p);
 void push_outbox_scan(struct push *p, int max);
 /* Records the outcome: delete, reschedule or dead-letter. */
 void push_outbox_done(struct push *p, struct push_job *j, enum push_outcome o, long status);
+/* Deletes what waits in the outbox for one device (unregistered). A
+ * retry is also dropped when it comes due and its device is gone. */
+void push_outbox_forget_device(struct push *p, const char *user, const char *device);
 /* At shutdown: makes a job that this bridge claimed due now, or writes a
  * job that has no outbox document yet, due now. */
 void push_outbox_release(struct push *p, struct push_job *j);
@@ -257,6 +269,10 @@ void push_job_free(struct push_job *j);
 int push_http_add_raw(struct push *p, struct push_job *j);
 
 /* ssrf.c */
+/* Reads url with libcurl's parser (http or https, a port 1..65535, no
+ * credentials, an ASCII host) into out: NULL, or why not ("is not an ..."),
+ * static text. */
+const char *ssrf_url_parse(const char *url, struct push_url *out);
 /* Registration-time check of a user-supplied URL: 0 or -1 with why. */
 int ssrf_check_url(struct push *p, const char *url, char *why, size_t whylen);
 /* Arms the send-time guard on a transfer. */

@@ -160,6 +160,46 @@ static struct push_job *job_from_doc(struct push *p, const bson_t *doc)
 	return j;
 }
 
+/* Queued for push_outbox_flush_deletes(). */
+static void outbox_delete(struct push *p, const bson_oid_t *oid)
+{
+	if (p->ndone == p->done_cap) {
+		p->done_cap = p->done_cap ? p->done_cap * 2 : 64;
+		bson_oid_t *grown = xmalloc(p->done_cap * sizeof(*grown));
+		if (p->ndone) memcpy(grown, p->done, p->ndone * sizeof(*grown));
+		free(p->done);
+		p->done = grown;
+	}
+	bson_oid_copy(oid, &p->done[p->ndone++]);
+}
+
+/* True unless the job's device is gone from `devices` or was registered
+ * again with another token or endpoint (or MongoDB could not say: then
+ * the retry goes out, as it would have before). */
+static bool still_registered(struct push *p, const struct push_job *j)
+{
+	bson_error_t err;
+	bson_t *q = BCON_NEW("user", BCON_UTF8(j->note.user), "device", BCON_UTF8(j->device), "platform",
+	                     BCON_UTF8(push_platform_name(j->platform)), "token",
+	                     BCON_UTF8(j->token ? j->token : ""), "endpoint",
+	                     BCON_UTF8(j->endpoint ? j->endpoint : ""));
+	int64_t n = mongoc_collection_count_documents(p->devices, q, NULL, NULL, NULL, &err);
+	bson_destroy(q);
+	if (n < 0)
+		blog(BLOG_WARN, "push: outbox: looking up device %s of %s: %s", j->device, j->note.user,
+		     err.message);
+	return n != 0;
+}
+
+/* Drops a claimed job whose device is no longer registered. */
+static void forget(struct push *p, struct push_job *j)
+{
+	blog(BLOG_INFO, "push: %s device %s of %s is no longer registered: notification dropped",
+	     push_platform_name(j->platform), j->device, j->note.user);
+	outbox_delete(p, &j->oid);
+	push_job_free(j);
+}
+
 /* Claims the oldest due job; 1 claimed, 0 none due, -1 error. */
 static int claim_one(struct push *p)
 {
@@ -184,10 +224,12 @@ static int claim_one(struct push *p)
 		bson_iter_document(&it, &len, &data);
 		if (bson_init_static(&doc, data, len)) {
 			struct push_job *j = job_from_doc(p, &doc);
-			if (j)
+			if (!j)
+				blog(BLOG_WARN, "push: dropping a malformed outbox document");
+			else if (still_registered(p, j))
 				push_send(p, j);
 			else
-				blog(BLOG_WARN, "push: dropping a malformed outbox document");
+				forget(p, j);
 		}
 		rc = 1;
 	}
@@ -205,19 +247,6 @@ void push_outbox_scan(struct push *p, int max)
 	for (int i = 0; i < max && (size_t)p->inflight + p->npending < MAX_INFLIGHT; i++) {
 		if (claim_one(p) != 1) break;
 	}
-}
-
-/* Queued for push_outbox_flush_deletes(). */
-static void outbox_delete(struct push *p, const bson_oid_t *oid)
-{
-	if (p->ndone == p->done_cap) {
-		p->done_cap = p->done_cap ? p->done_cap * 2 : 64;
-		bson_oid_t *grown = xmalloc(p->done_cap * sizeof(*grown));
-		if (p->ndone) memcpy(grown, p->done, p->ndone * sizeof(*grown));
-		free(p->done);
-		p->done = grown;
-	}
-	bson_oid_copy(oid, &p->done[p->ndone++]);
 }
 
 void push_outbox_flush_deletes(struct push *p)
@@ -324,4 +353,20 @@ void push_outbox_release(struct push *p, struct push_job *j)
 	mongoc_collection_update_one(p->outbox, sel, upd, NULL, NULL, NULL);
 	bson_destroy(sel);
 	bson_destroy(upd);
+}
+
+void push_outbox_forget_device(struct push *p, const char *user, const char *device)
+{
+	bson_error_t err;
+	bson_t reply;
+	bson_iter_t it;
+	bson_t *sel = BCON_NEW("user", BCON_UTF8(user), "device", BCON_UTF8(device));
+	if (!mongoc_collection_delete_many(p->outbox, sel, NULL, &reply, &err))
+		blog(BLOG_WARN, "push: outbox: dropping what waits for device %s of %s: %s", device, user,
+		     err.message);
+	else if (bson_iter_init_find(&it, &reply, "deletedCount") && bson_iter_as_int64(&it) > 0)
+		blog(BLOG_INFO, "push: device %s of %s unregistered: %lld waiting notifications dropped",
+		     device, user, (long long)bson_iter_as_int64(&it));
+	bson_destroy(&reply);
+	bson_destroy(sel);
 }

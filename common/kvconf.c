@@ -49,7 +49,7 @@ static int one_line(const char *name, unsigned lineno, const char *line, size_t 
 	while (*val && !blank(*val)) val++;
 	if (*val) *val++ = '\0';
 	while (blank(*val)) val++;
-	int rc = cb(buf, val, ud, why, sizeof(why));
+	int rc = cb(buf, val, lineno, ud, why, sizeof(why));
 	if (rc != CHAT_OK) {
 		snprintf(err, errlen, "%s:%u: %s: %s", name, lineno, why[0] ? why : chat_strerror(rc), shown);
 		return rc < 0 ? rc : CHAT_ERR_INVAL;

@@ -11,11 +11,13 @@
 #include <stddef.h>
 
 /*
- * Called once per setting. Return 0 to go on, or a negative code after
- * writing a reason (no file or line: the parser adds them) into why
+ * Called once per setting, with its line number (from 1), so that checks
+ * made later can still name it. Return 0 to go on, or a negative code
+ * after writing a reason (no file or line: the parser adds them) into why
  * (capacity whylen).
  */
-typedef int (*kvconf_cb)(const char *key, const char *value, void *ud, char *why, size_t whylen);
+typedef int (*kvconf_cb)(const char *key, const char *value, unsigned line, void *ud, char *why,
+			 size_t whylen);
 
 /*
  * Parses path. Returns 0, or the callback's code / CHAT_ERR_IO /

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * URL splitting, address classification (the SSRF guard's rules), base64url
+ * Address classification (the SSRF guard's rules), base64url
  * and backoff for the bridge's push notifications. See pushutil.h.
  */
 #include "pushutil.h"
@@ -9,85 +9,9 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 #include "chat_err.h"
-
-static bool url_bad_byte(const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c <= 0x20 || c == 0x7f || c == '\\') return true;
-	}
-	return false;
-}
-
-static int parse_port(const char *p, size_t n, int *port)
-{
-	long v = 0;
-	if (n == 0 || n > 5) return CHAT_ERR_INVAL;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9') return CHAT_ERR_INVAL;
-		v = v * 10 + (p[i] - '0');
-	}
-	if (v < 1 || v > 65535) return CHAT_ERR_INVAL;
-	*port = (int)v;
-	return CHAT_OK;
-}
-
-/* Splits "host[:port]" or "[v6][:port]" of length n. */
-static int parse_authority(const char *a, size_t n, struct url_parts *out)
-{
-	const char *host = a, *port = NULL;
-	size_t hlen = n, plen = 0;
-	if (memchr(a, '@', n)) return CHAT_ERR_INVAL;
-	if (n && a[0] == '[') {
-		const char *close = memchr(a, ']', n);
-		if (!close) return CHAT_ERR_INVAL;
-		host = a + 1;
-		hlen = (size_t)(close - host);
-		if (close + 1 < a + n) {
-			if (close[1] != ':') return CHAT_ERR_INVAL;
-			port = close + 2;
-			plen = (size_t)(a + n - port);
-		}
-	} else {
-		const char *colon = memchr(a, ':', n);
-		if (colon) {
-			hlen = (size_t)(colon - a);
-			port = colon + 1;
-			plen = (size_t)(a + n - port);
-		}
-	}
-	if (hlen == 0 || hlen > URL_HOST_MAX) return CHAT_ERR_INVAL;
-	memcpy(out->host, host, hlen);
-	out->host[hlen] = '\0';
-	if (port && parse_port(port, plen, &out->port) != CHAT_OK) return CHAT_ERR_INVAL;
-	unsigned char buf[sizeof(struct in6_addr)];
-	out->host_is_ip = inet_pton(AF_INET, out->host, buf) == 1 || inet_pton(AF_INET6, out->host, buf) == 1;
-	if (a[0] == '[' && inet_pton(AF_INET6, out->host, buf) != 1) return CHAT_ERR_INVAL;
-	return CHAT_OK;
-}
-
-int url_parse(const char *url, struct url_parts *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (!url || url_bad_byte(url)) return CHAT_ERR_INVAL;
-	const char *rest;
-	if (strncasecmp(url, "https://", 8) == 0) {
-		out->https = true;
-		out->port = 443;
-		rest = url + 8;
-	} else if (strncasecmp(url, "http://", 7) == 0) {
-		out->port = 80;
-		rest = url + 7;
-	} else {
-		return CHAT_ERR_INVAL;
-	}
-	size_t n = strcspn(rest, "/?#");
-	return parse_authority(rest, n, out);
-}
 
 struct v4_rule {
 	uint32_t net, mask;

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Pure helpers of the bridge's push notifications, kept here so they can be
- * unit-tested without curl or OpenSSL: splitting an endpoint URL, deciding
- * whether an IP address is one the bridge must never call on a user's
- * behalf (the SSRF guard), base64url for JWTs, and the retry backoff.
+ * unit-tested without curl or OpenSSL: deciding whether an IP address is
+ * one the bridge must never call on a user's behalf (the SSRF guard's
+ * rules; URLs are read by libcurl itself, in bridge/ssrf.c), base64url for
+ * JWTs, and the retry backoff.
  */
 #ifndef CHAT_PUSHUTIL_H
 #define CHAT_PUSHUTIL_H
@@ -13,23 +14,6 @@
 #include <stdint.h>
 
 struct sockaddr;
-
-#define URL_HOST_MAX 253
-
-/* An absolute http or https URL, split. host has no brackets for IPv6. */
-struct url_parts {
-	bool https;
-	char host[URL_HOST_MAX + 1];
-	int port;        /* explicit or the scheme's default */
-	bool host_is_ip; /* host is an IPv4 or IPv6 literal */
-};
-
-/*
- * Splits url (NUL-terminated). Accepts only http:// and https:// (any case),
- * no user:password@, no spaces or control bytes, a host of at most
- * URL_HOST_MAX bytes and a port 1..65535. Returns 0, or CHAT_ERR_INVAL.
- */
-int url_parse(const char *url, struct url_parts *out);
 
 /* Why an address may not be called. NETADDR_PUBLIC is the only good one. */
 enum netaddr_class {

@@ -8,7 +8,9 @@
  * (a new client id: mosquitto 2.0.11 itself leaks memory when a persistent
  * session is taken over, which the sanitizer run would report) claims and
  * sends it. A provider that never
- * recovers gets push_max_attempts tries, then a push_dead record.
+ * recovers gets push_max_attempts tries, then a push_dead record. A
+ * device unregistered while its notification waits for a retry never gets
+ * it, while the user's other device still does.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -102,6 +104,24 @@ static void test_down_then_up_none_lost(void **state)
 	tc_close(alice);
 }
 
+static void test_unregistered_device_not_retried(void **state)
+{
+	(void)state;
+	p_webhook_device(&H, R, "bob", "bob-tablet", "/tablet");
+	struct tc *alice = tc_open(&H, "alice-app4", "alice", TC_V5);
+	hr_down(R);
+	assert_int_equal(tc_pub(alice, "chat/rooms/general/messages", "four", 1), 0);
+	assert_true(p_wait_count(&H, "push_outbox", "{\"device\":\"bob-tablet\",\"attempts\":{\"$gte\":1}}", 1));
+	assert_true(p_wait_count(&H, "push_outbox", "{\"device\":\"bob-phone\",\"attempts\":{\"$gte\":1}}", 1));
+	p_register(&H, "bob", "{\"op\":\"unregister\",\"device\":\"bob-tablet\"}");
+	hr_up(R);
+	assert_true(wait_answered("/bob", 200, "\"body\":\"four\"", 1));
+	assert_true(p_wait_count(&H, "push_outbox", "{}", 0));
+	assert_int_equal(hr_count(R, "/tablet"), 0);
+	assert_int_equal(h_mongo_count(&H, "push_dead", "{\"device\":\"bob-tablet\"}"), 0);
+	tc_close(alice);
+}
+
 static void test_outbox_survives_kill9(void **state)
 {
 	(void)state;
@@ -148,6 +168,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_down_then_up_none_lost),
 	    cmocka_unit_test(test_dead_letter_after_last_attempt),
+	    cmocka_unit_test(test_unregistered_device_not_retried),
 	    /* last: the crashed bridge's session stays in the share group */
 	    cmocka_unit_test(test_outbox_survives_kill9),
 	};

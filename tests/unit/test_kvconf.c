@@ -16,9 +16,10 @@ struct got {
 	int n;
 	char keys[4][32];
 	char values[4][64];
+	unsigned lines[4];
 };
 
-static int collect(const char *key, const char *value, void *ud, char *why, size_t whylen)
+static int collect(const char *key, const char *value, unsigned line, void *ud, char *why, size_t whylen)
 {
 	struct got *g = ud;
 	if (strcmp(key, "bad") == 0) {
@@ -28,6 +29,7 @@ static int collect(const char *key, const char *value, void *ud, char *why, size
 	if (g->n < 4) {
 		snprintf(g->keys[g->n], sizeof(g->keys[0]), "%s", key);
 		snprintf(g->values[g->n], sizeof(g->values[0]), "%s", value);
+		g->lines[g->n] = line;
 	}
 	g->n++;
 	return CHAT_OK;
@@ -46,6 +48,9 @@ static void test_parse(void **state)
 	assert_string_equal(g.keys[1], "flag");
 	assert_string_equal(g.values[1], "");
 	assert_string_equal(g.values[2], "mongodb://h:1/?a=b c");
+	assert_int_equal(g.lines[0], 3);
+	assert_int_equal(g.lines[1], 4);
+	assert_int_equal(g.lines[2], 5);
 }
 
 static void test_errors_name_file_and_line(void **state)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of common/pushutil: URL splitting, the SSRF address rules,
- * base64url and the retry backoff. */
+/* Unit tests of common/pushutil: the SSRF address rules, base64url and the
+ * retry backoff. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,40 +11,6 @@
 
 #include "chat_err.h"
 #include "pushutil.h"
-
-static void test_url_parse(void **state)
-{
-	(void)state;
-	struct url_parts u;
-	assert_int_equal(url_parse("https://push.example.org/up/abc?x=1", &u), 0);
-	assert_true(u.https);
-	assert_string_equal(u.host, "push.example.org");
-	assert_int_equal(u.port, 443);
-	assert_false(u.host_is_ip);
-	assert_int_equal(url_parse("HTTP://127.0.0.1:8080", &u), 0);
-	assert_false(u.https);
-	assert_int_equal(u.port, 8080);
-	assert_true(u.host_is_ip);
-	assert_int_equal(url_parse("http://[::1]:99/x", &u), 0);
-	assert_string_equal(u.host, "::1");
-	assert_int_equal(u.port, 99);
-	assert_true(u.host_is_ip);
-	const char *bad[] = {"ftp://x/",
-	                     "https://",
-	                     "https://user:pw@host/",
-	                     "https://h:0/",
-	                     "https://h:70000/",
-	                     "https://h:12a/",
-	                     "https://[::1/",
-	                     "https://[nothost]/",
-	                     "https://a b/",
-	                     "file:///etc",
-	                     "https://h\\@evil/",
-	                     "//host/x",
-	                     NULL};
-	for (int i = 0; bad[i]; i++)
-		assert_int_equal(url_parse(bad[i], &u), CHAT_ERR_INVAL);
-}
 
 static enum netaddr_class cls(const char *s)
 {
@@ -134,8 +100,7 @@ static void test_backoff(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_url_parse),
-	    cmocka_unit_test(test_netaddr),
+		    cmocka_unit_test(test_netaddr),
 	    cmocka_unit_test(test_b64url),
 	    cmocka_unit_test(test_backoff),
 	};
