@@ -4,7 +4,7 @@
  * consume another's session: with MQTT, a CONNECT with a client id in use
  * takes over that session, cutting the live connection or, with a
  * persistent session, taking (or with clean start, deleting) the messages
- * queued for it. The rule (topics.md, "Connecting"):
+ * queued for it. The rule (topics.md, "Client ids"):
  *
  * - A client id belongs to the user of a live session that holds it.
  * - After a login that can leave a session behind in the broker (MQTT 5,

@@ -76,7 +76,7 @@ struct presence_user {
 
 /* A client id a user logged in with in a way that can leave a session
  * behind in the broker (MQTT 5, or 3.1.1 without clean session); room for
- * the id after the struct. See topics.md, "Connecting". */
+ * the id after the struct. See topics.md, "Client ids". */
 struct client_owner {
 	UT_hash_handle hh;                /* chat_sessions.owners, by id */
 	struct client_owner *prev, *next; /* the user's ids, most recent first */

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Client ids belong to users (topics.md, "Connecting"). With MQTT, a
+ * Client ids belong to users (topics.md, "Client ids"). With MQTT, a
  * CONNECT with a client id in use takes that session over: bob logging in
  * with alice's client id would cut her live connection, or with her
  * persistent session take or delete the messages queued for her. The
  * plugin refuses such a CONNECT (MQTT 5: CONNACK 135, 3.1.1: 5), for a live
  * session and for a persistent one waiting offline, across a clean broker
  * restart and a kill -9; alice taking over her own session still works; a
- * 3.1.1 clean session frees its id when it ends. With Mosquitto's own
- * password_file authenticating, live sessions are protected the same way,
- * and a login the broker refuses claims nothing.
+ * 3.1.1 clean session frees its id when it ends; the ledger of ids is
+ * compacted as it grows. With Mosquitto's own password_file
+ * authenticating, live sessions are protected the same way, and a login
+ * the broker refuses claims nothing.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -202,6 +203,35 @@ static void test_what_frees_an_id(void **state)
 	bob_refused("alice-n0");
 }
 
+/* Short-lived MQTT 5 ids pile up in the ledger (each new one is a line);
+ * past twice what it holds plus 1024 lines the file is rewritten, and it
+ * still works after that: appends go on in the new file, and a restart
+ * reads it back. */
+static void test_ledger_compacts(void **state)
+{
+	(void)state;
+	char ledger[700], id[32];
+	snprintf(ledger, sizeof(ledger), "%s.presence", H.state_file);
+	for (int i = 0; i < 1200; i++) {
+		snprintf(id, sizeof(id), "carol-r%d", i);
+		tc_close(tc_open(&H, id, "carol", TC_V5));
+	}
+	size_t len = 0;
+	char *text = h_read_file(ledger, &len);
+	assert_non_null(text);
+	int lines = 0;
+	for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+	free(text);
+	if (lines > 400) fail_msg("the ledger was not compacted: %d lines", lines);
+	tc_close(tc_open(&H, "carol-last", "carol", TC_V5)); /* appended to the new file */
+	h_restart_broker(&H);
+	int rc = -1;
+	assert_null(tc_connect(&H, "carol-last", "bob", NULL, TC_V5, &rc));
+	assert_null(tc_connect(&H, "carol-r1199", "bob", NULL, TC_V5, &rc));
+	assert_int_equal(rc, NOT_AUTHORIZED_V5);
+	tc_close(tc_open(&H, "carol-r0", "bob", TC_V5)); /* long forgotten */
+}
+
 /* Mosquitto's password_file authenticates: the plugin still refuses a
  * live session's id to another user, and a login the broker refuses does
  * not hold the id it tried. */
@@ -227,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_offline_session_kept),
 		cmocka_unit_test(test_restart_keeps_ownership),
 		cmocka_unit_test(test_what_frees_an_id),
+		cmocka_unit_test(test_ledger_compacts),
 		cmocka_unit_test(test_broker_auth),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
