@@ -18,6 +18,8 @@ struct scan {
 	const char *s;
 	size_t len;
 	size_t i;
+	bool no_nul;  /* json_check_cstrings: a string may not decode to U+0000 */
+	bool saw_nul; /* ...and one did */
 };
 
 static int scan_value(struct scan *sc, int depth, struct json_span *out);
@@ -201,6 +203,10 @@ static int scan_string(struct scan *sc)
 				unsigned long cp;
 				size_t n = unicode_escape(sc->s + sc->i + 2, sc->len - sc->i - 2, &cp);
 				if (n == 0) return CHAT_ERR_JSON;
+				if (cp == 0 && sc->no_nul) {
+					sc->saw_nul = true;
+					return CHAT_ERR_JSON;
+				}
 				sc->i += 2 + n;
 			} else if (strchr("\"\\/bfnrt", e) && e != '\0') {
 				sc->i += 2;
@@ -315,7 +321,7 @@ static int scan_value(struct scan *sc, int depth, struct json_span *out)
 
 int json_check(const char *buf, size_t len, struct json_span *out)
 {
-	struct scan sc = {buf, len, 0};
+	struct scan sc = {.s = buf, .len = len};
 	struct json_span v;
 	if (!buf || scan_value(&sc, 0, &v) != CHAT_OK) return CHAT_ERR_JSON;
 	skip_ws(&sc);
@@ -324,10 +330,23 @@ int json_check(const char *buf, size_t len, struct json_span *out)
 	return CHAT_OK;
 }
 
+int json_check_cstrings(const char *buf, size_t len, size_t *at)
+{
+	struct scan sc = {.s = buf, .len = len, .no_nul = true};
+	int rc = buf ? scan_value(&sc, 0, NULL) : CHAT_ERR_JSON;
+	if (rc == CHAT_OK) {
+		skip_ws(&sc);
+		if (sc.i != len) rc = CHAT_ERR_JSON;
+	}
+	if (at) *at = sc.i;
+	if (rc == CHAT_OK) return CHAT_OK;
+	return sc.saw_nul ? CHAT_ERR_INVAL : CHAT_ERR_JSON;
+}
+
 int json_object_foreach(const struct json_span *obj, json_member_cb cb, void *ud)
 {
 	if (obj->type != JSON_OBJECT) return CHAT_ERR_INVAL;
-	struct scan sc = {obj->p, obj->len, 1};
+	struct scan sc = {.s = obj->p, .len = obj->len, .i = 1};
 	for (;;) {
 		skip_ws(&sc);
 		if (sc.i >= sc.len || sc.s[sc.i] == '}') return CHAT_OK;
@@ -383,7 +402,7 @@ static int scan_members(struct scan *sc, json_member_cb cb, void *ud, int *cb_rc
 
 int json_object_parse(const char *buf, size_t len, json_member_cb cb, void *ud)
 {
-	struct scan sc = {buf, len, 0};
+	struct scan sc = {.s = buf, .len = len};
 	int cb_rc = 0;
 	if (!buf) return CHAT_ERR_JSON;
 	skip_ws(&sc);

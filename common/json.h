@@ -38,6 +38,16 @@ struct json_span {
 int json_check(const char *buf, size_t len, struct json_span *out);
 
 /*
+ * json_check for JSON that is handed to cJSON or any other reader of C
+ * strings, which would cut a string at an escaped U+0000 ("\u0000") and
+ * so read "bob\u0000x" as "bob". Returns 0; CHAT_ERR_INVAL when a string
+ * (a member name included) decodes to hold U+0000; CHAT_ERR_JSON when the
+ * text is not valid JSON. *at (may be NULL) gets the byte offset where
+ * the check stopped (len on success), for error messages.
+ */
+int json_check_cstrings(const char *buf, size_t len, size_t *at);
+
+/*
  * Calls cb for each member of the object span obj (as returned by
  * json_check, so already valid). Stops early and returns cb's value when it
  * is non-zero; returns 0 after the last member.

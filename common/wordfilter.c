@@ -1056,10 +1056,13 @@ static int load_lines(FILE *f, const char *path, char ***words, size_t *nwords, 
 		size_t len = (size_t)got;
 		char *s = trim(line, &len);
 		if (len == 0 || s[0] == '#') continue;
-		rc = memchr(s, '\0', len) ? CHAT_ERR_INVAL : wordfilter_word_check(s);
+		/* A NUL byte would cut the entry short where C strings read it. */
+		bool nul = memchr(s, '\0', len) != NULL;
+		rc = nul ? CHAT_ERR_INVAL : wordfilter_word_check(s);
 		if (rc == 0) rc = append_word(words, nwords, s, len);
 		if (rc != 0) {
-			if (errbuf && errlen) snprintf(errbuf, errlen, "%s:%lu: %s", path, lineno, reason(rc));
+			const char *why = nul ? "holds a NUL byte" : reason(rc);
+			if (errbuf && errlen) snprintf(errbuf, errlen, "%s:%lu: %s", path, lineno, why);
 			break;
 		}
 	}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "sessions.h"
 #include "topic.h"
 
 /* Who a rule lets in; a request passes when any flag of the rule holds. */
@@ -236,17 +237,21 @@ static int check_subscribe(struct chat *c, const struct mosquitto_evt_acl_check 
 
 /*
  * True when this write check is for the client's will rather than a
- * publish. Mosquitto 2.0 checks a will when it sends it, after the
- * client's DISCONNECT event, and then queues it without MOSQ_EVT_MESSAGE:
- * a will on a chat topic would skip the envelope (a forged "from") and the
- * requester stamp. A will sent at once follows the DISCONNECT in the same
- * loop turn (acl_gone); a delayed one comes later, from a client whose
- * session the plugin's authentication has already closed.
+ * publish. Mosquitto 2.0 checks a will when it sends it and then queues it
+ * without MOSQ_EVT_MESSAGE: a will on a chat topic would skip the envelope
+ * (a forged "from") and the requester stamp. It sends a will after the
+ * client's DISCONNECT (at once, or later: a v5 will delay, the end of the
+ * session), or during the CONNECT of a new connection that takes over the
+ * client id, just before the old connection's DISCONNECT. The session
+ * table, kept in every auth mode (sessions.h), tells these from a publish:
+ * a publish comes from a client whose login the plugin saw, whose
+ * DISCONNECT has not come, and which no login in progress takes over. A
+ * client without a username has no session: the rules refuse it the chat
+ * tree anyway.
  */
 static bool is_will(const struct chat *c, const struct mosquitto *client)
 {
-	if (client == c->acl_gone) return true;
-	return c->sessions && mosquitto_client_username(client) && !chat_session_of(c, client);
+	return !chat_session_of(c, client) || sessions_taken_over(c->sessions, client);
 }
 
 static int check_write(struct chat *c, const struct mosquitto_evt_acl_check *ed)
@@ -279,28 +284,6 @@ static int check_unsubscribe(struct chat *c, const struct mosquitto_evt_acl_chec
 	topic_parse(filter, &t);
 	/* Leaving a chat topic is always allowed; others follow the policy. */
 	return t.kind == TOPIC_OTHER ? other_topics(c) : MOSQ_ERR_SUCCESS;
-}
-
-int chat_acl_on_disconnect(int event, void *event_data, void *userdata)
-{
-	const struct mosquitto_evt_disconnect *ed = event_data;
-	struct chat *c = userdata;
-	(void)event;
-	c->acl_gone = ed->client;
-	chat_storers_disconnected(c, ed->client);
-	return MOSQ_ERR_SUCCESS;
-}
-
-/* The pointer of a disconnected client may be reused by a new one once
- * the broker frees it, which is never within the loop turn of the
- * DISCONNECT: forget it at the next tick. */
-int chat_acl_on_tick(int event, void *event_data, void *userdata)
-{
-	struct chat *c = userdata;
-	(void)event;
-	(void)event_data;
-	c->acl_gone = NULL;
-	return MOSQ_ERR_SUCCESS;
 }
 
 int chat_on_acl_check(int event, void *event_data, void *userdata)

@@ -7,6 +7,12 @@
  * Decisions (README and topics.md say the same):
  * - No username: MOSQ_ERR_PLUGIN_DEFER, so the broker's allow_anonymous
  *   decides; the ACL keeps anonymous clients out of chat topics.
+ * - plugin_opt_auth unset: every login is deferred to the broker, after
+ *   the client id check and with the session recorded (sessions.h says
+ *   why). A username nothing else vouches for is then refused by
+ *   Mosquitto, even with allow_anonymous true.
+ * - A client id that belongs to another user (clientid.c) is refused, in
+ *   every mode.
  * - A username is the plugin's to judge: it must be a valid user id and
  *   pass the configured method, else MOSQ_ERR_AUTH (CONNACK 135 "not
  *   authorized" for MQTT 5, 5 "not authorized" for 3.1.1).
@@ -190,39 +196,75 @@ static bool credentials_ok(struct chat *c, const char *user, const char *passwor
 	return auth_passwd_check(c->auth->passwd, user, password);
 }
 
+/* The plugin's own verdict on a login: MOSQ_ERR_SUCCESS with *claims
+ * filled, MOSQ_ERR_AUTH (logged), or MOSQ_ERR_PLUGIN_DEFER when it is not
+ * the plugin's to judge (no username, or the broker authenticates). */
+static int verdict(struct chat *c, const struct mosquitto_evt_basic_auth *ed, const char *id,
+		   struct auth_jwt_claims *claims)
+{
+	const char *user = ed->username;
+	memset(claims, 0, sizeof(*claims));
+	if (!user || c->cfg.auth.methods == 0) return MOSQ_ERR_PLUGIN_DEFER;
+	if (!topic_user_valid(user, strlen(user))) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, CHAT_LOG_PREFIX "client %s refused: username is not a valid user id",
+				     id);
+		return MOSQ_ERR_AUTH;
+	}
+	uint64_t now = chat_now_ms();
+	if (!credentials_ok(c, user, ed->password, now, claims)) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, CHAT_LOG_PREFIX "client %s refused: bad credentials for %s", id,
+				     user);
+		return MOSQ_ERR_AUTH;
+	}
+	if (chat_user_banned(c, user, now)) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, CHAT_LOG_PREFIX "client %s refused: %s is banned", id, user);
+		return MOSQ_ERR_AUTH;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+/*
+ * Every login, in every auth mode: the plugin's verdict, then the client
+ * id, which may not belong to another user (clientid.c; checked after the
+ * credentials, so that it tells nothing to a client that cannot log in),
+ * then the session is recorded. When the broker authenticates, the login
+ * is deferred to it after that.
+ */
 static int on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
 	struct chat *c = userdata;
 	struct auth_jwt_claims claims;
-	const char *user = ed->username;
 	(void)event;
-	if (!user) return MOSQ_ERR_PLUGIN_DEFER;
 	const char *id = mosquitto_client_id(ed->client);
-	if (!topic_user_valid(user, strlen(user))) {
-		mosquitto_log_printf(MOSQ_LOG_NOTICE, CHAT_LOG_PREFIX "client %s refused: username is not a valid user id",
-				     id ? id : "?");
+	int rc = verdict(c, ed, id ? id : "?", &claims);
+	if (rc == MOSQ_ERR_AUTH) return rc;
+	const char *owner = clientid_taken(c, id, ed->username);
+	if (owner) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE,
+				     CHAT_LOG_PREFIX "client %s refused for %s: that client id belongs to %s", id,
+				     ed->username ? ed->username : "(anonymous)", owner);
 		return MOSQ_ERR_AUTH;
 	}
-	uint64_t now = chat_now_ms();
-	if (!credentials_ok(c, user, ed->password, now, &claims)) {
-		mosquitto_log_printf(MOSQ_LOG_NOTICE, CHAT_LOG_PREFIX "client %s refused: bad credentials for %s",
-				     id ? id : "?", user);
+	if (!ed->username) return rc;
+	if (sessions_add(c, ed->client, ed->username, claims.admin, claims.exp_ms) != MOSQ_ERR_SUCCESS)
+		return MOSQ_ERR_AUTH;
+	if (rc == MOSQ_ERR_SUCCESS && clientid_claim(c, ed->client, ed->username) != MOSQ_ERR_SUCCESS) {
+		sessions_remove(c, ed->client);
 		return MOSQ_ERR_AUTH;
 	}
-	if (chat_user_banned(c, user, now)) {
-		mosquitto_log_printf(MOSQ_LOG_NOTICE, CHAT_LOG_PREFIX "client %s refused: %s is banned", id ? id : "?", user);
-		return MOSQ_ERR_AUTH;
-	}
-	if (sessions_add(c, ed->client, user, claims.admin, claims.exp_ms) != MOSQ_ERR_SUCCESS) return MOSQ_ERR_AUTH;
-	return MOSQ_ERR_SUCCESS;
+	c->sessions->connecting = ed->client;
+	return rc;
 }
 
 static int on_disconnect(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_disconnect *ed = event_data;
+	struct chat *c = userdata;
 	(void)event;
-	sessions_remove(userdata, ed->client);
+	sessions_remove(c, ed->client);
+	c->sessions->connecting = NULL;
+	chat_storers_disconnected(c, ed->client);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -232,6 +274,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)event_data; /* 2.0.11 leaves its time fields zero */
 	c->sessions->ticks++;
+	c->sessions->connecting = NULL;
 	sessions_expire(c, chat_now_ms());
 	return MOSQ_ERR_SUCCESS;
 }
@@ -259,14 +302,18 @@ static int on_reload(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_PLUGIN_DEFER;
 }
 
+/* The events of auth.c; plugin_only ones only when the plugin
+ * authenticates (with the broker authenticating there is nothing to
+ * reload). */
 static const struct {
 	int event;
 	MOSQ_FUNC_generic_callback cb;
+	bool plugin_only;
 } auth_events[] = {
-	{MOSQ_EVT_BASIC_AUTH, on_basic_auth},
-	{MOSQ_EVT_DISCONNECT, on_disconnect},
-	{MOSQ_EVT_TICK, on_tick},
-	{MOSQ_EVT_RELOAD, on_reload},
+	{MOSQ_EVT_BASIC_AUTH, on_basic_auth, false},
+	{MOSQ_EVT_DISCONNECT, on_disconnect, false},
+	{MOSQ_EVT_TICK, on_tick, false},
+	{MOSQ_EVT_RELOAD, on_reload, true},
 };
 
 #define AUTH_EVENT_COUNT (sizeof(auth_events) / sizeof(auth_events[0]))
@@ -282,26 +329,33 @@ static char *ledger_path(const struct chat_config *cfg)
 	return p;
 }
 
-int chat_auth_register(struct chat *c)
+/* The password file, JWT key and presence ledger, when the plugin
+ * authenticates. */
+static int load_plugin_auth(struct chat *c)
 {
-	if (c->cfg.auth.methods == 0) {
-		mosquitto_log_printf(MOSQ_LOG_WARNING, CHAT_LOG_PREFIX "plugin_opt_auth not set: authentication is left "
-									"to the broker, and presence is not tracked");
-		return MOSQ_ERR_SUCCESS;
-	}
 	int rc = auth_state_load(&c->cfg.auth, &c->auth);
 	if (rc != MOSQ_ERR_SUCCESS) return rc;
-	c->sessions = sessions_new();
-	if (!c->sessions) return MOSQ_ERR_NOMEM;
 	char *ledger = ledger_path(&c->cfg);
 	rc = presence_start(c, ledger);
 	free(ledger);
-	if (rc != MOSQ_ERR_SUCCESS) return rc;
-	for (size_t i = 0; i < AUTH_EVENT_COUNT; i++) {
-		rc = mosquitto_callback_register(c->pid, auth_events[i].event, auth_events[i].cb, NULL, c);
-		if (rc != MOSQ_ERR_SUCCESS) return rc;
+	return rc;
+}
+
+int chat_auth_register(struct chat *c)
+{
+	bool plugin = c->cfg.auth.methods != 0;
+	c->sessions = sessions_new();
+	if (!c->sessions) return MOSQ_ERR_NOMEM;
+	if (!plugin) {
+		mosquitto_log_printf(MOSQ_LOG_WARNING, CHAT_LOG_PREFIX "plugin_opt_auth not set: authentication is left "
+				     "to the broker (each login is deferred to it), and presence is not tracked");
 	}
-	return MOSQ_ERR_SUCCESS;
+	int rc = plugin ? load_plugin_auth(c) : MOSQ_ERR_SUCCESS;
+	for (size_t i = 0; rc == MOSQ_ERR_SUCCESS && i < AUTH_EVENT_COUNT; i++) {
+		if (auth_events[i].plugin_only && !plugin) continue;
+		rc = mosquitto_callback_register(c->pid, auth_events[i].event, auth_events[i].cb, NULL, c);
+	}
+	return rc;
 }
 
 void chat_auth_unregister(struct chat *c)

@@ -11,7 +11,8 @@
  * Claims: sub must equal the MQTT username; exp is required and enforced;
  * nbf is enforced when present; iss and aud when configured (aud may be a
  * string or an array). cJSON parses the header and claims: this runs once
- * per CONNECT, not per message.
+ * per CONNECT, not per message. A header or claims text with a string
+ * holding U+0000 is refused before cJSON sees it (decode_json_part).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@
 #include <openssl/pem.h>
 
 #include "chat.h"
+#include "chat_err.h"
+#include "json.h"
 
 #define JWT_MAX_LEN 8192
 #define JWT_SECRET_MAX 4096
@@ -195,12 +198,17 @@ static bool verify_signature(const struct auth_jwt *j, const unsigned char *data
 	return ok;
 }
 
-/* Decodes one base64url part and parses it as a JSON object (caller frees). */
-static cJSON *decode_json_part(const char *part, size_t len)
+/* Decodes one base64url part and parses it as a JSON object (caller
+ * frees); NULL with *why set. The text must pass the project's scanner
+ * first: cJSON would read "sub":"jwtuser\u0000x" as "jwtuser", and the
+ * same for iss and aud. */
+static cJSON *decode_json_part(const char *part, size_t len, const char **why)
 {
 	char buf[JWT_MAX_LEN];
 	long n = auth_b64_decode(part, len, (unsigned char *)buf, sizeof(buf) - 1);
-	if (n < 0) return NULL;
+	int rc = n < 0 ? CHAT_ERR_JSON : json_check_cstrings(buf, (size_t)n, NULL);
+	if (rc == CHAT_ERR_INVAL) *why = "a string holds U+0000";
+	if (rc != CHAT_OK) return NULL;
 	buf[n] = '\0';
 	cJSON *obj = cJSON_ParseWithLength(buf, (size_t)n);
 	if (obj && !cJSON_IsObject(obj)) {
@@ -300,8 +308,9 @@ static const char *check_token(const struct auth_jwt *j, const struct chat_auth_
 	const char *dot1 = strchr(token, '.');
 	const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
 	if (len > JWT_MAX_LEN || !dot2 || strchr(dot2 + 1, '.')) return "not a JWT";
-	cJSON *h = decode_json_part(token, (size_t)(dot1 - token));
-	const char *why = h ? check_header(j, h) : "bad header";
+	const char *why = "bad header";
+	cJSON *h = decode_json_part(token, (size_t)(dot1 - token), &why);
+	if (h) why = check_header(j, h);
 	cJSON_Delete(h);
 	if (why) return why;
 	unsigned char sig[1024];
@@ -309,8 +318,9 @@ static const char *check_token(const struct auth_jwt *j, const struct chat_auth_
 	if (sig_len <= 0) return "bad signature encoding";
 	if (!verify_signature(j, (const unsigned char *)token, (size_t)(dot2 - token), sig, (size_t)sig_len))
 		return "bad signature";
-	cJSON *cl = decode_json_part(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-	why = cl ? check_claims(cfg, cl, user, now_ms, claims) : "bad claims";
+	why = "bad claims";
+	cJSON *cl = decode_json_part(dot1 + 1, (size_t)(dot2 - dot1 - 1), &why);
+	if (cl) why = check_claims(cfg, cl, user, now_ms, claims);
 	cJSON_Delete(cl);
 	return why;
 }

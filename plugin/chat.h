@@ -143,7 +143,6 @@ struct chat {
 	struct sanctions sanctions; /* bans and mutes */
 	struct chat_state state;
 	struct chat_stats stats;
-	const struct mosquitto *acl_gone; /* acl.c: the client whose DISCONNECT came last, until the next tick */
 	struct moderation *mod; /* moderation.c: word lists and filters */
 	struct flood *flood;    /* flood.c: buckets, repeats, offences */
 	struct topic_memo topics; /* acl.c, message.c: the last topic classified */
@@ -162,8 +161,9 @@ void chat_config_free(struct chat_config *cfg);
 bool chat_is_admin(const struct chat *c, const struct mosquitto *client);
 bool chat_is_service(const struct chat *c, const struct mosquitto *client);
 
-/* sessions.c: the session the plugin authenticated for client, or NULL
- * (anonymous, or auth left to the broker). Valid until the client's
+/* sessions.c: the session of client's login, or NULL (anonymous, a
+ * login the plugin never saw, or after its DISCONNECT). When the broker
+ * authenticates, a session carries no claims. Valid until the client's
  * DISCONNECT; do not keep it. */
 const struct chat_session *chat_session_of(const struct chat *c, const struct mosquitto *client);
 /* Number of live sessions of user (0 = offline). */
@@ -246,11 +246,6 @@ void chat_control_unregister(struct chat *c);
 /* acl.c: MOSQ_EVT_ACL_CHECK for subscribe, publish (write) and each
  * delivery (read); see topics.md for the rules. */
 int chat_on_acl_check(int event, void *event_data, void *userdata);
-/* MOSQ_EVT_DISCONNECT and MOSQ_EVT_TICK of acl.c: together they let the
- * write check tell a client's will (sent after its DISCONNECT) from a
- * publish. */
-int chat_acl_on_disconnect(int event, void *event_data, void *userdata);
-int chat_acl_on_tick(int event, void *event_data, void *userdata);
 /* True when user may open the DM room with peer under the DM policy. */
 bool chat_dm_allowed(const struct chat *c, const char *user, size_t ulen, const char *peer, size_t plen);
 

@@ -23,6 +23,7 @@
 
 #include "chat_err.h"
 #include "control.h"
+#include "json.h"
 #include "topic.h"
 #include "utf8.h"
 
@@ -278,12 +279,25 @@ static cJSON *run_command(struct chat *c, const struct mosquitto *client, const 
 
 /* ---- the request ------------------------------------------------------ */
 
-/* The "commands" array, or NULL with *why set. */
+/* The request as a tree, or NULL with *why set. The project's scanner
+ * checks the text first: cJSON keeps strings as C strings, so it would
+ * read "bob\u0000x" as "bob" and a command could act on a name it does not
+ * carry. A request with such a string (a value or a member name) runs
+ * nothing. */
+static cJSON *parse_request(const void *payload, size_t len, const char **why)
+{
+	int rc = json_check_cstrings(payload, len, NULL);
+	cJSON *root = rc == CHAT_OK ? cJSON_ParseWithLength(payload, len) : NULL;
+	if (rc == CHAT_ERR_INVAL) *why = "a string holds U+0000 (\\u0000)";
+	else if (!root) *why = "payload is not valid JSON";
+	return root;
+}
+
+/* The "commands" array of the request root, or NULL with *why set. */
 static const cJSON *request_commands(const cJSON *root, const char **why)
 {
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "commands");
-	if (!root) *why = "payload is not valid JSON";
-	else if (!cJSON_IsObject(root)) *why = "payload must be a JSON object";
+	if (!cJSON_IsObject(root)) *why = "payload must be a JSON object";
 	else if (!cJSON_IsArray(list)) *why = "commands: missing or not an array";
 	else if (cJSON_GetArraySize(list) == 0) *why = "commands: empty";
 	else if (cJSON_GetArraySize(list) > CONTROL_MAX_COMMANDS) *why = "commands: more than 100 in one request";
@@ -293,10 +307,10 @@ static const cJSON *request_commands(const cJSON *root, const char **why)
 
 static cJSON *run_request(struct chat *c, const struct mosquitto *client, const void *payload, size_t len)
 {
-	cJSON *root = cJSON_ParseWithLength(payload, len);
-	cJSON *out = cJSON_CreateObject(), *responses = cJSON_CreateArray();
 	const char *why = NULL;
-	const cJSON *list = request_commands(root, &why);
+	cJSON *root = parse_request(payload, len, &why);
+	cJSON *out = cJSON_CreateObject(), *responses = cJSON_CreateArray();
+	const cJSON *list = root ? request_commands(root, &why) : NULL;
 	const cJSON *cmd;
 	if (!out || !responses) goto nomem;
 	if (!list) {

@@ -23,7 +23,7 @@ struct control_req {
 	struct chat *c;
 	const char *client_id; /* the admin's client */
 	const char *user;      /* the admin's user id */
-	const cJSON *cmd;      /* the command object */
+	const cJSON *cmd;      /* the command object; no string in it holds U+0000 (control.c) */
 	cJSON *data;           /* reply data, NULL for none; owned here until the reply takes it */
 	char error[200];       /* empty on success */
 	struct strbuf audit;   /* " key=value" pairs for the audit line */

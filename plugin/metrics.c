@@ -56,7 +56,9 @@ static uint64_t get_dm(const struct chat *c) { return c->stats.dm_created; }
  * authenticates: then the plugin does not see logins). */
 static uint64_t get_sessions(const struct chat *c)
 {
-	return c->sessions ? HASH_COUNT(c->sessions->by_client) : 0;
+	/* When the broker authenticates, the table holds logins the plugin
+	 * deferred, not ones it authenticated. */
+	return c->sessions && c->cfg.auth.methods ? HASH_COUNT(c->sessions->by_client) : 0;
 }
 
 /* Walks the presence table: once per sys_interval or getStats, not per message. */

@@ -23,18 +23,26 @@ static void session_free(struct chat_session *e)
 	free(e);
 }
 
-/* A session entry with its client id and user copied after it. */
+/* A session entry with its client id and user copied after it. The user
+ * is copied whole: when the broker authenticates, it need not be a valid
+ * user id, and client ids are compared by user (clientid.c). */
 static struct chat_session *session_new(const char *id, const char *user)
 {
-	size_t idn = strlen(id) + 1, un = strnlen(user, TOPIC_ID_MAX);
-	struct chat_session *e = calloc(1, sizeof(*e) + idn + un + 1);
+	size_t idn = strlen(id) + 1, un = strlen(user) + 1;
+	struct chat_session *e = calloc(1, sizeof(*e) + idn + un);
 	if (!e) return NULL;
 	e->client_id = e->names;
 	memcpy(e->client_id, id, idn);
 	e->user = e->names + idn;
 	memcpy(e->user, user, un);
-	e->user[un] = '\0';
 	return e;
+}
+
+/* True when the plugin authenticates (plugin_opt_auth), so a session it
+ * records is one the broker accepts. */
+static bool plugin_auth(const struct chat *c)
+{
+	return c->cfg.auth.methods != 0;
 }
 
 void sessions_free(struct chat_sessions *s)
@@ -46,6 +54,11 @@ void sessions_free(struct chat_sessions *s)
 		session_free(e);
 	}
 	free(s->by_id);
+	struct client_owner *o, *otmp;
+	HASH_ITER(hh, s->owners, o, otmp) {
+		HASH_DEL(s->owners, o);
+		free(o);
+	}
 	struct presence_user *u, *utmp;
 	HASH_ITER(hh, s->users, u, utmp) {
 		HASH_DEL(s->users, u);
@@ -145,20 +158,24 @@ int sessions_add(struct chat *c, const struct mosquitto *client, const char *use
 	e->admin = admin;
 	e->expires_ms = expires_ms;
 	/* The same client authenticating twice, or a takeover of its id: the
-	 * older session ends here, silently if the user stays the same. */
+	 * older session ends here, silently if the user stays the same. When
+	 * the broker authenticates, this login may still be refused after the
+	 * plugin deferred it: the session it would take over stays until its
+	 * own DISCONNECT, and presence is not tracked. */
 	struct chat_session *old = find_client(s, client);
-	if (!old) old = find_id(s, e->client_id, e->id_hash);
+	if (!old && plugin_auth(c)) old = find_id(s, e->client_id, e->id_hash);
 	bool same_user = old && strcmp(old->user, user) == 0;
+	bool track = plugin_auth(c);
 	if (old) {
 		unlink_session(s, old);
-		if (!same_user) presence_update(c, old->user, -1);
+		if (!same_user && track) presence_update(c, old->user, -1);
 		session_free(old);
 	}
 	HASH_ADD(hh, s->by_client, client, sizeof(e->client), e);
 	id_place(s->by_id, s->id_slots, e); /* room reserved above */
 	s->id_count++;
 	if (expires_ms && (s->next_expiry_ms == 0 || expires_ms < s->next_expiry_ms)) s->next_expiry_ms = expires_ms;
-	if (!same_user) presence_update(c, user, +1);
+	if (!same_user && track) presence_update(c, user, +1);
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -168,7 +185,7 @@ void sessions_remove(struct chat *c, const struct mosquitto *client)
 	struct chat_session *e = find_client(s, client);
 	if (!e) return;
 	unlink_session(s, e);
-	presence_update(c, e->user, -1);
+	if (plugin_auth(c)) presence_update(c, e->user, -1);
 	session_free(e);
 }
 
@@ -227,4 +244,18 @@ void sessions_expire(struct chat *c, uint64_t now_ms)
 const struct chat_session *chat_session_of(const struct chat *c, const struct mosquitto *client)
 {
 	return c->sessions && client ? find_client(c->sessions, client) : NULL;
+}
+
+const char *sessions_id_user(const struct chat_sessions *s, const char *id)
+{
+	const struct chat_session *e = id ? find_id(s, id, id_hash(id)) : NULL;
+	return e ? e->user : NULL;
+}
+
+bool sessions_taken_over(const struct chat_sessions *s, const struct mosquitto *client)
+{
+	const struct mosquitto *q = s ? s->connecting : NULL;
+	if (!q || q == client) return false;
+	const char *a = mosquitto_client_id(client), *b = mosquitto_client_id(q);
+	return a && b && strcmp(a, b) == 0;
 }

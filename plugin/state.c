@@ -34,6 +34,7 @@
 
 #include "chat.h"
 #include "chat_err.h"
+#include "json.h"
 
 #define STATE_VERSION 1
 #define SWEEP_EVERY_MS 1000
@@ -420,6 +421,20 @@ static int save_now(struct chat *c)
 	return MOSQ_ERR_SUCCESS;
 }
 
+/* The file's text as a tree. The project's scanner checks it first, so a
+ * string that decodes to hold U+0000 ("bob\u0000") is an error rather
+ * than a shorter name: cJSON keeps C strings and would cut it there. */
+static int parse_text(const char *buf, size_t len, cJSON **root, struct why *w)
+{
+	size_t off = 0, line = 1;
+	int rc = json_check_cstrings(buf, len, &off);
+	for (size_t i = 0; rc != CHAT_OK && i < off; i++) line += buf[i] == '\n';
+	if (rc == CHAT_ERR_INVAL) return fail(w, "a string holds U+0000 (line %zu, byte %zu)", line, off);
+	if (rc != CHAT_OK) return fail(w, "not valid JSON (near line %zu, byte %zu)", line, off);
+	*root = cJSON_ParseWithLength(buf, len);
+	return *root ? CHAT_OK : fail(w, "out of memory");
+}
+
 /* Reads and checks the whole file into p. Returns CHAT_OK,
  * CHAT_ERR_NOTFOUND (no file), or another error with w filled in. */
 static int read_parts(const char *path, struct state_parts *p, struct stat *st, struct why *w)
@@ -444,16 +459,8 @@ static int read_parts(const char *path, struct state_parts *p, struct stat *st, 
 		return fail(w, "cannot read: %s", buf ? "short read" : "out of memory");
 	}
 	buf[len] = '\0';
-	cJSON *root = cJSON_ParseWithLength(buf, len);
-	int rc;
-	if (!root) {
-		const char *at = cJSON_GetErrorPtr();
-		size_t off = at && at >= buf && at <= buf + len ? (size_t)(at - buf) : 0, line = 1;
-		for (size_t i = 0; i < off; i++) line += buf[i] == '\n';
-		rc = fail(w, "not valid JSON (near line %zu, byte %zu)", line, off);
-	} else {
-		rc = CHAT_OK;
-	}
+	cJSON *root = NULL;
+	int rc = parse_text(buf, len, &root, w);
 	free(buf);
 	if (root && !cJSON_IsObject(root)) rc = fail(w, "not a JSON object");
 	const cJSON *version = root ? cJSON_GetObjectItemCaseSensitive(root, "version") : NULL;

@@ -3,9 +3,9 @@
  * plugin_opt_auth jwt against the real broker, with keys made and tokens
  * signed here (jwt_sign.c): HS256, RS256 and ES256 tokens that work, and
  * every way a token must fail (expired, not yet valid, wrong key, alg none,
- * algorithm confusion, wrong sub/iss/aud, no exp). A token's admin claim
- * opens $CONTROL/chat/v1, and a session is disconnected when its token
- * expires. Both MQTT 3.1.1 and 5.
+ * algorithm confusion, wrong sub/iss/aud, an escaped NUL in a claim, no
+ * exp). A token's admin claim opens $CONTROL/chat/v1, and a session is
+ * disconnected when its token expires. Both MQTT 3.1.1 and 5.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -198,6 +198,31 @@ static void test_wrong_sub_iss_aud(void **state)
 	assert_true(h_wait_log(H.broker.log, "refused: wrong aud", 2000));
 }
 
+/* A token signed with the trusted key whose claims hold an escaped U+0000:
+ * cJSON alone reads "jwtuser\u0000x" as "jwtuser", and an iss or aud with
+ * a suffix after the NUL as the configured one. All refused; the same
+ * token without the NUL is the control. */
+static void test_nul_in_claims(void **state)
+{
+	(void)state;
+	char cl[512];
+	long exp = (long)time(NULL) + 300;
+	static const char *const forms[] = {
+		"{\"sub\":\"jwtuser\\u0000x\",\"iss\":\"chat-test\",\"aud\":\"mqtt\",\"exp\":%ld}",
+		"{\"sub\":\"jwtuser\",\"iss\":\"chat-test\\u0000evil\",\"aud\":\"mqtt\",\"exp\":%ld}",
+		"{\"sub\":\"jwtuser\",\"iss\":\"chat-test\",\"aud\":\"mqtt\\u0000evil\",\"exp\":%ld}",
+		"{\"sub\":\"jwtuser\",\"iss\":\"chat-test\",\"aud\":[\"mqtt\\u0000evil\"],\"exp\":%ld}",
+	};
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		snprintf(cl, sizeof(cl), forms[i], exp);
+		assert_int_equal(try_token("n5", "jwtuser", hs_token(cl), TC_V5), NOT_AUTHORIZED_V5);
+		assert_int_equal(try_token("n3", "jwtuser", hs_token(cl), TC_V311), NOT_AUTHORIZED_V311);
+	}
+	assert_true(h_wait_log(H.broker.log, "token of jwtuser refused: a string holds U+0000", 2000));
+	snprintf(cl, sizeof(cl), "{\"sub\":\"jwtuser\",\"iss\":\"chat-test\",\"aud\":\"mqtt\",\"exp\":%ld}", exp);
+	assert_int_equal(try_token("n0", "jwtuser", hs_token(cl), TC_V5), 0);
+}
+
 /* Sends listRooms on $CONTROL/chat/v1 and returns the response (or NULL). */
 static struct tc_msg *control_list_rooms(struct tc *c)
 {
@@ -330,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_key_and_tampering),
 		cmocka_unit_test(test_alg_none_refused),
 		cmocka_unit_test(test_wrong_sub_iss_aud),
+		cmocka_unit_test(test_nul_in_claims),
 		cmocka_unit_test(test_admin_claim),
 		cmocka_unit_test(test_expiry_disconnects),
 		cmocka_unit_test(test_rs256),

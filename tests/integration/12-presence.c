@@ -155,15 +155,18 @@ static void test_takeover_keeps_count(void **state)
 	assert_false(p.online);
 	assert_int_equal(p.sessions, 0); /* a miscount would leave 1 here */
 
-	/* The same with a takeover by another user's login on that id. */
+	/* Another user's login on that id is refused (13-auth-clientid): bob
+	 * stays online, with his one session. */
 	struct tc *b = tc_open(&H, "shared-id", "bob", TC_V5);
 	assert_int_equal(next(w, "bob").sessions, 1);
-	struct tc *c = tc_open(&H, "shared-id", "carol", TC_V5);
-	assert_true(tc_wait_disconnect(b, TC_WAIT_MS, NULL));
+	int rc = -1;
+	assert_null(tc_connect(&H, "shared-id", "carol", NULL, TC_V5, &rc));
+	assert_int_equal(rc, 135);
+	assert_true(tc_connected(b));
+	assert_true(tc_quiet(w, "chat/presence/bob", 200));
+	tc_close(b);
 	p = next(w, "bob");
 	assert_false(p.online);
-	tc_close(b);
-	tc_close(c);
 	tc_close(w);
 }
 

@@ -137,6 +137,44 @@ static void test_malformed_requests(void **state)
 	tc_close(a);
 }
 
+/* An escaped U+0000 must not shorten a name: cJSON alone reads
+ * "general\u0000x" as "general", "bob\u0000" as "bob". A request holding
+ * such a string anywhere (a value, a member name, a list entry) runs
+ * nothing. */
+static void test_nul_in_strings(void **state)
+{
+	(void)state;
+	struct tc *a = c_admin(&H, "admin-52n", TC_V5);
+	c_do(a, "{\"command\":\"createRoom\",\"room\":\"general\"}");
+	c_do(a, "{\"command\":\"addRoomMember\",\"room\":\"general\",\"user\":\"alice\"}");
+	int rooms = room_count(a);
+	static const char *const attacks[] = {
+		"{\"commands\":[{\"command\":\"addRoomMember\",\"room\":\"general\\u0000x\",\"user\":\"carol\"}]}",
+		"{\"commands\":[{\"command\":\"banUser\",\"user\":\"bob\\u0000\"}]}",
+		"{\"commands\":[{\"command\":\"createRoom\",\"room\":\"tnul\\u0000x\"}]}",
+		"{\"commands\":[{\"command\":\"createRoom\",\"room\":\"tnul2\",\"title\\u0000\":\"x\"}]}",
+		"{\"commands\":[{\"command\":\"createRoom\\u0000\",\"room\":\"tnul3\"}]}",
+		"{\"commands\":[{\"command\":\"addBannedWords\",\"words\":[\"fine\",\"bad\\u0000word\"]}]}",
+		"{\"commands\":[{\"command\":\"muteUser\",\"user\":\"alice\",\"room\":\"general\\u0000\",\"seconds\":60}]}",
+	};
+	for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++)
+		expect_request_error(a, attacks[i], (int)strlen(attacks[i]), "a string holds U+0000");
+	assert_int_equal(room_count(a), rooms);
+	cJSON *room = c_ok(a, "{\"command\":\"getRoom\",\"room\":\"general\"}");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(room, "members")), 1);
+	cJSON_Delete(room);
+	cJSON *stats = c_ok(a, "{\"command\":\"getStats\"}");
+	assert_true(c_num(stats, "bans/count") == 0 && c_num(stats, "mutes/count") == 0);
+	cJSON_Delete(stats);
+	cJSON *words = c_ok(a, "{\"command\":\"listBannedWords\"}");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(words, "words")), 0);
+	cJSON_Delete(words);
+	tc_close(tc_open(&H, "bob-52n", "bob", TC_V5)); /* not banned */
+	/* An escaped backslash before "u0000" is no NUL: a plain bad id. */
+	c_fails(a, "{\"command\":\"createRoom\",\"room\":\"tnul\\\\u0000x\"}", "not a valid room id");
+	tc_close(a);
+}
+
 /* Publishes req with a v5 Response Topic and Correlation Data. */
 static void publish_rr(struct tc *a, const char *req, const char *response_topic, const void *corr, uint16_t len)
 {
@@ -227,6 +265,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_non_admin_gets_nothing_and_changes_nothing),
 		cmocka_unit_test(test_malformed_requests),
+		cmocka_unit_test(test_nul_in_strings),
 		cmocka_unit_test(test_response_topic_and_correlation_data),
 		cmocka_unit_test(test_real_mosquitto_rr),
 	};

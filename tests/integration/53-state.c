@@ -178,6 +178,15 @@ static void test_corrupt_file_at_start_stops_broker(void **state)
 	assert_true(start_with_state("{\"version\":1,\"bans\":[{\"user\":\"eve\",\"until\":\"soon\"}]}") > 0);
 	assert_true(h_wait_log(H.broker.log, "bans[0].until: not a time in unix ms", TC_WAIT_MS));
 
+	/* An escaped U+0000 would make "tnul\u0000x" the room tnul, and a
+	 * ban of "bob\u0000" one of bob: refused, with where it is. */
+	assert_true(start_with_state("{\"version\":1,\"rooms\":[{\"room\":\"tnul\\u0000x\"}]}") > 0);
+	snprintf(line, sizeof(line), "chat: state file %s is corrupt: a string holds U+0000 (line 1, byte 35); "
+		 "refusing to start", H.state_file);
+	assert_true(h_wait_log(H.broker.log, line, TC_WAIT_MS));
+	assert_true(start_with_state("{\"version\":1,\n\"bans\":[{\"user\":\"bob\\u0000\"}]}") > 0);
+	assert_true(h_wait_log(H.broker.log, "is corrupt: a string holds U+0000 (line 2, byte 34)", TC_WAIT_MS));
+
 	/* A good file again: the broker starts and serves it. */
 	h_write_file(H.state_file, "{\"version\":1,\"rooms\":[{\"room\":\"again\"}]}");
 	h_restart_broker(&H);

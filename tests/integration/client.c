@@ -150,8 +150,9 @@ static void tc_free(struct tc *c)
 	free(c);
 }
 
-struct tc *tc_connect(struct harness *h, const char *client_id, const char *user, const char *password,
-		      int protocol, int *connack)
+/* tc_connect, with a will (QoS 1) when will_topic is not NULL. */
+static struct tc *connect_with(struct harness *h, const char *client_id, const char *user, const char *password,
+			       int protocol, const char *will_topic, const char *will_payload, int *connack)
 {
 	static bool lib_ready;
 	if (!lib_ready) {
@@ -176,6 +177,9 @@ struct tc *tc_connect(struct harness *h, const char *client_id, const char *user
 	mosquitto_subscribe_v5_callback_set(c->mosq, on_subscribe);
 	mosquitto_message_v5_callback_set(c->mosq, on_message);
 	if (user) mosquitto_username_pw_set(c->mosq, user, password ? password : h_password(user, pw, sizeof(pw)));
+	if (will_topic && mosquitto_will_set(c->mosq, will_topic, (int)strlen(will_payload), will_payload, 1, false) !=
+				  MOSQ_ERR_SUCCESS)
+		fail_msg("%s: mosquitto_will_set failed", client_id);
 	if (mosquitto_connect(c->mosq, "127.0.0.1", h->broker_port, 30) != MOSQ_ERR_SUCCESS) {
 		/* No broker listening (e.g. one being restarted): refused, -1. */
 		if (connack) *connack = -1;
@@ -198,6 +202,21 @@ struct tc *tc_connect(struct harness *h, const char *client_id, const char *user
 		tc_free(c);
 		return NULL;
 	}
+	return c;
+}
+
+struct tc *tc_connect(struct harness *h, const char *client_id, const char *user, const char *password,
+		      int protocol, int *connack)
+{
+	return connect_with(h, client_id, user, password, protocol, NULL, NULL, connack);
+}
+
+struct tc *tc_open_will(struct harness *h, const char *client_id, const char *user, int protocol,
+			const char *will_topic, const char *will_payload)
+{
+	int rc;
+	struct tc *c = connect_with(h, client_id, user, NULL, protocol, will_topic, will_payload, &rc);
+	if (!c) fail_msg("%s (%s) refused at CONNECT: %d", client_id, user ? user : "anonymous", rc);
 	return c;
 }
 

@@ -44,6 +44,11 @@ struct tc *tc_connect(struct harness *h, const char *client_id, const char *user
 		      int protocol, int *connack);
 /* Like tc_connect but fails the test when refused. */
 struct tc *tc_open(struct harness *h, const char *client_id, const char *user, int protocol);
+/* tc_open with a will: will_payload on will_topic (QoS 1, not retained),
+ * which the broker sends when the connection ends without a DISCONNECT or
+ * is taken over. */
+struct tc *tc_open_will(struct harness *h, const char *client_id, const char *user, int protocol,
+			const char *will_topic, const char *will_payload);
 /* Disconnects and frees; NULL ok. */
 void tc_close(struct tc *c);
 

@@ -348,6 +348,23 @@ void h_restart_broker(struct harness *h)
 	}
 }
 
+void h_broker_authenticates(struct harness *h)
+{
+	static const char auth_line[] = "plugin_opt_auth password_file\n";
+	char *conf = h_read_file(h->broker_conf, NULL);
+	char *at = conf ? strstr(conf, auth_line) : NULL;
+	if (!at) fail_msg("no plugin_opt_auth line in %s", h->broker_conf);
+	memmove(at, at + sizeof(auth_line) - 1, strlen(at + sizeof(auth_line) - 1) + 1);
+	size_t n = strlen(conf) + strlen(h->passwd_file) + 32;
+	char *out = malloc(n);
+	if (!out) fail_msg("out of memory");
+	snprintf(out, n, "%spassword_file %s\n", conf, h->passwd_file);
+	h_write_file(h->broker_conf, out);
+	free(out);
+	free(conf);
+	h_restart_broker(h);
+}
+
 void h_start_bridge(struct harness *h, const char *extra_conf)
 {
 	char conf[4096], pw[80];

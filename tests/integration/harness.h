@@ -67,6 +67,10 @@ void h_stop(struct h_proc *p, int sig, int timeout_ms);
 int h_run_broker(const char *conf, int timeout_ms);
 /* Restarts the broker with the config it had. */
 void h_restart_broker(struct harness *h);
+/* Rewrites the broker config so that Mosquitto itself authenticates, from
+ * the same password file (password_file, no plugin_opt_auth), and
+ * restarts the broker. */
+void h_broker_authenticates(struct harness *h);
 
 /* Restarts chat-bridge with the config it had (SIGTERM first if it runs;
  * use h_stop(&h->bridge, SIGKILL, ..) before for a crash) and waits until

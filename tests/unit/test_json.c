@@ -252,6 +252,35 @@ static void test_decode_limits(void **state)
 	assert_int_equal(json_number_i64(&f, &v), CHAT_ERR_INVAL);
 }
 
+/* json_check_cstrings: an escaped U+0000 anywhere (value, member name,
+ * nested) is told apart from other errors; an escaped backslash before
+ * "u0000" is not one; everything json_check refuses is still refused. */
+static void test_cstrings(void **state)
+{
+	(void)state;
+	const char *nul[] = {
+		"\"bob\\u0000\"", "{\"room\":\"general\\u0000x\"}", "{\"room\\u0000\":1}",
+		"[1,{\"a\":[\"\\u0000\"]}]", "{\"sub\":\"\\u0000\"}",
+	};
+	for (size_t i = 0; i < sizeof(nul) / sizeof(nul[0]); i++) {
+		size_t at = 0;
+		if (json_check_cstrings(nul[i], strlen(nul[i]), &at) != CHAT_ERR_INVAL) fail_msg("NUL missed: %s", nul[i]);
+		assert_memory_equal(nul[i] + at, "\\u0000", 6);
+	}
+	const char *ok[] = {"\"\\\\u0000\"", "{\"a\":\"\\u0001\\ud83d\\ude00\"}", " [] ", "\"한\""};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		size_t at = 0;
+		assert_int_equal(json_check_cstrings(ok[i], strlen(ok[i]), &at), CHAT_OK);
+		assert_int_equal(at, strlen(ok[i]));
+	}
+	const char *bad[] = {"{", "\"\\u00\"", "[1,]", "\"\xff\"", "{} x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(json_check_cstrings(bad[i], strlen(bad[i]), NULL), CHAT_ERR_JSON);
+	const char raw[] = "\"a\0b\"";
+	assert_int_equal(json_check_cstrings(raw, sizeof(raw) - 1, NULL), CHAT_ERR_JSON);
+	assert_int_equal(json_check_cstrings(NULL, 0, NULL), CHAT_ERR_JSON);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_plain_prefix), cmocka_unit_test(test_spaced_words),
 		cmocka_unit_test(test_depth_limit), cmocka_unit_test(test_members),
 		cmocka_unit_test(test_decode_limits), cmocka_unit_test(test_object_parse),
+		cmocka_unit_test(test_cstrings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,6 +93,7 @@ static void test_random_run(void **state)
 	static int holds[CLIENTS]; /* the id number client k holds, -1 = not connected */
 	struct chat c;
 	memset(&c, 0, sizeof(c));
+	c.cfg.auth.methods = CHAT_AUTH_PASSWORD_FILE; /* the plugin authenticates: takeovers retire */
 	c.sessions = sessions_new();
 	assert_non_null(c.sessions);
 	online = 0;

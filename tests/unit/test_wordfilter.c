@@ -348,6 +348,15 @@ static void test_load_file(void **state)
 	assert_int_equal(wordfilter_load_file(path, &words, &n, err, sizeof(err)), CHAT_ERR_INVAL);
 	snprintf(want, sizeof(want), "%s:2: entry has no letters", path);
 	assert_string_equal(err, want);
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	static const char nul_body[] = "ok\nbob\0x\n";
+	fwrite(nul_body, 1, sizeof(nul_body) - 1, f);
+	fclose(f);
+	assert_int_equal(wordfilter_load_file(path, &words, &n, err, sizeof(err)), CHAT_ERR_INVAL);
+	snprintf(want, sizeof(want), "%s:2: holds a NUL byte", path);
+	assert_string_equal(err, want);
 	unlink(path);
 	assert_int_equal(wordfilter_load_file(path, &words, &n, err, sizeof(err)), CHAT_ERR_IO);
 	wordfilter_words_free(words, n);
