@@ -302,18 +302,25 @@ static int on_reload(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_PLUGIN_DEFER;
 }
 
+/* Mosquitto 2.1 sends MOSQ_EVT_DISCONNECT only when a session ends, and
+ * this event (its number there) when a client with a persistent session
+ * goes; its data starts like the DISCONNECT event's. 2.0.x has neither the
+ * event nor the name, and refuses to register it. */
+enum { CHAT_EVT_CLIENT_OFFLINE = 28 };
+
 /* The events of auth.c; plugin_only ones only when the plugin
  * authenticates (with the broker authenticating there is nothing to
- * reload). */
+ * reload), optional ones where the broker knows them. */
 static const struct {
 	int event;
 	MOSQ_FUNC_generic_callback cb;
-	bool plugin_only;
+	bool plugin_only, optional;
 } auth_events[] = {
-	{MOSQ_EVT_BASIC_AUTH, on_basic_auth, false},
-	{MOSQ_EVT_DISCONNECT, on_disconnect, false},
-	{MOSQ_EVT_TICK, on_tick, false},
-	{MOSQ_EVT_RELOAD, on_reload, true},
+	{MOSQ_EVT_BASIC_AUTH, on_basic_auth, false, false},
+	{MOSQ_EVT_DISCONNECT, on_disconnect, false, false},
+	{CHAT_EVT_CLIENT_OFFLINE, on_disconnect, false, true},
+	{MOSQ_EVT_TICK, on_tick, false, false},
+	{MOSQ_EVT_RELOAD, on_reload, true, false},
 };
 
 #define AUTH_EVENT_COUNT (sizeof(auth_events) / sizeof(auth_events[0]))
@@ -354,6 +361,7 @@ int chat_auth_register(struct chat *c)
 	for (size_t i = 0; rc == MOSQ_ERR_SUCCESS && i < AUTH_EVENT_COUNT; i++) {
 		if (auth_events[i].plugin_only && !plugin) continue;
 		rc = mosquitto_callback_register(c->pid, auth_events[i].event, auth_events[i].cb, NULL, c);
+		if (rc == MOSQ_ERR_NOT_SUPPORTED && auth_events[i].optional) rc = MOSQ_ERR_SUCCESS;
 	}
 	return rc;
 }
