@@ -124,10 +124,11 @@ static const struct route routes[] = {
 	{"chat/rooms/+/messages", true, TOPIC_ROOM_MESSAGES, on_room_message},
 	{"chat/rooms/+/history", true, TOPIC_ROOM_HISTORY, on_history},
 	{"chat/rooms/+/read", true, TOPIC_ROOM_READ, on_read},
-	/* retained state every bridge needs whole: not shared */
+	{"chat/users/+/devices", true, TOPIC_USER_DEVICES, on_push_topic},
+	/* Retained state every bridge needs whole: not shared. These come last
+	 * (on_connect subscribes a prefix of this table). */
 	{"chat/presence/+", false, TOPIC_PRESENCE, on_push_topic},
 	{"chat/users/+/rooms", false, TOPIC_USER_ROOMS, on_push_topic},
-	{"chat/users/+/devices", true, TOPIC_USER_DEVICES, on_push_topic},
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -146,6 +147,14 @@ static void route_filters(struct bridge *b, char *buf, size_t cap)
 	}
 }
 
+/* The number of shared routes, which lead the table. */
+static size_t shared_routes(void)
+{
+	size_t n = 0;
+	while (n < NROUTES && routes[n].shared) n++;
+	return n;
+}
+
 static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, const mosquitto_property *props)
 {
 	struct bridge *b = ud;
@@ -157,14 +166,16 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, cons
 	}
 	METRIC_SET(b, mqtt_connected, 1);
 	blog(BLOG_INFO, "connected to the broker (%s session)", flags & 1 ? "resumed" : "new");
-	/* Subscribe on every connect, resumed session or not: a broker restart
-	 * can resume the session without its shared subscriptions (mosquitto
-	 * 2.0.11 restores neither $share filters nor says so), and until the
-	 * bridge subscribes again the plugin refuses chat messages it could not
-	 * get stored. Subscribing to a filter the session holds replaces it. */
+	/* The shared filters are subscribed on every connect, resumed session
+	 * or not: mosquitto 2.0.11 resumes a session after a restart without
+	 * its $share filters, and says nothing; until the bridge subscribes
+	 * again, the plugin refuses chat messages. The others only on a new
+	 * session: a resumed one holds them (every 2.0.x restores them), and
+	 * 2.0.11 leaks the old entry of a plain filter subscribed again. */
+	int want = (flags & 1) ? (int)shared_routes() : (int)NROUTES;
 	route_filters(b, filters, sizeof(filters));
 	int n = 0;
-	for (char *f = filters, *nl; n < (int)NROUTES && (nl = strchr(f, '\n')) != NULL; f = nl + 1) {
+	for (char *f = filters, *nl; n < want && (nl = strchr(f, '\n')) != NULL; f = nl + 1) {
 		*nl = '\0';
 		list[n++] = f;
 	}

@@ -188,7 +188,9 @@ static void test_no_bridge_no_success(void **state)
 	/* Once the bridge is back, the same messages go through and are stored. */
 	h_restart_bridge(&H);
 	assert_int_equal(tc_pub(a5, "chat/rooms/r29a/messages", "{\"text\":\"stored\",\"cid\":\"n5\"}", 1), 0);
-	assert_non_null(h_mongo_wait_one(&H, "messages", "{\"room\":\"r29a\",\"cid\":\"n5\"}", 10000));
+	bson_t *doc = h_mongo_wait_one(&H, "messages", "{\"room\":\"r29a\",\"cid\":\"n5\"}", 10000);
+	assert_non_null(doc);
+	bson_destroy(doc);
 	tc_close(a5);
 }
 
