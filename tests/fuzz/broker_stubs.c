@@ -38,7 +38,8 @@ int mosquitto_callback_unregister(mosquitto_plugin_id_t *identifier, int event, 
 	(void)event_data;
 	for (size_t i = 0; i < stubs.callback_count; i++) {
 		if (stubs.callbacks[i].event != event || stubs.callbacks[i].cb != cb_func) continue;
-		memmove(&stubs.callbacks[i], &stubs.callbacks[i + 1], (stubs.callback_count - i - 1) * sizeof(stubs.callbacks[0]));
+		size_t after = stubs.callback_count - i - 1;
+		memmove(&stubs.callbacks[i], &stubs.callbacks[i + 1], after * sizeof(stubs.callbacks[0]));
 		stubs.callback_count--;
 		return MOSQ_ERR_SUCCESS;
 	}

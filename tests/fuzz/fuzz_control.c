@@ -62,10 +62,12 @@ static const char fixture_state[] =
 	"{\"user\":\"bob\",\"role\":\"member\"},{\"user\":\"carol\",\"role\":\"reader\"}]},"
 	"{\"room\":\"team\",\"policy\":{\"bannedWordsAction\":\"reject\",\"floodRate\":2,\"dmPolicy\":\"nobody\"},"
 	"\"members\":[{\"user\":\"alice\",\"role\":\"admin\"},{\"user\":\"dave\",\"role\":\"member\"}]},"
-	"{\"room\":\"dm:alice:bob\",\"members\":[{\"user\":\"alice\",\"role\":\"member\"},{\"user\":\"bob\",\"role\":\"member\"}]}],"
+	"{\"room\":\"dm:alice:bob\",\"members\":[{\"user\":\"alice\",\"role\":\"member\"},"
+	"{\"user\":\"bob\",\"role\":\"member\"}]}],"
 	"\"bans\":[{\"user\":\"mallory\",\"until\":0}],"
 	"\"mutes\":[{\"user\":\"bob\",\"room\":\"general\",\"until\":0},{\"user\":\"dave\",\"until\":0}],"
-	"\"bannedWords\":{\"banned\":[\"spam\"],\"allowed\":[\"spamalot\"],\"rooms\":[{\"room\":\"team\",\"banned\":[\"bad\"]}]}}";
+	"\"bannedWords\":{\"banned\":[\"spam\"],\"allowed\":[\"spamalot\"],"
+	"\"rooms\":[{\"room\":\"team\",\"banned\":[\"bad\"]}]}}";
 
 /* ---- set-up ---- */
 
@@ -190,7 +192,8 @@ static void check_model(const struct chat *c)
 	for (const struct room *r = c->rooms.by_id; r; r = r->hh.next, rooms++) {
 		if (!topic_room_valid(r->id, strlen(r->id)) || r->member_count != HASH_COUNT(r->members)) abort();
 		for (const struct room_member *m = r->members; m; m = m->hh.next, memberships++) {
-			if (!topic_user_valid(m->user, strlen(m->user)) || m->role < ROLE_READER || m->role > ROLE_OWNER) abort();
+			if (!topic_user_valid(m->user, strlen(m->user))) abort();
+			if (m->role < ROLE_READER || m->role > ROLE_OWNER) abort();
 			if (!dm_party(r, m->user)) abort();
 			const struct user_entry *u = rooms_of_user(&c->rooms, m->user, strlen(m->user));
 			const struct user_room *ur = NULL;
@@ -322,8 +325,8 @@ static void run_raw(struct chat *c, bool from_admin, const char *payload, size_t
 		if (!reply) abort();
 		if (!cJSON_IsObject(req) || !cJSON_IsArray(list) || n < 1 || n > 100) {
 			const cJSON *only = cJSON_GetArrayItem(responses, 0);
-			if (cJSON_GetArraySize(responses) != 1 || !has_error(only) || cJSON_GetObjectItemCaseSensitive(only, "command"))
-				abort();
+			if (cJSON_GetArraySize(responses) != 1 || !has_error(only)) abort();
+			if (cJSON_GetObjectItemCaseSensitive(only, "command")) abort();
 			check_only_reply();
 		} else {
 			if (cJSON_GetArraySize(responses) != n) abort();
@@ -592,21 +595,22 @@ static const struct value *given(const struct step *st, const char *name)
 	return NULL;
 }
 
-static bool listed_cb_found;
-static const char *listed_cb_word;
+struct word_search {
+	const char *word;
+	bool found;
+};
 
 static void find_word(const char *word, void *ud)
 {
-	(void)ud;
-	if (strcmp(word, listed_cb_word) == 0) listed_cb_found = true;
+	struct word_search *ws = ud;
+	if (strcmp(word, ws->word) == 0) ws->found = true;
 }
 
 static bool word_listed(const struct chat *c, const struct room *r, bool allow, const char *word)
 {
-	listed_cb_found = false;
-	listed_cb_word = word;
-	moderation_words_each(c, r, allow, find_word, NULL);
-	return listed_cb_found;
+	struct word_search ws = {word, false};
+	moderation_words_each(c, r, allow, find_word, &ws);
+	return ws.found;
 }
 
 /* A sanction that cannot have run out by now: until lifted, or longer

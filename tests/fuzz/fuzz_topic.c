@@ -129,9 +129,11 @@ static const struct {
 } tree[] = {
 	{"chat/rooms/+/messages", TOPIC_ROOM_MESSAGES, ID_ROOM, 4}, {"chat/rooms/+/events", TOPIC_ROOM_EVENTS, ID_ROOM, 4},
 	{"chat/rooms/+/history", TOPIC_ROOM_HISTORY, ID_ROOM, 4},   {"chat/rooms/+/read", TOPIC_ROOM_READ, ID_ROOM, 4},
-	{"chat/users/+/rooms", TOPIC_USER_ROOMS, ID_USER, 4},       {"chat/users/+/devices", TOPIC_USER_DEVICES, ID_USER, 4},
+	{"chat/users/+/rooms", TOPIC_USER_ROOMS, ID_USER, 4},
+	{"chat/users/+/devices", TOPIC_USER_DEVICES, ID_USER, 4},
 	{"chat/users/+/#", TOPIC_USER_PRIVATE, ID_USER, 4},         {"chat/presence/+", TOPIC_PRESENCE, ID_USER, 3},
-	{"$CONTROL/chat/v1", TOPIC_CONTROL, ID_NONE, 3},            {"$CONTROL/chat/v1/response", TOPIC_CONTROL_RESPONSE, ID_NONE, 4},
+	{"$CONTROL/chat/v1", TOPIC_CONTROL, ID_NONE, 3},
+	{"$CONTROL/chat/v1/response", TOPIC_CONTROL_RESPONSE, ID_NONE, 4},
 	{"$CONTROL/chat/#", TOPIC_CHAT_INVALID, ID_NONE, 3},        {"$SYS/broker/chat/#", TOPIC_SYS_CHAT, ID_NONE, 4},
 	{"chat/#", TOPIC_CHAT_INVALID, ID_NONE, 1},
 };
@@ -285,7 +287,8 @@ static void check_parse(const char *t)
 	for (size_t i = 0; i < lv.n; i++) check_ids(lv.at[i], lv.len[i]);
 	if (got.id) {
 		bool room = is_room_kind(got.kind);
-		if ((got.id != t && got.id[-1] != '/') || (got.id[got.id_len] != '/' && got.id[got.id_len] != '\0')) abort();
+		char after = got.id[got.id_len];
+		if ((got.id != t && got.id[-1] != '/') || (after != '/' && after != '\0')) abort();
 		if (room ? !ref_room(got.id, got.id_len) : !ref_user(got.id, got.id_len)) abort();
 	} else if (got.id_len != 0) {
 		abort();

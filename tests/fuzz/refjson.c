@@ -103,13 +103,13 @@ static bool digit_at(const struct cursor *c)
 /* Four hex digits at s[i..]: the value, or -1. */
 static long hex4(const struct cursor *c, size_t i)
 {
+	static const char digits[] = "0123456789abcdef0123456789ABCDEF";
 	long v = 0;
 	if (i > c->len || c->len - i < 4) return -1;
 	for (size_t k = 0; k < 4; k++) {
-		char h = c->s[i + k];
-		int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
-		if (d < 0) return -1;
-		v = v * 16 + d;
+		const char *d = c->s[i + k] ? strchr(digits, c->s[i + k]) : NULL;
+		if (!d) return -1;
+		v = v * 16 + (d - digits) % 16;
 	}
 	return v;
 }

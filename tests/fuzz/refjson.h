@@ -13,7 +13,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum refjson_type { REFJSON_NULL, REFJSON_FALSE, REFJSON_TRUE, REFJSON_NUMBER, REFJSON_STRING, REFJSON_ARRAY, REFJSON_OBJECT };
+enum refjson_type {
+	REFJSON_NULL,
+	REFJSON_FALSE,
+	REFJSON_TRUE,
+	REFJSON_NUMBER,
+	REFJSON_STRING,
+	REFJSON_ARRAY,
+	REFJSON_OBJECT,
+};
 
 struct refjson {
 	enum refjson_type type;
