@@ -286,10 +286,12 @@ static void check_parse(const char *t)
 	split(t, &lv);
 	for (size_t i = 0; i < lv.n; i++) check_ids(lv.at[i], lv.len[i]);
 	if (got.id) {
-		bool room = is_room_kind(got.kind);
+		/* User kinds and presence name a user; the rest (room kinds, and
+		 * the room of an invalid topic under chat/rooms/) a room. */
+		bool user = is_user_kind(got.kind) || got.kind == TOPIC_PRESENCE;
 		char after = got.id[got.id_len];
 		if ((got.id != t && got.id[-1] != '/') || (after != '/' && after != '\0')) abort();
-		if (room ? !ref_room(got.id, got.id_len) : !ref_user(got.id, got.id_len)) abort();
+		if (user ? !ref_user(got.id, got.id_len) : !ref_room(got.id, got.id_len)) abort();
 	} else if (got.id_len != 0) {
 		abort();
 	}
