@@ -15,15 +15,17 @@
  *      command choosing its value from good and bad ones; each command is
  *      sent as a request of its own.
  *
- * Oracle. A request from a non-admin gets no reply and changes nothing.
- * An admin's request gets exactly one reply on $CONTROL/chat/v1/response:
- * {"responses":[...]} with one response per command, in order, naming its
- * command and echoing its correlationData, or one error when the request
- * itself is not {"commands":[1 to 100 commands]}. A command answered with
- * an error changes nothing (a snapshot of rooms, titles, members, roles,
- * policies, bans, mutes and word lists, taken before and after, is the
- * same) and publishes nothing but the reply; so do the commands that only
- * read. In program mode the target also knows what it sent: a malformed
+ * Oracle. The handler never asks the broker to drop the client. A
+ * request from a non-admin gets no reply and changes nothing. An admin's
+ * request gets exactly one reply on $CONTROL/chat/v1/response (JSON by RFC
+ * 8259 when the request was UTF-8): {"responses":[...]} with one response
+ * per command, in order, naming its command and echoing its
+ * correlationData, or one error when the request itself is not
+ * {"commands":[1 to 100 commands]}. A command answered with an error
+ * changes nothing (a snapshot of rooms, titles, members, roles, policies,
+ * bans, mutes and word lists, taken before and after, is the same) and
+ * publishes nothing but the reply; a command that only reads changes
+ * nothing either. In program mode the target also knows what it sent: a malformed
  * command (a missing required field, an unknown field or command, a value
  * of the wrong type, an id outside the grammar of PRODUCT.md, a role,
  * action, policy or number outside its set) must get an error, and a
@@ -32,8 +34,9 @@
  * room model is consistent: valid ids, DM rooms holding only their two
  * users, member counts and the user -> rooms index matching the rooms.
  * With FUZZ_REFUSE_EMBEDDED_NUL (broker_stubs.h), a command holding U+0000
- * in any string, value or name, must get an error too. Leaks are found
- * by LeakSanitizer, since every input ends with mosquitto_plugin_cleanup.
+ * in any string, value or name, must get an error too. Every input ends
+ * with mosquitto_plugin_cleanup, which must unregister every callback and
+ * leave no leak for LeakSanitizer.
  */
 #include <cjson/cJSON.h>
 #include <stdint.h>
