@@ -19,16 +19,6 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
-/*
- * Issue 11, weakness 3: a string with an escaped U+0000 must be refused
- * wherever the plugin reads one (admin commands, JWT claims). The fix is
- * on another branch; until it is merged the oracles that demand it are off.
- * Set to 1 to turn them on in fuzz_control and fuzz_jwt (or build with
- * -DFUZZ_REFUSE_EMBEDDED_NUL=1 to try).
- */
-#ifndef FUZZ_REFUSE_EMBEDDED_NUL
-#define FUZZ_REFUSE_EMBEDDED_NUL 0
-#endif
 
 struct mosquitto {
 	const char *id;

@@ -33,8 +33,8 @@
  * member has the role, the ban is there, ...). After every request the
  * room model is consistent: valid ids, DM rooms holding only their two
  * users, member counts and the user -> rooms index matching the rooms.
- * With FUZZ_REFUSE_EMBEDDED_NUL (broker_stubs.h), a command holding U+0000
- * in any string, value or name, must get an error too. Every input ends
+ * A command holding U+0000 in any string, value or name must get an error
+ * too. Every input ends
  * with mosquitto_plugin_cleanup, which must unregister every callback and
  * leave no leak for LeakSanitizer.
  */
@@ -296,11 +296,11 @@ static void check_only_reply(void)
 
 /* ---- mode 0 and 1: a request as it comes ---- */
 
-/* With FUZZ_REFUSE_EMBEDDED_NUL: command i of the request, as the reference
- * parser reads it, holds no U+0000 or was refused. */
+/* Command i of the request, as the reference parser reads it, holds no
+ * U+0000 or was refused. */
 static void check_nul_refused(const char *payload, size_t len, const cJSON *responses)
 {
-	struct refjson *doc = FUZZ_REFUSE_EMBEDDED_NUL ? refjson_parse(payload, len, 1000) : NULL;
+	struct refjson *doc = refjson_parse(payload, len, 1000);
 	const struct refjson *list = NULL;
 	for (size_t i = 0; doc && doc->type == REFJSON_OBJECT && !list && i < doc->count; i++) {
 		if (strcmp(doc->items[i].key, "commands") == 0) list = &doc->items[i]; /* the one cJSON takes */
@@ -309,6 +309,17 @@ static void check_nul_refused(const char *payload, size_t len, const cJSON *resp
 		if (refjson_has_nul(&list->items[i]) && !has_error(cJSON_GetArrayItem(responses, (int)i))) abort();
 	}
 	refjson_free(doc);
+}
+
+/* The handler reads a request only when it is strict JSON (as the
+ * reference parser reads it, within json.c's depth) holding no U+0000
+ * anywhere; anything else it refuses whole. */
+static bool readable(const char *payload, size_t len)
+{
+	struct refjson *strict = refjson_parse(payload, len, JSON_MAX_DEPTH);
+	bool ok = strict && !refjson_has_nul(strict);
+	refjson_free(strict);
+	return ok;
 }
 
 static void run_raw(struct chat *c, bool from_admin, const char *payload, size_t len, struct strbuf *before,
@@ -322,7 +333,7 @@ static void run_raw(struct chat *c, bool from_admin, const char *payload, size_t
 	if (!from_admin) {
 		if (reply || stubs.message_count) abort();
 	} else {
-		cJSON *req = cJSON_ParseWithLength(payload, len);
+		cJSON *req = readable(payload, len) ? cJSON_ParseWithLength(payload, len) : NULL;
 		const cJSON *list = cJSON_GetObjectItemCaseSensitive(req, "commands"), *responses = responses_of(reply);
 		int n = cJSON_GetArraySize(list);
 		if (!reply) abort();
@@ -585,7 +596,7 @@ static size_t make_step(const uint8_t *p, size_t n, unsigned index, struct step 
 	}
 	if (st->json.len == 0) strbuf_putc(&st->json, '{');
 	strbuf_putc(&st->json, '}');
-	if (FUZZ_REFUSE_EMBEDDED_NUL && st->nul) st->malformed = true;
+	if (st->nul) st->malformed = true;
 	return used;
 }
 
@@ -673,11 +684,18 @@ static void run_step(struct chat *c, const struct step *st, struct strbuf *befor
 	cJSON *reply = the_reply(refjson_utf8_valid(payload, (size_t)len));
 	const cJSON *responses = responses_of(reply), *resp = cJSON_GetArrayItem(responses, 0);
 	if (!reply || cJSON_GetArraySize(responses) != 1) abort();
-	cJSON *cmd = cJSON_Parse(st->json.buf);
-	check_response(resp, cmd);
-	cJSON_Delete(cmd);
+	bool whole = readable(payload, (size_t)len);
+	if (st->nul && whole) abort();
+	if (!whole) {
+		/* Refused whole (U+0000, invalid UTF-8): one error naming no command. */
+		if (!has_error(resp) || cJSON_GetObjectItemCaseSensitive(resp, "command")) abort();
+	} else {
+		cJSON *cmd = cJSON_Parse(st->json.buf);
+		check_response(resp, cmd);
+		cJSON_Delete(cmd);
+	}
 	bool error = has_error(resp);
-	if (st->malformed && !error) abort();
+	if ((st->malformed || !whole) && !error) abort();
 	if (error) check_only_reply();
 	snapshot(c, horizon, after);
 	if ((error || (st->cmd && read_only(st->cmd->name))) && strcmp(before->buf, after->buf) != 0) abort();
