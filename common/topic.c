@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Topic classification by walking the levels once. Ids are checked here so
+ * Topic classification: names by walking the levels once (the per-message
+ * hot path), subscription filters by matching them against a table of the
+ * chat tree's topic patterns (once per SUBSCRIBE). Ids are checked here so
  * that everything downstream can trust a topic_ref's id.
  */
 #include "topic.h"
@@ -71,11 +73,6 @@ static size_t level(const char *p, const char **next, bool *last)
 	return (size_t)(slash - p);
 }
 
-static bool is_wild(const char *p, size_t n)
-{
-	return n == 1 && (p[0] == '+' || p[0] == '#');
-}
-
 static bool eq(const char *p, size_t n, const char *s)
 {
 	return strlen(s) == n && memcmp(p, s, n) == 0;
@@ -86,10 +83,6 @@ static void parse_room(const char *p, struct topic_ref *out)
 	bool last;
 	const char *rest;
 	size_t n = level(p, &rest, &last);
-	if (is_wild(p, n)) {
-		out->kind = TOPIC_CHAT_WILDCARD;
-		return;
-	}
 	if (last || !topic_room_valid(p, n)) return;
 	out->id = p, out->id_len = n;
 	const char *tail;
@@ -100,7 +93,6 @@ static void parse_room(const char *p, struct topic_ref *out)
 	else if (eq(rest, m, "events")) out->kind = TOPIC_ROOM_EVENTS;
 	else if (eq(rest, m, "history")) out->kind = TOPIC_ROOM_HISTORY;
 	else if (eq(rest, m, "read")) out->kind = TOPIC_ROOM_READ;
-	else if (is_wild(rest, m)) out->kind = TOPIC_ROOM_ANY;
 }
 
 static void parse_user(const char *p, struct topic_ref *out)
@@ -108,18 +100,13 @@ static void parse_user(const char *p, struct topic_ref *out)
 	bool last;
 	const char *rest;
 	size_t n = level(p, &rest, &last);
-	if (is_wild(p, n)) {
-		out->kind = TOPIC_CHAT_WILDCARD;
-		return;
-	}
 	if (last || !topic_user_valid(p, n)) return;
 	out->id = p, out->id_len = n;
 	const char *tail;
 	bool tail_last;
 	size_t m = level(rest, &tail, &tail_last);
 	if (m == 0) return;
-	if (is_wild(rest, m)) out->kind = TOPIC_USER_ANY;
-	else if (tail_last && eq(rest, m, "rooms")) out->kind = TOPIC_USER_ROOMS;
+	if (tail_last && eq(rest, m, "rooms")) out->kind = TOPIC_USER_ROOMS;
 	else if (tail_last && eq(rest, m, "devices")) out->kind = TOPIC_USER_DEVICES;
 	else out->kind = TOPIC_USER_PRIVATE;
 }
@@ -130,9 +117,7 @@ static void parse_chat(const char *p, struct topic_ref *out)
 	const char *rest;
 	size_t n = level(p, &rest, &last);
 	out->kind = TOPIC_CHAT_INVALID;
-	if (is_wild(p, n)) {
-		out->kind = TOPIC_CHAT_WILDCARD;
-	} else if (last) {
+	if (last) {
 		return;
 	} else if (eq(p, n, "rooms")) {
 		parse_room(rest, out);
@@ -140,10 +125,7 @@ static void parse_chat(const char *p, struct topic_ref *out)
 		parse_user(rest, out);
 	} else if (eq(p, n, "presence")) {
 		size_t m = level(rest, &p, &last);
-		if (!last) return;
-		if (is_wild(rest, m)) {
-			out->kind = TOPIC_PRESENCE; /* presence is readable by all: a wildcard is fine */
-		} else if (topic_user_valid(rest, m)) {
+		if (last && topic_user_valid(rest, m)) {
 			out->kind = TOPIC_PRESENCE;
 			out->id = rest, out->id_len = m;
 		}
@@ -157,9 +139,8 @@ void topic_parse(const char *topic, struct topic_ref *out)
 	out->wildcard = strpbrk(topic, "+#") != NULL;
 	if (strncmp(topic, "chat/", 5) == 0) {
 		parse_chat(topic + 5, out);
-	} else if (strcmp(topic, "chat") == 0 || strcmp(topic, "#") == 0 || strcmp(topic, "+/#") == 0) {
-		/* filters that reach into the chat tree from above */
-		out->kind = strcmp(topic, "chat") == 0 ? TOPIC_CHAT_INVALID : TOPIC_CHAT_WILDCARD;
+	} else if (strcmp(topic, "chat") == 0) {
+		out->kind = TOPIC_CHAT_INVALID;
 	} else if (strcmp(topic, "$CONTROL/chat/v1") == 0) {
 		out->kind = TOPIC_CONTROL;
 	} else if (strcmp(topic, "$CONTROL/chat/v1/response") == 0) {
@@ -168,10 +149,6 @@ void topic_parse(const char *topic, struct topic_ref *out)
 		out->kind = TOPIC_CHAT_INVALID;
 	} else if (strncmp(topic, "$SYS/broker/chat/", 17) == 0) {
 		out->kind = TOPIC_SYS_CHAT;
-	}
-	if (out->kind == TOPIC_OTHER && out->wildcard && (topic[0] == '+' || topic[0] == '#')) {
-		/* "+/rooms/..." and similar: a leading wildcard can match chat/ */
-		out->kind = TOPIC_CHAT_WILDCARD;
 	}
 }
 
@@ -190,4 +167,172 @@ void topic_parse_memo(struct topic_memo *m, const char *topic, struct topic_ref 
 	m->ref = *out;
 	m->id_off = out->id ? (size_t)(out->id - topic) : 0;
 	m->ref.id = out->id ? m->text + m->id_off : NULL;
+}
+
+/* ---- subscription filters --------------------------------------------- */
+
+/*
+ * Every topic name of the chat tree under chat/ that a client can publish or
+ * receive, as patterns of levels: the same tree topic_parse() walks (the
+ * unit test checks that the two agree on every name it tries). A filter is
+ * classified by the patterns it can match (topics.md, "Which filters").
+ */
+#define FILTER_FIXED 5 /* levels of the longest pattern */
+#define ID_LEVEL 2     /* where every pattern has its room or user id */
+
+enum level_class {
+	LV_TEXT,     /* exactly the text */
+	LV_ROOM,     /* a room id */
+	LV_USER,     /* a user id */
+	LV_NONEMPTY, /* any level but the empty one */
+	LV_PRIVATE,  /* any nonempty level but "rooms" and "devices" */
+	LV_ANY,      /* any level */
+};
+
+/* Whose topics a pattern holds: one room's, one user's tree, or presence
+ * (one user's, or several users' for a filter with + in its place). */
+enum filter_scope { SCOPE_NONE, SCOPE_ROOM, SCOPE_USER, SCOPE_PRESENCE };
+
+struct pattern_level {
+	enum level_class cls;
+	const char *text; /* for LV_TEXT */
+};
+
+struct chat_pattern {
+	enum topic_kind kind;
+	enum filter_scope scope;
+	size_t levels; /* its topics have exactly this many levels, */
+	bool deeper;   /* or any number more (each LV_ANY) */
+	struct pattern_level lv[FILTER_FIXED];
+};
+
+#define P_ROOM {LV_TEXT, "chat"}, {LV_TEXT, "rooms"}, {LV_ROOM, NULL}
+#define P_USER {LV_TEXT, "chat"}, {LV_TEXT, "users"}, {LV_USER, NULL}
+
+static const struct chat_pattern chat_patterns[] = {
+	{TOPIC_ROOM_MESSAGES, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "messages"}}},
+	{TOPIC_ROOM_EVENTS, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "events"}}},
+	{TOPIC_ROOM_HISTORY, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "history"}}},
+	{TOPIC_ROOM_READ, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "read"}}},
+	{TOPIC_USER_ROOMS, SCOPE_USER, 4, false, {P_USER, {LV_TEXT, "rooms"}}},
+	{TOPIC_USER_DEVICES, SCOPE_USER, 4, false, {P_USER, {LV_TEXT, "devices"}}},
+	{TOPIC_USER_PRIVATE, SCOPE_USER, 4, false, {P_USER, {LV_PRIVATE, NULL}}},
+	{TOPIC_USER_PRIVATE, SCOPE_USER, 5, true, {P_USER, {LV_NONEMPTY, NULL}, {LV_ANY, NULL}}},
+	{TOPIC_PRESENCE, SCOPE_PRESENCE, 3, false, {{LV_TEXT, "chat"}, {LV_TEXT, "presence"}, {LV_USER, NULL}}},
+};
+
+/* The first levels of a filter; levels past FILTER_FIXED are only counted. */
+struct filter_levels {
+	const char *p[FILTER_FIXED];
+	size_t n[FILTER_FIXED];
+	size_t fixed; /* levels before a trailing '#' (all of them without one) */
+	bool hash;    /* ends in '#': matches names of `fixed` levels or more */
+};
+
+static bool is_plus(const char *p, size_t n)
+{
+	return n == 1 && p[0] == '+';
+}
+
+/* Splits a filter into levels; false when it is not a valid filter ('+' or
+ * '#' sharing a level with other characters, '#' not last). */
+static bool filter_split(const char *filter, struct filter_levels *f)
+{
+	const char *p = filter;
+	f->fixed = 0;
+	f->hash = false;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		bool wild = memchr(p, '+', n) != NULL || memchr(p, '#', n) != NULL;
+		if (wild && n != 1) return false;
+		if (n == 1 && p[0] == '#') {
+			f->hash = true;
+			return slash == NULL;
+		}
+		if (f->fixed < FILTER_FIXED) {
+			f->p[f->fixed] = p;
+			f->n[f->fixed] = n;
+		}
+		f->fixed++;
+		if (!slash) return true;
+		p = slash + 1;
+	}
+}
+
+/* True when the filter level p (not '#') matches some level of the class. */
+static bool level_fits(const struct pattern_level *lv, const char *p, size_t n)
+{
+	if (is_plus(p, n)) return true; /* no class is empty */
+	switch (lv->cls) {
+	case LV_TEXT: return eq(p, n, lv->text);
+	case LV_ROOM: return topic_room_valid(p, n);
+	case LV_USER: return topic_user_valid(p, n);
+	case LV_NONEMPTY: return n > 0;
+	case LV_PRIVATE: return n > 0 && !eq(p, n, "rooms") && !eq(p, n, "devices");
+	default: return true;
+	}
+}
+
+/* True when the filter matches at least one topic name of the pattern. */
+static bool pattern_reached(const struct chat_pattern *pt, const struct filter_levels *f)
+{
+	if (f->fixed > pt->levels && !pt->deeper) return false;
+	if (f->fixed < pt->levels && !f->hash) return false;
+	size_t upto = f->fixed < pt->levels ? f->fixed : pt->levels;
+	for (size_t i = 0; i < upto; i++) {
+		if (!level_fits(&pt->lv[i], f->p[i], f->n[i])) return false;
+	}
+	return true; /* levels past pt->levels, of a deeper pattern, are any */
+}
+
+/* True when the filter's id level matches every id: '+' there, or '#'
+ * before it. */
+static bool id_any(const struct filter_levels *f)
+{
+	return f->fixed <= ID_LEVEL || is_plus(f->p[ID_LEVEL], f->n[ID_LEVEL]);
+}
+
+/* The patterns the filter reaches, folded into out; false when they belong
+ * to more than one scope. */
+static bool fold_patterns(const struct filter_levels *f, struct topic_ref *out, enum filter_scope *scope)
+{
+	bool several = false;
+	*scope = SCOPE_NONE;
+	for (size_t i = 0; i < sizeof(chat_patterns) / sizeof(chat_patterns[0]); i++) {
+		const struct chat_pattern *pt = &chat_patterns[i];
+		if (!pattern_reached(pt, f)) continue;
+		if (id_any(f) && pt->scope != SCOPE_PRESENCE) return false; /* every room, or every user */
+		if (*scope != SCOPE_NONE && pt->scope != *scope) return false;
+		several = several || (*scope != SCOPE_NONE && pt->kind != out->kind);
+		*scope = pt->scope;
+		out->kind = pt->kind;
+	}
+	if (several) out->kind = *scope == SCOPE_ROOM ? TOPIC_ROOM_ANY : TOPIC_USER_ANY;
+	return true;
+}
+
+void topic_filter_parse(const char *filter, struct topic_ref *out)
+{
+	if (filter[0] == '$') {
+		/* Only a filter starting with this $ level reaches $ topics. */
+		topic_parse(filter, out);
+		return;
+	}
+	memset(out, 0, sizeof(*out));
+	out->kind = TOPIC_CHAT_INVALID;
+	out->wildcard = strpbrk(filter, "+#") != NULL;
+	struct filter_levels f;
+	enum filter_scope scope;
+	if (!filter_split(filter, &f)) return;
+	if (!fold_patterns(&f, out, &scope)) {
+		out->kind = TOPIC_CHAT_WILDCARD;
+	} else if (scope == SCOPE_NONE) {
+		/* No chat topic; anything but chat/ in the first level reaches
+		 * names outside the tree, else only names no one can use. */
+		out->kind = f.fixed > 0 && eq(f.p[0], f.n[0], "chat") ? TOPIC_CHAT_INVALID : TOPIC_OTHER;
+	} else if (!id_any(&f)) {
+		out->id = f.p[ID_LEVEL];
+		out->id_len = f.n[ID_LEVEL];
+	}
 }

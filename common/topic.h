@@ -2,7 +2,8 @@
 /*
  * Classifies MQTT topic names and subscription filters of the chat tree
  * (see topics.md) and validates user and room ids. The plugin calls this on
- * every ACL check, so it does not allocate and looks at each byte once.
+ * every ACL check, so it does not allocate; a name's bytes are looked at
+ * once (each delivery), a filter's a few times (each SUBSCRIBE).
  */
 #ifndef CHAT_TOPIC_H
 #define CHAT_TOPIC_H
@@ -15,38 +16,55 @@
 #define TOPIC_ROOM_MAX (3 + TOPIC_ID_MAX + 1 + TOPIC_ID_MAX)
 
 enum topic_kind {
-	TOPIC_OTHER,           /* outside the chat tree */
+	TOPIC_OTHER,           /* outside chat/ and $CONTROL/chat/ */
 	TOPIC_CHAT_INVALID,    /* under chat/ or $CONTROL/chat/ but not a known topic */
 	TOPIC_ROOM_MESSAGES,   /* chat/rooms/{room}/messages */
 	TOPIC_ROOM_EVENTS,     /* chat/rooms/{room}/events */
 	TOPIC_ROOM_HISTORY,    /* chat/rooms/{room}/history */
 	TOPIC_ROOM_READ,       /* chat/rooms/{room}/read */
-	TOPIC_ROOM_ANY,        /* filter chat/rooms/{room}/+ or /# */
+	TOPIC_ROOM_ANY,        /* filter reaching several of the above of one room */
 	TOPIC_USER_ROOMS,      /* chat/users/{user}/rooms */
 	TOPIC_USER_DEVICES,    /* chat/users/{user}/devices */
 	TOPIC_USER_PRIVATE,    /* chat/users/{user}/inbox and anything else below */
-	TOPIC_USER_ANY,        /* filter chat/users/{user}/# or /+ */
-	TOPIC_PRESENCE,        /* chat/presence/{user} */
+	TOPIC_USER_ANY,        /* filter reaching several of the above of one user */
+	TOPIC_PRESENCE,        /* chat/presence/{user} (a filter: no id for several users) */
 	TOPIC_CONTROL,         /* $CONTROL/chat/v1 */
 	TOPIC_CONTROL_RESPONSE,/* $CONTROL/chat/v1/response */
 	TOPIC_SYS_CHAT,        /* $SYS/broker/chat/... */
-	TOPIC_CHAT_WILDCARD,   /* a filter spanning rooms or users (chat/#, chat/rooms/+/...) */
+	TOPIC_CHAT_WILDCARD,   /* filter reaching more than one room, user tree or both */
 };
 
 struct topic_ref {
 	enum topic_kind kind;
 	const char *id;   /* the room or user segment inside the topic, not NUL-terminated */
 	size_t id_len;    /* 0 when the kind has no id */
-	bool wildcard;    /* the topic is a filter with + or # somewhere */
+	bool wildcard;    /* the string holds + or # (not a valid topic name) */
 };
 
 /*
- * Classifies topic (a topic name or a subscription filter, without any
- * $share/ prefix). Never fails: anything unknown is TOPIC_OTHER or
- * TOPIC_CHAT_INVALID, and ids are validated (an invalid id gives
- * TOPIC_CHAT_INVALID).
+ * Classifies a topic name (what a PUBLISH carries). Never fails: anything
+ * unknown is TOPIC_OTHER or TOPIC_CHAT_INVALID, and ids are validated (an
+ * invalid id gives TOPIC_CHAT_INVALID). '+' and '#' are ordinary characters
+ * here, with wildcard set: a caller holding a string a client chose (a
+ * Response Topic) refuses it that way. Filters go to topic_filter_parse().
  */
 void topic_parse(const char *topic, struct topic_ref *out);
+
+/*
+ * Classifies a subscription filter (without any $share/ prefix) by the
+ * topic names of the chat tree it can match, as topics.md's "Which
+ * filters" says: TOPIC_CHAT_WILDCARD when they belong to more than one
+ * room, user tree (chat/users/{user}/...) or both, or to presence and
+ * either; else the kind they all have, with the room or user id (a room
+ * or a user tree reached in several kinds gives TOPIC_ROOM_ANY or
+ * TOPIC_USER_ANY; presence of several users gives TOPIC_PRESENCE, no id).
+ * A filter reaching no chat topic is TOPIC_OTHER when it reaches names
+ * outside chat/, TOPIC_CHAT_INVALID when it reaches only unused names under
+ * chat/ (like chat/bogus/+) or is not a valid filter. Filters starting with
+ * '$' are classified as topic_parse() does. Allocates nothing; ids point
+ * into filter.
+ */
+void topic_filter_parse(const char *filter, struct topic_ref *out);
 
 /*
  * The last topic classified, to answer the same topic again with one string

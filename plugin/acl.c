@@ -8,6 +8,11 @@
  * allocating. Rules are one table (kind -> who may do what), the same shape
  * as nginx's allow/deny lists; anything the table does not grant is denied.
  *
+ * A filter is granted as the one room or user tree it can reach
+ * (topic_filter_parse), so that a client's deliveries are never more than
+ * one room's: a filter reaching several is for service users only, and one
+ * reaching no chat topic (`+/+`) is an other topic.
+ *
  * Topics outside chat/ and $CONTROL/chat/ follow plugin_opt_other_topics.
  */
 #include <string.h>
@@ -222,7 +227,7 @@ static int check_subscribe(struct chat *c, const struct mosquitto_evt_acl_check 
 	if (shared) filter = share_filter(filter);
 	if (!filter) return MOSQ_ERR_ACL_DENIED;
 	struct topic_ref t;
-	topic_parse(filter, &t);
+	topic_filter_parse(filter, &t);
 	if (t.kind == TOPIC_OTHER) return other_topics(c);
 	bool service = chat_is_service(c, ed->client);
 	/* Shared subscriptions on chat topics are the bridge's way to scale. */
@@ -281,7 +286,7 @@ static int check_unsubscribe(struct chat *c, const struct mosquitto_evt_acl_chec
 	struct topic_ref t;
 	if (!filter) return MOSQ_ERR_SUCCESS;
 	chat_storers_unsubscribed(c, ed->client, filter);
-	topic_parse(filter, &t);
+	topic_filter_parse(filter, &t);
 	/* Leaving a chat topic is always allowed; others follow the policy. */
 	return t.kind == TOPIC_OTHER ? other_topics(c) : MOSQ_ERR_SUCCESS;
 }

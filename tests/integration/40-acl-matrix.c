@@ -4,8 +4,9 @@
  * member, a reader, a non-member, a broker admin, a service user and an
  * anonymous client, over MQTT 5 and 3.1.1: subscribe refusals show in SUBACK codes,
  * publish refusals in v5 PUBACK codes, read refusals as no delivery.
- * Wildcards spanning rooms, $share by non-service users and retained chat
- * publishes are refused.
+ * Filters reaching more than one room or user tree, $share by non-service
+ * users and retained chat publishes are refused; a filter reaching one room
+ * is that room's, and one reaching no chat topic an other topic.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,7 +55,19 @@ static const struct sub_row sub_rows[] = {
 	{"chat/users/+/inbox", "NNNNNNNN"},
 	{"chat/#", "NNNNNNNN"},
 	{"#", "NNNNNNNN"},
-	{"+/rooms/general/messages", "NNNNNNNN"},
+	{"+/+/+/+", "NNNNNNNN"},
+	{"+/rooms/+/messages", "NNNNNNNN"},
+	{"chat/+/general/messages", "NNNNNNNN"}, /* room general and user general's tree */
+	/* A filter that can reach one room or user tree only is that one's. */
+	{"+/rooms/general/messages", "YYYNNYNY"},
+	{"+/rooms/general/history", "NNNNNYNN"},
+	{"chat/rooms/general/messages/#", "YYYNNYNY"},
+	{"+/users/bob/#", "NYNNNYNN"},
+	{"chat/+/bob", "YYYYYYNY"}, /* only chat/presence/bob is a chat topic */
+	{"+/+/+", "YYYYYYNY"},     /* presence of everyone, as chat/presence/+ */
+	/* Reaching no chat topic: other topics (refused here, under defer). */
+	{"+/+", "NNNNNNNN"},
+	{"chat/bogus/+", "NNNNNNNN"}, /* only unused names under chat/ */
 	{"$share/g/chat/rooms/general/messages", "NNNNNYNN"},
 	{"$share/g/chat/rooms/+/messages", "NNNNNYNN"},
 	{"$share/g/chat/#", "NNNNNNNN"},
@@ -237,6 +250,45 @@ static void test_read_denied(void **state)
 	tc_close(svc);
 }
 
+/* Under other_topics allow, the filters of the Paho interoperability suite
+ * that reach no chat topic are other topics, for members and anonymous
+ * clients alike, and deliver; filters reaching more than one room or user
+ * tree stay refused, and `+/+/+` (presence) is not for anonymous clients.
+ * Restarts the broker: the last test. */
+static void test_subscribe_other_allow(void **state)
+{
+	(void)state;
+	h_start_broker(&H, X_BASE_CONF "allow_anonymous true\nplugin_opt_other_topics allow\n");
+	struct tc *admin = x_admin(&H, "oa-admin");
+	x_create_room(admin, "general");
+	x_add_member(admin, "general", "bob", "member");
+	tc_close(admin);
+	struct tc *bob = tc_open(&H, "oa-bob", "bob", TC_V5);
+	struct tc *anon = tc_connect(&H, "oa-anon", NULL, NULL, TC_V311, NULL);
+	assert_non_null(anon);
+	const char *granted[] = {"+", "+/+", "+/C"};
+	for (size_t i = 0; i < sizeof(granted) / sizeof(granted[0]); i++) {
+		if (tc_subscribe(bob, granted[i], 1) != 1) fail_msg("bob: %s refused", granted[i]);
+		if (tc_subscribe(anon, granted[i], 1) != 1) fail_msg("anonymous: %s refused", granted[i]);
+	}
+	const char *refused[] = {"#", "+/+/+/+", "chat/#", "+/rooms/+/messages"};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		if (tc_subscribe(bob, refused[i], 1) != 0x87) fail_msg("bob: %s granted", refused[i]);
+		if (tc_subscribe(anon, refused[i], 1) != 0x80) fail_msg("anonymous: %s granted", refused[i]);
+	}
+	assert_int_equal(tc_subscribe(bob, "+/+/+", 1), 1);
+	assert_int_equal(tc_subscribe(anon, "+/+/+", 1), 0x80);
+	assert_int_equal(tc_pub(anon, "TopicA/C", "hello", 1), 0);
+	struct tc_msg *m = tc_wait(bob, "TopicA/C", TC_WAIT_MS);
+	assert_non_null(m);
+	tc_msg_free(m);
+	m = tc_wait(anon, "TopicA/C", TC_WAIT_MS);
+	assert_non_null(m);
+	tc_msg_free(m);
+	tc_close(bob);
+	tc_close(anon);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_publish_v5),
 		cmocka_unit_test(test_publish_v311_not_delivered),
 		cmocka_unit_test(test_read_denied),
+		cmocka_unit_test(test_subscribe_other_allow),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	return h_finish(&H, failed != 0) ? failed : 1;
