@@ -245,8 +245,9 @@ static bool is_user_kind(enum topic_kind k)
 	return k == TOPIC_USER_ROOMS || k == TOPIC_USER_DEVICES || k == TOPIC_USER_PRIVATE || k == TOPIC_USER_ANY;
 }
 
-/* Every witness the filter matches lies in the filter's own room (room
- * kinds) or user tree (user kinds), or in no room or user tree at all. */
+/* Every chat topic name the filter matches (a witness) lies in the
+ * filter's own room (room kinds) or user tree (user kinds), or in no room
+ * or user tree at all. */
 static void check_filter(const char *f, const struct topic_ref *got)
 {
 	for (size_t i = 0; i < sizeof(refused_kinds) / sizeof(refused_kinds[0]); i++) {
@@ -259,6 +260,9 @@ static void check_filter(const char *f, const struct topic_ref *got)
 	bool past_end = false;
 	for (size_t k = 0; k < MAX_WITNESSES && !past_end; k++) {
 		if (!witness(&fl, k, t, sizeof(t), &past_end) || past_end || !matches(f, t)) continue;
+		struct topic_ref wt; /* only names of the chat tree count: chat/rooms/r is none */
+		topic_parse(t, &wt);
+		if (wt.kind == TOPIC_CHAT_INVALID) continue;
 		const char *id;
 		size_t len;
 		split(t, &tl);
@@ -297,7 +301,11 @@ static void check_parse(const char *t)
 	}
 	if (!*t) return; /* no MQTT topic or filter is empty */
 	if (mosquitto_pub_topic_check(t) == MOSQ_ERR_SUCCESS) check_publish(t, &got);
-	else if (mosquitto_sub_topic_check(t) == MOSQ_ERR_SUCCESS) check_filter(t, &got);
+	else if (mosquitto_sub_topic_check(t) == MOSQ_ERR_SUCCESS) {
+		struct topic_ref f; /* filters are classified by topic_filter_parse */
+		topic_filter_parse(t, &f);
+		check_filter(t, &f);
+	}
 }
 
 /* The memo answers as topic_parse does: the same text twice, then
