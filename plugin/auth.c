@@ -262,9 +262,14 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	struct mosquitto_evt_disconnect *ed = event_data;
 	struct chat *c = userdata;
 	(void)event;
+	/* A login that takes this client id over and resumes its session moves
+	 * the session, subscriptions included, even though the broker ends the
+	 * old connection as if it were clean. */
+	const struct mosquitto *next = c->sessions->connecting;
+	bool moving = next && sessions_taken_over(c->sessions, ed->client) && !mosquitto_client_clean_session(next);
+	chat_storers_disconnected(c, ed->client, moving);
 	sessions_remove(c, ed->client);
 	c->sessions->connecting = NULL;
-	chat_storers_disconnected(c, ed->client);
 	return MOSQ_ERR_SUCCESS;
 }
 

@@ -198,11 +198,12 @@ void *chat_props_binary(const struct chat *c, const mosquitto_property *list, in
 
 /* storers.c: true when a chat message accepted now would reach a bridge
  * (or plugin_opt_require_store is off). The others follow the service
- * client's subscriptions and disconnects (acl.c). */
+ * client's subscriptions (acl.c) and disconnects (auth.c; moving: a login
+ * with the same client id resumes the session). */
 bool chat_store_ready(const struct chat *c);
 void chat_storers_subscribed(struct chat *c, const struct mosquitto *client, const char *filter);
 void chat_storers_unsubscribed(struct chat *c, const struct mosquitto *client, const char *filter);
-void chat_storers_disconnected(struct chat *c, const struct mosquitto *client);
+void chat_storers_disconnected(struct chat *c, const struct mosquitto *client, bool moving);
 void chat_storers_free(struct chat *c);
 
 /* spool.c: chat_spool_open at init (cfg.spool_file NULL = no spool),

@@ -12,7 +12,8 @@
  *
  * A storer is known by client id: it counts from its SUBSCRIBE to
  * chat/rooms/+/messages (shared or not) until it unsubscribes, or
- * disconnects with a session that ends there (clean session). A persistent
+ * disconnects with a session that ends there (clean session; not when a
+ * new login with its client id resumes the session). A persistent
  * session keeps counting while its client is away, since the broker queues
  * for it. Nothing is kept across a broker restart: the bridge subscribes on
  * every connect, and that is what counts again.
@@ -71,10 +72,10 @@ void chat_storers_unsubscribed(struct chat *c, const struct mosquitto *client, c
 	if (id && strcmp(filter, STORE_FILTER) == 0) forget(&c->storers, id);
 }
 
-void chat_storers_disconnected(struct chat *c, const struct mosquitto *client)
+void chat_storers_disconnected(struct chat *c, const struct mosquitto *client, bool moving)
 {
 	const char *id = mosquitto_client_id(client);
-	if (id && mosquitto_client_clean_session(client)) forget(&c->storers, id);
+	if (id && !moving && mosquitto_client_clean_session(client)) forget(&c->storers, id);
 }
 
 void chat_storers_free(struct chat *c)
