@@ -315,7 +315,8 @@ static bool fold_patterns(const struct filter_levels *f, struct topic_ref *out, 
 void topic_filter_parse(const char *filter, struct topic_ref *out)
 {
 	if (filter[0] == '$') {
-		/* Only a filter starting with this $ level reaches $ topics. */
+		/* It matches names of that first level only, never chat/:
+		 * $CONTROL/chat/ and $SYS/broker/chat/ are judged as names. */
 		topic_parse(filter, out);
 		return;
 	}
