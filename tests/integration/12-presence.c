@@ -150,6 +150,7 @@ static void test_takeover_keeps_count(void **state)
 	assert_int_equal(p.sessions, 1);
 	struct tc *second = tc_open(&H, "bob-dev", "bob", TC_V311);
 	assert_true(tc_wait_disconnect(first, TC_WAIT_MS, NULL));
+	tc_close(first);
 	tc_close(second);
 	p = next(w, "bob");
 	assert_false(p.online);
