@@ -121,7 +121,6 @@ struct chat_spool {
 	size_t bytes;     /* in the current file */
 	uint64_t since_ms; /* when the current file was started */
 	bool replay;      /* hand the spool to the first storer (storers.c) */
-	struct strbuf rec; /* one record, reused */
 };
 
 /* storers.c: client ids of the service sessions subscribed to every room's

@@ -42,7 +42,6 @@ static void chat_free(struct chat *c)
 	sanctions_clear(&c->sanctions);
 	chat_storers_free(c);
 	chat_spool_close(c);
-	strbuf_free(&c->spool.rec);
 	strbuf_free(&c->out);
 	free(c->scratch);
 	chat_config_free(&c->cfg);
@@ -65,7 +64,6 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	c->pid = identifier;
 	chat_props_init(c);
 	strbuf_init(&c->out);
-	strbuf_init(&c->spool.rec);
 	c->spool.fd = -1;
 	rooms_init(&c->rooms);
 	int rc = chat_config_load(&c->cfg, opts, opt_count);

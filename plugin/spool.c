@@ -6,7 +6,7 @@
  * message for the bridge's session, in memory; its persistence file is
  * written only every autosave_interval and at a clean stop. The plugin
  * appends the envelope of each accepted QoS 1/2 message to the spool with
- * one write() before the broker acknowledges it (page cache: a killed
+ * one writev() before the broker acknowledges it (page cache: a killed
  * process loses nothing written; no fsync, so the broker never waits on
  * the disk), and after a restart hands everything the spool holds straight
  * to the first bridge that subscribes. The bridge stores a message once
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "chat.h"
@@ -112,13 +113,10 @@ int chat_spool_append(struct chat *c, const char *env, size_t len)
 	if (s->fd < 0) return c->cfg.spool_file ? CHAT_ERR_INVAL : CHAT_OK;
 	uint8_t head[JREC_HEADER], trail[JREC_TRAILER];
 	if (jrec_frame(SPOOL_KIND, env, len, head, trail) != CHAT_OK) return CHAT_ERR_TOO_LARGE;
-	strbuf_reset(&s->rec);
-	strbuf_append(&s->rec, (const char *)head, sizeof(head));
-	strbuf_append(&s->rec, env, len);
-	strbuf_append(&s->rec, (const char *)trail, sizeof(trail));
-	if (strbuf_status(&s->rec) != CHAT_OK) return CHAT_ERR_NOMEM;
-	ssize_t n = write(s->fd, s->rec.buf, s->rec.len);
-	if (n != (ssize_t)s->rec.len) {
+	struct iovec iov[3] = {{head, sizeof(head)}, {(void *)env, len}, {trail, sizeof(trail)}};
+	size_t size = jrec_size(len);
+	ssize_t n = writev(s->fd, iov, 3);
+	if (n != (ssize_t)size) {
 		/* A short write leaves a torn record: cut it, so later ones count. */
 		if (n > 0 && ftruncate(s->fd, (off_t)s->bytes) != 0) {
 			close(s->fd);
@@ -126,7 +124,7 @@ int chat_spool_append(struct chat *c, const char *env, size_t len)
 		}
 		return CHAT_ERR_INVAL;
 	}
-	s->bytes += s->rec.len;
+	s->bytes += size;
 	return CHAT_OK;
 }
 
