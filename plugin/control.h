@@ -61,6 +61,11 @@ bool ctl_enum(struct control_req *r, const char *key, bool required, int (*parse
 /* True when the command carries this field. */
 bool ctl_has(const struct control_req *r, const char *key);
 
+/* Sanctions last "seconds": at most ten years, 0 (or absent) until lifted.
+ * ctl_until gives the end in unix ms, 0 for 0. */
+#define CTL_MAX_SECONDS (10ull * 365 * 24 * 3600)
+uint64_t ctl_until(uint64_t seconds);
+
 /* The existing room, or NULL with the error set. */
 struct room *ctl_find_room(struct control_req *r, const char *id);
 
@@ -89,6 +94,10 @@ void control_unmute_user(struct control_req *r);
 void control_ban_user(struct control_req *r);
 void control_unban_user(struct control_req *r);
 void control_kick_user(struct control_req *r);
+
+/* control_freeze.c */
+void control_freeze_room(struct control_req *r);
+void control_unfreeze_room(struct control_req *r);
 void control_get_stats(struct control_req *r);
 
 /* control_words.c */
