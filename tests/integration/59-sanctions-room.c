@@ -22,7 +22,7 @@ static int setup(void **state)
 {
 	(void)state;
 	char conf[1024];
-	h_init(&H, "54-sanctions-room");
+	h_init(&H, "59-sanctions-room");
 	snprintf(conf, sizeof(conf), C_ADMIN_CONF "plugin_opt_state_file %s\nplugin_opt_state_save_interval 0\n",
 		 H.state_file);
 	h_start_broker(&H, conf);
@@ -84,17 +84,17 @@ static void test_slow_mode(void **state)
 {
 	(void)state;
 	char msgs[64], events[64];
-	struct tc *a = c_admin(&H, "admin-54a", TC_V5);
+	struct tc *a = c_admin(&H, "admin-59a", TC_V5);
 	make_room(a, "slow");
 	topic_of(msgs, sizeof(msgs), "slow", "messages");
 	topic_of(events, sizeof(events), "slow", "events");
-	struct tc *carol = tc_open(&H, "carol-54a", "carol", TC_V311);
+	struct tc *carol = tc_open(&H, "carol-59a", "carol", TC_V311);
 	assert_int_equal(tc_subscribe(carol, msgs, 1), 1);
 	assert_int_equal(tc_subscribe(carol, events, 1), 1);
-	struct tc *bob = tc_open(&H, "bob-54a", "bob", TC_V5);
-	struct tc *bob3 = tc_open(&H, "bob-54a3", "bob", TC_V311);
+	struct tc *bob = tc_open(&H, "bob-59a", "bob", TC_V5);
+	struct tc *bob3 = tc_open(&H, "bob-59a3", "bob", TC_V311);
 	assert_int_equal(tc_subscribe(bob, "chat/users/bob/inbox", 1), 1);
-	struct tc *alice = tc_open(&H, "alice-54a", "alice", TC_V5);
+	struct tc *alice = tc_open(&H, "alice-59a", "alice", TC_V5);
 
 	c_fails(a, "{\"command\":\"setRoomPolicy\",\"room\":\"slow\",\"slowMode\":3601}", "slowMode");
 	c_fails(a, "{\"command\":\"setRoomPolicy\",\"room\":\"slow\",\"slowMode\":1.5}", "slowMode");
@@ -147,16 +147,16 @@ static void test_freeze_one_room(void **state)
 {
 	(void)state;
 	char msgs[64], events[64];
-	struct tc *a = c_admin(&H, "admin-54b", TC_V311);
+	struct tc *a = c_admin(&H, "admin-59b", TC_V311);
 	make_room(a, "stage");
 	topic_of(msgs, sizeof(msgs), "stage", "messages");
 	topic_of(events, sizeof(events), "stage", "events");
-	struct tc *carol = tc_open(&H, "carol-54b", "carol", TC_V5);
+	struct tc *carol = tc_open(&H, "carol-59b", "carol", TC_V5);
 	assert_int_equal(tc_subscribe(carol, msgs, 1), 1);
 	assert_int_equal(tc_subscribe(carol, events, 1), 1);
-	struct tc *bob = tc_open(&H, "bob-54b", "bob", TC_V5);
+	struct tc *bob = tc_open(&H, "bob-59b", "bob", TC_V5);
 	assert_int_equal(tc_subscribe(bob, "chat/users/bob/inbox", 1), 1);
-	struct tc *alice = tc_open(&H, "alice-54b", "alice", TC_V311);
+	struct tc *alice = tc_open(&H, "alice-59b", "alice", TC_V311);
 
 	c_fails(a, "{\"command\":\"freezeRoom\",\"room\":\"nope\"}", "room not found");
 	c_fails(a, "{\"command\":\"unfreezeRoom\",\"room\":\"stage\"}", "not frozen");
@@ -198,7 +198,7 @@ static void test_freeze_one_room(void **state)
 static void test_freeze_every_room_outlives_restart(void **state)
 {
 	(void)state;
-	struct tc *a = c_admin(&H, "admin-54c", TC_V5);
+	struct tc *a = c_admin(&H, "admin-59c", TC_V5);
 	make_room(a, "hall");
 	make_room(a, "foyer");
 	c_do(a, "{\"command\":\"freezeRoom\"}");
@@ -206,10 +206,10 @@ static void test_freeze_every_room_outlives_restart(void **state)
 	assert_true(h_wait_log(H.state_file, "\"freezes\":", TC_WAIT_MS));
 	h_restart_broker(&H);
 
-	a = c_admin(&H, "admin-54c2", TC_V5);
-	struct tc *bob = tc_open(&H, "bob-54c", "bob", TC_V5);
+	a = c_admin(&H, "admin-59c2", TC_V5);
+	struct tc *bob = tc_open(&H, "bob-59c", "bob", TC_V5);
 	assert_int_equal(tc_subscribe(bob, "chat/users/bob/inbox", 1), 1);
-	struct tc *alice = tc_open(&H, "alice-54c", "alice", TC_V5);
+	struct tc *alice = tc_open(&H, "alice-59c", "alice", TC_V5);
 	assert_true(tc_pub(bob, "chat/rooms/hall/messages", "hi hall", 1) >= 0x80);
 	expect_refusal(bob, "bob", "frozen", "hall");
 	assert_true(tc_pub(bob, "chat/rooms/foyer/messages", "hi foyer", 1) >= 0x80);
