@@ -79,6 +79,11 @@ void ctl_audit(struct control_req *r, const char *key, const char *value);
 void ctl_audit_u64(struct control_req *r, const char *key, uint64_t value);
 
 /* control_rooms.c */
+/* An event on a room's events topic: begin writes {"type":type,"room":room
+ * into sb (initialised here); the caller appends ,"key":value members; end
+ * closes it, publishes it and frees sb. */
+void ctl_event_begin(struct strbuf *sb, const char *type, const char *room);
+void ctl_event_end(struct chat *c, const char *room, struct strbuf *sb);
 void control_create_room(struct control_req *r);
 void control_delete_room(struct control_req *r);
 void control_get_room(struct control_req *r);

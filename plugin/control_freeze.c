@@ -18,18 +18,12 @@
 static void freeze_event(struct chat *c, const char *type, const char *room, const uint64_t *until)
 {
 	struct strbuf sb;
-	strbuf_init(&sb);
-	strbuf_puts(&sb, "{\"type\":\"");
-	strbuf_puts(&sb, type);
-	strbuf_puts(&sb, "\",\"room\":");
-	strbuf_append_json_string(&sb, room, strlen(room));
+	ctl_event_begin(&sb, type, room);
 	if (until) {
 		strbuf_puts(&sb, ",\"until\":");
 		strbuf_append_u64(&sb, *until);
 	}
-	strbuf_putc(&sb, '}');
-	if (strbuf_status(&sb) == CHAT_OK) chat_publish_event(c, room, sb.buf, sb.len);
-	strbuf_free(&sb);
+	ctl_event_end(c, room, &sb);
 }
 
 /* The optional room, which must exist when given. */

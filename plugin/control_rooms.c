@@ -15,16 +15,28 @@
 #define TITLE_MAX 200
 #define FLOOD_MAX 1000000.0
 
-/* {"type":type,"room":room,"user":user,"role":role} on the room's events
- * topic; user and role may be NULL. */
+void ctl_event_begin(struct strbuf *sb, const char *type, const char *room)
+{
+	strbuf_init(sb);
+	strbuf_puts(sb, "{\"type\":\"");
+	strbuf_puts(sb, type);
+	strbuf_puts(sb, "\",\"room\":");
+	strbuf_append_json_string(sb, room, strlen(room));
+}
+
+void ctl_event_end(struct chat *c, const char *room, struct strbuf *sb)
+{
+	strbuf_putc(sb, '}');
+	if (strbuf_status(sb) == CHAT_OK) chat_publish_event(c, room, sb->buf, sb->len);
+	strbuf_free(sb);
+}
+
+/* {"type":type,"room":room,"user":user,"role":role,"ts":ms} on the room's
+ * events topic; user and role may be NULL. */
 static void room_event(struct chat *c, const char *type, const char *room, const char *user, const char *role)
 {
 	struct strbuf sb;
-	strbuf_init(&sb);
-	strbuf_puts(&sb, "{\"type\":\"");
-	strbuf_puts(&sb, type);
-	strbuf_puts(&sb, "\",\"room\":");
-	strbuf_append_json_string(&sb, room, strlen(room));
+	ctl_event_begin(&sb, type, room);
 	if (user) {
 		strbuf_puts(&sb, ",\"user\":");
 		strbuf_append_json_string(&sb, user, strlen(user));
@@ -36,9 +48,7 @@ static void room_event(struct chat *c, const char *type, const char *room, const
 	}
 	strbuf_puts(&sb, ",\"ts\":");
 	strbuf_append_u64(&sb, chat_now_ms());
-	strbuf_putc(&sb, '}');
-	if (strbuf_status(&sb) == CHAT_OK) chat_publish_event(c, room, sb.buf, sb.len);
-	strbuf_free(&sb);
+	ctl_event_end(c, room, &sb);
 }
 
 /* After a change of user's membership in room: event, rooms list, state. */
@@ -326,14 +336,10 @@ static void audit_policy(struct control_req *r, const struct room_policy *p)
 static void slow_mode_event(struct chat *c, const char *room, unsigned seconds)
 {
 	struct strbuf sb;
-	strbuf_init(&sb);
-	strbuf_puts(&sb, "{\"type\":\"slow_mode\",\"room\":");
-	strbuf_append_json_string(&sb, room, strlen(room));
+	ctl_event_begin(&sb, "slow_mode", room);
 	strbuf_puts(&sb, ",\"seconds\":");
 	strbuf_append_u64(&sb, seconds);
-	strbuf_putc(&sb, '}');
-	if (strbuf_status(&sb) == CHAT_OK) chat_publish_event(c, room, sb.buf, sb.len);
-	strbuf_free(&sb);
+	ctl_event_end(c, room, &sb);
 }
 
 void control_set_room_policy(struct control_req *r)

@@ -230,6 +230,18 @@ static uint64_t later_end(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
+/* True when there is a sanction of every room (all) or of this one (here);
+ * *until_ms (may be NULL) gets the later end of the two. */
+static bool either(const struct sanction *all, const struct sanction *here, uint64_t *until_ms)
+{
+	if (!all && !here) return false;
+	if (until_ms) {
+		if (all && here) *until_ms = later_end(all->until_ms, here->until_ms);
+		else *until_ms = all ? all->until_ms : here->until_ms;
+	}
+	return true;
+}
+
 bool chat_user_muted(struct chat *c, const char *user, const char *room, uint64_t now_ms, uint64_t *until_ms)
 {
 	bool reclaimed = false;
@@ -238,12 +250,7 @@ bool chat_user_muted(struct chat *c, const char *user, const char *room, uint64_
 	const struct sanction *here =
 		room ? sanctions_find_mute(&c->sanctions, user, room, now_ms, &reclaimed) : NULL;
 	if (reclaimed) chat_state_dirty(c);
-	if (!all && !here) return false;
-	if (until_ms) {
-		if (all && here) *until_ms = later_end(all->until_ms, here->until_ms);
-		else *until_ms = all ? all->until_ms : here->until_ms;
-	}
-	return true;
+	return either(all, here, until_ms);
 }
 
 bool chat_room_frozen(struct chat *c, const char *room, uint64_t now_ms, uint64_t *until_ms)
@@ -253,10 +260,5 @@ bool chat_room_frozen(struct chat *c, const char *room, uint64_t now_ms, uint64_
 	const struct sanction *all = sanctions_find_freeze(&c->sanctions, NULL, now_ms, &reclaimed);
 	const struct sanction *here = sanctions_find_freeze(&c->sanctions, room, now_ms, &reclaimed);
 	if (reclaimed) chat_state_dirty(c);
-	if (!all && !here) return false;
-	if (until_ms) {
-		if (all && here) *until_ms = later_end(all->until_ms, here->until_ms);
-		else *until_ms = all ? all->until_ms : here->until_ms;
-	}
-	return true;
+	return either(all, here, until_ms);
 }
