@@ -9,8 +9,6 @@
  * is told to each sender by the refusal alone: announcing it on every
  * room's topic would be one publish per room.
  */
-#include <string.h>
-
 #include "chat_err.h"
 #include "control.h"
 
