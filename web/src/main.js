@@ -218,7 +218,10 @@ function insertEnvelopes(room, envelopes) {
 	}
 	if (added.length) {
 		renderPeople();
-		if (room === st.current) renderRoomPresence();
+		if (room === st.current) {
+			renderRoomPresence();
+			if (!r.busy) historyLine(r);
+		}
 	}
 	return added;
 }
