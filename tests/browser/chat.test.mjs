@@ -176,6 +176,8 @@ async function shots(suffix) {
 // --- the steps -----------------------------------------------------------
 
 async function run() {
+	fs.mkdirSync(OUT, { recursive: true });
+	for (const f of fs.readdirSync(OUT)) if (f.endsWith('.png')) fs.rmSync(path.join(OUT, f));
 	const dist = buildApp();
 	log('app built into', dist);
 	const relay = await startRelay(WS_PORT);
@@ -256,15 +258,22 @@ async function steps(browser, url, adm, aliceTcp, relay) {
 	assert.equal((await texts(bob)).at(-1), markup);
 	assert.equal(await bob.locator('#messages b, #messages img').count(), 0, 'a message was rendered as HTML');
 
-	// Korean with an IME: Enter while composing commits, it does not send.
+	// Korean through an input method (Chromium's IME interface over CDP):
+	// Enter while a syllable is being composed ends the composition and
+	// must not send.
+	const ime = await bob.context().newCDPSession(bob);
+	const compose = (text) => ime.send('Input.imeSetComposition', { text, selectionStart: text.length, selectionEnd: text.length });
+	const key = (type) => ime.send('Input.dispatchKeyEvent', { type, key: 'Enter', code: 'Enter', windowsVirtualKeyCode: 229 });
 	await bob.click('#composer-text');
-	await bob.keyboard.insertText('안녕');
-	const composing = await bob.evaluate(() => {
-		const box = document.getElementById('composer-text');
-		box.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', isComposing: true, keyCode: 229, bubbles: true, cancelable: true }));
-		return box.value;
-	});
-	assert.equal(composing, '안녕', 'Enter during IME composition sent the message');
+	for (const t of ['ㅇ', '아', '안']) await compose(t);
+	await ime.send('Input.insertText', { text: '안' });
+	for (const t of ['ㄴ', '녀', '녕']) await compose(t);
+	await key('keyDown');
+	await key('keyUp');
+	await ime.send('Input.insertText', { text: '녕' });
+	await bob.waitForTimeout(200);
+	assert.equal(await bob.inputValue('#composer-text'), '안녕', 'Enter during IME composition sent the message');
+	assert.equal(await bob.locator('#pending li').count(), 0, 'Enter during IME composition sent the message');
 	await bob.keyboard.insertText('하세요, 앨리스');
 	await bob.press('#composer-text', 'Enter');
 	await waitText(alice, '안녕하세요, 앨리스');
@@ -343,6 +352,7 @@ async function steps(browser, url, adm, aliceTcp, relay) {
 	await roomItem(bob, 'team').waitFor({ state: 'detached', timeout: WAIT });
 	await bob.locator('#room-notice', { hasText: 'no longer a member' }).waitFor({ timeout: WAIT });
 	const count = await msgs(bob).count();
+	await openRoom(alice, 'team');
 	await sendFromPage(alice, 'bob should not see this');
 	await waitText(alice, 'bob should not see this');
 	await aliceTcp.publishAsync('chat/rooms/team/messages', 'nor this', { qos: 1 });

@@ -111,6 +111,7 @@ async function countUnread(room) {
 
 function showRoomState() {
 	const r = st.rooms.get(st.current);
+	const stick = atBottom();
 	const text = $('composer-text');
 	let notice = '';
 	if (r.gone) notice = 'You are no longer a member of this room.';
@@ -120,6 +121,7 @@ function showRoomState() {
 	text.disabled = !canWrite;
 	$('composer-send').disabled = !canWrite;
 	renderRoomPresence();
+	if (stick) scrollToBottom(); // the notice took room from the list
 }
 
 function openRoom(room) {
@@ -384,6 +386,7 @@ async function fillGaps() {
 			countUnread(room);
 			continue;
 		}
+		const stick = room === st.current && atBottom();
 		let after = T.timelineNewest(r.tl);
 		for (let pages = 0; after && pages < 10; pages++) {
 			let page;
@@ -398,7 +401,7 @@ async function fillGaps() {
 			if (!page.more || !page.messages.length) break;
 			after = page.messages[0].id;
 		}
-		if (room === st.current && atBottom()) scrollToBottom();
+		if (stick) scrollToBottom();
 	}
 	renderRooms();
 	maybeMarkRead();
