@@ -82,11 +82,15 @@ export class ChatSession extends EventTarget {
 
 	async onConnect() {
 		const reconnect = this.everConnected;
+		// The rooms known now: a room joined while the awaits below run
+		// subscribes itself (a second SUBSCRIBE of a filter would make
+		// Mosquitto 2.0.11 leak the first).
+		const rooms = [...this.rooms];
 		this.everConnected = true;
 		const base = [`chat/users/${this.me}/rooms`, `chat/users/${this.me}/inbox`, this.responseTopic];
 		await this.subscribe(base);
 		await this.subscribePresence();
-		for (const room of this.rooms) await this.subscribeRoomTopics(room);
+		for (const room of rooms) if (this.rooms.has(room)) await this.subscribeRoomTopics(room);
 		this.emit('connected', { reconnect });
 	}
 
