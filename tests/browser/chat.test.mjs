@@ -362,6 +362,11 @@ async function steps(browser, url, adm, aliceTcp, relay) {
 	assert.equal(got, count);
 	log('ok: a removed member stops receiving');
 
+	// A ban ends bob's session; the page stops retrying and says so.
+	await admin(adm, [{ command: 'banUser', user: 'bob', seconds: 60 }]);
+	await bob.locator('#login-error', { hasText: 'Your session ended' }).waitFor({ timeout: WAIT });
+	log('ok: a banned user is sent back to the login form');
+
 	const marker = await bob.evaluate(() => localStorage.getItem('mchat.read.bob.team'));
 	assert.ok(marker > newest, 'the marker did not move on as bob read on');
 	fs.writeFileSync(path.join(OUT, 'bob-team-marker'), `${marker}\n`);

@@ -355,7 +355,9 @@ function send() {
 	st.pendingSends.set(cid, { room, li });
 	$('pending').append(li);
 	scrollToBottom();
-	st.session.send(room, text, cid).catch((err) => {
+	st.session.send(room, text, cid).then(() => {
+		if (li.isConnected) li.querySelector('.time').textContent = 'sent';
+	}).catch((err) => {
 		// The inbox notice with the reason follows; until then the code.
 		if (!li.classList.contains('failed')) R.markFailed(li, `Not sent (reason code ${err.code ?? '?'})`);
 	});
@@ -414,7 +416,10 @@ function wire(session) {
 	});
 	session.addEventListener('disconnected', () => setStatus(session.everConnected ? 'offline' : 'connecting'));
 	session.addEventListener('failure', (e) => {
-		if (!session.everConnected) loginFailed(e.detail);
+		// Refused at login, or on a reconnect: a token that expired, a ban,
+		// a changed password. MQTT.js would retry it forever.
+		const refused = e.detail.code === 135 || e.detail.code === 5;
+		if (!session.everConnected || refused) loginFailed(e.detail, session.everConnected);
 	});
 	session.addEventListener('rooms', (e) => onRooms(e.detail.rooms));
 	session.addEventListener('message', (e) => onMessage(e.detail.room, e.detail.body));
@@ -423,14 +428,17 @@ function wire(session) {
 	session.addEventListener('presence', (e) => onPresence(e.detail));
 }
 
-function loginFailed(detail) {
+function loginFailed(detail, wasIn) {
 	st.session.end();
 	st.session = null;
 	$('app').hidden = true;
 	$('login').hidden = false;
-	$('login-error').textContent = detail.code === 135 || detail.code === 5
-		? 'Login refused: wrong user, password or token.'
-		: `Cannot connect: ${detail.message}`;
+	const refused = detail.code === 135 || detail.code === 5;
+	let text = `Cannot connect: ${detail.message}`;
+	if (refused) text = wasIn
+		? 'Your session ended (an expired token, a ban or a new password): log in again.'
+		: 'Login refused: wrong user, password or token.';
+	$('login-error').textContent = text;
 }
 
 function defaultUrl() {
