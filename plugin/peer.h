@@ -61,6 +61,16 @@ bool chat_peer_refuses_login(struct chat *c, const char *client_id, const char *
 /* True while the broker has not caught up with its peers (chat logins are
  * refused until then, or until plugin_opt_peer_sync_timeout). */
 bool chat_peer_syncing(struct chat *c);
+/* state.c hook: the state changed (a command, a DM, an expiry); the next
+ * tick publishes the changed keys. */
+void chat_peer_state_changed(struct chat *c);
+/* state.c, for peer_state.c: the whole state as the state file's JSON
+ * (cJSON_Delete it; NULL when out of memory), and a state in that form
+ * replacing the running one (rooms lists republished, banned users
+ * kicked, the file saved later). Returns MOSQ_ERR_*. */
+struct cJSON;
+struct cJSON *chat_state_json(const struct chat *c);
+int chat_state_adopt_json(struct chat *c, const struct cJSON *root);
 /* True when an envelope (payload of a room message) was stamped here. */
 bool chat_peer_stamped_here(const struct chat *c, const void *payload, uint32_t len);
 

@@ -31,6 +31,7 @@ struct chat_peer {
 	bool snapshot_due;       /* a peer subscribed: send the whole view */
 	bool applying;           /* rebuilding from records: not a local change */
 	bool local_change;       /* the state changed here: diff and publish */
+	bool view_ready;         /* keys taken from the state at start */
 	/* peer_presence.c */
 	struct peer_node *nodes;
 	uint64_t last_beat_ms;
