@@ -71,6 +71,13 @@ void chat_peer_state_changed(struct chat *c);
 struct cJSON;
 struct cJSON *chat_state_json(const struct chat *c);
 int chat_state_adopt_json(struct chat *c, const struct cJSON *root);
+/* presence.c hooks: the local count of user changed; the sessions other
+ * brokers report for user (0 on a single broker). */
+void chat_peer_presence_changed(struct chat *c, const char *user, unsigned sessions);
+unsigned chat_peer_sessions(const struct chat *c, const char *user);
+/* presence.c, for peer_presence.c: republishes user's presence (local plus
+ * peers' sessions); flipped = online changed, so `since` is now. */
+void chat_presence_refresh(struct chat *c, const char *user, bool flipped);
 /* True when an envelope (payload of a room message) was stamped here. */
 bool chat_peer_stamped_here(const struct chat *c, const void *payload, uint32_t len);
 

@@ -37,6 +37,7 @@ struct chat_peer {
 	uint64_t last_beat_ms;
 	uint64_t presence_expire_ms;
 	bool presence_snapshot_due;
+	struct cJSON *presence_pending; /* {user: count} changed since the last tick */
 };
 
 bool peer_list_has(const struct peer_list *l, const char *s);
