@@ -16,7 +16,7 @@
 #include "peer_int.h"
 #include "topic.h"
 
-#define DEFAULT_SYNC_TIMEOUT_MS 5000u
+#define DEFAULT_SYNC_TIMEOUT_MS 10000u
 #define ENVELOPE_ID_AT 7 /* {"id":" */
 #define NODE_AT 10       /* the id's node part: 4 chars (id.h) */
 #define NODE_LEN 4
@@ -155,6 +155,7 @@ void chat_peer_free(struct chat *c)
 	peer_list_free(&p->users);
 	peer_list_free(&p->links);
 	peer_list_free(&p->peers);
+	peer_list_free(&p->inbound);
 	free(p->synced);
 	free(p->node);
 	free(p);
@@ -191,13 +192,27 @@ bool chat_peer_stamped_here(const struct chat *c, const void *payload, uint32_t 
 	return memcmp(s + ENVELOPE_ID_AT + NODE_AT, c->ids.head + NODE_AT, NODE_LEN) == 0;
 }
 
-static int peer_subscribe(struct chat *c, const char *filter)
+/* Remembers a peer's link that subscribed here (its last filter). */
+static void inbound_add(struct chat_peer *p, const char *client_id)
+{
+	if (!client_id || peer_list_has(&p->inbound, client_id)) return;
+	char **items = realloc(p->inbound.items, (p->inbound.count + 1) * sizeof(*items));
+	if (!items) return;
+	p->inbound.items = items;
+	items[p->inbound.count] = strdup(client_id);
+	if (items[p->inbound.count]) p->inbound.count++;
+}
+
+static int peer_subscribe(struct chat *c, const struct mosquitto *client, const char *filter)
 {
 	for (size_t i = 0; i < sizeof(peer_filters) / sizeof(peer_filters[0]); i++) {
 		if (strcmp(filter, peer_filters[i]) != 0) continue;
 		/* A peer that comes (back) gets the whole state and presence. */
 		if (strcmp(filter, PEER_OUT "state") == 0) c->peer->snapshot_due = true;
-		if (strcmp(filter, PEER_OUT "presence") == 0) c->peer->presence_snapshot_due = true;
+		if (strcmp(filter, PEER_OUT "presence") == 0) {
+			c->peer->presence_snapshot_due = true;
+			inbound_add(c->peer, mosquitto_client_id(client));
+		}
 		return MOSQ_ERR_SUCCESS;
 	}
 	return MOSQ_ERR_ACL_DENIED;
@@ -208,7 +223,7 @@ static int peer_rule(struct chat *c, const struct mosquitto_evt_acl_check *ed, b
 {
 	struct topic_ref t;
 	switch (ed->access) {
-	case MOSQ_ACL_SUBSCRIBE: return peer_subscribe(c, ed->topic);
+	case MOSQ_ACL_SUBSCRIBE: return peer_subscribe(c, ed->client, ed->topic);
 	case MOSQ_ACL_UNSUBSCRIBE: return MOSQ_ERR_SUCCESS;
 	case MOSQ_ACL_READ:
 		if (ns) return strncmp(ed->topic, PEER_OUT, sizeof(PEER_OUT) - 1) == 0 ? MOSQ_ERR_SUCCESS
@@ -253,21 +268,23 @@ void chat_peer_forward(struct chat *c, const char *topic, const char *payload, s
 	if (n > 0 && (size_t)n < sizeof(fwd)) chat_publish(fwd, payload, len, false);
 }
 
-/* Catch-up: done when every listed peer sent a snapshot, or on timeout. */
+/* Catch-up: done when every listed peer sent a snapshot and as many
+ * peers' links have subscribed here (what is accepted from now on reaches
+ * them), or on timeout. */
 static void sync_check(struct chat_peer *p, uint64_t now)
 {
 	if (p->sync_done) return;
 	size_t have = 0;
 	for (size_t i = 0; i < p->peers.count; i++) have += p->synced[i] ? 1u : 0u;
-	if (have == p->peers.count) {
+	if (have == p->peers.count && p->inbound.count >= p->peers.count) {
 		p->sync_done = true;
 		mosquitto_log_printf(MOSQ_LOG_INFO, CHAT_LOG_PREFIX "scale-out: caught up with %zu peer(s)", have);
 	} else if (now - p->started_ms >= p->sync_timeout_ms) {
 		p->sync_done = true;
 		mosquitto_log_printf(MOSQ_LOG_WARNING,
-				     CHAT_LOG_PREFIX "scale-out: caught up with %zu of %zu peer(s) before the timeout; "
-						     "accepting chat logins",
-				     have, p->peers.count);
+				     CHAT_LOG_PREFIX "scale-out: caught up with %zu of %zu peer(s), %zu peer link(s) "
+						     "subscribed, before the timeout; accepting chat logins",
+				     have, p->peers.count, p->inbound.count);
 	}
 }
 

@@ -24,6 +24,7 @@ struct chat_peer {
 	struct peer_list links;  /* plugin_opt_peer_links: client ids of this broker's bridges */
 	struct peer_list peers;  /* plugin_opt_peers: node ids to catch up with at start */
 	bool *synced;            /* per peers entry: a snapshot came */
+	struct peer_list inbound; /* client ids of peers' links subscribed here */
 	uint64_t started_ms, sync_timeout_ms;
 	bool sync_done;
 	/* peer_state.c */

@@ -103,6 +103,7 @@ static void test_stored_once(void **state)
 static int teardown(void **state)
 {
 	(void)state;
+	h_stop(&M.h.bridge, SIGTERM, 10000);
 	h_stop(&B2, SIGTERM, 10000);
 	bool clean = h_proc_clean(&B2);
 	assert_true(m_finish(&M, !clean) && clean);

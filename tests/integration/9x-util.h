@@ -90,6 +90,7 @@ static inline void m_write_conf(struct mesh *m, int i, const char *extra)
 			   "plugin_opt_peer_users peer\n"
 			   "plugin_opt_peer_links %s\n"
 			   "plugin_opt_peers %s\n"
+			   "plugin_opt_peer_sync_timeout 20000\n"
 			   "%s",
 			   m->port[i], m->b[i].log, CHAT_PLUGIN_PATH, m->h.passwd_file,
 			   m->h.mongo_uri[0] ? "true" : "false", i, m->h.dir, i, links, peers, extra ? extra : "");
@@ -101,16 +102,27 @@ static inline void m_write_conf(struct mesh *m, int i, const char *extra)
 	h_write_file(m->conf[i], conf);
 }
 
-/* True once broker i's log shows every other broker's bridge subscribed
- * (its last topic line) at least times times. */
-static inline bool m_links_up(struct mesh *m, int i, int times, int timeout_ms)
-{
-	return h_wait_log_count(m->b[i].log, "chatpeer/out/presence (QoS 1)", times * (m->n - 1), timeout_ms);
-}
-
 static inline void m_spawn(struct mesh *m, int i)
 {
 	h_spawn_broker(&m->b[i], m->conf[i], m->port[i]);
+}
+
+/* Starts broker i and waits until it has caught up with its peers (their
+ * snapshots in, their links subscribed): it accepts chat logins then. The
+ * log is appended to across restarts, so the lines of this start count. */
+static inline const char *m_caught_up(const struct mesh *m)
+{
+	static char line[64];
+	snprintf(line, sizeof(line), "scale-out: caught up with %d peer(s)", m->n - 1);
+	return line;
+}
+
+static inline void m_spawn_synced(struct mesh *m, int i, int timeout_ms)
+{
+	int before = h_log_count(m->b[i].log, m_caught_up(m));
+	m_spawn(m, i);
+	if (!h_wait_log_count(m->b[i].log, m_caught_up(m), before + 1, timeout_ms))
+		fail_msg("broker n%d never caught up (log %s)", i, m->b[i].log);
 }
 
 /* Prepares the run (h_init, ports, configs) of n brokers; the MongoDB
@@ -137,7 +149,8 @@ static inline void m_start(struct mesh *m, const char *name, int n, bool mongo, 
 	m_prepare(m, name, n, mongo, extra);
 	for (int i = 0; i < n; i++) m_spawn(m, i);
 	for (int i = 0; i < n; i++) {
-		if (!m_links_up(m, i, 1, 20000)) fail_msg("links to broker n%d never came up (log %s)", i, m->b[i].log);
+		if (!h_wait_log(m->b[i].log, m_caught_up(m), 20000))
+			fail_msg("broker n%d never caught up (log %s)", i, m->b[i].log);
 	}
 }
 
