@@ -91,7 +91,7 @@ static int link_port(void)
 		char *as = strstr(p, " as link.1.0 ");
 		if (as && (!nl || as < nl)) last = p;
 	}
-	int port = last ? atoi(last + strlen("New client connected from 127.0.0.1:")) : 0;
+	int port = last ? (int)strtol(last + strlen("New client connected from 127.0.0.1:"), NULL, 10) : 0;
 	free(log);
 	return port;
 }
@@ -125,7 +125,7 @@ static void test_link_cut(void **state)
 		struct tc_msg *m = tc_wait(bob, ROOM, 1000);
 		if (!m) continue;
 		const char *c = strstr(m->payload, "\"cid\":\"cut-");
-		int k = c ? atoi(c + strlen("\"cid\":\"cut-")) : -1;
+		int k = c ? (int)strtol(c + strlen("\"cid\":\"cut-"), NULL, 10) : -1;
 		if (k >= 0 && k < 60) {
 			if (got[k]) dups++;
 			else seen++;
