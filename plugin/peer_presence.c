@@ -80,10 +80,13 @@ void chat_peer_presence_changed(struct chat *c, const char *user, unsigned sessi
 	cJSON_AddNumberToObject(p->presence_pending, user, sessions);
 }
 
-/* Sets node's count for user and republishes the user's presence. */
-static void set_count(struct chat *c, struct peer_node *n, const char *user, unsigned sessions)
+/* Sets node's count for user and republishes the user's presence. user
+ * may be the entry's own name, which this frees: it is copied first. */
+static void set_count(struct chat *c, struct peer_node *n, const char *name, unsigned sessions)
 {
+	char user[TOPIC_ID_MAX + 1];
 	struct peer_count *e = NULL;
+	snprintf(user, sizeof(user), "%s", name);
 	HASH_FIND_STR(n->counts, user, e);
 	unsigned before = e ? e->sessions : 0;
 	if (before == sessions) return;

@@ -95,10 +95,6 @@ void peer_state_free(struct chat_peer *p)
 
 typedef void (*key_fn)(void *ud, const char *key, const cJSON *value);
 
-static void emit(key_fn fn, void *ud, const char *key, const cJSON *value)
-{
-	fn(ud, key, value);
-}
 
 static void rooms_keys(const cJSON *rooms, key_fn fn, void *ud)
 {
@@ -111,7 +107,7 @@ static void rooms_keys(const cJSON *rooms, key_fn fn, void *ud)
 		if (!attrs) continue;
 		cJSON_DeleteItemFromObjectCaseSensitive(attrs, "members");
 		snprintf(key, sizeof(key), "room/%s", id->valuestring);
-		emit(fn, ud, key, attrs);
+		fn(ud, key, attrs);
 		cJSON_Delete(attrs);
 		const cJSON *m;
 		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(r, "members")) {
@@ -119,7 +115,7 @@ static void rooms_keys(const cJSON *rooms, key_fn fn, void *ud)
 			const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
 			if (!cJSON_IsString(user) || !cJSON_IsString(role)) continue;
 			snprintf(key, sizeof(key), "member/%s/%s", id->valuestring, user->valuestring);
-			emit(fn, ud, key, role);
+			fn(ud, key, role);
 		}
 	}
 }
@@ -136,7 +132,7 @@ static void sanction_keys(const cJSON *list, bool mutes, key_fn fn, void *ud)
 			snprintf(key, sizeof(key), "mute/%s/%s", user->valuestring,
 				 cJSON_IsString(room) ? room->valuestring : "");
 		else snprintf(key, sizeof(key), "ban/%s", user->valuestring);
-		emit(fn, ud, key, o);
+		fn(ud, key, o);
 	}
 }
 
@@ -147,7 +143,7 @@ static void state_keys(const cJSON *doc, key_fn fn, void *ud)
 	sanction_keys(cJSON_GetObjectItemCaseSensitive(doc, "bans"), false, fn, ud);
 	sanction_keys(cJSON_GetObjectItemCaseSensitive(doc, "mutes"), true, fn, ud);
 	const cJSON *words = cJSON_GetObjectItemCaseSensitive(doc, "bannedWords");
-	if (words) emit(fn, ud, "words", words);
+	if (words) fn(ud, "words", words);
 }
 
 static cJSON *parse_value(const struct peer_key *k)

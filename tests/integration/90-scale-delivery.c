@@ -140,6 +140,7 @@ static void test_peer_rules(void **state)
 	/* Nobody but a peer reads the peers' namespace. */
 	assert_int_equal(tc_subscribe(alice, "chatpeer/out/state", 1), 0x87);
 	assert_int_equal(tc_subscribe(alice, "chatpeer/#", 1), 0x87);
+	assert_int_equal(tc_pub(alice, "chatpeer/out/state", "{\"node\":\"n1\",\"keys\":[]}", 1), 0x87);
 	int connack = 0;
 	struct tc *thief = tc_connect(m_at(&M, 1), "link.1.0", "alice", NULL, TC_V5, &connack);
 	assert_null(thief);

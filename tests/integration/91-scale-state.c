@@ -191,7 +191,7 @@ static void test_restart_catch_up(void **state)
 	assert_true(h_wait_log_count(M.b[2].log, "still catching up with its peers", refused + 1, 2000));
 	assert_int_equal(h_log_count(M.b[2].log, "caught up with 2 peer(s)"), caught);
 	kill(M.b[1].pid, SIGCONT);
-	assert_true(h_wait_log_count(M.b[2].log, "caught up with 2 peer(s)", caught + 1, 10000));
+	assert_true(h_wait_log_count(M.b[2].log, "caught up with 2 peer(s)", caught + 1, 20000));
 	struct tc *dave = m_open(&M, 2, "late-dave", "dave", TC_V5);
 	assert_int_equal(tc_subscribe(dave, "chat/users/dave/rooms", 1), 1);
 	char *list = m_expect(dave, "chat/users/dave/rooms", "\"room\":\"late\"");

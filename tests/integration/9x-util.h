@@ -135,7 +135,7 @@ static inline void m_prepare(struct mesh *m, const char *name, int n, bool mongo
 	if (mongo) h_start_mongo(&m->h);
 	m->n = n;
 	for (int i = 0; i < n; i++) {
-		char pname[16];
+		char pname[24];
 		snprintf(pname, sizeof(pname), "broker-n%d", i);
 		h_proc_init(&m->b[i], &m->h, pname);
 		m->port[i] = h_free_port();
