@@ -27,6 +27,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "lww.h"
 #include "peer_int.h"
 #include "topic.h"
 
@@ -71,13 +72,11 @@ static int cmp_value(const char *a, const char *b)
 	return strcmp(a, b);
 }
 
-/* True when (ts, node, value) orders after the key's version. */
+/* True when (ts, node, value) orders after the key's version (lww.h). */
 static bool newer(const struct peer_key *k, uint64_t ts, const char *node, const char *value)
 {
-	if (ts != k->ts) return ts > k->ts;
-	int n = strcmp(node, k->node);
-	if (n != 0) return n > 0;
-	return cmp_value(value, k->value) > 0;
+	struct lww_version mine = {k->ts, k->node, k->value}, theirs = {ts, node, value};
+	return lww_cmp(&theirs, &mine) > 0;
 }
 
 void peer_state_free(struct chat_peer *p)
