@@ -115,6 +115,16 @@ static int check_config(struct chat *c, struct chat_peer *p)
 		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "plugin_opt_peers: lists this broker's own node id");
 		return MOSQ_ERR_INVAL;
 	}
+	/* A message's origin is the node part of its id: two brokers whose node
+	 * ids hash alike could not tell their messages apart. */
+	for (size_t i = 0; i < p->peers.count; i++) {
+		struct id_gen g;
+		id_gen_init(&g, p->peers.items[i], 0);
+		if (g.node != c->ids.node) continue;
+		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "plugin_opt_peers: node id %s hashes like this "
+				     "broker's %s in message ids; choose another", p->peers.items[i], c->cfg.node_id);
+		return MOSQ_ERR_INVAL;
+	}
 	p->node = strdup(c->cfg.node_id);
 	p->synced = calloc(p->peers.count + 1, sizeof(*p->synced));
 	return p->node && p->synced ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NOMEM;
