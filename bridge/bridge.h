@@ -105,6 +105,13 @@ void store_stop(struct bridge *b);
  */
 long store_unread_count(struct bridge *b, const char *room, const char *user, long cap);
 
+/* change.c: edits, deletes and reactions (envelopes that change a stored
+ * message). change_is: true when the envelope is one (any thread).
+ * change_apply: applies it (store thread); 0, or -1 on a MongoDB error
+ * (retry). A malformed one is dropped and counted, returning 0. */
+bool change_is(const char *json, size_t len);
+int change_apply(struct bridge *b, const char *json, size_t len);
+
 /* history.c: requests on chat/rooms/{room}/history. */
 struct history_req;
 /* Parses a request (network thread) into a new history_req queued on the

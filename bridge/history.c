@@ -21,6 +21,7 @@
  * query and the reply run on the store thread, queued behind the messages
  * that arrived before the request, so a client sees its own last message.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +36,15 @@
 #include "strbuf.h"
 #include "topic.h"
 
+#define HISTORY_QUERY_MAX 128
+
 struct history_req {
 	char room[TOPIC_ROOM_MAX + 1];
 	char user[TOPIC_ID_MAX + 1];
 	char before[ID_LEN + 1];
 	char after[ID_LEN + 1];
 	char cid[ENVELOPE_CID_MAX + 1];
+	char q[HISTORY_QUERY_MAX + 1]; /* search: the text to find, "" = plain history */
 	long long limit;
 	const char *error;  /* static text: answer with this instead */
 	char *reply_topic;  /* owned */
@@ -72,6 +76,30 @@ static bool cid_ok(const char *s)
 	return true;
 }
 
+static bool query_ok(const char *s)
+{
+	for (; *s; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f) return false;
+	}
+	return true;
+}
+
+/* q as a regular expression that matches it literally: every ASCII
+ * punctuation character escaped. Both MongoDB (PCRE) and the stand-in
+ * (FerretDB, Go's RE2) take "\" before punctuation as the character
+ * itself; RE2 refuses it before a letter, digit or blank, so only
+ * punctuation is escaped. */
+static void query_regex(const char *q, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (; *q && n + 2 < cap; q++) {
+		unsigned char ch = (unsigned char)*q;
+		if (ch < 0x80 && ispunct(ch)) out[n++] = '\\';
+		out[n++] = *q;
+	}
+	out[n] = '\0';
+}
+
 static int on_member(const struct json_span *key, const struct json_span *v, void *ud)
 {
 	struct history_req *req = ud;
@@ -83,6 +111,11 @@ static int on_member(const struct json_span *key, const struct json_span *v, voi
 	} else if (json_key_is(key, "limit")) {
 		if (v->type != JSON_NUMBER || json_number_i64(v, &req->limit) != 0 || req->limit < 1) {
 			req->error = "limit must be a positive integer";
+		}
+	} else if (json_key_is(key, "q")) {
+		if (!member_string(v, req->q, sizeof(req->q)) || !query_ok(req->q)) {
+			req->q[0] = '\0';
+			req->error = "q must be 1 to 128 bytes of text without control characters";
 		}
 	} else if (json_key_is(key, "cid")) {
 		if (!member_string(v, req->cid, sizeof(req->cid)) || !cid_ok(req->cid)) {
@@ -160,6 +193,57 @@ static const char *doc_str(const bson_t *doc, const char *key, uint32_t *len)
 	return bson_iter_utf8(&it, len);
 }
 
+/* Counts the {u, r} entries of a stored "reactions" array by r, as the
+ * JSON object {"<r>":count} into out (empty when there are none). A
+ * message has few distinct reactions: a linear table is enough. */
+static void count_reactions(bson_iter_t *arr, struct strbuf *out)
+{
+	enum { DISTINCT = 32 };
+	const char *name[DISTINCT];
+	uint32_t len[DISTINCT];
+	long count[DISTINCT];
+	size_t n = 0;
+	bson_iter_t r;
+	while (bson_iter_next(arr)) {
+		if (!BSON_ITER_HOLDS_DOCUMENT(arr) || !bson_iter_recurse(arr, &r)) continue;
+		if (!bson_iter_find(&r, "r") || !BSON_ITER_HOLDS_UTF8(&r)) continue;
+		uint32_t l;
+		const char *s = bson_iter_utf8(&r, &l);
+		size_t i = 0;
+		while (i < n && !(len[i] == l && memcmp(name[i], s, l) == 0)) i++;
+		if (i == n && n == DISTINCT) continue;
+		if (i == n) name[n] = s, len[n] = l, count[n++] = 0;
+		count[i]++;
+	}
+	if (n == 0) return;
+	strbuf_putc(out, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (i) strbuf_putc(out, ',');
+		strbuf_append_json_string(out, name[i], len[i]);
+		strbuf_putc(out, ':');
+		strbuf_append_i64(out, count[i]);
+	}
+	strbuf_putc(out, '}');
+}
+
+/* The messenger state of a stored message (change.c) into e; the
+ * reactions' JSON lives in reactions. */
+static void messenger_fields(const bson_t *doc, struct envelope *e, struct strbuf *reactions)
+{
+	bson_iter_t it, arr;
+	e->reply = doc_str(doc, "reply", NULL);
+	if (bson_iter_init_find(&it, doc, "edited") && BSON_ITER_HOLDS_DATE_TIME(&it)) e->edited = bson_iter_date_time(&it);
+	e->deleted = bson_iter_init_find(&it, doc, "deleted") && bson_iter_as_bool(&it);
+	if (!e->deleted && bson_iter_init_find(&it, doc, "reactions") && BSON_ITER_HOLDS_ARRAY(&it) &&
+	    bson_iter_recurse(&it, &arr)) {
+		count_reactions(&arr, reactions);
+		if (reactions->len > 0 && strbuf_status(reactions) == CHAT_OK) {
+			e->reactions = reactions->buf;
+			e->reactions_len = reactions->len;
+		}
+	}
+}
+
 /* Writes the stored document as an envelope into sb. False when the
  * document lacks a required field. */
 static bool write_envelope(struct strbuf *sb, const bson_t *doc)
@@ -178,6 +262,9 @@ static bool write_envelope(struct strbuf *sb, const bson_t *doc)
 	if (!e.id || !e.room || !e.from || !e.type) return false;
 	if (bson_iter_init_find(&it, doc, "ts") && BSON_ITER_HOLDS_DATE_TIME(&it)) e.ts = bson_iter_date_time(&it);
 	e.flagged = bson_iter_init_find(&it, doc, "flagged") && bson_iter_as_bool(&it);
+	struct strbuf reactions;
+	strbuf_init(&reactions);
+	messenger_fields(doc, &e, &reactions); /* edited, deleted, reply, reactions */
 	char *data = NULL;
 	if (bson_iter_init_find(&it, doc, "data") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		const uint8_t *raw;
@@ -191,8 +278,10 @@ static bool write_envelope(struct strbuf *sb, const bson_t *doc)
 			e.data_len = n;
 		}
 	}
+	if (e.deleted) e.text = NULL, e.data = NULL;
 	envelope_write(sb, &e);
 	bson_free(data);
+	strbuf_free(&reactions);
 	return true;
 }
 
@@ -206,6 +295,14 @@ static mongoc_cursor_t *run_query(struct bridge *b, const struct history_req *re
 		filter = BCON_NEW("room", BCON_UTF8(req->room), "id", "{", "$gt", BCON_UTF8(req->after), "}");
 	} else {
 		filter = BCON_NEW("room", BCON_UTF8(req->room));
+	}
+	if (req->q[0]) {
+		/* Search: the text, case-insensitively, in messages not deleted;
+		 * the (room, id) index still gives the order. */
+		char re[2 * HISTORY_QUERY_MAX + 1];
+		query_regex(req->q, re, sizeof(re));
+		BCON_APPEND(filter, "text", "{", "$regex", BCON_UTF8(re), "$options", BCON_UTF8("i"), "}", "deleted", "{",
+			    "$ne", BCON_BOOL(true), "}");
 	}
 	/* One more than asked: its presence says whether there is more. */
 	opts = BCON_NEW("sort", "{", "id", BCON_INT32(after ? 1 : -1), "}", "limit", BCON_INT64(req->limit + 1),
@@ -270,8 +367,12 @@ int history_answer(struct bridge *b, struct history_req *req)
 {
 	struct strbuf sb;
 	strbuf_init(&sb);
-	strbuf_puts(&sb, "{\"type\":\"history\",\"room\":");
+	strbuf_puts(&sb, req->q[0] ? "{\"type\":\"search\",\"room\":" : "{\"type\":\"history\",\"room\":");
 	strbuf_append_json_string(&sb, req->room, strlen(req->room));
+	if (req->q[0]) {
+		strbuf_puts(&sb, ",\"q\":");
+		strbuf_append_json_string(&sb, req->q, strlen(req->q));
+	}
 	if (req->cid[0]) {
 		strbuf_puts(&sb, ",\"cid\":");
 		strbuf_append_json_string(&sb, req->cid, strlen(req->cid));

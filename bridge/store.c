@@ -160,6 +160,7 @@ static bool build_doc(bson_t *doc, const char *json, size_t len)
 	if (ok && v.has_text) ok = append_span(doc, "text", &v.text);
 	if (ok && v.has_cid) ok = append_span(doc, "cid", &v.cid);
 	if (ok && v.flagged) ok = BSON_APPEND_BOOL(doc, "flagged", true);
+	if (ok && v.has_reply) ok = append_span(doc, "reply", &v.reply);
 	if (ok && v.has_data) {
 		bson_error_t err;
 		bson_t data;
@@ -324,7 +325,11 @@ static int do_run(struct bridge *b, struct journal_entry **e, size_t n, size_t *
 	size_t k = 1;
 	switch (e[0]->kind) {
 	case JOURNAL_MESSAGE:
-		while (k < n && e[k]->kind == JOURNAL_MESSAGE) k++;
+		if (change_is(e[0]->data, e[0]->len)) { /* change.c: edits, deletes, reactions */
+			*used = 1;
+			return change_apply(b, e[0]->data, e[0]->len);
+		}
+		while (k < n && e[k]->kind == JOURNAL_MESSAGE && !change_is(e[k]->data, e[k]->len)) k++;
 		*used = k;
 		return insert_messages(b, e, k);
 	case JOURNAL_READ: *used = 1; return store_read(b, e[0]);

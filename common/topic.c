@@ -93,6 +93,7 @@ static void parse_room(const char *p, struct topic_ref *out)
 	else if (eq(rest, m, "events")) out->kind = TOPIC_ROOM_EVENTS;
 	else if (eq(rest, m, "history")) out->kind = TOPIC_ROOM_HISTORY;
 	else if (eq(rest, m, "read")) out->kind = TOPIC_ROOM_READ;
+	else if (eq(rest, m, "typing")) out->kind = TOPIC_ROOM_TYPING;
 }
 
 static void parse_user(const char *p, struct topic_ref *out)
@@ -214,6 +215,7 @@ static const struct chat_pattern chat_patterns[] = {
 	{TOPIC_ROOM_EVENTS, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "events"}}},
 	{TOPIC_ROOM_HISTORY, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "history"}}},
 	{TOPIC_ROOM_READ, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "read"}}},
+	{TOPIC_ROOM_TYPING, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "typing"}}},
 	{TOPIC_USER_ROOMS, SCOPE_USER, 4, false, {P_USER, {LV_TEXT, "rooms"}}},
 	{TOPIC_USER_DEVICES, SCOPE_USER, 4, false, {P_USER, {LV_TEXT, "devices"}}},
 	{TOPIC_USER_PRIVATE, SCOPE_USER, 4, false, {P_USER, {LV_PRIVATE, NULL}}},

@@ -26,6 +26,7 @@
 #include "auth.h"
 #include "envelope.h"
 #include "id.h"
+#include "messenger.h"
 #include "moderation.h"
 #include "rooms.h"
 #include "sanctions.h"
@@ -68,6 +69,9 @@ enum chat_reject {
 	REJECT_REPEATED,      /* flood.c: the same message too often */
 	REJECT_USER_PROPERTIES, /* message.c: MQTT 5 user properties from the client */
 	REJECT_STORE_UNAVAILABLE, /* message.c: no bridge subscribed (storers.c) */
+	REJECT_NOT_FOUND,     /* edit.c: the message changed or pointed at is not there */
+	REJECT_NOT_ALLOWED,   /* edit.c: someone else's message */
+	REJECT_EDIT_WINDOW,   /* edit.c: older than plugin_opt_edit_window */
 	REJECT_COUNT
 };
 
@@ -100,6 +104,7 @@ struct chat_config {
 	uint64_t spool_keep_ms;         /* age at which the current spool file rotates */
 	size_t spool_max_bytes;         /* both spool files together, at most about */
 	struct moderation_config mod;   /* moderation.h: banned words and flood options */
+	struct messenger_config msgr;   /* messenger.h: edits, typing */
 };
 
 /* state.c: where the state file stands; see chat_state_*. */
@@ -148,6 +153,7 @@ struct chat {
 	void (*prop_free)(void *); /* props.c: frees what a property reader copied out */
 	struct chat_storers storers;
 	struct chat_spool spool;
+	struct messenger *messenger; /* messenger.h: recent messages, typing */
 };
 
 /* options.c: fills cfg from the broker's options; logs and returns a

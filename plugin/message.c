@@ -108,6 +108,21 @@ static int refuse_unstored(struct chat *c, const struct mosquitto_evt_message *e
 	return rc;
 }
 
+/* The messenger members of the envelope: what a change changes, what a
+ * post replies to. A delete or a reaction has no content of its own. */
+static void messenger_stamp(const struct chat_msg *m, struct envelope *e)
+{
+	static const char *const types[] = {[ENVELOPE_DELETE] = "delete", [ENVELOPE_REACT] = "reaction"};
+	if (m->op == ENVELOPE_EDIT) e->edit = m->ref;
+	if (m->op == ENVELOPE_DELETE) e->del = m->ref;
+	if (m->op == ENVELOPE_REACT) {
+		e->react = m->ref;
+		e->reaction = m->reaction;
+	}
+	if (m->op == ENVELOPE_DELETE || m->op == ENVELOPE_REACT) e->type = types[m->op];
+	if (m->reply[0]) e->reply = m->reply;
+}
+
 static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct topic_ref *t)
 {
 	const char *user = mosquitto_client_username(ed->client);
@@ -123,6 +138,8 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	int rc = envelope_parse_client(ed->payload, ed->payloadlen, &c->cfg.limits, c->scratch,
 				       c->cfg.limits.max_payload + 1, &m);
 	if (rc != CHAT_OK) return refuse(c, ed, user, parse_reason(rc), room, NULL, 0);
+	int why = chat_change_check(c, user, rooms_find(&c->rooms, t->id, t->id_len), &m, now); /* edit.c */
+	if (why != REJECT_COUNT) return refuse(c, ed, user, (enum chat_reject)why, room, m.cid, 0);
 	struct moderation_verdict mv; /* moderation.h: flood control, then banned words */
 	if (moderation_refuses(c, ed->client, user, room, &m, now, &mv))
 		return refuse(c, ed, user, (enum chat_reject)mv.reason, room, m.cid, mv.until_ms);
@@ -138,6 +155,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 		.id = id, .room = room, .from = user, .ts = (int64_t)now, .type = m.type,
 		.text = m.text, .text_len = m.text_len, .cid = m.cid, .data = m.data, .data_len = m.data_len,
 	};
+	messenger_stamp(&m, &e);
 	moderation_stamp(c, &mv, &e); /* masked text, flagged, the moderation event */
 	strbuf_reset(&c->out);
 	if (envelope_write(&c->out, &e) != CHAT_OK) return MOSQ_ERR_NOMEM;
@@ -145,7 +163,10 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	if (ed->qos > 0 && chat_spool_append(c, c->out.buf, c->out.len) != CHAT_OK)
 		return refuse_unstored(c, ed, user, room);
 	rc = replace_payload(ed, &c->out);
-	if (rc == MOSQ_ERR_SUCCESS) c->stats.messages_accepted++;
+	if (rc != MOSQ_ERR_SUCCESS) return rc;
+	c->stats.messages_accepted++;
+	chat_change_record(c, room, user, id, &m, now); /* edit.c */
+	chat_typing_sent(c, user, room);
 	return rc;
 }
 
@@ -187,7 +208,9 @@ int chat_on_message(int event, void *event_data, void *userdata)
 	(void)event;
 	topic_parse_memo(&c->topics, ed->topic, &t); /* parsed by the write check just before */
 	bool request = t.kind == TOPIC_ROOM_HISTORY || t.kind == TOPIC_ROOM_READ || t.kind == TOPIC_USER_DEVICES;
-	if (t.kind != TOPIC_ROOM_MESSAGES && !request) return MOSQ_ERR_SUCCESS;
+	bool typing = t.kind == TOPIC_ROOM_TYPING;
+	if (t.kind != TOPIC_ROOM_MESSAGES && !request && !typing) return MOSQ_ERR_SUCCESS;
 	if (chat_props_has_user_property(ed->properties)) return refuse_user_properties(c, ed, &t);
+	if (typing) return chat_typing_on_message(c, ed, &t); /* typing.c */
 	return request ? stamp_requester(ed) : stamp(c, ed, &t);
 }

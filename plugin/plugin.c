@@ -42,6 +42,7 @@ static void chat_free(struct chat *c)
 	sanctions_clear(&c->sanctions);
 	chat_storers_free(c);
 	chat_spool_close(c);
+	messenger_free(c);
 	strbuf_free(&c->out);
 	free(c->scratch);
 	chat_config_free(&c->cfg);
@@ -76,6 +77,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	id_gen_init(&c->ids, c->cfg.node_id, boot_salt());
 	/* Before the state: it sets rooms.ext_free and takes the word lists. */
 	rc = moderation_init(c);
+	if (rc == MOSQ_ERR_SUCCESS) rc = messenger_init(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = chat_state_load(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;

@@ -129,6 +129,7 @@ static const struct {
 } tree[] = {
 	{"chat/rooms/+/messages", TOPIC_ROOM_MESSAGES, ID_ROOM, 4}, {"chat/rooms/+/events", TOPIC_ROOM_EVENTS, ID_ROOM, 4},
 	{"chat/rooms/+/history", TOPIC_ROOM_HISTORY, ID_ROOM, 4},   {"chat/rooms/+/read", TOPIC_ROOM_READ, ID_ROOM, 4},
+	{"chat/rooms/+/typing", TOPIC_ROOM_TYPING, ID_ROOM, 4},
 	{"chat/users/+/rooms", TOPIC_USER_ROOMS, ID_USER, 4},
 	{"chat/users/+/devices", TOPIC_USER_DEVICES, ID_USER, 4},
 	{"chat/users/+/#", TOPIC_USER_PRIVATE, ID_USER, 4},         {"chat/presence/+", TOPIC_PRESENCE, ID_USER, 3},
@@ -237,7 +238,7 @@ static bool same_span(const char *a, size_t alen, const char *b, size_t blen)
 static bool is_room_kind(enum topic_kind k)
 {
 	return k == TOPIC_ROOM_MESSAGES || k == TOPIC_ROOM_EVENTS || k == TOPIC_ROOM_HISTORY || k == TOPIC_ROOM_READ ||
-	       k == TOPIC_ROOM_ANY;
+	       k == TOPIC_ROOM_TYPING || k == TOPIC_ROOM_ANY;
 }
 
 static bool is_user_kind(enum topic_kind k)

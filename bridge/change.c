@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Edits, deletes and reactions: envelopes that change a stored message
+ * rather than add one. They arrive on chat/rooms/{room}/messages like
+ * messages (so they are journaled, ordered and retried like them), and the
+ * store thread applies each one to the document it names instead of
+ * inserting it:
+ *
+ *   edit     text, data and type replaced; "edited" (time) and "edit_id"
+ *            (the edit's id) set. Only the sender's own message, and only
+ *            by an edit newer than the last one applied, so a replay never
+ *            brings back an older text.
+ *   delete   a tombstone: "deleted":true with who and when; text, data and
+ *            reactions removed, never served again.
+ *   react    the sender's reaction replaced (a "" reaction removes it);
+ *            "reactions" is an array of {u, r}, one per user.
+ *
+ * Whether the sender may make the change (own message, window, role) the
+ * plugin decided before anyone received it (plugin/edit.c); the bridge
+ * applies it only to a message that is stored in that room and not
+ * deleted, and matches on nothing else. Each update is idempotent, so a
+ * retry or a journal replay is harmless. A change is not a new message:
+ * bridge_on_stored (push) is not called for it.
+ *
+ * Operators used ($set, $unset, $pull with a condition, $push, $ne, $lt,
+ * $exists, $or) are supported alike by MongoDB and FerretDB.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+#include "chat_err.h"
+#include "envelope.h"
+#include "id.h"
+#include "topic.h"
+
+bool change_is(const char *json, size_t len)
+{
+	/* Cheap first: the members are written by the plugin, unescaped; only
+	 * a payload that has one is read in full (a "data" object may hold
+	 * the same bytes). */
+	if (!memmem(json, len, "\"edit\":\"", 8) && !memmem(json, len, "\"delete\":\"", 10) &&
+	    !memmem(json, len, "\"react\":\"", 9)) {
+		return false;
+	}
+	struct envelope_view v;
+	return envelope_read(json, len, &v) == CHAT_OK && (v.has_edit || v.has_del || v.has_react);
+}
+
+/* A decoded string span into out (capacity cap); false when it does not fit. */
+static bool span_str(const struct json_span *s, char *out, size_t cap)
+{
+	long n = json_string_decode(s, out, cap);
+	return n >= 0 && !memchr(out, '\0', (size_t)n);
+}
+
+struct change {
+	char room[TOPIC_ROOM_MAX + 1], id[ID_LEN + 1], from[TOPIC_ID_MAX + 1], ref[ID_LEN + 1];
+	char type[ENVELOPE_TYPE_MAX + 1], reaction[ENVELOPE_REACTION_MAX + 1];
+	char *text; /* owned; NULL = none */
+	bson_t data; /* empty when none */
+	bool has_data;
+	int64_t ts;
+};
+
+static bool read_change(struct change *c, const struct envelope_view *v)
+{
+	const struct json_span *ref = v->has_edit ? &v->edit : v->has_del ? &v->del : &v->react;
+	if (!span_str(&v->room, c->room, sizeof(c->room)) || !span_str(&v->id, c->id, sizeof(c->id)) ||
+	    !span_str(&v->from, c->from, sizeof(c->from)) || !span_str(ref, c->ref, sizeof(c->ref)) ||
+	    !span_str(&v->type, c->type, sizeof(c->type)) || !id_valid(c->ref, strlen(c->ref))) {
+		return false;
+	}
+	if (v->has_reaction && !span_str(&v->reaction, c->reaction, sizeof(c->reaction))) return false;
+	if (v->has_text) {
+		c->text = xmalloc(v->text.len + 1);
+		if (!span_str(&v->text, c->text, v->text.len + 1)) return false;
+	}
+	if (v->has_data) {
+		bson_error_t err;
+		if (!bson_init_from_json(&c->data, v->data.p, (ssize_t)v->data.len, &err)) return false;
+		c->has_data = true;
+	}
+	c->ts = v->ts;
+	return true;
+}
+
+static bool update(struct bridge *b, const bson_t *filter, const bson_t *upd, const char *what)
+{
+	bson_error_t err;
+	bool ok = mongoc_collection_update_one(b->messages, filter, upd, NULL, NULL, &err);
+	if (!ok) {
+		blog(BLOG_WARN, "MongoDB: %s: %s (will retry)", what, err.message);
+		METRIC_ADD(b, mongo_errors, 1);
+	}
+	return ok;
+}
+
+static bool apply_edit(struct bridge *b, const struct change *c)
+{
+	bson_t *filter = BCON_NEW("room", BCON_UTF8(c->room), "id", BCON_UTF8(c->ref), "from", BCON_UTF8(c->from),
+				  "deleted", "{", "$ne", BCON_BOOL(true), "}", "$or", "[", "{", "edit_id", "{",
+				  "$exists", BCON_BOOL(false), "}", "}", "{", "edit_id", "{", "$lt", BCON_UTF8(c->id),
+				  "}", "}", "]");
+	bson_t upd = BSON_INITIALIZER, set, unset;
+	BSON_APPEND_DOCUMENT_BEGIN(&upd, "$set", &set);
+	BSON_APPEND_UTF8(&set, "type", c->type);
+	BSON_APPEND_DATE_TIME(&set, "edited", c->ts);
+	BSON_APPEND_UTF8(&set, "edit_id", c->id);
+	if (c->text) BSON_APPEND_UTF8(&set, "text", c->text);
+	if (c->has_data) BSON_APPEND_DOCUMENT(&set, "data", &c->data);
+	bson_append_document_end(&upd, &set);
+	if (!c->text || !c->has_data) {
+		BSON_APPEND_DOCUMENT_BEGIN(&upd, "$unset", &unset);
+		if (!c->text) BSON_APPEND_UTF8(&unset, "text", "");
+		if (!c->has_data) BSON_APPEND_UTF8(&unset, "data", "");
+		bson_append_document_end(&upd, &unset);
+	}
+	bool ok = update(b, filter, &upd, "edit");
+	bson_destroy(filter);
+	bson_destroy(&upd);
+	return ok;
+}
+
+static bool apply_delete(struct bridge *b, const struct change *c)
+{
+	bson_t *filter = BCON_NEW("room", BCON_UTF8(c->room), "id", BCON_UTF8(c->ref));
+	bson_t *upd = BCON_NEW("$set", "{", "deleted", BCON_BOOL(true), "deleted_by", BCON_UTF8(c->from),
+			       "deleted_ts", BCON_DATE_TIME(c->ts), "}", "$unset", "{", "text", BCON_UTF8(""), "data",
+			       BCON_UTF8(""), "reactions", BCON_UTF8(""), "}");
+	bool ok = update(b, filter, upd, "delete");
+	bson_destroy(filter);
+	bson_destroy(upd);
+	return ok;
+}
+
+/* Two updates (one may not $pull and $push the same array): take the
+ * sender's reaction out, then put the new one in. */
+static bool apply_react(struct bridge *b, const struct change *c)
+{
+	bson_t *filter = BCON_NEW("room", BCON_UTF8(c->room), "id", BCON_UTF8(c->ref), "deleted", "{", "$ne",
+				  BCON_BOOL(true), "}");
+	bson_t *pull = BCON_NEW("$pull", "{", "reactions", "{", "u", BCON_UTF8(c->from), "}", "}");
+	bool ok = update(b, filter, pull, "reaction");
+	if (ok && c->reaction[0]) {
+		bson_t *push = BCON_NEW("$push", "{", "reactions", "{", "u", BCON_UTF8(c->from), "r",
+					BCON_UTF8(c->reaction), "}", "}");
+		ok = update(b, filter, push, "reaction");
+		bson_destroy(push);
+	}
+	bson_destroy(filter);
+	bson_destroy(pull);
+	return ok;
+}
+
+int change_apply(struct bridge *b, const char *json, size_t len)
+{
+	struct envelope_view v;
+	struct change c;
+	memset(&c, 0, sizeof(c));
+	bson_init(&c.data);
+	int rc = 0;
+	if (envelope_read(json, len, &v) != CHAT_OK || !read_change(&c, &v)) {
+		blog(BLOG_WARN, "dropping a change that is not a valid envelope");
+		METRIC_ADD(b, invalid, 1);
+	} else {
+		bool ok = v.has_edit ? apply_edit(b, &c) : v.has_del ? apply_delete(b, &c) : apply_react(b, &c);
+		if (ok) METRIC_ADD(b, changes, 1);
+		rc = ok ? 0 : -1;
+	}
+	free(c.text);
+	bson_destroy(&c.data);
+	return rc;
+}

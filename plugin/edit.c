@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Edits, deletes, reactions and replies: may this user change, or point
+ * at, that message? Decided from the record of recent messages (why a
+ * record and not MongoDB: messenger.h). The decision is a pure function of
+ * what the record says about the target (decide()); the record is kept by
+ * chat_change_record() once the message has its id.
+ *
+ * The rules:
+ *   edit      your own message, not deleted, within plugin_opt_edit_window
+ *   delete    the same; a room's owners and admins delete any message
+ *   react     any message of the room that is not deleted
+ *   reply     the same
+ * A target the record does not hold is either newer than its horizon
+ * (then it does not exist: not_found) or older (then only the rules that
+ * need no sender or time pass: a moderator's delete, a reaction, a reply).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "messenger_int.h"
+
+/* What the record says about a target. */
+struct target {
+	bool known;      /* in the record */
+	bool vouched;    /* known, or newer than the horizon (so surely absent) */
+	bool same_room, deleted, own;
+	uint64_t age_ms; /* now - the id's time */
+};
+
+static int decide(enum envelope_op op, bool moderator, uint64_t window_ms, const struct target *t)
+{
+	if (!t->known) {
+		if (t->vouched) return REJECT_NOT_FOUND;
+		if (op == ENVELOPE_EDIT || (op == ENVELOPE_DELETE && !moderator))
+			return t->age_ms > window_ms ? REJECT_EDIT_WINDOW : REJECT_NOT_FOUND;
+		return REJECT_COUNT;
+	}
+	if (!t->same_room || t->deleted) return REJECT_NOT_FOUND;
+	if (op == ENVELOPE_POST || op == ENVELOPE_REACT || (op == ENVELOPE_DELETE && moderator)) return REJECT_COUNT;
+	if (!t->own) return REJECT_NOT_ALLOWED;
+	return t->age_ms > window_ms ? REJECT_EDIT_WINDOW : REJECT_COUNT;
+}
+
+static struct target look_up(const struct messenger *ms, const char *ref, const char *room, const char *user,
+			     uint64_t now)
+{
+	struct target t = {0};
+	struct recent_msg *r = NULL;
+	uint64_t when = id_time_ms(ref);
+	HASH_FIND_STR(ms->recent, ref, r);
+	t.age_ms = now > when ? now - when : 0;
+	t.known = r != NULL;
+	t.vouched = t.known || when >= ms->horizon_ms;
+	if (r) {
+		t.same_room = strcmp(r->room, room) == 0;
+		t.deleted = r->deleted;
+		t.own = strcmp(r->from, user) == 0;
+	}
+	return t;
+}
+
+int chat_change_check(struct chat *c, const char *user, const struct room *r, const struct chat_msg *m,
+		      uint64_t now)
+{
+	const char *ref = m->op != ENVELOPE_POST ? m->ref : m->reply;
+	if (!ref[0]) return REJECT_COUNT; /* a plain post */
+	if (!r) return REJECT_NOT_FOUND;  /* a DM room's first message points at nothing */
+	bool moderator = rooms_role(r, user, strlen(user)) >= ROLE_ADMIN;
+	struct target t = look_up(c->messenger, ref, r->id, user, now);
+	return decide(m->op, moderator, c->cfg.msgr.edit_window_ms, &t);
+}
+
+/* Forgets the oldest entries: past the window, or over the bound. What is
+ * forgotten moves the horizon. */
+static void evict(struct messenger *ms, uint64_t window_ms, size_t max, uint64_t now)
+{
+	while (ms->recent && (ms->recent_count > max || ms->recent->t + window_ms < now)) {
+		struct recent_msg *old = ms->recent;
+		if (old->t + 1 > ms->horizon_ms) ms->horizon_ms = old->t + 1;
+		HASH_DEL(ms->recent, old);
+		ms->recent_count--;
+		free(old);
+	}
+}
+
+void chat_change_record(struct chat *c, const char *room, const char *user, const char *id,
+			const struct chat_msg *m, uint64_t now)
+{
+	struct messenger *ms = c->messenger;
+	if (m->op == ENVELOPE_DELETE) {
+		struct recent_msg *r = NULL;
+		HASH_FIND_STR(ms->recent, m->ref, r);
+		if (r) r->deleted = true;
+		return;
+	}
+	if (m->op != ENVELOPE_POST) return;
+	size_t max = c->cfg.msgr.recent_max;
+	evict(ms, c->cfg.msgr.edit_window_ms, max > 0 ? max - 1 : 0, now);
+	struct recent_msg *r = max > 0 ? calloc(1, sizeof(*r)) : NULL;
+	if (!r) {
+		/* Unrecorded: it must not pass for absent. */
+		ms->horizon_ms = id_time_ms(id) + 1;
+		return;
+	}
+	memcpy(r->id, id, ID_LEN + 1);
+	snprintf(r->room, sizeof(r->room), "%s", room);
+	snprintf(r->from, sizeof(r->from), "%s", user);
+	r->t = id_time_ms(id);
+	HASH_ADD_STR(ms->recent, id, r);
+	ms->recent_count++;
+}
+
+void chat_recent_free(struct messenger *ms)
+{
+	struct recent_msg *r, *tmp;
+	HASH_ITER(hh, ms->recent, r, tmp) {
+		HASH_DEL(ms->recent, r);
+		free(r);
+	}
+	ms->recent_count = 0;
+}

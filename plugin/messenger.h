@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The messenger features on the plugin's side: typing indicators
+ * (typing.c) and the checks of edits, deletes, reactions and replies
+ * (edit.c), with their options (messenger.c). The store side (applying a
+ * change to MongoDB, history, search) is the bridge's.
+ *
+ * Why the plugin checks a change against a record of recent messages
+ * rather than asking MongoDB: the message path runs on the broker's only
+ * thread and must never wait for I/O. Every message the plugin stamps is
+ * remembered (id, room, sender, time, deleted) for as long as it may be
+ * edited, in one table for all rooms, bounded by plugin_opt_edit_recent_max
+ * entries; the oldest go first. A member's own edit or delete must find its
+ * message there, so the rule "your own, within the window" is decided
+ * before the change reaches anyone. What the record cannot vouch for (a
+ * message older than its horizon: before a restart, or pushed out by the
+ * bound) is refused to members and passed for owners' and admins' deletes
+ * and for replies and reactions, which name it by a well-formed id of the
+ * past; the bridge applies a change only to a stored message of that room.
+ *
+ * This header is included by chat.h: it declares struct chat only.
+ */
+#ifndef CHAT_PLUGIN_MESSENGER_H
+#define CHAT_PLUGIN_MESSENGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "envelope.h"
+#include "rooms.h"
+
+struct chat;
+struct mosquitto;
+struct mosquitto_evt_message;
+struct topic_ref;
+
+/* plugin_opt_edit_window, edit_recent_max, typing_interval (README). */
+struct messenger_config {
+	uint64_t edit_window_ms;     /* members edit and delete their own messages this long; 0 = never */
+	size_t recent_max;           /* messages remembered for edit checks, all rooms together */
+	uint64_t typing_interval_ms; /* least time between two "typing" of a user in a room */
+};
+
+void messenger_config_defaults(struct messenger_config *cfg);
+bool messenger_option_known(const char *key);
+/* Parses one option; logs and returns MOSQ_ERR_INVAL on a bad value. */
+int messenger_config_option(struct messenger_config *cfg, const char *key, const char *value);
+
+/* The state (recent record, typing table) in c->messenger: init at start,
+ * free at cleanup (NULL-safe). MOSQ_ERR_*. */
+int messenger_init(struct chat *c);
+void messenger_free(struct chat *c);
+
+/* edit.c: whether user may send m (an edit, delete, reaction or reply;
+ * a plain post always may) into room r at now. Returns REJECT_COUNT when
+ * allowed, else the enum chat_reject to refuse with. */
+int chat_change_check(struct chat *c, const char *user, const struct room *r, const struct chat_msg *m,
+		      uint64_t now);
+/* After the envelope id was given: remembers a post, marks a delete. */
+void chat_change_record(struct chat *c, const char *room, const char *user, const char *id,
+			const struct chat_msg *m, uint64_t now);
+
+/* typing.c: a publish on chat/rooms/{room}/typing (MOSQ_EVT_MESSAGE):
+ * replaced by the server's typing event, or dropped (rate limit, bad
+ * payload, retained) with MOSQ_ERR_ACL_DENIED. */
+int chat_typing_on_message(struct chat *c, struct mosquitto_evt_message *ed, const struct topic_ref *t);
+/* user's message reached room: their typing there ended without an event
+ * (members see the message). */
+void chat_typing_sent(struct chat *c, const char *user, const char *room);
+/* client went away: a "stopped" event for every room it was typing in. */
+void chat_typing_disconnected(struct chat *c, const struct mosquitto *client);
+
+#endif
