@@ -13,7 +13,7 @@
  *   delete   a tombstone: "deleted":true with who and when; text, data and
  *            reactions removed, never served again.
  *   react    the sender's reaction replaced (a "" reaction removes it);
- *            "reactions" is an array of {u, r}, one per user.
+ *            "reactions" is an object {user: reaction}, one per user.
  *
  * Whether the sender may make the change (own message, window, role) the
  * plugin decided before anyone received it (plugin/edit.c); the bridge
@@ -22,10 +22,12 @@
  * retry or a journal replay is harmless. A change is not a new message:
  * bridge_on_stored (push) is not called for it.
  *
- * Operators used ($set, $unset, $pull with a condition, $push, $ne, $lt,
- * $exists, $or) are supported alike by MongoDB and FerretDB.
+ * Operators used ($set and $unset, with dotted paths; $ne, $lt,
+ * $exists, $or) are supported alike by MongoDB and FerretDB. ($pull with
+ * a condition is not: FerretDB matches it as an equal value.)
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,22 +137,22 @@ static bool apply_delete(struct bridge *b, const struct change *c)
 	return ok;
 }
 
-/* Two updates (one may not $pull and $push the same array): take the
- * sender's reaction out, then put the new one in. */
+/* The sender's reaction is the field reactions.<user> (a '.' of the user
+ * id written ':', which no user id holds, so that the path has two
+ * levels): one $set replaces it, one $unset takes it back. */
 static bool apply_react(struct bridge *b, const struct change *c)
 {
+	char path[sizeof("reactions.") + TOPIC_ID_MAX];
+	snprintf(path, sizeof(path), "reactions.%s", c->from);
+	for (char *p = path + sizeof("reactions.") - 1; *p; p++) {
+		if (*p == '.') *p = ':';
+	}
 	bson_t *filter = BCON_NEW("room", BCON_UTF8(c->room), "id", BCON_UTF8(c->ref), "deleted", "{", "$ne",
 				  BCON_BOOL(true), "}");
-	bson_t *pull = BCON_NEW("$pull", "{", "reactions", "{", "u", BCON_UTF8(c->from), "}", "}");
-	bool ok = update(b, filter, pull, "reaction");
-	if (ok && c->reaction[0]) {
-		bson_t *push = BCON_NEW("$push", "{", "reactions", "{", "u", BCON_UTF8(c->from), "r",
-					BCON_UTF8(c->reaction), "}", "}");
-		ok = update(b, filter, push, "reaction");
-		bson_destroy(push);
-	}
+	bson_t *upd = BCON_NEW(c->reaction[0] ? "$set" : "$unset", "{", path, BCON_UTF8(c->reaction), "}");
+	bool ok = update(b, filter, upd, "reaction");
 	bson_destroy(filter);
-	bson_destroy(pull);
+	bson_destroy(upd);
 	return ok;
 }
 

@@ -193,9 +193,10 @@ static const char *doc_str(const bson_t *doc, const char *key, uint32_t *len)
 	return bson_iter_utf8(&it, len);
 }
 
-/* Counts the {u, r} entries of a stored "reactions" array by r, as the
- * JSON object {"<r>":count} into out (empty when there are none). A
- * message has few distinct reactions: a linear table is enough. */
+/* Counts the values of a stored "reactions" object {user: reaction} by
+ * reaction, as the JSON object {"<reaction>":count} into out (empty when
+ * there are none). A message has few distinct reactions: a linear table
+ * is enough. */
 static void count_reactions(bson_iter_t *arr, struct strbuf *out)
 {
 	enum { DISTINCT = 32 };
@@ -203,12 +204,10 @@ static void count_reactions(bson_iter_t *arr, struct strbuf *out)
 	uint32_t len[DISTINCT];
 	long count[DISTINCT];
 	size_t n = 0;
-	bson_iter_t r;
 	while (bson_iter_next(arr)) {
-		if (!BSON_ITER_HOLDS_DOCUMENT(arr) || !bson_iter_recurse(arr, &r)) continue;
-		if (!bson_iter_find(&r, "r") || !BSON_ITER_HOLDS_UTF8(&r)) continue;
+		if (!BSON_ITER_HOLDS_UTF8(arr)) continue;
 		uint32_t l;
-		const char *s = bson_iter_utf8(&r, &l);
+		const char *s = bson_iter_utf8(arr, &l);
 		size_t i = 0;
 		while (i < n && !(len[i] == l && memcmp(name[i], s, l) == 0)) i++;
 		if (i == n && n == DISTINCT) continue;
@@ -234,7 +233,7 @@ static void messenger_fields(const bson_t *doc, struct envelope *e, struct strbu
 	e->reply = doc_str(doc, "reply", NULL);
 	if (bson_iter_init_find(&it, doc, "edited") && BSON_ITER_HOLDS_DATE_TIME(&it)) e->edited = bson_iter_date_time(&it);
 	e->deleted = bson_iter_init_find(&it, doc, "deleted") && bson_iter_as_bool(&it);
-	if (!e->deleted && bson_iter_init_find(&it, doc, "reactions") && BSON_ITER_HOLDS_ARRAY(&it) &&
+	if (!e->deleted && bson_iter_init_find(&it, doc, "reactions") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
 	    bson_iter_recurse(&it, &arr)) {
 		count_reactions(&arr, reactions);
 		if (reactions->len > 0 && strbuf_status(reactions) == CHAT_OK) {
