@@ -3,8 +3,8 @@
  * Edits, deletes, reactions and replies: may this user change, or point
  * at, that message? Decided from the record of recent messages (why a
  * record and not MongoDB: messenger.h). The decision is a pure function of
- * what the record says about the target (decide()); the record is kept by
- * chat_change_record() once the message has its id.
+ * what the record says about the target (common/change_rule.h); the record
+ * is kept by chat_change_record() once the message has its id.
  *
  * The rules:
  *   edit      your own message, not deleted, within plugin_opt_edit_window
@@ -19,35 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "change_rule.h"
 #include "chat.h"
 #include "messenger_int.h"
 
-/* What the record says about a target. */
-struct target {
-	bool known;      /* in the record */
-	bool vouched;    /* known, or newer than the horizon (so surely absent) */
-	bool same_room, deleted, own;
-	uint64_t age_ms; /* now - the id's time */
-};
-
-static int decide(enum envelope_op op, bool moderator, uint64_t window_ms, const struct target *t)
-{
-	if (!t->known) {
-		if (t->vouched) return REJECT_NOT_FOUND;
-		if (op == ENVELOPE_EDIT || (op == ENVELOPE_DELETE && !moderator))
-			return t->age_ms > window_ms ? REJECT_EDIT_WINDOW : REJECT_NOT_FOUND;
-		return REJECT_COUNT;
-	}
-	if (!t->same_room || t->deleted) return REJECT_NOT_FOUND;
-	if (op == ENVELOPE_POST || op == ENVELOPE_REACT || (op == ENVELOPE_DELETE && moderator)) return REJECT_COUNT;
-	if (!t->own) return REJECT_NOT_ALLOWED;
-	return t->age_ms > window_ms ? REJECT_EDIT_WINDOW : REJECT_COUNT;
-}
-
-static struct target look_up(const struct messenger *ms, const char *ref, const char *room, const char *user,
+static struct change_target look_up(const struct messenger *ms, const char *ref, const char *room, const char *user,
 			     uint64_t now)
 {
-	struct target t = {0};
+	struct change_target t = {0};
 	struct recent_msg *r = NULL;
 	uint64_t when = id_time_ms(ref);
 	HASH_FIND_STR(ms->recent, ref, r);
@@ -69,8 +48,10 @@ int chat_change_check(struct chat *c, const char *user, const struct room *r, co
 	if (!ref[0]) return REJECT_COUNT; /* a plain post */
 	if (!r) return REJECT_NOT_FOUND;  /* a DM room's first message points at nothing */
 	bool moderator = rooms_role(r, user, strlen(user)) >= ROLE_ADMIN;
-	struct target t = look_up(c->messenger, ref, r->id, user, now);
-	return decide(m->op, moderator, c->cfg.msgr.edit_window_ms, &t);
+	static const int reasons[] = {[CHANGE_OK] = REJECT_COUNT, [CHANGE_NOT_FOUND] = REJECT_NOT_FOUND,
+				      [CHANGE_NOT_ALLOWED] = REJECT_NOT_ALLOWED, [CHANGE_TOO_OLD] = REJECT_EDIT_WINDOW};
+	struct change_target t = look_up(c->messenger, ref, r->id, user, now);
+	return reasons[change_rule_decide(m->op, moderator, c->cfg.msgr.edit_window_ms, &t)];
 }
 
 /* Forgets the oldest entries: past the window, or over the bound. What is
