@@ -25,6 +25,7 @@
 #include "journal.h"
 #include "metrics.h"
 #include "push.h"
+#include "strbuf.h"
 
 #define BRIDGE_VERSION "0.2.0"
 
@@ -121,7 +122,23 @@ void history_on_request(struct bridge *b, const char *room, size_t room_len, con
 /* Answers a request from MongoDB (store thread). 0, or -1 on a MongoDB
  * error (retry later). */
 int history_answer(struct bridge *b, struct history_req *req);
+/* Writes a stored message document as its envelope (with the messenger
+ * state: edited, deleted, reply, reactions) into sb. False when the
+ * document lacks a required field. */
+bool history_envelope_write(struct strbuf *sb, const bson_t *doc);
 void history_req_free(void *req);
+
+/* chatlist.c: requests on chat/users/{user}/chats (the chat list, muting
+ * a room). chats_on_request parses one (MQTT thread) into a job queued on
+ * the journal; chats_answer runs it (store thread): 0, or -1 on a MongoDB
+ * error (retry). chats_read_moved tells the user's other sessions their
+ * new unread count in room after a read marker moved (store thread). */
+struct chats_req;
+void chats_on_request(struct bridge *b, const char *user, size_t user_len, const struct mosquitto_message *msg,
+		      const mosquitto_property *props);
+int chats_answer(struct bridge *b, struct chats_req *req);
+void chats_req_free(void *req);
+void chats_read_moved(struct bridge *b, const char *user, const char *room, const char *upto);
 
 /* mqtt.c: the client (mqtt_init), the loop until b->stop (mqtt_run: it
  * disconnects before returning) and mosquitto_destroy (mqtt_close, after
@@ -140,6 +157,10 @@ struct json_span;
  * topic, when it is absent, repeated or invalid: drop the request. */
 bool request_sender(const struct mosquitto_message *msg, const mosquitto_property *props, char *out,
 		    size_t cap);
+/* Where to answer user's request: its v5 Response Topic when that lies in
+ * user's own chat/users/{user}/ tree (not a wildcard), else the inbox. A
+ * malloc'd topic (free()). */
+char *request_reply_topic(const char *user, const mosquitto_property *props);
 /* A JSON string value as a C string into out (capacity cap): its length,
  * or -1 (out emptied) when it is not a string, does not fit, or holds
  * U+0000 (which would cut it short). */

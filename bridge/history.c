@@ -141,28 +141,6 @@ static void parse_body(struct bridge *b, struct history_req *req, const char *pa
 	if (req->limit > b->cfg.history_limit_max) req->limit = b->cfg.history_limit_max;
 }
 
-/* The Response Topic when it lies in the requester's own tree, else the
- * inbox. */
-static char *reply_topic_for(const struct history_req *req, const mosquitto_property *props)
-{
-	char *rt = NULL;
-	if (mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &rt, false) && rt) {
-		struct topic_ref t;
-		topic_parse(rt, &t);
-		if (t.kind == TOPIC_USER_PRIVATE && !t.wildcard && t.id_len == strlen(req->user) &&
-		    memcmp(t.id, req->user, t.id_len) == 0) {
-			return rt;
-		}
-		blog(BLOG_INFO, "history: response topic %s is outside %s's tree; answering on the inbox", rt,
-		     req->user);
-		free(rt);
-	}
-	size_t cap = sizeof("chat/users//inbox") + strlen(req->user);
-	char *inbox = xmalloc(cap);
-	snprintf(inbox, cap, "chat/users/%s/inbox", req->user);
-	return inbox;
-}
-
 void history_on_request(struct bridge *b, const char *room, size_t room_len, const struct mosquitto_message *msg,
 			const mosquitto_property *props)
 {
@@ -174,7 +152,7 @@ void history_on_request(struct bridge *b, const char *room, size_t room_len, con
 	}
 	snprintf(req->room, sizeof(req->room), "%.*s", (int)room_len, room);
 	parse_body(b, req, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
-	req->reply_topic = reply_topic_for(req, props);
+	req->reply_topic = request_reply_topic(req->user, props);
 	void *corr = NULL;
 	uint16_t corr_len = 0;
 	if (mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len, false)) {
@@ -243,9 +221,7 @@ static void messenger_fields(const bson_t *doc, struct envelope *e, struct strbu
 	}
 }
 
-/* Writes the stored document as an envelope into sb. False when the
- * document lacks a required field. */
-static bool write_envelope(struct strbuf *sb, const bson_t *doc)
+bool history_envelope_write(struct strbuf *sb, const bson_t *doc)
 {
 	struct envelope e;
 	bson_iter_t it;
@@ -327,7 +303,7 @@ static int write_page(struct bridge *b, const struct history_req *req, struct st
 			break;
 		}
 		strbuf_init(&items[n]);
-		if (write_envelope(&items[n], doc)) n++;
+		if (history_envelope_write(&items[n], doc)) n++;
 		else strbuf_free(&items[n]);
 	}
 	bson_error_t err;

@@ -305,10 +305,16 @@ static int store_read(struct bridge *b, struct journal_entry *e)
 				  BCON_UTF8(upto), "ts", BCON_DATE_TIME(bridge_wall_ms()), "}");
 	bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
 	bson_error_t err;
-	bool ok = mongoc_collection_update_one(b->reads, filter, update, opts, NULL, &err);
+	bson_t reply;
+	bool ok = mongoc_collection_update_one(b->reads, filter, update, opts, &reply, &err);
 	bson_destroy(filter);
 	bson_destroy(update);
 	bson_destroy(opts);
+	bson_iter_t it;
+	bool moved = ok && ((bson_iter_init_find(&it, &reply, "modifiedCount") && bson_iter_as_int64(&it) > 0) ||
+			    (bson_iter_init_find(&it, &reply, "upsertedCount") && bson_iter_as_int64(&it) > 0));
+	bson_destroy(&reply);
+	if (moved) chats_read_moved(b, user, room, upto); /* chatlist.c: the user's other devices */
 	if (!ok && err.code != DUPLICATE_KEY) {
 		blog(BLOG_WARN, "MongoDB: read marker of %s in %s: %s (will retry)", user, room, err.message);
 		METRIC_ADD(b, mongo_errors, 1);
@@ -334,6 +340,7 @@ static int do_run(struct bridge *b, struct journal_entry **e, size_t n, size_t *
 		return insert_messages(b, e, k);
 	case JOURNAL_READ: *used = 1; return store_read(b, e[0]);
 	case JOURNAL_HISTORY: *used = 1; return history_answer(b, e[0]->job);
+	case JOURNAL_CHATS: *used = 1; return chats_answer(b, e[0]->job);
 	default:
 		*used = 1;
 		blog(BLOG_WARN, "journal: skipping a record of unknown kind %u", e[0]->kind);

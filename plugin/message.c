@@ -190,7 +190,7 @@ static int refuse_user_properties(struct chat *c, const struct mosquitto_evt_mes
 {
 	const char *user = mosquitto_client_username(ed->client);
 	char room[TOPIC_ROOM_MAX + 1] = "";
-	if (t->kind != TOPIC_USER_DEVICES) {
+	if (t->kind != TOPIC_USER_DEVICES && t->kind != TOPIC_USER_CHATS) {
 		memcpy(room, t->id, t->id_len);
 		room[t->id_len] = '\0';
 	}
@@ -207,10 +207,15 @@ int chat_on_message(int event, void *event_data, void *userdata)
 	struct topic_ref t;
 	(void)event;
 	topic_parse_memo(&c->topics, ed->topic, &t); /* parsed by the write check just before */
-	bool request = t.kind == TOPIC_ROOM_HISTORY || t.kind == TOPIC_ROOM_READ || t.kind == TOPIC_USER_DEVICES;
+	bool request = t.kind == TOPIC_ROOM_HISTORY || t.kind == TOPIC_ROOM_READ || t.kind == TOPIC_USER_DEVICES ||
+		       t.kind == TOPIC_USER_CHATS;
 	bool typing = t.kind == TOPIC_ROOM_TYPING;
 	if (t.kind != TOPIC_ROOM_MESSAGES && !request && !typing) return MOSQ_ERR_SUCCESS;
 	if (chat_props_has_user_property(ed->properties)) return refuse_user_properties(c, ed, &t);
 	if (typing) return chat_typing_on_message(c, ed, &t); /* typing.c */
+	if (t.kind == TOPIC_USER_CHATS) { /* chats.c: the user's rooms for the bridge */
+		int rc = chat_chats_on_message(c, ed);
+		if (rc != MOSQ_ERR_SUCCESS) return rc;
+	}
 	return request ? stamp_requester(ed) : stamp(c, ed, &t);
 }

@@ -61,6 +61,11 @@ int chat_change_check(struct chat *c, const char *user, const struct room *r, co
 void chat_change_record(struct chat *c, const char *room, const char *user, const char *id,
 			const struct chat_msg *m, uint64_t now);
 
+/* chats.c: a chat list request on chat/users/{user}/chats (MOSQ_EVT_MESSAGE):
+ * its payload gets the user's rooms for the bridge; MOSQ_ERR_ACL_DENIED
+ * when it is not a JSON object. */
+int chat_chats_on_message(struct chat *c, struct mosquitto_evt_message *ed);
+
 /* typing.c: a publish on chat/rooms/{room}/typing (MOSQ_EVT_MESSAGE):
  * replaced by the server's typing event, or dropped (rate limit, bad
  * payload, retained) with MOSQ_ERR_ACL_DENIED. */

@@ -132,6 +132,7 @@ static const struct {
 	{"chat/rooms/+/typing", TOPIC_ROOM_TYPING, ID_ROOM, 4},
 	{"chat/users/+/rooms", TOPIC_USER_ROOMS, ID_USER, 4},
 	{"chat/users/+/devices", TOPIC_USER_DEVICES, ID_USER, 4},
+	{"chat/users/+/chats", TOPIC_USER_CHATS, ID_USER, 4},
 	{"chat/users/+/#", TOPIC_USER_PRIVATE, ID_USER, 4},         {"chat/presence/+", TOPIC_PRESENCE, ID_USER, 3},
 	{"$CONTROL/chat/v1", TOPIC_CONTROL, ID_NONE, 3},
 	{"$CONTROL/chat/v1/response", TOPIC_CONTROL_RESPONSE, ID_NONE, 4},
@@ -243,7 +244,7 @@ static bool is_room_kind(enum topic_kind k)
 
 static bool is_user_kind(enum topic_kind k)
 {
-	return k == TOPIC_USER_ROOMS || k == TOPIC_USER_DEVICES || k == TOPIC_USER_PRIVATE || k == TOPIC_USER_ANY;
+	return k == TOPIC_USER_ROOMS || k == TOPIC_USER_DEVICES || k == TOPIC_USER_CHATS || k == TOPIC_USER_PRIVATE || k == TOPIC_USER_ANY;
 }
 
 /* Every chat topic name the filter matches (a witness) lies in the

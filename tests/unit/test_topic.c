@@ -47,6 +47,8 @@ static void test_names(void **state)
 		{"chat/rooms/general/history", TOPIC_ROOM_HISTORY, "general"},
 		{"chat/rooms/general/read", TOPIC_ROOM_READ, "general"},
 		{"chat/rooms/general/typing", TOPIC_ROOM_TYPING, "general"},
+		{"chat/users/bob/chats", TOPIC_USER_CHATS, "bob"},
+		{"chat/users/bob/chats/x", TOPIC_USER_PRIVATE, "bob"},
 		{"chat/rooms/dm:alice:bob/messages", TOPIC_ROOM_MESSAGES, "dm:alice:bob"},
 		{"chat/rooms/dm:bob:alice/messages", TOPIC_CHAT_INVALID, NULL},
 		{"chat/rooms/gen eral/messages", TOPIC_CHAT_INVALID, NULL},
