@@ -203,12 +203,27 @@ static void count_reactions(bson_iter_t *arr, struct strbuf *out)
 	strbuf_putc(out, '}');
 }
 
-/* The messenger state of a stored message (change.c) into e; the
- * reactions' JSON lives in reactions. */
-static void messenger_fields(const bson_t *doc, struct envelope *e, struct strbuf *reactions)
+/* The messenger state of a stored message (change.c) into e; the JSON of
+ * its reactions and mentions lives in reactions and mentions. */
+static void messenger_fields(const bson_t *doc, struct envelope *e, struct strbuf *reactions,
+			     struct strbuf *mentions)
 {
 	bson_iter_t it, arr;
 	e->reply = doc_str(doc, "reply", NULL);
+	if (bson_iter_init_find(&it, doc, "mentions") && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &arr)) {
+		while (bson_iter_next(&arr)) {
+			uint32_t l;
+			if (!BSON_ITER_HOLDS_UTF8(&arr)) continue;
+			const char *s = bson_iter_utf8(&arr, &l);
+			strbuf_putc(mentions, mentions->len ? ',' : '[');
+			strbuf_append_json_string(mentions, s, l);
+		}
+		if (mentions->len) strbuf_putc(mentions, ']');
+		if (mentions->len && strbuf_status(mentions) == CHAT_OK) {
+			e->mentions = mentions->buf;
+			e->mentions_len = mentions->len;
+		}
+	}
 	if (bson_iter_init_find(&it, doc, "edited") && BSON_ITER_HOLDS_DATE_TIME(&it)) e->edited = bson_iter_date_time(&it);
 	e->deleted = bson_iter_init_find(&it, doc, "deleted") && bson_iter_as_bool(&it);
 	if (!e->deleted && bson_iter_init_find(&it, doc, "reactions") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
@@ -237,9 +252,10 @@ bool history_envelope_write(struct strbuf *sb, const bson_t *doc)
 	if (!e.id || !e.room || !e.from || !e.type) return false;
 	if (bson_iter_init_find(&it, doc, "ts") && BSON_ITER_HOLDS_DATE_TIME(&it)) e.ts = bson_iter_date_time(&it);
 	e.flagged = bson_iter_init_find(&it, doc, "flagged") && bson_iter_as_bool(&it);
-	struct strbuf reactions;
+	struct strbuf reactions, mentions;
 	strbuf_init(&reactions);
-	messenger_fields(doc, &e, &reactions); /* edited, deleted, reply, reactions */
+	strbuf_init(&mentions);
+	messenger_fields(doc, &e, &reactions, &mentions); /* edited, deleted, reply, mentions, reactions */
 	char *data = NULL;
 	if (bson_iter_init_find(&it, doc, "data") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		const uint8_t *raw;
@@ -257,6 +273,7 @@ bool history_envelope_write(struct strbuf *sb, const bson_t *doc)
 	envelope_write(sb, &e);
 	bson_free(data);
 	strbuf_free(&reactions);
+	strbuf_free(&mentions);
 	return true;
 }
 

@@ -259,6 +259,10 @@ static void write_messenger(struct strbuf *sb, const struct envelope *e)
 	put_string_member(sb, ",\"react\":", e->react);
 	if (e->react) put_string_member(sb, ",\"reaction\":", e->reaction ? e->reaction : "");
 	put_string_member(sb, ",\"reply\":", e->reply);
+	if (e->mentions) {
+		strbuf_puts(sb, ",\"mentions\":");
+		strbuf_append(sb, e->mentions, e->mentions_len);
+	}
 	if (e->edited) {
 		strbuf_puts(sb, ",\"edited\":");
 		strbuf_append_i64(sb, e->edited);
@@ -306,7 +310,7 @@ int envelope_write(struct strbuf *sb, const struct envelope *e)
 	if (e->flagged) o = put(o, LIT(",\"flagged\":true"));
 	*o = '\0';
 	sb->len = (size_t)(o - sb->buf);
-	if (e->edit || e->del || e->react || e->reply || e->edited || e->deleted || e->reactions)
+	if (e->edit || e->del || e->react || e->reply || e->mentions || e->edited || e->deleted || e->reactions)
 		write_messenger(sb, e);
 	strbuf_putc(sb, '}');
 	return strbuf_status(sb);
@@ -342,6 +346,10 @@ static int view_member(const struct json_span *key, const struct json_span *v, v
 		ev->has_data = true;
 	} else if (json_key_is(key, "flagged")) {
 		ev->flagged = v->type == JSON_TRUE;
+	} else if (json_key_is(key, "mentions")) {
+		if (v->type != JSON_ARRAY) return CHAT_ERR_JSON;
+		ev->mentions = *v;
+		ev->has_mentions = true;
 	}
 	return CHAT_OK;
 }

@@ -80,6 +80,8 @@ struct envelope {
 	const char *edit, *del, *react; /* the id this envelope edits, deletes or reacts to */
 	const char *reaction;           /* with react: the reaction, "" = taken back */
 	const char *reply;              /* the id replied to */
+	const char *mentions;           /* raw JSON array of the user ids mentioned */
+	size_t mentions_len;
 	int64_t edited;                 /* history: when the text was last edited (unix ms) */
 	bool deleted;                   /* history: a tombstone, without text or data */
 	const char *reactions;          /* history: raw JSON object {"<reaction>":count} */
@@ -95,10 +97,11 @@ int envelope_write(struct strbuf *sb, const struct envelope *e);
 struct envelope_view {
 	struct json_span id, room, from, type, text, cid, data;
 	struct json_span edit, del, react, reaction, reply; /* has_* below say which are there */
+	struct json_span mentions;                          /* an array */
 	int64_t ts;
 	bool flagged;
 	bool has_text, has_cid, has_data;
-	bool has_edit, has_del, has_react, has_reaction, has_reply;
+	bool has_edit, has_del, has_react, has_reaction, has_reply, has_mentions;
 };
 
 /* Parses an envelope. Returns 0, or CHAT_ERR_JSON when it is not an object

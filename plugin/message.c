@@ -157,6 +157,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	};
 	messenger_stamp(&m, &e);
 	moderation_stamp(c, &mv, &e); /* masked text, flagged, the moderation event */
+	if (m.op == ENVELOPE_POST) chat_mentions(rooms_find(&c->rooms, t->id, t->id_len), user, &e, chat_mentions_buf(c));
 	strbuf_reset(&c->out);
 	if (envelope_write(&c->out, &e) != CHAT_OK) return MOSQ_ERR_NOMEM;
 	/* Before the broker acknowledges it: a QoS 0 message gets no "ok". */

@@ -76,7 +76,13 @@ int messenger_init(struct chat *c)
 	c->messenger = calloc(1, sizeof(*c->messenger));
 	if (!c->messenger) return MOSQ_ERR_NOMEM;
 	c->messenger->horizon_ms = chat_now_ms();
+	strbuf_init(&c->messenger->mentions);
 	return MOSQ_ERR_SUCCESS;
+}
+
+struct strbuf *chat_mentions_buf(struct chat *c)
+{
+	return &c->messenger->mentions;
 }
 
 void messenger_free(struct chat *c)
@@ -84,6 +90,7 @@ void messenger_free(struct chat *c)
 	if (!c->messenger) return;
 	chat_recent_free(c->messenger);
 	chat_typing_free(c->messenger);
+	strbuf_free(&c->messenger->mentions);
 	free(c->messenger);
 	c->messenger = NULL;
 }

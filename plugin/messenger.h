@@ -61,6 +61,13 @@ int chat_change_check(struct chat *c, const char *user, const struct room *r, co
 void chat_change_record(struct chat *c, const char *room, const char *user, const char *id,
 			const struct chat_msg *m, uint64_t now);
 
+/* mentions.c: the members of r (not sender) that e's text mentions
+ * ("@user") as e->mentions, a JSON array written into sb (which must
+ * outlive the envelope's writing); left NULL when none. */
+void chat_mentions(const struct room *r, const char *sender, struct envelope *e, struct strbuf *sb);
+/* The buffer chat_mentions writes into, owned by c->messenger. */
+struct strbuf *chat_mentions_buf(struct chat *c);
+
 /* chats.c: a chat list request on chat/users/{user}/chats (MOSQ_EVT_MESSAGE):
  * its payload gets the user's rooms for the bridge; MOSQ_ERR_ACL_DENIED
  * when it is not a JSON object. */

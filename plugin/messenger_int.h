@@ -38,6 +38,7 @@ struct messenger {
 	uint64_t horizon_ms; /* the record holds every message stamped since */
 	struct typing_entry *typing;
 	uint64_t typing_swept_ms;
+	struct strbuf mentions; /* mentions.c's list, reused */
 };
 
 /* edit.c: frees the record. */
