@@ -45,6 +45,7 @@ struct history_req {
 	char after[ID_LEN + 1];
 	char cid[ENVELOPE_CID_MAX + 1];
 	char q[HISTORY_QUERY_MAX + 1]; /* search: the text to find, "" = plain history */
+	bool reads;                    /* {"reads":true}: every member's read marker instead */
 	long long limit;
 	const char *error;  /* static text: answer with this instead */
 	char *reply_topic;  /* owned */
@@ -112,6 +113,9 @@ static int on_member(const struct json_span *key, const struct json_span *v, voi
 		if (v->type != JSON_NUMBER || json_number_i64(v, &req->limit) != 0 || req->limit < 1) {
 			req->error = "limit must be a positive integer";
 		}
+	} else if (json_key_is(key, "reads")) {
+		req->reads = v->type == JSON_TRUE;
+		if (v->type != JSON_TRUE && v->type != JSON_FALSE) req->error = "reads must be true or false";
 	} else if (json_key_is(key, "q")) {
 		if (!member_string(v, req->q, sizeof(req->q)) || !query_ok(req->q)) {
 			req->q[0] = '\0';
@@ -355,6 +359,45 @@ static void send_reply(struct bridge *b, const struct history_req *req, const st
 	}
 }
 
+/* The room's read markers as ,"reads":[{"user","upto","ts"}] (by user).
+ * 0, or -1 on a MongoDB error. */
+static int write_reads(struct bridge *b, const struct history_req *req, struct strbuf *sb)
+{
+	bson_t *filter = BCON_NEW("room", BCON_UTF8(req->room), "upto", "{", "$gt", BCON_UTF8(""), "}");
+	bson_t *opts = BCON_NEW("sort", "{", "user", BCON_INT32(1), "}", "limit", BCON_INT64(10000));
+	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(b->reads, filter, opts, NULL);
+	const bson_t *doc;
+	bson_error_t err;
+	bool first = true;
+	strbuf_puts(sb, ",\"reads\":[");
+	while (mongoc_cursor_next(cur, &doc)) {
+		const char *user = doc_str(doc, "user", NULL), *upto = doc_str(doc, "upto", NULL);
+		bson_iter_t it;
+		if (!user || !upto) continue;
+		strbuf_puts(sb, first ? "{\"user\":" : ",{\"user\":");
+		first = false;
+		strbuf_append_json_string(sb, user, strlen(user));
+		strbuf_puts(sb, ",\"upto\":");
+		strbuf_append_json_string(sb, upto, strlen(upto));
+		if (bson_iter_init_find(&it, doc, "ts") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
+			strbuf_puts(sb, ",\"ts\":");
+			strbuf_append_i64(sb, bson_iter_date_time(&it));
+		}
+		strbuf_putc(sb, '}');
+	}
+	strbuf_putc(sb, ']');
+	int rc = 0;
+	if (mongoc_cursor_error(cur, &err)) {
+		blog(BLOG_WARN, "MongoDB: read markers of %s: %s (will retry)", req->room, err.message);
+		METRIC_ADD(b, mongo_errors, 1);
+		rc = -1;
+	}
+	mongoc_cursor_destroy(cur);
+	bson_destroy(filter);
+	bson_destroy(opts);
+	return rc;
+}
+
 int history_answer(struct bridge *b, struct history_req *req)
 {
 	struct strbuf sb;
@@ -370,6 +413,20 @@ int history_answer(struct bridge *b, struct history_req *req)
 		strbuf_append_json_string(&sb, req->cid, strlen(req->cid));
 	}
 	bool more = false;
+	if (!req->error && req->reads) {
+		strbuf_reset(&sb);
+		strbuf_puts(&sb, "{\"type\":\"reads\",\"room\":");
+		strbuf_append_json_string(&sb, req->room, strlen(req->room));
+		if (req->cid[0]) {
+			strbuf_puts(&sb, ",\"cid\":");
+			strbuf_append_json_string(&sb, req->cid, strlen(req->cid));
+		}
+		int rc = write_reads(b, req, &sb);
+		strbuf_putc(&sb, '}');
+		if (rc == 0 && strbuf_status(&sb) == 0) send_reply(b, req, &sb);
+		strbuf_free(&sb);
+		return rc;
+	}
 	if (req->error) {
 		strbuf_puts(&sb, ",\"error\":");
 		strbuf_append_json_string(&sb, req->error, strlen(req->error));

@@ -41,7 +41,7 @@ static const struct control_command commands[] = {
 	{"addRoomMember", FIELDS("room", "user", "role"), control_add_room_member},
 	{"removeRoomMember", FIELDS("room", "user"), control_remove_room_member},
 	{"setRoomMemberRole", FIELDS("room", "user", "role"), control_set_room_member_role},
-	{"setRoomPolicy", FIELDS("room", "bannedWordsAction", "floodRate", "floodBurst", "dmPolicy"),
+	{"setRoomPolicy", FIELDS("room", "bannedWordsAction", "floodRate", "floodBurst", "dmPolicy", "readReceipts"),
 	 control_set_room_policy},
 	{"muteUser", FIELDS("user", "room", "seconds"), control_mute_user},
 	{"unmuteUser", FIELDS("user", "room"), control_unmute_user},

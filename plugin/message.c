@@ -214,6 +214,8 @@ int chat_on_message(int event, void *event_data, void *userdata)
 	if (t.kind != TOPIC_ROOM_MESSAGES && !request && !typing) return MOSQ_ERR_SUCCESS;
 	if (chat_props_has_user_property(ed->properties)) return refuse_user_properties(c, ed, &t);
 	if (typing) return chat_typing_on_message(c, ed, &t); /* typing.c */
+	if (t.kind == TOPIC_ROOM_READ) chat_receipts_on_read(c, ed, &t); /* receipts.c */
+	if (t.kind == TOPIC_ROOM_HISTORY && chat_receipts_request_refused(c, ed, &t)) return MOSQ_ERR_ACL_DENIED;
 	if (t.kind == TOPIC_USER_CHATS) { /* chats.c: the user's rooms for the bridge */
 		int rc = chat_chats_on_message(c, ed);
 		if (rc != MOSQ_ERR_SUCCESS) return rc;

@@ -40,6 +40,8 @@ struct messenger_config {
 	uint64_t edit_window_ms;     /* members edit and delete their own messages this long; 0 = never */
 	size_t recent_max;           /* messages remembered for edit checks, all rooms together */
 	uint64_t typing_interval_ms; /* least time between two "typing" of a user in a room */
+	unsigned receipts_max_members; /* rooms of at most this many members have read receipts ("auto") */
+	uint64_t receipts_interval_ms; /* least time between two read events of a room */
 };
 
 void messenger_config_defaults(struct messenger_config *cfg);
@@ -67,6 +69,21 @@ void chat_change_record(struct chat *c, const char *room, const char *user, cons
 void chat_mentions(const struct room *r, const char *sender, struct envelope *e, struct strbuf *sb);
 /* The buffer chat_mentions writes into, owned by c->messenger. */
 struct strbuf *chat_mentions_buf(struct chat *c);
+
+/* receipts.c: read receipts. A read marker publish (MOSQ_EVT_MESSAGE on
+ * chat/rooms/{room}/read) is noted for the room's next read event; the
+ * tick callback (register at init, unregister at cleanup) publishes them.
+ * chat_receipts_request_refused: true for a {"reads":true} history
+ * request in a room without receipts. chat_receipts_on: whether room r
+ * has them. The policy's names: parse gives -1 for an unknown one. */
+void chat_receipts_on_read(struct chat *c, const struct mosquitto_evt_message *ed, const struct topic_ref *t);
+bool chat_receipts_request_refused(struct chat *c, const struct mosquitto_evt_message *ed, const struct topic_ref *t);
+bool chat_receipts_on(const struct chat *c, const struct room *r);
+void chat_receipts_flush(struct chat *c, uint64_t now);
+int chat_receipts_register(struct chat *c);
+void chat_receipts_unregister(struct chat *c);
+int chat_receipts_parse(const char *name);
+const char *chat_receipts_name(int mode);
 
 /* chats.c: a chat list request on chat/users/{user}/chats (MOSQ_EVT_MESSAGE):
  * its payload gets the user's rooms for the bridge; MOSQ_ERR_ACL_DENIED

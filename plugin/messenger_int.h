@@ -32,6 +32,17 @@ struct typing_entry {
 	UT_hash_handle hh;              /* by key */
 };
 
+/* The newest read marker the plugin saw of a member of a room with read
+ * receipts (receipts.c). */
+struct receipt {
+	char key[TOPIC_ROOM_MAX + 1 + TOPIC_ID_MAX + 1]; /* "room/user" */
+	size_t room_len;
+	char upto[ID_LEN + 1];
+	bool pending;                 /* moved since the room's last event */
+	struct receipt *next_pending;
+	UT_hash_handle hh;
+};
+
 struct messenger {
 	struct recent_msg *recent;
 	size_t recent_count;
@@ -39,10 +50,15 @@ struct messenger {
 	struct typing_entry *typing;
 	uint64_t typing_swept_ms;
 	struct strbuf mentions; /* mentions.c's list, reused */
+	struct receipt *receipts;
+	struct receipt *pending; /* receipts to announce, newest first */
+	uint64_t receipts_flushed_ms;
 };
 
 /* edit.c: frees the record. */
 void chat_recent_free(struct messenger *m);
+/* receipts.c: frees the markers. */
+void chat_receipts_free(struct messenger *m);
 /* typing.c: frees the typing table. */
 void chat_typing_free(struct messenger *m);
 

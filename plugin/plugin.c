@@ -95,6 +95,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	rc = mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, chat_on_acl_check, NULL, c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = mosquitto_callback_register(identifier, MOSQ_EVT_TICK, chat_metrics_on_tick, NULL, c);
+	if (rc == MOSQ_ERR_SUCCESS) rc = chat_receipts_register(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	*user_data = c;
 	/* Building the word filter and the password table freed much more than
@@ -120,6 +121,7 @@ int mosquitto_plugin_cleanup(void *user_data, struct mosquitto_opt *opts, int op
 	if (c) chat_state_flush(c);
 	if (c) mosquitto_callback_unregister(c->pid, MOSQ_EVT_ACL_CHECK, chat_on_acl_check, NULL);
 	if (c) mosquitto_callback_unregister(c->pid, MOSQ_EVT_TICK, chat_metrics_on_tick, NULL);
+	if (c) chat_receipts_unregister(c);
 	chat_free(c);
 	return MOSQ_ERR_SUCCESS;
 }
