@@ -112,6 +112,11 @@ long store_unread_count(struct bridge *b, const char *room, const char *user, lo
  * (retry). A malformed one is dropped and counted, returning 0. */
 bool change_is(const char *json, size_t len);
 int change_apply(struct bridge *b, const char *json, size_t len);
+/* The "reply" of a message document about to be stored: removed when it
+ * names no stored, undeleted message of the room (a reply the plugin could
+ * not check: one to a message older than its record), unless one of the
+ * messages batch[0..n) stored with it is that message. Store thread. */
+void change_check_reply(struct bridge *b, bson_t *doc, const bson_t *batch, size_t n);
 
 /* history.c: requests on chat/rooms/{room}/history. */
 struct history_req;

@@ -156,6 +156,42 @@ static bool apply_react(struct bridge *b, const struct change *c)
 	return ok;
 }
 
+/* True when one of batch[0..n) is message id of room. */
+static bool in_batch(const bson_t *batch, size_t n, const char *room, const char *id)
+{
+	for (size_t i = 0; i < n; i++) {
+		bson_iter_t it;
+		if (!bson_iter_init_find(&it, &batch[i], "id") || strcmp(bson_iter_utf8(&it, NULL), id) != 0) continue;
+		if (bson_iter_init_find(&it, &batch[i], "room") && strcmp(bson_iter_utf8(&it, NULL), room) == 0) return true;
+	}
+	return false;
+}
+
+void change_check_reply(struct bridge *b, bson_t *doc, const bson_t *batch, size_t n)
+{
+	bson_iter_t it;
+	const char *room, *reply;
+	if (!bson_iter_init_find(&it, doc, "reply") || !BSON_ITER_HOLDS_UTF8(&it)) return;
+	reply = bson_iter_utf8(&it, NULL);
+	if (!bson_iter_init_find(&it, doc, "room") || !BSON_ITER_HOLDS_UTF8(&it)) return;
+	room = bson_iter_utf8(&it, NULL);
+	if (in_batch(batch, n, room, reply)) return; /* stored with this batch, just before */
+	bson_error_t err;
+	bson_t *filter = BCON_NEW("room", BCON_UTF8(room), "id", BCON_UTF8(reply), "deleted", "{", "$ne",
+				  BCON_BOOL(true), "}");
+	bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+	int64_t found = mongoc_collection_count_documents(b->messages, filter, opts, NULL, NULL, &err);
+	bson_destroy(filter);
+	bson_destroy(opts);
+	if (found != 0) return; /* there, or unknown (an error): kept as the plugin passed it */
+	blog(BLOG_INFO, "a reply in %s names no stored message of the room: stored without it", room);
+	bson_t copy;
+	bson_init(&copy);
+	bson_copy_to_excluding_noinit(doc, &copy, "reply", NULL);
+	bson_destroy(doc);
+	bson_steal(doc, &copy);
+}
+
 int change_apply(struct bridge *b, const char *json, size_t len)
 {
 	struct envelope_view v;

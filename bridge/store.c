@@ -277,6 +277,7 @@ static int insert_messages(struct bridge *b, struct journal_entry **e, size_t n)
 			bson_destroy(&docs[ndocs]);
 			continue;
 		}
+		change_check_reply(b, &docs[ndocs], docs, ndocs); /* change.c: replies the plugin could not check */
 		ptrs[ndocs] = &docs[ndocs];
 		from[ndocs++] = i;
 	}

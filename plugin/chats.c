@@ -10,7 +10,8 @@
  *
  * Only the user may publish there (acl.c) and only the bridge reads it;
  * the client's own payload cannot pass for the rooms part, which the
- * plugin always writes. A payload that is not a JSON object is dropped.
+ * plugin always writes. A payload that is not a JSON object, or is over
+ * plugin_opt_max_payload, is dropped.
  */
 #include <string.h>
 
@@ -52,7 +53,7 @@ int chat_chats_on_message(struct chat *c, struct mosquitto_evt_message *ed)
 {
 	const char *user = mosquitto_client_username(ed->client);
 	struct json_span obj;
-	if (!user || ed->retain) return MOSQ_ERR_ACL_DENIED;
+	if (!user || ed->retain || ed->payloadlen > c->cfg.limits.max_payload) return MOSQ_ERR_ACL_DENIED;
 	bool empty = ed->payloadlen == 0;
 	if (!empty && (json_check(ed->payload, ed->payloadlen, &obj) != CHAT_OK || obj.type != JSON_OBJECT))
 		return MOSQ_ERR_ACL_DENIED;

@@ -39,6 +39,7 @@ struct receipt {
 	size_t room_len;
 	char upto[ID_LEN + 1];
 	bool pending;                 /* moved since the room's last event */
+	uint64_t at_ms;               /* when it last moved */
 	struct receipt *next_pending;
 	UT_hash_handle hh;
 };
@@ -53,6 +54,7 @@ struct messenger {
 	struct receipt *receipts;
 	struct receipt *pending; /* receipts to announce, newest first */
 	uint64_t receipts_flushed_ms;
+	uint64_t receipts_swept_ms;
 };
 
 /* edit.c: frees the record. */

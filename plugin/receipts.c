@@ -15,9 +15,10 @@
  * (every member's marker, answered by the bridge).
  *
  * The plugin remembers the newest marker it saw per member of such rooms
- * (one small entry each) to forward only markers that move; after a
- * restart the first marker of each member is forwarded as it comes, and
- * the bridge's request gives the stored truth.
+ * (one small entry each, forgotten after an hour without a move) to
+ * forward only markers that move; after a restart the first marker of
+ * each member is forwarded as it comes, and the bridge's request gives the
+ * stored truth.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@
 #include "chat_err.h"
 #include "json.h"
 #include "messenger_int.h"
+
+#define RECEIPT_KEEP_MS (3600u * 1000u)
 
 static const char *const receipt_names[] = {[RECEIPTS_AUTO] = "auto", [RECEIPTS_ON] = "on", [RECEIPTS_OFF] = "off"};
 
@@ -80,6 +83,7 @@ void chat_receipts_on_read(struct chat *c, const struct mosquitto_evt_message *e
 		HASH_ADD_STR(ms->receipts, key, e);
 	}
 	memcpy(e->upto, upto, ID_LEN + 1);
+	e->at_ms = chat_now_ms();
 	if (!e->pending) {
 		e->pending = true;
 		e->next_pending = ms->pending;
@@ -102,10 +106,29 @@ bool chat_receipts_request_refused(struct chat *c, const struct mosquitto_evt_me
 	return !chat_receipts_on(c, rooms_find(&c->rooms, t->id, t->id_len));
 }
 
+/* Forgets, once a minute, markers that have not moved for RECEIPT_KEEP_MS
+ * (a member gone quiet, or gone): the table stays as large as the members
+ * reading now. A marker forgotten and sent again later is announced again,
+ * older or not; receivers keep the newest per user. */
+static void sweep(struct messenger *ms, uint64_t now)
+{
+	struct receipt *e, *tmp;
+	if (now < ms->receipts_swept_ms + 60000) return;
+	ms->receipts_swept_ms = now;
+	HASH_ITER(hh, ms->receipts, e, tmp) {
+		if (e->pending || e->at_ms + RECEIPT_KEEP_MS > now) continue;
+		HASH_DEL(ms->receipts, e);
+		free(e);
+	}
+}
+
 static int on_tick(int event, void *event_data, void *userdata)
 {
+	struct chat *c = userdata;
+	uint64_t now = chat_now_ms();
 	(void)event, (void)event_data;
-	chat_receipts_flush(userdata, chat_now_ms());
+	chat_receipts_flush(c, now);
+	sweep(c->messenger, now);
 	return MOSQ_ERR_SUCCESS;
 }
 

@@ -3,7 +3,11 @@
  * Replies and reactions through the real broker, bridge and stand-in, over
  * MQTT 5 and 3.1.1: a reply names a message of the same room that the
  * server knows; reactions are one per user per message, replaced or taken
- * back, and counted in history; a deleted message takes neither.
+ * back, and counted in history; a deleted message takes neither. After a
+ * broker restart (the plugin's record of recent messages is empty), a
+ * member can no longer edit an older message, a reply to it passes and
+ * keeps its "reply", and a reply to an id the plugin cannot check is
+ * stored without its "reply" when the bridge has no such message.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,7 +32,9 @@ static int setup(void **state)
 	(void)state;
 	h_init(&H, "49-msg-replies");
 	h_start_mongo(&H);
-	h_start_broker(&H, Y_UNTHROTTLED);
+	char conf[1024];
+	snprintf(conf, sizeof(conf), Y_UNTHROTTLED "plugin_opt_state_file %s\n", H.state_file);
+	h_start_broker(&H, conf);
 	h_start_bridge(&H, NULL);
 	assert_true(h_setup_room(&H, ROOM, members));
 	assert_true(h_setup_room(&H, OTHER, members));
@@ -157,11 +163,63 @@ static void test_reactions(void **state)
 	tc_close(carol);
 }
 
+static void test_after_restart(void **state)
+{
+	(void)state;
+	char old[27], payload[256], id[27];
+	struct tc *alice = tc_open(&H, "alice-49x", "alice", TC_V5);
+	assert_int_equal(tc_subscribe(alice, "chat/rooms/" ROOM "/messages", 1), 1);
+	cJSON_Delete(y_post(alice, alice, ROOM, "{\"text\":\"before the restart\"}", old));
+	bson_t *doc = y_stored(&H, ROOM, old, "");
+	assert_non_null(doc);
+	bson_destroy(doc);
+	tc_close(alice);
+	h_restart_broker(&H);
+	assert_true(h_wait_log(H.bridge.log, "subscribed to", 10000));
+	alice = tc_open(&H, "alice-49y", "alice", TC_V5);
+	struct tc *bob = tc_open(&H, "bob-49y", "bob", TC_V5);
+	m_inbox_sub(alice, "alice");
+	assert_int_equal(tc_subscribe(alice, "chat/rooms/" ROOM "/messages", 1), 1);
+	/* Her own message, but the plugin no longer knows it. */
+	snprintf(payload, sizeof(payload), "{\"edit\":\"%s\",\"text\":\"changed\"}", old);
+	for (long long until = h_now_ms() + 10000; m_send(alice, ROOM, payload) == 135;) {
+		cJSON *n = m_refusal(alice, "alice");
+		const char *why = c_str(n, "reason");
+		bool unstored = why && strcmp(why, "store_unavailable") == 0; /* the bridge is back in a moment */
+		if (!unstored) m_expect(n, "reason", "not_found");
+		cJSON_Delete(n);
+		if (!unstored) break;
+		if (h_now_ms() > until) fail_msg("the bridge never came back");
+		h_sleep_ms(100);
+	}
+	/* A reply to it passes, and is kept: the bridge has the message. */
+	snprintf(payload, sizeof(payload), "{\"text\":\"re\",\"reply\":\"%s\"}", old);
+	cJSON_Delete(y_post(bob, alice, ROOM, payload, id));
+	doc = y_stored(&H, ROOM, id, "");
+	assert_non_null(doc);
+	char got[32];
+	assert_true(y_doc_str(doc, "reply", got, sizeof(got)));
+	bson_destroy(doc);
+	/* A reply to an old id nobody sent: passed on, stored without it. */
+	const char *ghost = "01000000000000000000000000";
+	snprintf(payload, sizeof(payload), "{\"text\":\"re ghost\",\"reply\":\"%s\"}", ghost);
+	cJSON *env = y_post(bob, alice, ROOM, payload, id);
+	m_expect(env, "reply", ghost);
+	cJSON_Delete(env);
+	doc = y_stored(&H, ROOM, id, "");
+	assert_non_null(doc);
+	assert_false(y_doc_str(doc, "reply", got, sizeof(got)));
+	bson_destroy(doc);
+	tc_close(alice);
+	tc_close(bob);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reply),
 		cmocka_unit_test(test_reactions),
+		cmocka_unit_test(test_after_restart),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	return h_finish(&H, failed != 0) ? failed : 1;
