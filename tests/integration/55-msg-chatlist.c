@@ -62,13 +62,15 @@ static int setup(void **state)
 	return 0;
 }
 
-/* A chat list request as c (v5: Response Topic and Correlation Data). */
+/* A chat list request as c (v5: Response Topic and Correlation Data), whose
+ * answer topic (v5: chat/users/{user}/chats-1, else the inbox) the caller
+ * has subscribed, once: mosquitto 2.0.11 leaks the entry of a filter
+ * subscribed again. */
 static cJSON *list(struct tc *c, const char *user, int proto, const char *request)
 {
 	char topic[128], reply[128];
 	snprintf(topic, sizeof(topic), "chat/users/%s/chats", user);
 	snprintf(reply, sizeof(reply), "chat/users/%s/%s", user, proto == TC_V5 ? "chats-1" : "inbox");
-	assert_int_equal(tc_subscribe(c, reply, 1), 1);
 	mosquitto_property *props = NULL;
 	if (proto == TC_V5) {
 		mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, reply);
@@ -99,6 +101,7 @@ static void test_list_v5(void **state)
 {
 	(void)state;
 	struct tc *alice = tc_open(&H, "alice-55", "alice", TC_V5);
+	assert_int_equal(tc_subscribe(alice, "chat/users/alice/chats-1", 1), 1);
 	cJSON *a = list(alice, "alice", TC_V5, "{\"cid\":\"l1\"}");
 	m_expect(a, "cid", "l1");
 	assert_int_equal((int)c_num(a, "total"), 4);
