@@ -29,7 +29,7 @@ static struct change_target look_up(const struct messenger *ms, const char *ref,
 	struct change_target t = {0};
 	struct recent_msg *r = NULL;
 	uint64_t when = id_time_ms(ref);
-	HASH_FIND_STR(ms->recent, ref, r);
+	HASH_FIND(hh, ms->recent, ref, ID_LEN, r);
 	t.age_ms = now > when ? now - when : 0;
 	t.known = r != NULL;
 	t.vouched = t.known || when >= ms->horizon_ms;
@@ -41,11 +41,12 @@ static struct change_target look_up(const struct messenger *ms, const char *ref,
 	return t;
 }
 
-int chat_change_check(struct chat *c, const char *user, const struct room *r, const struct chat_msg *m,
+int chat_change_check(struct chat *c, const char *user, const char *room, size_t room_len, const struct chat_msg *m,
 		      uint64_t now)
 {
 	const char *ref = m->op != ENVELOPE_POST ? m->ref : m->reply;
 	if (!ref[0]) return REJECT_COUNT; /* a plain post */
+	const struct room *r = rooms_find(&c->rooms, room, room_len);
 	if (!r) return REJECT_NOT_FOUND;  /* a DM room's first message points at nothing */
 	bool moderator = rooms_role(r, user, strlen(user)) >= ROLE_ADMIN;
 	static const int reasons[] = {[CHANGE_OK] = REJECT_COUNT, [CHANGE_NOT_FOUND] = REJECT_NOT_FOUND,
@@ -73,24 +74,29 @@ void chat_change_record(struct chat *c, const char *room, const char *user, cons
 	struct messenger *ms = c->messenger;
 	if (m->op == ENVELOPE_DELETE) {
 		struct recent_msg *r = NULL;
-		HASH_FIND_STR(ms->recent, m->ref, r);
+		HASH_FIND(hh, ms->recent, m->ref, ID_LEN, r);
 		if (r) r->deleted = true;
 		return;
 	}
 	if (m->op != ENVELOPE_POST) return;
 	size_t max = c->cfg.msgr.recent_max;
 	evict(ms, c->cfg.msgr.edit_window_ms, max > 0 ? max - 1 : 0, now);
-	struct recent_msg *r = max > 0 ? calloc(1, sizeof(*r)) : NULL;
-	if (!r) {
-		/* Unrecorded: it must not pass for absent. */
-		ms->horizon_ms = id_time_ms(id) + 1;
+	/* The id was made just now: its time is the generator's last. The
+	 * message path pays for this record: no zeroing, no formatting. */
+	uint64_t t = c->ids.last_ms;
+	struct recent_msg *r = max > 0 ? malloc(sizeof(*r)) : NULL;
+	size_t room_len = strlen(room), user_len = strlen(user);
+	if (!r || room_len >= sizeof(r->room) || user_len >= sizeof(r->from)) {
+		free(r);
+		ms->horizon_ms = t + 1; /* unrecorded: it must not pass for absent */
 		return;
 	}
 	memcpy(r->id, id, ID_LEN + 1);
-	snprintf(r->room, sizeof(r->room), "%s", room);
-	snprintf(r->from, sizeof(r->from), "%s", user);
-	r->t = id_time_ms(id);
-	HASH_ADD_STR(ms->recent, id, r);
+	memcpy(r->room, room, room_len + 1);
+	memcpy(r->from, user, user_len + 1);
+	r->t = t;
+	r->deleted = false;
+	HASH_ADD(hh, ms->recent, id, ID_LEN, r);
 	ms->recent_count++;
 }
 

@@ -36,13 +36,15 @@ static bool add(struct strbuf *sb, const char *u, size_t n, int *count)
 	return true;
 }
 
-void chat_mentions(const struct room *r, const char *sender, struct envelope *e, struct strbuf *sb)
+void chat_mentions(struct chat *c, const char *sender, struct envelope *e, struct strbuf *sb)
 {
 	const char *t = e->text, *end = e->text ? e->text + e->text_len : NULL;
 	int count = 0;
 	strbuf_reset(sb);
-	if (!t || !r) return;
-	for (const char *at = memchr(t, '@', e->text_len); at; at = memchr(at + 1, '@', (size_t)(end - at - 1))) {
+	const char *first = t ? memchr(t, '@', e->text_len) : NULL;
+	const struct room *r = first ? rooms_find(&c->rooms, e->room, strlen(e->room)) : NULL;
+	if (!r) return;
+	for (const char *at = first; at; at = memchr(at + 1, '@', (size_t)(end - at - 1))) {
 		if (at > t && id_char(at[-1])) continue; /* an e-mail address, not a mention */
 		const char *u = at + 1;
 		size_t n = 0;

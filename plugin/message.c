@@ -138,7 +138,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	int rc = envelope_parse_client(ed->payload, ed->payloadlen, &c->cfg.limits, c->scratch,
 				       c->cfg.limits.max_payload + 1, &m);
 	if (rc != CHAT_OK) return refuse(c, ed, user, parse_reason(rc), room, NULL, 0);
-	int why = chat_change_check(c, user, rooms_find(&c->rooms, t->id, t->id_len), &m, now); /* edit.c */
+	int why = chat_change_check(c, user, t->id, t->id_len, &m, now); /* edit.c */
 	if (why != REJECT_COUNT) return refuse(c, ed, user, (enum chat_reject)why, room, m.cid, 0);
 	struct moderation_verdict mv; /* moderation.h: flood control, then banned words */
 	if (moderation_refuses(c, ed->client, user, room, &m, now, &mv))
@@ -157,7 +157,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	};
 	messenger_stamp(&m, &e);
 	moderation_stamp(c, &mv, &e); /* masked text, flagged, the moderation event */
-	if (m.op == ENVELOPE_POST) chat_mentions(rooms_find(&c->rooms, t->id, t->id_len), user, &e, chat_mentions_buf(c));
+	if (m.op == ENVELOPE_POST) chat_mentions(c, user, &e, chat_mentions_buf(c)); /* mentions.c */
 	strbuf_reset(&c->out);
 	if (envelope_write(&c->out, &e) != CHAT_OK) return MOSQ_ERR_NOMEM;
 	/* Before the broker acknowledges it: a QoS 0 message gets no "ok". */

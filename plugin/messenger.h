@@ -55,18 +55,18 @@ int messenger_init(struct chat *c);
 void messenger_free(struct chat *c);
 
 /* edit.c: whether user may send m (an edit, delete, reaction or reply;
- * a plain post always may) into room r at now. Returns REJECT_COUNT when
- * allowed, else the enum chat_reject to refuse with. */
-int chat_change_check(struct chat *c, const char *user, const struct room *r, const struct chat_msg *m,
+ * a plain post always may) into room room[0..room_len) at now. Returns
+ * REJECT_COUNT when allowed, else the enum chat_reject to refuse with. */
+int chat_change_check(struct chat *c, const char *user, const char *room, size_t room_len, const struct chat_msg *m,
 		      uint64_t now);
 /* After the envelope id was given: remembers a post, marks a delete. */
 void chat_change_record(struct chat *c, const char *room, const char *user, const char *id,
 			const struct chat_msg *m, uint64_t now);
 
-/* mentions.c: the members of r (not sender) that e's text mentions
- * ("@user") as e->mentions, a JSON array written into sb (which must
- * outlive the envelope's writing); left NULL when none. */
-void chat_mentions(const struct room *r, const char *sender, struct envelope *e, struct strbuf *sb);
+/* mentions.c: the members of e's room (not sender) that e's text
+ * mentions ("@user") as e->mentions, a JSON array written into sb (which
+ * must outlive the envelope's writing); left NULL when none. */
+void chat_mentions(struct chat *c, const char *sender, struct envelope *e, struct strbuf *sb);
 /* The buffer chat_mentions writes into, owned by c->messenger. */
 struct strbuf *chat_mentions_buf(struct chat *c);
 
