@@ -145,6 +145,28 @@ int chats_answer(struct bridge *b, struct chats_req *req);
 void chats_req_free(void *req);
 void chats_read_moved(struct bridge *b, const char *user, const char *room, const char *upto);
 
+/* msgstate.c: the messenger state of a stored message document into e
+ * (reply, mentions, edited, deleted, reactions); the JSON of its mentions
+ * and reaction counts is written into mentions and reactions, which must
+ * outlive e's use. */
+struct envelope;
+void msgstate_fields(const bson_t *doc, struct envelope *e, struct strbuf *reactions, struct strbuf *mentions);
+/* An envelope's "mentions" (the plugin's array of user ids) appended to a
+ * message document being built; false when it cannot be read. */
+struct json_span;
+bool msgstate_append_mentions(bson_t *doc, const struct json_span *arr);
+
+/* search.c: "q" of a search request: 1 to SEARCH_QUERY_MAX bytes without
+ * control characters (search_query_ok); search_filter appends to filter
+ * what finds it in a room's messages. */
+#define SEARCH_QUERY_MAX 128
+bool search_query_ok(const char *q);
+void search_filter(bson_t *filter, const char *q);
+
+/* reads.c: appends ,"reads":[...] (every member's read marker of room) to
+ * sb. 0, or -1 on a MongoDB error. Store thread. */
+int reads_write(struct bridge *b, const char *room, struct strbuf *sb);
+
 /* mqtt.c: the client (mqtt_init), the loop until b->stop (mqtt_run: it
  * disconnects before returning) and mosquitto_destroy (mqtt_close, after
  * the store thread has stopped publishing). */

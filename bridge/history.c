@@ -21,7 +21,6 @@
  * query and the reply run on the store thread, queued behind the messages
  * that arrived before the request, so a client sees its own last message.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,15 +35,13 @@
 #include "strbuf.h"
 #include "topic.h"
 
-#define HISTORY_QUERY_MAX 128
-
 struct history_req {
 	char room[TOPIC_ROOM_MAX + 1];
 	char user[TOPIC_ID_MAX + 1];
 	char before[ID_LEN + 1];
 	char after[ID_LEN + 1];
 	char cid[ENVELOPE_CID_MAX + 1];
-	char q[HISTORY_QUERY_MAX + 1]; /* search: the text to find, "" = plain history */
+	char q[SEARCH_QUERY_MAX + 1]; /* search: the text to find, "" = plain history */
 	bool reads;                    /* {"reads":true}: every member's read marker instead */
 	long long limit;
 	const char *error;  /* static text: answer with this instead */
@@ -77,30 +74,6 @@ static bool cid_ok(const char *s)
 	return true;
 }
 
-static bool query_ok(const char *s)
-{
-	for (; *s; s++) {
-		if ((unsigned char)*s < 0x20 || *s == 0x7f) return false;
-	}
-	return true;
-}
-
-/* q as a regular expression that matches it literally: every ASCII
- * punctuation character escaped. Both MongoDB (PCRE) and the stand-in
- * (FerretDB, Go's RE2) take "\" before punctuation as the character
- * itself; RE2 refuses it before a letter, digit or blank, so only
- * punctuation is escaped. */
-static void query_regex(const char *q, char *out, size_t cap)
-{
-	size_t n = 0;
-	for (; *q && n + 2 < cap; q++) {
-		unsigned char ch = (unsigned char)*q;
-		if (ch < 0x80 && ispunct(ch)) out[n++] = '\\';
-		out[n++] = *q;
-	}
-	out[n] = '\0';
-}
-
 static int on_member(const struct json_span *key, const struct json_span *v, void *ud)
 {
 	struct history_req *req = ud;
@@ -117,7 +90,7 @@ static int on_member(const struct json_span *key, const struct json_span *v, voi
 		req->reads = v->type == JSON_TRUE;
 		if (v->type != JSON_TRUE && v->type != JSON_FALSE) req->error = "reads must be true or false";
 	} else if (json_key_is(key, "q")) {
-		if (!member_string(v, req->q, sizeof(req->q)) || !query_ok(req->q)) {
+		if (!member_string(v, req->q, sizeof(req->q)) || !search_query_ok(req->q)) {
 			req->q[0] = '\0';
 			req->error = "q must be 1 to 128 bytes of text without control characters";
 		}
@@ -175,71 +148,6 @@ static const char *doc_str(const bson_t *doc, const char *key, uint32_t *len)
 	return bson_iter_utf8(&it, len);
 }
 
-/* Counts the values of a stored "reactions" object {user: reaction} by
- * reaction, as the JSON object {"<reaction>":count} into out (empty when
- * there are none). A message has few distinct reactions: a linear table
- * is enough. */
-static void count_reactions(bson_iter_t *arr, struct strbuf *out)
-{
-	enum { DISTINCT = 32 };
-	const char *name[DISTINCT];
-	uint32_t len[DISTINCT];
-	long count[DISTINCT];
-	size_t n = 0;
-	while (bson_iter_next(arr)) {
-		if (!BSON_ITER_HOLDS_UTF8(arr)) continue;
-		uint32_t l;
-		const char *s = bson_iter_utf8(arr, &l);
-		size_t i = 0;
-		while (i < n && !(len[i] == l && memcmp(name[i], s, l) == 0)) i++;
-		if (i == n && n == DISTINCT) continue;
-		if (i == n) name[n] = s, len[n] = l, count[n++] = 0;
-		count[i]++;
-	}
-	if (n == 0) return;
-	strbuf_putc(out, '{');
-	for (size_t i = 0; i < n; i++) {
-		if (i) strbuf_putc(out, ',');
-		strbuf_append_json_string(out, name[i], len[i]);
-		strbuf_putc(out, ':');
-		strbuf_append_i64(out, count[i]);
-	}
-	strbuf_putc(out, '}');
-}
-
-/* The messenger state of a stored message (change.c) into e; the JSON of
- * its reactions and mentions lives in reactions and mentions. */
-static void messenger_fields(const bson_t *doc, struct envelope *e, struct strbuf *reactions,
-			     struct strbuf *mentions)
-{
-	bson_iter_t it, arr;
-	e->reply = doc_str(doc, "reply", NULL);
-	if (bson_iter_init_find(&it, doc, "mentions") && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &arr)) {
-		while (bson_iter_next(&arr)) {
-			uint32_t l;
-			if (!BSON_ITER_HOLDS_UTF8(&arr)) continue;
-			const char *s = bson_iter_utf8(&arr, &l);
-			strbuf_putc(mentions, mentions->len ? ',' : '[');
-			strbuf_append_json_string(mentions, s, l);
-		}
-		if (mentions->len) strbuf_putc(mentions, ']');
-		if (mentions->len && strbuf_status(mentions) == CHAT_OK) {
-			e->mentions = mentions->buf;
-			e->mentions_len = mentions->len;
-		}
-	}
-	if (bson_iter_init_find(&it, doc, "edited") && BSON_ITER_HOLDS_DATE_TIME(&it)) e->edited = bson_iter_date_time(&it);
-	e->deleted = bson_iter_init_find(&it, doc, "deleted") && bson_iter_as_bool(&it);
-	if (!e->deleted && bson_iter_init_find(&it, doc, "reactions") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
-	    bson_iter_recurse(&it, &arr)) {
-		count_reactions(&arr, reactions);
-		if (reactions->len > 0 && strbuf_status(reactions) == CHAT_OK) {
-			e->reactions = reactions->buf;
-			e->reactions_len = reactions->len;
-		}
-	}
-}
-
 bool history_envelope_write(struct strbuf *sb, const bson_t *doc)
 {
 	struct envelope e;
@@ -259,7 +167,7 @@ bool history_envelope_write(struct strbuf *sb, const bson_t *doc)
 	struct strbuf reactions, mentions;
 	strbuf_init(&reactions);
 	strbuf_init(&mentions);
-	messenger_fields(doc, &e, &reactions, &mentions); /* edited, deleted, reply, mentions, reactions */
+	msgstate_fields(doc, &e, &reactions, &mentions); /* msgstate.c: edited, deleted, reply, mentions, reactions */
 	char *data = NULL;
 	if (bson_iter_init_find(&it, doc, "data") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		const uint8_t *raw;
@@ -292,14 +200,7 @@ static mongoc_cursor_t *run_query(struct bridge *b, const struct history_req *re
 	} else {
 		filter = BCON_NEW("room", BCON_UTF8(req->room));
 	}
-	if (req->q[0]) {
-		/* Search: the text, case-insensitively, in messages not deleted;
-		 * the (room, id) index still gives the order. */
-		char re[2 * HISTORY_QUERY_MAX + 1];
-		query_regex(req->q, re, sizeof(re));
-		BCON_APPEND(filter, "text", "{", "$regex", BCON_UTF8(re), "$options", BCON_UTF8("i"), "}", "deleted", "{",
-			    "$ne", BCON_BOOL(true), "}");
-	}
+	if (req->q[0]) search_filter(filter, req->q); /* search.c */
 	/* One more than asked: its presence says whether there is more. */
 	opts = BCON_NEW("sort", "{", "id", BCON_INT32(after ? 1 : -1), "}", "limit", BCON_INT64(req->limit + 1),
 			"projection", "{", "_id", BCON_INT32(0), "}");
@@ -359,45 +260,6 @@ static void send_reply(struct bridge *b, const struct history_req *req, const st
 	}
 }
 
-/* The room's read markers as ,"reads":[{"user","upto","ts"}] (by user).
- * 0, or -1 on a MongoDB error. */
-static int write_reads(struct bridge *b, const struct history_req *req, struct strbuf *sb)
-{
-	bson_t *filter = BCON_NEW("room", BCON_UTF8(req->room), "upto", "{", "$gt", BCON_UTF8(""), "}");
-	bson_t *opts = BCON_NEW("sort", "{", "user", BCON_INT32(1), "}", "limit", BCON_INT64(10000));
-	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(b->reads, filter, opts, NULL);
-	const bson_t *doc;
-	bson_error_t err;
-	bool first = true;
-	strbuf_puts(sb, ",\"reads\":[");
-	while (mongoc_cursor_next(cur, &doc)) {
-		const char *user = doc_str(doc, "user", NULL), *upto = doc_str(doc, "upto", NULL);
-		bson_iter_t it;
-		if (!user || !upto) continue;
-		strbuf_puts(sb, first ? "{\"user\":" : ",{\"user\":");
-		first = false;
-		strbuf_append_json_string(sb, user, strlen(user));
-		strbuf_puts(sb, ",\"upto\":");
-		strbuf_append_json_string(sb, upto, strlen(upto));
-		if (bson_iter_init_find(&it, doc, "ts") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
-			strbuf_puts(sb, ",\"ts\":");
-			strbuf_append_i64(sb, bson_iter_date_time(&it));
-		}
-		strbuf_putc(sb, '}');
-	}
-	strbuf_putc(sb, ']');
-	int rc = 0;
-	if (mongoc_cursor_error(cur, &err)) {
-		blog(BLOG_WARN, "MongoDB: read markers of %s: %s (will retry)", req->room, err.message);
-		METRIC_ADD(b, mongo_errors, 1);
-		rc = -1;
-	}
-	mongoc_cursor_destroy(cur);
-	bson_destroy(filter);
-	bson_destroy(opts);
-	return rc;
-}
-
 int history_answer(struct bridge *b, struct history_req *req)
 {
 	struct strbuf sb;
@@ -421,7 +283,7 @@ int history_answer(struct bridge *b, struct history_req *req)
 			strbuf_puts(&sb, ",\"cid\":");
 			strbuf_append_json_string(&sb, req->cid, strlen(req->cid));
 		}
-		int rc = write_reads(b, req, &sb);
+		int rc = reads_write(b, req->room, &sb); /* reads.c */
 		strbuf_putc(&sb, '}');
 		if (rc == 0 && strbuf_status(&sb) == 0) send_reply(b, req, &sb);
 		strbuf_free(&sb);

@@ -150,27 +150,6 @@ static bool append_span(bson_t *doc, const char *key, const struct json_span *s)
 	return ok;
 }
 
-/* The envelope's "mentions" array (of user ids, the plugin's) as an array. */
-static bool append_mentions(bson_t *doc, const struct json_span *arr)
-{
-	char json[4096];
-	bson_error_t err;
-	bson_t wrap, inner;
-	bson_iter_t it;
-	int n = snprintf(json, sizeof(json), "{\"m\":%.*s}", (int)arr->len, arr->p);
-	if (n < 0 || (size_t)n >= sizeof(json)) return true; /* the plugin never writes so many: leave it out */
-	if (!bson_init_from_json(&wrap, json, n, &err)) return false;
-	bool ok = bson_iter_init_find(&it, &wrap, "m") && BSON_ITER_HOLDS_ARRAY(&it);
-	if (ok) {
-		const uint8_t *raw;
-		uint32_t len;
-		bson_iter_array(&it, &len, &raw);
-		ok = bson_init_static(&inner, raw, len) && BSON_APPEND_ARRAY(doc, "mentions", &inner);
-	}
-	bson_destroy(&wrap);
-	return ok;
-}
-
 static bool build_doc(bson_t *doc, const char *json, size_t len)
 {
 	struct envelope_view v;
@@ -182,7 +161,7 @@ static bool build_doc(bson_t *doc, const char *json, size_t len)
 	if (ok && v.has_cid) ok = append_span(doc, "cid", &v.cid);
 	if (ok && v.flagged) ok = BSON_APPEND_BOOL(doc, "flagged", true);
 	if (ok && v.has_reply) ok = append_span(doc, "reply", &v.reply);
-	if (ok && v.has_mentions) ok = append_mentions(doc, &v.mentions);
+	if (ok && v.has_mentions) ok = msgstate_append_mentions(doc, &v.mentions); /* msgstate.c */
 	if (ok && v.has_data) {
 		bson_error_t err;
 		bson_t data;

@@ -100,6 +100,20 @@ void chat_change_record(struct chat *c, const char *room, const char *user, cons
 	ms->recent_count++;
 }
 
+/* A delete or a reaction has no content of its own: its type says what it is. */
+void chat_change_stamp(const struct chat_msg *m, struct envelope *e)
+{
+	static const char *const types[] = {[ENVELOPE_DELETE] = "delete", [ENVELOPE_REACT] = "reaction"};
+	if (m->op == ENVELOPE_EDIT) e->edit = m->ref;
+	if (m->op == ENVELOPE_DELETE) e->del = m->ref;
+	if (m->op == ENVELOPE_REACT) {
+		e->react = m->ref;
+		e->reaction = m->reaction;
+	}
+	if (m->op == ENVELOPE_DELETE || m->op == ENVELOPE_REACT) e->type = types[m->op];
+	if (m->reply[0]) e->reply = m->reply;
+}
+
 void chat_recent_free(struct messenger *ms)
 {
 	struct recent_msg *r, *tmp;

@@ -108,21 +108,6 @@ static int refuse_unstored(struct chat *c, const struct mosquitto_evt_message *e
 	return rc;
 }
 
-/* The messenger members of the envelope: what a change changes, what a
- * post replies to. A delete or a reaction has no content of its own. */
-static void messenger_stamp(const struct chat_msg *m, struct envelope *e)
-{
-	static const char *const types[] = {[ENVELOPE_DELETE] = "delete", [ENVELOPE_REACT] = "reaction"};
-	if (m->op == ENVELOPE_EDIT) e->edit = m->ref;
-	if (m->op == ENVELOPE_DELETE) e->del = m->ref;
-	if (m->op == ENVELOPE_REACT) {
-		e->react = m->ref;
-		e->reaction = m->reaction;
-	}
-	if (m->op == ENVELOPE_DELETE || m->op == ENVELOPE_REACT) e->type = types[m->op];
-	if (m->reply[0]) e->reply = m->reply;
-}
-
 static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct topic_ref *t)
 {
 	const char *user = mosquitto_client_username(ed->client);
@@ -155,7 +140,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 		.id = id, .room = room, .from = user, .ts = (int64_t)now, .type = m.type,
 		.text = m.text, .text_len = m.text_len, .cid = m.cid, .data = m.data, .data_len = m.data_len,
 	};
-	messenger_stamp(&m, &e);
+	chat_change_stamp(&m, &e); /* edit.c */
 	moderation_stamp(c, &mv, &e); /* masked text, flagged, the moderation event */
 	if (m.op == ENVELOPE_POST) chat_mentions(c, user, &e, chat_mentions_buf(c)); /* mentions.c */
 	strbuf_reset(&c->out);

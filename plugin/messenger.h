@@ -59,6 +59,10 @@ void messenger_free(struct chat *c);
  * REJECT_COUNT when allowed, else the enum chat_reject to refuse with. */
 int chat_change_check(struct chat *c, const char *user, const char *room, size_t room_len, const struct chat_msg *m,
 		      uint64_t now);
+/* The envelope's messenger members from m: what a change changes (edit,
+ * delete, react and reaction; the type of a delete or reaction), what a
+ * post replies to. Pointers into m. */
+void chat_change_stamp(const struct chat_msg *m, struct envelope *e);
 /* After the envelope id was given: remembers a post, marks a delete. */
 void chat_change_record(struct chat *c, const char *room, const char *user, const char *id,
 			const struct chat_msg *m, uint64_t now);
