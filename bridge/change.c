@@ -37,6 +37,8 @@
 #include "id.h"
 #include "topic.h"
 
+#define CHANGE_WAIT_MS 10000
+
 bool change_is(const char *json, size_t len)
 {
 	/* Cheap first: the members are written by the plugin, unescaped; only
@@ -88,18 +90,55 @@ static bool read_change(struct change *c, const struct envelope_view *v)
 	return true;
 }
 
-static bool update(struct bridge *b, const bson_t *filter, const bson_t *upd, const char *what)
+/* One update_one; *matched (may be NULL) gets whether a document matched. */
+static bool update(struct bridge *b, const bson_t *filter, const bson_t *upd, const char *what, bool *matched)
 {
 	bson_error_t err;
-	bool ok = mongoc_collection_update_one(b->messages, filter, upd, NULL, NULL, &err);
+	bson_t reply;
+	bson_iter_t it;
+	bool ok = mongoc_collection_update_one(b->messages, filter, upd, NULL, &reply, &err);
 	if (!ok) {
 		blog(BLOG_WARN, "MongoDB: %s: %s (will retry)", what, err.message);
 		METRIC_ADD(b, mongo_errors, 1);
 	}
+	if (matched) *matched = ok && bson_iter_init_find(&it, &reply, "matchedCount") && bson_iter_as_int64(&it) > 0;
+	bson_destroy(&reply);
 	return ok;
 }
 
-static bool apply_edit(struct bridge *b, const struct change *c)
+/*
+ * Whether the change's message is stored: 1 yes, 0 no and never will be
+ * (drop the change), -1 not yet or unknown (try again). With several
+ * bridges sharing the load, a change and its message can go to different
+ * bridges, and the change can reach MongoDB a moment before the message:
+ * it waits for it (the store's backoff) until CHANGE_WAIT_MS after the
+ * change was sent, then it is dropped (its message never came, or is older
+ * than the plugin's record and absent). Asked before the update: a stored
+ * message is never removed, so the update then sees it.
+ */
+static int message_stored(struct bridge *b, const struct change *c)
+{
+	bson_error_t err;
+	bson_t *filter = BCON_NEW("room", BCON_UTF8(c->room), "id", BCON_UTF8(c->ref));
+	bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+	int64_t n = mongoc_collection_count_documents(b->messages, filter, opts, NULL, NULL, &err);
+	bson_destroy(filter);
+	bson_destroy(opts);
+	if (n < 0) {
+		blog(BLOG_WARN, "MongoDB: a change in %s: %s (will retry)", c->room, err.message);
+		METRIC_ADD(b, mongo_errors, 1);
+		return -1;
+	}
+	if (n > 0) return 1;
+	if (bridge_wall_ms() > c->ts + CHANGE_WAIT_MS) {
+		blog(BLOG_INFO, "a change in %s names no stored message: dropped", c->room);
+		return 0;
+	}
+	blog(BLOG_INFO, "a change in %s came before its message: trying again", c->room);
+	return -1;
+}
+
+static bool apply_edit(struct bridge *b, const struct change *c, bool *matched)
 {
 	bson_t *filter = BCON_NEW("room", BCON_UTF8(c->room), "id", BCON_UTF8(c->ref), "from", BCON_UTF8(c->from),
 				  "deleted", "{", "$ne", BCON_BOOL(true), "}", "$or", "[", "{", "edit_id", "{",
@@ -119,19 +158,19 @@ static bool apply_edit(struct bridge *b, const struct change *c)
 		if (!c->has_data) BSON_APPEND_UTF8(&unset, "data", "");
 		bson_append_document_end(&upd, &unset);
 	}
-	bool ok = update(b, filter, &upd, "edit");
+	bool ok = update(b, filter, &upd, "edit", matched);
 	bson_destroy(filter);
 	bson_destroy(&upd);
 	return ok;
 }
 
-static bool apply_delete(struct bridge *b, const struct change *c)
+static bool apply_delete(struct bridge *b, const struct change *c, bool *matched)
 {
 	bson_t *filter = BCON_NEW("room", BCON_UTF8(c->room), "id", BCON_UTF8(c->ref));
 	bson_t *upd = BCON_NEW("$set", "{", "deleted", BCON_BOOL(true), "deleted_by", BCON_UTF8(c->from),
 			       "deleted_ts", BCON_DATE_TIME(c->ts), "}", "$unset", "{", "text", BCON_UTF8(""), "data",
 			       BCON_UTF8(""), "reactions", BCON_UTF8(""), "}");
-	bool ok = update(b, filter, upd, "delete");
+	bool ok = update(b, filter, upd, "delete", matched);
 	bson_destroy(filter);
 	bson_destroy(upd);
 	return ok;
@@ -140,7 +179,7 @@ static bool apply_delete(struct bridge *b, const struct change *c)
 /* The sender's reaction is the field reactions.<user> (a '.' of the user
  * id written ':', which no user id holds, so that the path has two
  * levels): one $set replaces it, one $unset takes it back. */
-static bool apply_react(struct bridge *b, const struct change *c)
+static bool apply_react(struct bridge *b, const struct change *c, bool *matched)
 {
 	char path[sizeof("reactions.") + TOPIC_ID_MAX];
 	snprintf(path, sizeof(path), "reactions.%s", c->from);
@@ -150,7 +189,7 @@ static bool apply_react(struct bridge *b, const struct change *c)
 	bson_t *filter = BCON_NEW("room", BCON_UTF8(c->room), "id", BCON_UTF8(c->ref), "deleted", "{", "$ne",
 				  BCON_BOOL(true), "}");
 	bson_t *upd = BCON_NEW(c->reaction[0] ? "$set" : "$unset", "{", path, BCON_UTF8(c->reaction), "}");
-	bool ok = update(b, filter, upd, "reaction");
+	bool ok = update(b, filter, upd, "reaction", matched);
 	bson_destroy(filter);
 	bson_destroy(upd);
 	return ok;
@@ -203,9 +242,15 @@ int change_apply(struct bridge *b, const char *json, size_t len)
 		blog(BLOG_WARN, "dropping a change that is not a valid envelope");
 		METRIC_ADD(b, invalid, 1);
 	} else {
-		bool ok = v.has_edit ? apply_edit(b, &c) : v.has_del ? apply_delete(b, &c) : apply_react(b, &c);
-		if (ok) METRIC_ADD(b, changes, 1);
-		rc = ok ? 0 : -1;
+		int stored = message_stored(b, &c);
+		bool matched = false, ok = true;
+		if (stored == 1) {
+			ok = v.has_edit	  ? apply_edit(b, &c, &matched)
+			     : v.has_del ? apply_delete(b, &c, &matched)
+					 : apply_react(b, &c, &matched);
+		}
+		rc = stored < 0 || !ok ? -1 : 0;
+		if (rc == 0 && matched) METRIC_ADD(b, changes, 1);
 	}
 	free(c.text);
 	bson_destroy(&c.data);
