@@ -112,7 +112,8 @@ static bool update(struct bridge *b, const bson_t *filter, const bson_t *upd, co
  * bridges sharing the load, a change and its message can go to different
  * bridges, and the change can reach MongoDB a moment before the message:
  * it waits for it (the store's backoff) until CHANGE_WAIT_MS after the
- * change was sent, then it is dropped (its message never came, or is older
+ * change was sent, when the message was sent at most CHANGE_WAIT_MS before
+ * the change; otherwise it is dropped (its message never came, or is older
  * than the plugin's record and absent). Asked before the update: a stored
  * message is never removed, so the update then sees it.
  */
@@ -130,7 +131,11 @@ static int message_stored(struct bridge *b, const struct change *c)
 		return -1;
 	}
 	if (n > 0) return 1;
-	if (bridge_wall_ms() > c->ts + CHANGE_WAIT_MS) {
+	/* Only a message sent just before the change is worth waiting for: an
+	 * older id that is not stored will not be (and the plugin passes such
+	 * ids unchecked, so waiting for them would let anyone stall the store). */
+	int64_t sent = (int64_t)id_time_ms(c->ref);
+	if (sent + CHANGE_WAIT_MS < c->ts || bridge_wall_ms() > c->ts + CHANGE_WAIT_MS) {
 		blog(BLOG_INFO, "a change in %s names no stored message: dropped", c->room);
 		return 0;
 	}

@@ -210,6 +210,17 @@ static void test_after_restart(void **state)
 	assert_non_null(doc);
 	assert_false(y_doc_str(doc, "reply", got, sizeof(got)));
 	bson_destroy(doc);
+	/* A reaction to it passes too, and is dropped at once: it does not
+	 * hold up what comes after it. */
+	snprintf(payload, sizeof(payload), "{\"react\":\"%s\",\"reaction\":\"ok\"}", ghost);
+	cJSON_Delete(m_deliver(bob, alice, ROOM, payload));
+	long long t0 = h_now_ms();
+	cJSON_Delete(y_post(bob, alice, ROOM, "{\"text\":\"after the ghost\"}", id));
+	doc = y_stored(&H, ROOM, id, "");
+	assert_non_null(doc);
+	bson_destroy(doc);
+	assert_true(h_now_ms() - t0 < 3000);
+	assert_true(h_wait_log(H.bridge.log, "names no stored message: dropped", 1000));
 	tc_close(alice);
 	tc_close(bob);
 }
