@@ -38,6 +38,7 @@ struct room_policy {
 	double flood_burst;
 	enum dm_policy dm_policy;
 	enum read_receipts read_receipts;
+	unsigned slow_mode_s; /* seconds between one user's messages; 0 = off */
 };
 
 struct room_member {
