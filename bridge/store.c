@@ -160,6 +160,7 @@ static bool build_doc(bson_t *doc, const char *json, size_t len)
 	if (ok && v.has_text) ok = append_span(doc, "text", &v.text);
 	if (ok && v.has_cid) ok = append_span(doc, "cid", &v.cid);
 	if (ok && v.flagged) ok = BSON_APPEND_BOOL(doc, "flagged", true);
+	if (ok && v.shard) ok = BSON_APPEND_INT32(doc, "shard", (int32_t)v.shard);
 	if (ok && v.has_data) {
 		bson_error_t err;
 		bson_t data;

@@ -59,6 +59,7 @@ struct envelope {
 	const char *data;  /* raw JSON or NULL */
 	size_t data_len;
 	bool flagged;
+	unsigned shard;    /* a live room's shard (live.c); 0 = omitted */
 };
 
 /* Appends the envelope JSON to sb (after strbuf_reset by the caller if
@@ -72,6 +73,7 @@ struct envelope_view {
 	int64_t ts;
 	bool flagged;
 	bool has_text, has_cid, has_data;
+	unsigned shard; /* 0 when absent or not a shard number */
 };
 
 /* Parses an envelope. Returns 0, or CHAT_ERR_JSON when it is not an object

@@ -26,6 +26,7 @@
 #include "auth.h"
 #include "envelope.h"
 #include "id.h"
+#include "live_shard.h"
 #include "moderation.h"
 #include "rooms.h"
 #include "sanctions.h"
@@ -100,6 +101,7 @@ struct chat_config {
 	uint64_t spool_keep_ms;         /* age at which the current spool file rotates */
 	size_t spool_max_bytes;         /* both spool files together, at most about */
 	struct moderation_config mod;   /* moderation.h: banned words and flood options */
+	struct live_config live;        /* live_shard.h: defaults of live rooms */
 };
 
 /* state.c: where the state file stands; see chat_state_*. */
@@ -148,6 +150,7 @@ struct chat {
 	void (*prop_free)(void *); /* props.c: frees what a property reader copied out */
 	struct chat_storers storers;
 	struct chat_spool spool;
+	struct chat_live *live; /* live.c: viewers, shards and batches of live rooms */
 };
 
 /* options.c: fills cfg from the broker's options; logs and returns a

@@ -11,6 +11,7 @@
 
 #include "chat_err.h"
 #include "control.h"
+#include "live.h"
 
 #define TITLE_MAX 200
 #define FLOOD_MAX 1000000.0
@@ -118,6 +119,7 @@ static cJSON *policy_json(const struct room_policy *p)
 	if (p->flood_rate > 0) cJSON_AddNumberToObject(o, "floodRate", p->flood_rate);
 	if (p->flood_burst > 0) cJSON_AddNumberToObject(o, "floodBurst", p->flood_burst);
 	if (p->dm_policy != DM_INHERIT) cJSON_AddStringToObject(o, "dmPolicy", rooms_dm_policy_name(p->dm_policy));
+	chat_live_policy_json(p, o); /* live.h */
 	return o;
 }
 

@@ -10,6 +10,7 @@
 
 #include "chat.h"
 #include "chat_err.h"
+#include "live.h"
 #include "topic.h"
 
 /* Swaps the event's payload for a broker-owned copy of sb's content. */
@@ -56,6 +57,7 @@ void chat_refuse_notice(struct chat *c, const char *user, enum chat_reject why, 
 {
 	struct strbuf sb;
 	if (why < REJECT_COUNT) c->stats.messages_rejected[why]++;
+	chat_live_refused(c, room, room_len, why);
 	if (!user) return;
 	strbuf_init(&sb);
 	strbuf_puts(&sb, "{\"type\":\"error\",\"reason\":\"");
@@ -139,13 +141,16 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 		.text = m.text, .text_len = m.text_len, .cid = m.cid, .data = m.data, .data_len = m.data_len,
 	};
 	moderation_stamp(c, &mv, &e); /* masked text, flagged, the moderation event */
+	e.shard = chat_live_shard(c, room, t->id_len, user); /* live.c: 0 outside live rooms */
 	strbuf_reset(&c->out);
 	if (envelope_write(&c->out, &e) != CHAT_OK) return MOSQ_ERR_NOMEM;
 	/* Before the broker acknowledges it: a QoS 0 message gets no "ok". */
 	if (ed->qos > 0 && chat_spool_append(c, c->out.buf, c->out.len) != CHAT_OK)
 		return refuse_unstored(c, ed, user, room);
 	rc = replace_payload(ed, &c->out);
-	if (rc == MOSQ_ERR_SUCCESS) c->stats.messages_accepted++;
+	if (rc != MOSQ_ERR_SUCCESS) return rc;
+	c->stats.messages_accepted++;
+	chat_live_accepted(c, room, t->id_len, e.shard, c->out.buf, c->out.len); /* its shard's next batch */
 	return rc;
 }
 

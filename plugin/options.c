@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "live.h"
 #include "topic.h"
 
 #define DEFAULT_MAX_PAYLOAD 8192
@@ -136,6 +137,7 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 	cfg->spool_max_bytes = DEFAULT_SPOOL_MAX_BYTES;
 	bool spool_set = false;
 	moderation_config_defaults(&cfg->mod);
+	cfg->live.interval_ms = LIVE_INTERVAL_DEFAULT_MS;
 	for (int i = 0; i < opt_count; i++) {
 		const char *k = opts[i].key, *v = opts[i].value ? opts[i].value : "";
 		int rc = MOSQ_ERR_SUCCESS;
@@ -182,6 +184,8 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 			rc = parse_size(k, v, 64u * 1024, (size_t)1 << 34, &cfg->spool_max_bytes);
 		} else if (moderation_option_known(k)) {
 			rc = moderation_config_option(&cfg->mod, k, v);
+		} else if (chat_live_option_known(k)) {
+			rc = chat_live_config_option(&cfg->live, k, v);
 		} else if (chat_auth_option_known(k)) {
 			rc = chat_auth_config_option(&cfg->auth, k, v);
 		} else {

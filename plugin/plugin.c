@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "chat.h"
+#include "live.h"
 
 uint64_t chat_now_ms(void)
 {
@@ -42,6 +43,7 @@ static void chat_free(struct chat *c)
 	sanctions_clear(&c->sanctions);
 	chat_storers_free(c);
 	chat_spool_close(c);
+	chat_live_free(c);
 	strbuf_free(&c->out);
 	free(c->scratch);
 	chat_config_free(&c->cfg);
@@ -67,6 +69,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	c->spool.fd = -1;
 	rooms_init(&c->rooms);
 	int rc = chat_config_load(&c->cfg, opts, opt_count);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
+	rc = chat_live_init(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	c->scratch = malloc(c->cfg.limits.max_payload + 1);
 	if (!c->scratch) {
@@ -94,6 +98,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = mosquitto_callback_register(identifier, MOSQ_EVT_TICK, chat_metrics_on_tick, NULL, c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
+	rc = mosquitto_callback_register(identifier, MOSQ_EVT_TICK, chat_live_on_tick, NULL, c);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	*user_data = c;
 	/* Building the word filter and the password table freed much more than
 	 * they keep: hand the free pages back before the clients come. */
@@ -118,6 +124,7 @@ int mosquitto_plugin_cleanup(void *user_data, struct mosquitto_opt *opts, int op
 	if (c) chat_state_flush(c);
 	if (c) mosquitto_callback_unregister(c->pid, MOSQ_EVT_ACL_CHECK, chat_on_acl_check, NULL);
 	if (c) mosquitto_callback_unregister(c->pid, MOSQ_EVT_TICK, chat_metrics_on_tick, NULL);
+	if (c) mosquitto_callback_unregister(c->pid, MOSQ_EVT_TICK, chat_live_on_tick, NULL);
 	chat_free(c);
 	return MOSQ_ERR_SUCCESS;
 }

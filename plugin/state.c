@@ -35,6 +35,7 @@
 #include "chat.h"
 #include "chat_err.h"
 #include "json.h"
+#include "live.h"
 
 #define STATE_VERSION 1
 #define SWEEP_EVERY_MS 1000
@@ -92,6 +93,8 @@ static int load_policy(struct room *r, const cJSON *p, const char *at, struct wh
 	if (v && (!cJSON_IsNumber(v) || !(v->valuedouble >= 1) || !isfinite(v->valuedouble)))
 		return fail(w, "%s.policy.floodBurst: not a number >= 1", at);
 	if (v) r->policy.flood_burst = v->valuedouble;
+	char why[128];
+	if (chat_live_policy_load(&r->policy, p, why, sizeof(why)) != CHAT_OK) return fail(w, "%s.%s", at, why);
 	return CHAT_OK;
 }
 
@@ -212,6 +215,7 @@ static cJSON *save_room(const struct room *r)
 	if (r->policy.flood_burst > 0) cJSON_AddNumberToObject(policy, "floodBurst", r->policy.flood_burst);
 	if (r->policy.dm_policy != DM_INHERIT)
 		cJSON_AddStringToObject(policy, "dmPolicy", rooms_dm_policy_name(r->policy.dm_policy));
+	chat_live_policy_json(&r->policy, policy); /* live.h */
 	for (const struct room_member *m = r->members; m; m = m->hh.next) {
 		cJSON *e = cJSON_CreateObject();
 		if (!e) goto nomem;
