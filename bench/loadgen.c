@@ -101,6 +101,29 @@ static struct lg_client *add_client(struct lg_worker *w, int ordinal,
 	return c;
 }
 
+/* The room's --sub-topics, each %d replaced by its number (or its topic). */
+static int room_sub_topics(const struct lg_options *o, int number, char *out, size_t cap)
+{
+	char one[LG_NAME_MAX], fmt[LG_NAME_MAX];
+	const char *p = o->sub_topics;
+	size_t len = 0;
+
+	if (!p)
+		return lg_format_int(out, cap, o->topic_fmt, number);
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		if (n >= sizeof(fmt))
+			return -1;
+		memcpy(fmt, p, n);
+		fmt[n] = '\0';
+		if (lg_format_int(one, sizeof(one), fmt, number) || len + strlen(one) + 2 > cap)
+			return -1;
+		len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "," : "", one);
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
 /* Room r (0-based) goes to worker r % threads with all its clients. */
 static int place_room(struct lg_run *run, int r)
 {
@@ -112,6 +135,10 @@ static int place_room(struct lg_run *run, int r)
 	room->number = r + 1;
 	if (lg_format_int(room->topic, sizeof(room->topic), o->topic_fmt, r + 1)) {
 		fprintf(stderr, "loadgen: topic for room %d is too long\n", r + 1);
+		return -1;
+	}
+	if (room_sub_topics(o, r + 1, room->sub_topics, sizeof(room->sub_topics))) {
+		fprintf(stderr, "loadgen: --sub-topics for room %d are too long\n", r + 1);
 		return -1;
 	}
 	for (k = 0; k < per_room; k++) {

@@ -151,6 +151,22 @@ static void connect_phase(struct lg_worker *w)
 	}
 }
 
+/* When traffic may start: soon, or at --start-at (a wall-clock time, so
+ * that several processes line up). */
+static int64_t start_time(const struct lg_options *opt)
+{
+	int64_t now = lg_now_ns(), t0 = now + LG_START_DELAY_NS;
+	struct timespec real;
+
+	if (opt->start_at <= 0)
+		return t0;
+	clock_gettime(CLOCK_REALTIME, &real);
+	double ahead = opt->start_at - ((double)real.tv_sec + (double)real.tv_nsec / 1e9);
+	if (ahead * 1e9 > (double)LG_START_DELAY_NS)
+		t0 = now + (int64_t)(ahead * 1e9);
+	return t0;
+}
+
 /* Counts this worker as ready; the last one fixes t0 for everybody. */
 static void wait_for_start(struct lg_worker *w)
 {
@@ -161,7 +177,7 @@ static void wait_for_start(struct lg_worker *w)
 		w->st.ready += w->clients[i].state == LG_ST_READY;
 	atomic_fetch_add(&run->ready_clients, (int)w->st.ready);
 	if (atomic_fetch_add(&run->ready_workers, 1) + 1 == run->nworkers)
-		atomic_store(&run->t0, (long long)(lg_now_ns() + LG_START_DELAY_NS));
+		atomic_store(&run->t0, (long long)start_time(w->opt));
 	while (atomic_load(&run->t0) == 0)
 		poll_once(w, lg_now_ns() + 5 * MS_NS);
 }
