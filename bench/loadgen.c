@@ -77,12 +77,12 @@ static int alloc_worker(struct lg_run *run, struct lg_worker *w, int index)
 	w->clients = calloc(slots, sizeof(*w->clients));
 	w->pubs = calloc(slots, sizeof(*w->pubs));
 	w->rooms = calloc(rooms > 0 ? (size_t)rooms : 1, sizeof(*w->rooms));
-	w->pfds = calloc(slots, sizeof(*w->pfds));
-	w->pfd_clients = calloc(slots, sizeof(*w->pfd_clients));
+	w->evs = calloc(slots, sizeof(*w->evs));
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	hist_reset(&w->st.lat);
 	w->t_meas = INT64_MAX;
 	w->t_end = INT64_MAX;
-	if (!w->clients || !w->pubs || !w->rooms || !w->pfds || !w->pfd_clients)
+	if (!w->clients || !w->pubs || !w->rooms || !w->evs || w->epfd < 0)
 		return -1;
 	return 0;
 }
@@ -97,6 +97,7 @@ static struct lg_client *add_client(struct lg_worker *w, int ordinal,
 	c->role = role;
 	c->room = room;
 	c->pub_index = -1;
+	c->reg_fd = -1;
 	c->win_first = UINT64_MAX;
 	return c;
 }
@@ -212,8 +213,9 @@ static void teardown(struct lg_run *run)
 		free(run->workers[i].clients);
 		free(run->workers[i].pubs);
 		free(run->workers[i].rooms);
-		free(run->workers[i].pfds);
-		free(run->workers[i].pfd_clients);
+		free(run->workers[i].evs);
+		if (run->workers[i].epfd > 0)
+			close(run->workers[i].epfd);
 	}
 	free(run->workers);
 	free(run->pub_by_index);

@@ -15,6 +15,7 @@
 #define CHAT_BENCH_LOADGEN_H
 
 #include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -99,6 +100,8 @@ struct lg_client {
 	int pub_index;        /* publisher number across the run, or -1 */
 	enum lg_role role;
 	enum lg_state state;
+	int reg_fd;           /* socket in the worker's epoll set, or -1 */
+	uint32_t reg_events;  /* the events it is registered for */
 	int64_t state_ns;     /* when the state last changed */
 	/* publishers only */
 	uint64_t seq;         /* next sequence number */
@@ -154,8 +157,8 @@ struct lg_worker {
 	int npubs;
 	struct lg_room *rooms;
 	int nrooms;
-	struct pollfd *pfds;      /* one per client, rebuilt every pass */
-	struct lg_client **pfd_clients;
+	int epfd;                 /* epoll set of the clients' sockets */
+	struct epoll_event *evs;  /* one per client */
 	int next_connect;
 	int connecting;
 	int settled;              /* clients ready or failed */
