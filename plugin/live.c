@@ -312,40 +312,44 @@ static void merge(struct chat *c, struct live_room *lr)
 	}
 }
 
+/* The viewer entry of user, dealt into a shard when new (its rooms list
+ * then names the shard); NULL when out of memory. */
+static struct live_viewer *viewer_of(struct chat *c, struct live_room *lr, const char *user)
+{
+	struct live_viewer *v = NULL;
+	HASH_FIND_STR(lr->viewers, user, v);
+	if (v) return v;
+	v = calloc(1, sizeof(*v));
+	if (!v) return NULL;
+	v->shard = live_shards_join(&lr->shards);
+	if (v->shard == 0) {
+		free(v);
+		return NULL;
+	}
+	snprintf(v->user, sizeof(v->user), "%s", user);
+	HASH_ADD_STR(lr->viewers, user, v);
+	chat_publish_rooms_list(c, user);
+	return v;
+}
+
 void chat_live_subscribed(struct chat *c, const struct mosquitto *client, const char *filter)
 {
 	const char *id = mosquitto_client_id(client), *user = mosquitto_client_username(client);
 	const struct room *r = id && user ? join_room(c, filter) : NULL;
-	if (!r) return;
-	struct live_room *lr = room_state(c, r);
+	struct live_room *lr = r ? room_state(c, r) : NULL;
 	struct live_session *s = NULL;
 	if (!lr) return;
 	HASH_FIND_STR(lr->sessions, id, s);
 	if (s) return; /* subscribed again */
-	struct live_viewer *v = NULL;
-	HASH_FIND_STR(lr->viewers, user, v);
 	s = calloc(1, sizeof(*s));
 	if (s) s->client_id = strdup(id);
-	if (!v && s && s->client_id) {
-		v = calloc(1, sizeof(*v));
-		if (v) v->shard = live_shards_join(&lr->shards);
-		if (v && v->shard == 0) {
-			free(v);
-			v = NULL;
-		}
-		if (v) {
-			snprintf(v->user, sizeof(v->user), "%s", user);
-			HASH_ADD_STR(lr->viewers, user, v);
-			chat_publish_rooms_list(c, user);
-		}
-	}
-	if (!v || !s || !s->client_id) {
+	if (s && s->client_id) s->viewer = viewer_of(c, lr, user);
+	if (!s || !s->viewer) {
 		if (s) free(s->client_id);
 		free(s);
 		return;
 	}
-	s->viewer = v;
-	v->sessions++;
+	s->viewer->sessions++;
 	HASH_ADD_KEYPTR(hh, lr->sessions, s->client_id, strlen(s->client_id), s);
 }
 
