@@ -35,6 +35,7 @@ struct room_policy {
 	double flood_rate;   /* messages per second per user in this room */
 	double flood_burst;
 	enum dm_policy dm_policy;
+	unsigned slow_mode_s; /* seconds between one user's messages; 0 = off */
 	bool live;                 /* batched delivery in shards (plugin/live.c) */
 	unsigned live_interval_ms; /* 0 = plugin_opt_live_interval_ms */
 	unsigned shard_size;       /* 0 = plugin_opt_live_shard_size */
