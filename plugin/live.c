@@ -65,6 +65,7 @@ struct live_room {
 	uint64_t last_flush_ms;
 	uint64_t sent_viewers;         /* the count the last batches carried */
 	uint64_t count_ms;             /* when a count last went out */
+	uint64_t prune_ms;             /* when viewers who left the room were last dropped */
 	struct live_counters n;
 	UT_hash_handle hh;
 };
@@ -250,6 +251,22 @@ void chat_live_refused(struct chat *c, const char *room, size_t len, enum chat_r
 	if (lr && why < REJECT_COUNT) lr->n.refused[why]++;
 }
 
+static void session_leaves(struct chat *c, struct live_room *lr, struct live_session *s);
+
+/* Drops the sessions of users no longer members of room (removed while
+ * watching: the read check already withholds their batches), so that
+ * they stop counting as viewers. Once a second: it walks every session. */
+static void prune_leavers(struct chat *c, struct live_room *lr, const struct room *room, uint64_t now)
+{
+	struct live_session *s, *tmp;
+	if (now - lr->prune_ms < LIVE_COUNT_MS) return;
+	lr->prune_ms = now;
+	HASH_ITER(hh, lr->sessions, s, tmp) {
+		const char *user = s->viewer->user;
+		if (rooms_role(room, user, strlen(user)) == ROLE_NONE) session_leaves(c, lr, s);
+	}
+}
+
 int chat_live_on_tick(int event, void *event_data, void *userdata)
 {
 	struct chat *c = userdata;
@@ -263,6 +280,7 @@ int chat_live_on_tick(int event, void *event_data, void *userdata)
 			continue;
 		}
 		uint64_t interval = interval_of(c, r);
+		prune_leavers(c, lr, r, now);
 		if (now - lr->last_flush_ms >= interval) flush_room(c, lr, now);
 		if (lr->last_flush_ms + interval - now < next) next = lr->last_flush_ms + interval - now;
 	}

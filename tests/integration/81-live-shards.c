@@ -4,7 +4,8 @@
  * join, learning theirs from their rooms list; a viewer's message reaches
  * its shard only; the owner's reaches every shard; shards merge as viewers
  * leave (by UNSUBSCRIBE or by going away) and a moved viewer's rooms list
- * names its new shard; history can be asked per shard or for the room.
+ * names its new shard; a viewer removed from the room stops counting;
+ * history can be asked per shard or for the room.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -155,6 +156,30 @@ static void test_merge(void **state)
 	cJSON_Delete(st);
 	assert_int_equal(tc_pub(V[0], MSGS, "merged", 1), 0);
 	l_wait_text(V[4], S1, "merged");
+}
+
+/* bob removed from the room while watching: his batches stop at once (the
+ * read check) and he stops counting as a viewer within a second. */
+static void test_removed_viewer(void **state)
+{
+	(void)state;
+	struct tc *a = c_admin(&H, "admin-81r", TC_V5);
+	c_do(a, "{\"command\":\"removeRoomMember\",\"room\":\"arena\",\"user\":\"bob\"}");
+	tc_close(a);
+	long long deadline = h_now_ms() + TC_WAIT_MS;
+	int viewers = -1;
+	while (viewers != 2 && h_now_ms() < deadline) {
+		cJSON *st = live_stats();
+		viewers = (int)c_num(st, "viewers");
+		cJSON_Delete(st);
+		if (viewers != 2) h_sleep_ms(100);
+	}
+	assert_int_equal(viewers, 2);
+	struct tc_msg *m;
+	while ((m = tc_wait(V[1], S1, 200)) != NULL) tc_msg_free(m); /* what came before the removal */
+	assert_int_equal(tc_pub(V[0], MSGS, "not for bob", 1), 0);
+	l_wait_text(V[4], S1, "not for bob");
+	assert_true(tc_quiet(V[1], S1, 500));
 	for (int i = 0; i < 5; i++) tc_close(V[i]);
 }
 
@@ -166,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_owner_reaches_all),
 		cmocka_unit_test(test_history_per_shard),
 		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_removed_viewer),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	return h_finish(&H, failed != 0) ? failed : 1;
