@@ -56,7 +56,7 @@ static const struct acl_rule acl_rules[] = {
 	[TOPIC_SYS_CHAT] = {WHO_ADMIN | WHO_OTHER, 0, WHO_ADMIN | WHO_OTHER},
 	[TOPIC_CHAT_WILDCARD] = {0, 0, 0}, /* service users: see service_filter() */
 	[TOPIC_CHAT_INVALID] = {0, 0, 0},
-	[TOPIC_ROOM_LIVE] = {WHO_MEMBER | WHO_SERVICE, 0, WHO_MEMBER | WHO_SERVICE}, /* live.c; see live_rule() */
+	[TOPIC_ROOM_LIVE] = {WHO_MEMBER | WHO_SERVICE, 0, WHO_MEMBER | WHO_SERVICE}, /* live.c; see live_refused() */
 };
 
 /* A live room's messages reach its viewers in batches (live.c): only
