@@ -155,6 +155,25 @@ static void test_ordinary_room_unchanged(void **state)
 	tc_close(carol);
 }
 
+/* A masked message reaches the viewers masked in its batch, and no
+ * per-message moderation event goes to the room's events topic (it would
+ * be one PUBLISH per viewer per message again). */
+static void test_masked_without_event(void **state)
+{
+	(void)state;
+	struct tc *a = c_admin(&H, "admin-80m", TC_V5);
+	c_do(a, "{\"command\":\"addBannedWords\",\"room\":\"stadium\",\"words\":[\"rotten\"]}");
+	tc_close(a);
+	struct tc *bob = l_viewer(&H, "bob-80m", "bob", "stadium", 1);
+	assert_int_equal(tc_subscribe(bob, "chat/rooms/stadium/events", 1), 1);
+	struct tc *alice = tc_open(&H, "alice-80m", "alice", TC_V5);
+	assert_int_equal(tc_pub(alice, "chat/rooms/stadium/messages", "a rotten call", 1), 0);
+	l_wait_text(bob, SHARD1, "a ****** call");
+	assert_true(tc_quiet(bob, "chat/rooms/stadium/events", 500));
+	tc_close(alice);
+	tc_close(bob);
+}
+
 /* getStats counts the live room: messages in, batches out, refusals. */
 static void test_live_stats(void **state)
 {
@@ -181,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_topics_refused),
 		cmocka_unit_test(test_ordinary_room_unchanged),
 		cmocka_unit_test(test_live_stats),
+		cmocka_unit_test(test_masked_without_event),
 	};
 	int failed = cmocka_run_group_tests(tests, setup, NULL);
 	return h_finish(&H, failed != 0) ? failed : 1;
