@@ -77,12 +77,12 @@ static int alloc_worker(struct lg_run *run, struct lg_worker *w, int index)
 	w->clients = calloc(slots, sizeof(*w->clients));
 	w->pubs = calloc(slots, sizeof(*w->pubs));
 	w->rooms = calloc(rooms > 0 ? (size_t)rooms : 1, sizeof(*w->rooms));
-	w->pfds = calloc(slots, sizeof(*w->pfds));
-	w->pfd_clients = calloc(slots, sizeof(*w->pfd_clients));
+	w->evs = calloc(slots, sizeof(*w->evs));
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	hist_reset(&w->st.lat);
 	w->t_meas = INT64_MAX;
 	w->t_end = INT64_MAX;
-	if (!w->clients || !w->pubs || !w->rooms || !w->pfds || !w->pfd_clients)
+	if (!w->clients || !w->pubs || !w->rooms || !w->evs || w->epfd < 0)
 		return -1;
 	return 0;
 }
@@ -97,8 +97,32 @@ static struct lg_client *add_client(struct lg_worker *w, int ordinal,
 	c->role = role;
 	c->room = room;
 	c->pub_index = -1;
+	c->reg_fd = -1;
 	c->win_first = UINT64_MAX;
 	return c;
+}
+
+/* The room's --sub-topics, each %d replaced by its number (or its topic). */
+static int room_sub_topics(const struct lg_options *o, int number, char *out, size_t cap)
+{
+	char one[LG_NAME_MAX], fmt[LG_NAME_MAX];
+	const char *p = o->sub_topics;
+	size_t len = 0;
+
+	if (!p)
+		return lg_format_int(out, cap, o->topic_fmt, number);
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		if (n >= sizeof(fmt))
+			return -1;
+		memcpy(fmt, p, n);
+		fmt[n] = '\0';
+		if (lg_format_int(one, sizeof(one), fmt, number) || len + strlen(one) + 2 > cap)
+			return -1;
+		len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "," : "", one);
+		p += n + (p[n] == ',');
+	}
+	return 0;
 }
 
 /* Room r (0-based) goes to worker r % threads with all its clients. */
@@ -112,6 +136,10 @@ static int place_room(struct lg_run *run, int r)
 	room->number = r + 1;
 	if (lg_format_int(room->topic, sizeof(room->topic), o->topic_fmt, r + 1)) {
 		fprintf(stderr, "loadgen: topic for room %d is too long\n", r + 1);
+		return -1;
+	}
+	if (room_sub_topics(o, r + 1, room->sub_topics, sizeof(room->sub_topics))) {
+		fprintf(stderr, "loadgen: --sub-topics for room %d are too long\n", r + 1);
 		return -1;
 	}
 	for (k = 0; k < per_room; k++) {
@@ -185,8 +213,9 @@ static void teardown(struct lg_run *run)
 		free(run->workers[i].clients);
 		free(run->workers[i].pubs);
 		free(run->workers[i].rooms);
-		free(run->workers[i].pfds);
-		free(run->workers[i].pfd_clients);
+		free(run->workers[i].evs);
+		if (run->workers[i].epfd > 0)
+			close(run->workers[i].epfd);
 	}
 	free(run->workers);
 	free(run->pub_by_index);

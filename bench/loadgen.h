@@ -15,6 +15,7 @@
 #define CHAT_BENCH_LOADGEN_H
 
 #include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -77,6 +78,9 @@ struct lg_options {
 	int max_inflight;      /* 0: libmosquitto's default */
 	bool json;
 	int watch_pid;         /* 0: none; else report its CPU share */
+	const char *sub_topics; /* NULL: topic_fmt; else subscribers' filters, comma-separated, each with one %d */
+	int pub_offset;        /* added to the publisher number in cids (several generator processes) */
+	double start_at;       /* 0: at once; else traffic starts no earlier than this unix time */
 	bool plan;
 };
 
@@ -97,6 +101,8 @@ struct lg_client {
 	int pub_index;        /* publisher number across the run, or -1 */
 	enum lg_role role;
 	enum lg_state state;
+	int reg_fd;           /* socket in the worker's epoll set, or -1 */
+	uint32_t reg_events;  /* the events it is registered for */
 	int64_t state_ns;     /* when the state last changed */
 	/* publishers only */
 	uint64_t seq;         /* next sequence number */
@@ -112,6 +118,7 @@ struct lg_client {
 struct lg_room {
 	int number;           /* 1-based, as in the topic */
 	char topic[LG_NAME_MAX];
+	char sub_topics[LG_NAME_MAX]; /* --sub-topics for this room, comma-separated */
 	int ready_subs;
 };
 
@@ -151,8 +158,8 @@ struct lg_worker {
 	int npubs;
 	struct lg_room *rooms;
 	int nrooms;
-	struct pollfd *pfds;      /* one per client, rebuilt every pass */
-	struct lg_client **pfd_clients;
+	int epfd;                 /* epoll set of the clients' sockets */
+	struct epoll_event *evs;  /* one per client */
 	int next_connect;
 	int connecting;
 	int settled;              /* clients ready or failed */
@@ -211,6 +218,11 @@ size_t lg_payload_build(char *out, size_t cap, const struct lg_texts *t,
  * Returns 0 and fills the outputs, or -1 when there is none. */
 int lg_payload_parse(const void *payload, size_t len, int *pub_index,
 		     uint64_t *seq, int64_t *intended_ns);
+
+/* The next cid at or after *offset of a payload holding several (a
+ * batch), moving *offset past it: 0, or -1 when there is none. */
+int lg_payload_parse_next(const void *payload, size_t len, size_t *offset, int *pub_index,
+			  uint64_t *seq, int64_t *intended_ns);
 
 /* loadgen_client.c */
 /* Creates the libmosquitto object and starts connecting; on failure the

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -43,6 +44,24 @@ void lg_client_set_state(struct lg_client *c, enum lg_state s)
 		w->st.disconnects++;
 }
 
+/* One SUBSCRIBE with the room's filters, in order (a live room's join
+ * topic before its shard topic). */
+static int subscribe_room(struct mosquitto *mosq, const struct lg_room *room, int qos)
+{
+	char buf[LG_NAME_MAX], *filters[8];
+	int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", room->sub_topics);
+	for (char *p = buf; p && *p && n < 8;) {
+		char *comma = strchr(p, ',');
+		filters[n++] = p;
+		if (comma)
+			*comma++ = '\0';
+		p = comma;
+	}
+	return mosquitto_subscribe_multiple(mosq, NULL, n, filters, qos, 0, NULL);
+}
+
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
 	struct lg_client *c = obj;
@@ -60,8 +79,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 		lg_client_set_state(c, LG_ST_READY);
 		return;
 	}
-	if (mosquitto_subscribe(mosq, NULL, w->rooms[c->room].topic,
-				w->opt->qos) != MOSQ_ERR_SUCCESS) {
+	if (subscribe_room(mosq, &w->rooms[c->room], w->opt->qos) != MOSQ_ERR_SUCCESS) {
 		w->st.connect_failed++;
 		lg_client_set_state(c, LG_ST_FAILED);
 		return;
@@ -77,7 +95,10 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid,
 	(void)mid;
 	if (c->state != LG_ST_SUBSCRIBING)
 		return;
-	if (count < 1 || granted[0] < 0 || granted[0] > 2) {
+	bool refused = count < 1;
+	for (int i = 0; i < count; i++)
+		refused = refused || granted[i] < 0 || granted[i] > 2;
+	if (refused) {
 		c->w->st.sub_refused++;
 		lg_client_set_state(c, LG_ST_FAILED);
 		mosquitto_disconnect(mosq);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A worker thread: its clients' sockets in one ppoll() set, libmosquitto
- * driven by hand (loop_read on POLLIN, loop_write when the library wants
+ * A worker thread: its clients' sockets in one epoll set, libmosquitto
+ * driven by hand (loop_read on EPOLLIN, loop_write when the library wants
  * to write, loop_misc once a second for keepalives), and the phases of a
  * run:
  *
@@ -10,11 +10,11 @@
  *   run       warm-up [t0, t_meas), measurement [t_meas, t_end)
  *   drain     until every expected receipt came in, or `drain` seconds
  *
- * ppoll() rather than poll() because open-loop sends are due every few
- * microseconds and a millisecond timeout would delay them all.
+ * epoll_pwait2() for its nanosecond timeout: open-loop sends are due every
+ * few microseconds and a millisecond timeout would delay them all.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* ppoll() */
+#define _GNU_SOURCE /* epoll_pwait2() */
 #endif
 #include "loadgen.h"
 
@@ -62,46 +62,60 @@ static void serve(struct lg_client *c, short revents)
 		mosquitto_loop_write(c->mosq, 1);
 }
 
-static nfds_t build_pollset(struct lg_worker *w)
+/* Keeps the epoll set in step with the clients: a socket that appeared
+ * (connect) is added, one the library wants to write to also waits for
+ * EPOLLOUT. A closed socket left the set by itself, so its number may be
+ * another client's now: it is only forgotten. No system call for a client
+ * whose socket and wishes did not change, which is nearly all of them. */
+static void sync_set(struct lg_worker *w)
 {
-	nfds_t n = 0;
+	struct epoll_event ev;
 	int i, fd;
 
 	for (i = 0; i < w->nclients; i++) {
 		struct lg_client *c = &w->clients[i];
 
-		if (!c->mosq)
+		fd = c->mosq ? mosquitto_socket(c->mosq) : -1;
+		if (fd < 0) {
+			c->reg_fd = -1;
 			continue;
-		fd = mosquitto_socket(c->mosq);
-		if (fd < 0)
+		}
+		uint32_t want = EPOLLIN | (mosquitto_want_write(c->mosq) ? EPOLLOUT : 0);
+		if (fd == c->reg_fd && want == c->reg_events)
 			continue;
-		w->pfds[n].fd = fd;
-		w->pfds[n].events = POLLIN;
-		if (mosquitto_want_write(c->mosq))
-			w->pfds[n].events |= POLLOUT;
-		w->pfds[n].revents = 0;
-		w->pfd_clients[n] = c;
-		n++;
+		ev.events = want;
+		ev.data.ptr = c;
+		if (fd != c->reg_fd) {
+			if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) && errno == EEXIST)
+				epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev);
+		} else {
+			epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev);
+		}
+		c->reg_fd = fd;
+		c->reg_events = want;
 	}
-	return n;
 }
 
-/* Waits for socket events until wake_ns at the latest and serves them. */
+/* Waits for socket events until wake_ns at the latest and serves them.
+ * epoll rather than poll: a viewer process holds thousands of sockets, of
+ * which a pass finds a few ready, and poll() would look at them all. */
 static void poll_once(struct lg_worker *w, int64_t wake_ns)
 {
-	nfds_t n = build_pollset(w), i;
 	int64_t wait = wake_ns - lg_now_ns();
 	struct timespec ts;
+	int n, i;
 
+	sync_set(w);
 	if (wait < 0)
 		wait = 0;
 	ts.tv_sec = (time_t)(wait / S_NS);
 	ts.tv_nsec = (long)(wait % S_NS);
-	if (ppoll(w->pfds, n, &ts, NULL) <= 0)
-		return;
+	n = epoll_pwait2(w->epfd, w->evs, w->nclients > 0 ? w->nclients : 1, &ts, NULL);
 	for (i = 0; i < n; i++) {
-		if (w->pfds[i].revents)
-			serve(w->pfd_clients[i], w->pfds[i].revents);
+		uint32_t e = w->evs[i].events;
+		short revents = (short)(((e & EPOLLIN) ? POLLIN : 0) | ((e & EPOLLOUT) ? POLLOUT : 0) |
+					((e & EPOLLERR) ? POLLERR : 0) | ((e & EPOLLHUP) ? POLLHUP : 0));
+		serve(w->evs[i].data.ptr, revents);
 	}
 }
 
@@ -151,6 +165,22 @@ static void connect_phase(struct lg_worker *w)
 	}
 }
 
+/* When traffic may start: soon, or at --start-at (a wall-clock time, so
+ * that several processes line up). */
+static int64_t start_time(const struct lg_options *opt)
+{
+	int64_t now = lg_now_ns(), t0 = now + LG_START_DELAY_NS;
+	struct timespec real;
+
+	if (opt->start_at <= 0)
+		return t0;
+	clock_gettime(CLOCK_REALTIME, &real);
+	double ahead = opt->start_at - ((double)real.tv_sec + (double)real.tv_nsec / 1e9);
+	if (ahead * 1e9 > (double)LG_START_DELAY_NS)
+		t0 = now + (int64_t)(ahead * 1e9);
+	return t0;
+}
+
 /* Counts this worker as ready; the last one fixes t0 for everybody. */
 static void wait_for_start(struct lg_worker *w)
 {
@@ -161,7 +191,7 @@ static void wait_for_start(struct lg_worker *w)
 		w->st.ready += w->clients[i].state == LG_ST_READY;
 	atomic_fetch_add(&run->ready_clients, (int)w->st.ready);
 	if (atomic_fetch_add(&run->ready_workers, 1) + 1 == run->nworkers)
-		atomic_store(&run->t0, (long long)(lg_now_ns() + LG_START_DELAY_NS));
+		atomic_store(&run->t0, (long long)start_time(w->opt));
 	while (atomic_load(&run->t0) == 0)
 		poll_once(w, lg_now_ns() + 5 * MS_NS);
 }

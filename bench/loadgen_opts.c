@@ -20,7 +20,8 @@ enum {
 	OPT_QOS, OPT_LANG, OPT_TEXT_BYTES, OPT_DURATION, OPT_WARMUP, OPT_DRAIN,
 	OPT_IDLE, OPT_JSON, OPT_SMOKE, OPT_PROTOCOL, OPT_THREADS,
 	OPT_CONNECT_INFLIGHT, OPT_CONNECT_TIMEOUT, OPT_WATCH_PID, OPT_KEEPALIVE,
-	OPT_MAX_INFLIGHT, OPT_ID_PREFIX, OPT_PLAN, OPT_HELP, OPT_SUB_PORT
+	OPT_MAX_INFLIGHT, OPT_ID_PREFIX, OPT_PLAN, OPT_HELP, OPT_SUB_PORT,
+	OPT_SUB_TOPICS, OPT_PUB_OFFSET, OPT_START_AT
 };
 
 static const struct option long_options[] = {
@@ -54,6 +55,9 @@ static const struct option long_options[] = {
 	{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
 	{ "id-prefix", required_argument, NULL, OPT_ID_PREFIX },
 	{ "plan", no_argument, NULL, OPT_PLAN },
+	{ "sub-topics", required_argument, NULL, OPT_SUB_TOPICS },
+	{ "pub-offset", required_argument, NULL, OPT_PUB_OFFSET },
+	{ "start-at", required_argument, NULL, OPT_START_AT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -98,6 +102,15 @@ static const char usage_text[] =
 	"  --json                 print one JSON line of results on stdout\n"
 	"  --smoke                tiny defaults: 2 rooms x 1 pub x 2 subs,\n"
 	"                         200 msg/s, 1 s\n"
+	"  --sub-topics F[,F..]   subscribers' filters instead of the room topic,\n"
+	"                         each with one %d = room number (a live room's\n"
+	"                         join and shard topics); receipts may then\n"
+	"                         carry many messages (a batch)\n"
+	"  --pub-offset N         add N to the publisher number in cids, so that\n"
+	"                         generator processes sharing a room tell their\n"
+	"                         own messages from the others' (0)\n"
+	"  --start-at T           start traffic no earlier than unix time T (s),\n"
+	"                         to line up several generator processes\n"
 	"  --plan                 print \"user room role topic\" per client, exit\n"
 	"  --help                 this text\n";
 
@@ -289,6 +302,9 @@ static int apply_other(struct lg_options *opt, int c, const char *arg)
 		return 0;
 	case OPT_SMOKE:
 		return 0; /* applied before parsing */
+	case OPT_SUB_TOPICS:
+		opt->sub_topics = arg;
+		return strlen(arg) < LG_NAME_MAX / 2 ? 0 : -1;
 	default:
 		return -1;
 	}
@@ -317,6 +333,8 @@ static int apply_number(struct lg_options *opt, int c, const char *arg)
 	case OPT_DRAIN: return parse_double("drain", arg, 0, 1e6, &opt->drain);
 	case OPT_CONNECT_TIMEOUT: return parse_double("connect-timeout", arg, 0.1, 1e6, &opt->connect_timeout);
 	case OPT_WATCH_PID: return parse_int("watch-pid", arg, 1, INT_MAX, &opt->watch_pid);
+	case OPT_PUB_OFFSET: return parse_int("pub-offset", arg, 0, 1000000000, &opt->pub_offset);
+	case OPT_START_AT: return parse_double("start-at", arg, 0, 1e11, &opt->start_at);
 	default: return 1;
 	}
 }

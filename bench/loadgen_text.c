@@ -13,6 +13,9 @@
  * LG_TEXT_VARIANTS of them rotate, so no sender repeats itself back to
  * back, which a flood filter would rightly punish.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem() */
+#endif
 #include "loadgen.h"
 
 #include <inttypes.h>
@@ -162,6 +165,28 @@ static const char *find_cid(const char *s, size_t len)
 			return s + i + k;
 	}
 	return NULL;
+}
+
+int lg_payload_parse_next(const void *payload, size_t len, size_t *offset, int *pub_index,
+			  uint64_t *seq, int64_t *intended_ns)
+{
+	static const char key[] = "\"cid\":\"";
+	const char *s = payload, *p;
+	size_t k = sizeof(key) - 1;
+
+	if (!payload || *offset >= len)
+		return -1;
+	p = memmem(s + *offset, len - *offset, key, k);
+	if (!p) {
+		*offset = len;
+		return -1;
+	}
+	*offset = (size_t)(p - s) + k;
+	/* The cid runs to the next quote; parse it as a payload of its own. */
+	const char *q = memchr(s + *offset, '"', len - *offset);
+	if (!q)
+		return -1;
+	return lg_payload_parse(p, (size_t)(q - p) + 1, pub_index, seq, intended_ns);
 }
 
 int lg_payload_parse(const void *payload, size_t len, int *pub_index,

@@ -56,7 +56,7 @@ static bool publish_one(struct lg_worker *w, struct lg_client *c,
 		if (counted)
 			mark_window(c);
 		len = lg_payload_build(w->payload, sizeof(w->payload), &w->run->texts,
-				       c->pub_index, c->seq, intended);
+				       c->pub_index + w->opt->pub_offset, c->seq, intended);
 		rc = mosquitto_publish(c->mosq, NULL, room->topic, (int)len,
 				       w->payload, w->opt->qos, false);
 		if (rc != MOSQ_ERR_SUCCESS)
@@ -175,20 +175,13 @@ void lg_traffic_finish(struct lg_worker *w)
 		w->st.skipped += end - first;
 }
 
-void lg_traffic_receipt(struct lg_client *sub,
-			const struct mosquitto_message *msg)
+/* One message of a receipt: the cid's publisher, sequence and time. */
+static void count_one(struct lg_client *sub, int pidx, int64_t t, int64_t now)
 {
 	struct lg_worker *w = sub->w;
 	struct lg_client *pub;
-	int64_t now = lg_now_ns(), t;
-	uint64_t seq;
-	int pidx;
 
-	if (msg->payloadlen < 0 ||
-	    lg_payload_parse(msg->payload, (size_t)msg->payloadlen, &pidx, &seq, &t)) {
-		w->st.parse_errors++;
-		return;
-	}
+	pidx -= w->opt->pub_offset;
 	if (pidx < 0 || pidx >= w->run->npubs ||
 	    w->run->pub_by_index[pidx]->w != w ||
 	    w->run->pub_by_index[pidx]->room != sub->room) {
@@ -203,4 +196,32 @@ void lg_traffic_receipt(struct lg_client *sub,
 	w->st.received++;
 	hist_record(&w->st.lat, now > t ? (uint64_t)(now - t) : 0);
 	w->st.last_recv_ns = now;
+}
+
+/* A receipt holds one message, or with --sub-topics a live room's batch
+ * of any number (none: a batch carrying only the viewer count). */
+void lg_traffic_receipt(struct lg_client *sub,
+			const struct mosquitto_message *msg)
+{
+	struct lg_worker *w = sub->w;
+	int64_t now = lg_now_ns(), t;
+	uint64_t seq;
+	size_t off = 0;
+	int pidx;
+
+	if (msg->payloadlen < 0) {
+		w->st.parse_errors++;
+		return;
+	}
+	if (!w->opt->sub_topics) {
+		if (lg_payload_parse(msg->payload, (size_t)msg->payloadlen, &pidx, &seq, &t)) {
+			w->st.parse_errors++;
+			return;
+		}
+		count_one(sub, pidx, t, now);
+		return;
+	}
+	while (lg_payload_parse_next(msg->payload, (size_t)msg->payloadlen, &off, &pidx, &seq, &t) == 0) {
+		count_one(sub, pidx, t, now);
+	}
 }

@@ -2,7 +2,8 @@
 /*
  * History requests. A member publishes {"before":"<id>","limit":N},
  * {"after":"<id>","limit":N} or {} (the newest) to
- * chat/rooms/{room}/history; the answer
+ * chat/rooms/{room}/history, optionally with "shard":K (a live room's
+ * shard: its messages and the room-wide ones only); the answer
  *
  *   {"type":"history","room":"...","cid":"...","messages":[...],"more":bool}
  *
@@ -44,6 +45,7 @@ struct history_req {
 	char q[SEARCH_QUERY_MAX + 1]; /* search: the text to find, "" = plain history */
 	bool reads;                    /* {"reads":true}: every member's read marker instead */
 	long long limit;
+	long long shard;    /* a live room's shard: its messages and the room-wide ones; 0 = all */
 	const char *error;  /* static text: answer with this instead */
 	char *reply_topic;  /* owned */
 	void *corr;         /* owned correlation data, or NULL */
@@ -93,6 +95,11 @@ static int on_member(const struct json_span *key, const struct json_span *v, voi
 		if (!member_string(v, req->q, sizeof(req->q)) || !search_query_ok(req->q)) {
 			req->q[0] = '\0';
 			req->error = "q must be 1 to 128 bytes of text without control characters";
+		}
+	} else if (json_key_is(key, "shard")) {
+		if (v->type != JSON_NUMBER || json_number_i64(v, &req->shard) != 0 || req->shard < 1 ||
+		    req->shard > TOPIC_SHARD_MAX) {
+			req->error = "shard must be a shard number (1-9999)";
 		}
 	} else if (json_key_is(key, "cid")) {
 		if (!member_string(v, req->cid, sizeof(req->cid)) || !cid_ok(req->cid)) {
@@ -168,6 +175,8 @@ bool history_envelope_write(struct strbuf *sb, const bson_t *doc)
 	strbuf_init(&reactions);
 	strbuf_init(&mentions);
 	msgstate_fields(doc, &e, &reactions, &mentions); /* msgstate.c: edited, deleted, reply, mentions, reactions */
+	if (bson_iter_init_find(&it, doc, "shard") && BSON_ITER_HOLDS_INT32(&it) && bson_iter_int32(&it) > 0)
+		e.shard = (unsigned)bson_iter_int32(&it);
 	char *data = NULL;
 	if (bson_iter_init_find(&it, doc, "data") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		const uint8_t *raw;
@@ -201,6 +210,14 @@ static mongoc_cursor_t *run_query(struct bridge *b, const struct history_req *re
 		filter = BCON_NEW("room", BCON_UTF8(req->room));
 	}
 	if (req->q[0]) search_filter(filter, req->q); /* search.c */
+	/* A shard's view: what its viewers were sent (plugin/live.c):
+	 * its own messages and the room-wide ones, which carry no shard. */
+	if (req->shard > 0) {
+		bson_t *either = BCON_NEW("$or", "[", "{", "shard", BCON_INT32((int32_t)req->shard), "}", "{", "shard", "{",
+					  "$exists", BCON_BOOL(false), "}", "}", "]");
+		bson_concat(filter, either);
+		bson_destroy(either);
+	}
 	/* One more than asked: its presence says whether there is more. */
 	opts = BCON_NEW("sort", "{", "id", BCON_INT32(after ? 1 : -1), "}", "limit", BCON_INT64(req->limit + 1),
 			"projection", "{", "_id", BCON_INT32(0), "}");

@@ -149,6 +149,7 @@ char *metrics_render(struct bridge *b, size_t *len)
 	}
 	render_journal(&sb, b);
 	push_metrics_write(b, &sb);
+	live_figures_write(b, &sb);
 	if (strbuf_status(&sb) != 0) abort();
 	return strbuf_detach(&sb, len);
 }
@@ -199,6 +200,7 @@ int metrics_start(struct bridge *b)
 {
 	const char *listen = b->cfg.metrics_listen;
 	char host[256], port[16];
+	live_figures_init(b); /* the MQTT thread fills it even without an endpoint */
 	if (!listen || !*listen) return 0;
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai = NULL;
 	if (split_listen(listen, host, sizeof(host), port, sizeof(port)) != 0 ||
@@ -224,4 +226,5 @@ void metrics_stop(struct bridge *b)
 {
 	if (b->metrics.httpd) MHD_stop_daemon(b->metrics.httpd);
 	b->metrics.httpd = NULL;
+	live_figures_free(b);
 }

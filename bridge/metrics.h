@@ -8,8 +8,11 @@
 #ifndef CHAT_BRIDGE_METRICS_H
 #define CHAT_BRIDGE_METRICS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+
+#include "topic.h"
 
 #define METRICS_BUCKETS 14
 
@@ -19,6 +22,19 @@ typedef _Atomic unsigned long long metric_t;
 struct metrics_hist {
 	metric_t count, sum_us;
 	metric_t buckets[METRICS_BUCKETS]; /* not cumulative; summed when served */
+};
+
+/* live_figures.c: the plugin's last figures per live room, from
+ * $SYS/broker/chat/live/{room}/{name}; under lock (MQTT and HTTP threads). */
+struct live_figure {
+	char room[TOPIC_ROOM_MAX + 1];
+	char name[64]; /* below the room: viewers, messages/rejected/<reason>, ... */
+	unsigned long long value;
+};
+struct live_figures {
+	pthread_mutex_t lock;
+	struct live_figure *v;
+	size_t n, cap;
 };
 
 struct bridge_metrics {
@@ -44,6 +60,7 @@ struct bridge_metrics {
 	metric_t push_notifications;      /* coalesced notifications with devices */
 	metric_t push_dropped;            /* stored messages not queued for push */
 	metric_t push_registrations;      /* device registrations handled */
+	struct live_figures live;         /* live_figures.c */
 };
 
 #define METRIC_ADD(b, field, n) atomic_fetch_add(&(b)->metrics.field, (unsigned long long)(n))
@@ -57,6 +74,15 @@ void metrics_observe(struct metrics_hist *h, long long us);
  * bound address ("metrics on http://host:port/metrics"). 0 or -1. */
 int metrics_start(struct bridge *b);
 void metrics_stop(struct bridge *b);
+/* live_figures.c: init before any thread runs (metrics_start), free after
+ * all stopped (metrics_stop); a $SYS/broker/chat/live/... message (MQTT
+ * thread); the chat_live_* lines of /metrics. */
+void live_figures_init(struct bridge *b);
+void live_figures_free(struct bridge *b);
+struct mosquitto_message;
+void live_figures_on_mqtt(struct bridge *b, const struct mosquitto_message *msg);
+struct strbuf;
+void live_figures_write(struct bridge *b, struct strbuf *out);
 /* Writes the exposition text into a malloc'd buffer (caller frees). */
 char *metrics_render(struct bridge *b, size_t *len);
 

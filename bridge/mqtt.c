@@ -126,6 +126,14 @@ static void on_push_topic(struct bridge *b, const struct topic_ref *t, const str
 	push_on_mqtt(b, msg, props);
 }
 
+/* The plugin's figures per live room, for /metrics. */
+static void on_live_figure(struct bridge *b, const struct topic_ref *t, const struct mosquitto_message *msg,
+			   const mosquitto_property *props)
+{
+	(void)t, (void)props;
+	live_figures_on_mqtt(b, msg);
+}
+
 static const struct route routes[] = {
 	{"chat/rooms/+/messages", true, TOPIC_ROOM_MESSAGES, on_room_message},
 	{"chat/rooms/+/history", true, TOPIC_ROOM_HISTORY, on_history},
@@ -136,6 +144,7 @@ static const struct route routes[] = {
 	 * (on_connect subscribes a prefix of this table). */
 	{"chat/presence/+", false, TOPIC_PRESENCE, on_push_topic},
 	{"chat/users/+/rooms", false, TOPIC_USER_ROOMS, on_push_topic},
+	{"$SYS/broker/chat/live/#", false, TOPIC_SYS_CHAT, on_live_figure}, /* live_figures.c */
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

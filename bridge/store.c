@@ -162,6 +162,7 @@ static bool build_doc(bson_t *doc, const char *json, size_t len)
 	if (ok && v.flagged) ok = BSON_APPEND_BOOL(doc, "flagged", true);
 	if (ok && v.has_reply) ok = append_span(doc, "reply", &v.reply);
 	if (ok && v.has_mentions) ok = msgstate_append_mentions(doc, &v.mentions); /* msgstate.c */
+	if (ok && v.shard) ok = BSON_APPEND_INT32(doc, "shard", (int32_t)v.shard);
 	if (ok && v.has_data) {
 		bson_error_t err;
 		bson_t data;

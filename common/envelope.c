@@ -290,7 +290,7 @@ int envelope_write(struct strbuf *sb, const struct envelope *e)
 	};
 	/* Fixed parts: keys of at most 16 bytes, ts (sign and 20 digits), data's
 	 * key, flagged, the closing brace. */
-	size_t max = 8 + 24 + 16 + sizeof(",\"flagged\":true") + 1;
+	size_t max = 8 + 24 + 16 + sizeof(",\"flagged\":true") + sizeof(",\"shard\":4294967295") + 1;
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		if (f[i].n > SIZE_MAX / 64) return CHAT_ERR_TOO_LARGE;
 		max += 16 + STRBUF_JSON_MAX(f[i].n);
@@ -308,6 +308,7 @@ int envelope_write(struct strbuf *sb, const struct envelope *e)
 	if (cid) o = put_member(o, &f[5]);
 	if (e->data) o = put(put(o, LIT(",\"data\":")), e->data, e->data_len);
 	if (e->flagged) o = put(o, LIT(",\"flagged\":true"));
+	if (e->shard) o = put_i64(put(o, LIT(",\"shard\":")), (int64_t)e->shard);
 	*o = '\0';
 	sb->len = (size_t)(o - sb->buf);
 	if (e->edit || e->del || e->react || e->reply || e->mentions || e->edited || e->deleted || e->reactions)
@@ -350,6 +351,10 @@ static int view_member(const struct json_span *key, const struct json_span *v, v
 		if (v->type != JSON_ARRAY) return CHAT_ERR_JSON;
 		ev->mentions = *v;
 		ev->has_mentions = true;
+	} else if (json_key_is(key, "shard")) {
+		long long n;
+		if (v->type == JSON_NUMBER && json_number_i64(v, &n) == CHAT_OK && n > 0 && n <= UINT32_MAX)
+			ev->shard = (unsigned)n;
 	}
 	return CHAT_OK;
 }

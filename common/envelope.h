@@ -86,6 +86,7 @@ struct envelope {
 	bool deleted;                   /* history: a tombstone, without text or data */
 	const char *reactions;          /* history: raw JSON object {"<reaction>":count} */
 	size_t reactions_len;
+	unsigned shard;    /* a live room's shard (live.c); 0 = omitted */
 };
 
 /* Appends the envelope JSON to sb (after strbuf_reset by the caller if
@@ -102,6 +103,7 @@ struct envelope_view {
 	bool flagged;
 	bool has_text, has_cid, has_data;
 	bool has_edit, has_del, has_react, has_reaction, has_reply, has_mentions;
+	unsigned shard; /* 0 when absent or not a shard number */
 };
 
 /* Parses an envelope. Returns 0, or CHAT_ERR_JSON when it is not an object

@@ -39,6 +39,9 @@ struct room_policy {
 	enum dm_policy dm_policy;
 	enum read_receipts read_receipts;
 	unsigned slow_mode_s; /* seconds between one user's messages; 0 = off */
+	bool live;                 /* batched delivery in shards (plugin/live.c) */
+	unsigned live_interval_ms; /* 0 = plugin_opt_live_interval_ms */
+	unsigned shard_size;       /* 0 = plugin_opt_live_shard_size */
 };
 
 struct room_member {

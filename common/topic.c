@@ -88,6 +88,10 @@ static void parse_room(const char *p, struct topic_ref *out)
 	const char *tail;
 	bool tail_last;
 	size_t m = level(rest, &tail, &tail_last);
+	if (eq(rest, m, "live") && (tail_last || topic_shard_number(tail, strlen(tail)) > 0)) {
+		out->kind = TOPIC_ROOM_LIVE;
+		return;
+	}
 	if (!tail_last) return;
 	if (eq(rest, m, "messages")) out->kind = TOPIC_ROOM_MESSAGES;
 	else if (eq(rest, m, "events")) out->kind = TOPIC_ROOM_EVENTS;
@@ -132,6 +136,17 @@ static void parse_chat(const char *p, struct topic_ref *out)
 			out->id = rest, out->id_len = m;
 		}
 	}
+}
+
+unsigned topic_shard_number(const char *s, size_t len)
+{
+	unsigned v = 0;
+	if (len == 0 || len > 4 || s[0] == '0') return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9') return 0;
+		v = v * 10u + (unsigned)(s[i] - '0');
+	}
+	return v <= TOPIC_SHARD_MAX ? v : 0;
 }
 
 void topic_parse(const char *topic, struct topic_ref *out)
@@ -189,6 +204,7 @@ enum level_class {
 	LV_NONEMPTY, /* any level but the empty one */
 	LV_PRIVATE,  /* any nonempty level but "rooms", "devices" and "chats" */
 	LV_ANY,      /* any level */
+	LV_SHARD,    /* a live room's shard number (topic_shard_number) */
 };
 
 /* Whose topics a pattern holds: one room's, one user's tree, or presence
@@ -217,6 +233,8 @@ static const struct chat_pattern chat_patterns[] = {
 	{TOPIC_ROOM_HISTORY, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "history"}}},
 	{TOPIC_ROOM_READ, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "read"}}},
 	{TOPIC_ROOM_TYPING, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "typing"}}},
+	{TOPIC_ROOM_LIVE, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "live"}}},
+	{TOPIC_ROOM_LIVE, SCOPE_ROOM, 5, false, {P_ROOM, {LV_TEXT, "live"}, {LV_SHARD, NULL}}},
 	{TOPIC_USER_ROOMS, SCOPE_USER, 4, false, {P_USER, {LV_TEXT, "rooms"}}},
 	{TOPIC_USER_DEVICES, SCOPE_USER, 4, false, {P_USER, {LV_TEXT, "devices"}}},
 	{TOPIC_USER_CHATS, SCOPE_USER, 4, false, {P_USER, {LV_TEXT, "chats"}}},
@@ -274,6 +292,7 @@ static bool level_fits(const struct pattern_level *lv, const char *p, size_t n)
 	case LV_USER: return topic_user_valid(p, n);
 	case LV_NONEMPTY: return n > 0;
 	case LV_PRIVATE: return n > 0 && !eq(p, n, "rooms") && !eq(p, n, "devices") && !eq(p, n, "chats");
+	case LV_SHARD: return topic_shard_number(p, n) > 0;
 	default: return true;
 	}
 }

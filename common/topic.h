@@ -34,6 +34,7 @@ enum topic_kind {
 	TOPIC_CHAT_WILDCARD,   /* filter reaching more than one room, user tree or both */
 	TOPIC_ROOM_TYPING,     /* chat/rooms/{room}/typing */
 	TOPIC_USER_CHATS,      /* chat/users/{user}/chats: chat list requests */
+	TOPIC_ROOM_LIVE,       /* chat/rooms/{room}/live and chat/rooms/{room}/live/{shard} (live.c) */
 };
 
 struct topic_ref {
@@ -102,6 +103,11 @@ bool topic_room_valid(const char *s, size_t len);
  */
 bool topic_dm_users(const char *room, size_t len, const char **a, size_t *alen, const char **b,
 		    size_t *blen);
+
+/* A live room's shard number as a topic level: 1..TOPIC_SHARD_MAX in
+ * decimal, no leading zero. Returns the number, or 0 when it is not one. */
+#define TOPIC_SHARD_MAX 9999u
+unsigned topic_shard_number(const char *s, size_t len);
 
 /* True when the topic starts with "$share/". */
 bool topic_is_shared(const char *topic);

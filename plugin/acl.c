@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "live.h"
 #include "sessions.h"
 #include "topic.h"
 
@@ -54,10 +55,21 @@ static const struct acl_rule acl_rules[] = {
 	[TOPIC_PRESENCE] = {WHO_PRESENCE, 0, WHO_PRESENCE},
 	[TOPIC_CONTROL] = {0, WHO_ADMIN, 0},
 	[TOPIC_CONTROL_RESPONSE] = {WHO_ADMIN, 0, WHO_ADMIN},
-	[TOPIC_SYS_CHAT] = {WHO_ADMIN | WHO_OTHER, 0, WHO_ADMIN | WHO_OTHER},
+	[TOPIC_SYS_CHAT] = {WHO_ADMIN | WHO_SERVICE | WHO_OTHER, 0, WHO_ADMIN | WHO_SERVICE | WHO_OTHER}, /* the bridge: live rooms' figures */
 	[TOPIC_CHAT_WILDCARD] = {0, 0, 0}, /* service users: see service_filter() */
 	[TOPIC_CHAT_INVALID] = {0, 0, 0},
+	[TOPIC_ROOM_LIVE] = {WHO_MEMBER | WHO_SERVICE, 0, WHO_MEMBER | WHO_SERVICE}, /* live.c; see live_refused() */
 };
+
+/* A live room's messages reach its viewers in batches (live.c): only
+ * service users (the bridge) read them one by one, and only live rooms
+ * have batches. Not for the read check of ordinary rooms' messages: that
+ * stays one room lookup. */
+static bool live_refused(const struct chat *c, const struct mosquitto *client, const struct topic_ref *t)
+{
+	if (t->kind == TOPIC_ROOM_LIVE) return !chat_live_is(c, t->id, t->id_len);
+	return t->kind == TOPIC_ROOM_MESSAGES && chat_live_is(c, t->id, t->id_len) && !chat_is_service(c, client);
+}
 
 /* Filters spanning rooms or users that service users (the bridge) may hold. */
 static const char *const service_filters[] = {
@@ -239,7 +251,10 @@ static int check_subscribe(struct chat *c, const struct mosquitto_evt_acl_check 
 		chat_storers_subscribed(c, ed->client, filter);
 		return MOSQ_ERR_SUCCESS;
 	}
-	return grant(c, ed->client, &t, acl_rules[t.kind].subscribe);
+	if (live_refused(c, ed->client, &t)) return MOSQ_ERR_ACL_DENIED;
+	int rc = grant(c, ed->client, &t, acl_rules[t.kind].subscribe);
+	if (rc == MOSQ_ERR_SUCCESS && t.kind == TOPIC_ROOM_LIVE) chat_live_subscribed(c, ed->client, filter);
+	return rc;
 }
 
 /*
@@ -279,6 +294,7 @@ static int check_read(struct chat *c, const struct mosquitto_evt_acl_check *ed)
 	struct topic_ref t;
 	topic_parse_memo(&c->topics, ed->topic, &t);
 	if (t.kind == TOPIC_OTHER) return other_topics(c);
+	if (chat_live_active(c) && live_refused(c, ed->client, &t)) return MOSQ_ERR_ACL_DENIED;
 	return grant(c, ed->client, &t, acl_rules[t.kind].read);
 }
 
@@ -288,6 +304,7 @@ static int check_unsubscribe(struct chat *c, const struct mosquitto_evt_acl_chec
 	struct topic_ref t;
 	if (!filter) return MOSQ_ERR_SUCCESS;
 	chat_storers_unsubscribed(c, ed->client, filter);
+	chat_live_unsubscribed(c, ed->client, filter);
 	topic_filter_parse(filter, &t);
 	/* Leaving a chat topic is always allowed; others follow the policy. */
 	return t.kind == TOPIC_OTHER ? other_topics(c) : MOSQ_ERR_SUCCESS;

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "live.h"
 #include "sessions.h"
 #include "topic.h"
 
@@ -236,6 +237,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	bool moving = next && sessions_taken_over(c->sessions, ed->client) && !mosquitto_client_clean_session(next);
 	chat_storers_disconnected(c, ed->client, moving);
 	chat_typing_disconnected(c, ed->client);
+	chat_live_disconnected(c, ed->client);
 	sessions_remove(c, ed->client);
 	c->sessions->connecting = NULL;
 	return MOSQ_ERR_SUCCESS;

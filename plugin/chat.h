@@ -27,6 +27,7 @@
 #include "envelope.h"
 #include "id.h"
 #include "messenger.h"
+#include "live_shard.h"
 #include "moderation.h"
 #include "peer.h"
 #include "rooms.h"
@@ -109,6 +110,7 @@ struct chat_config {
 	size_t spool_max_bytes;         /* both spool files together, at most about */
 	struct moderation_config mod;   /* moderation.h: banned words and flood options */
 	struct messenger_config msgr;   /* messenger.h: edits, typing */
+	struct live_config live;        /* live_shard.h: defaults of live rooms */
 };
 
 /* state.c: where the state file stands; see chat_state_*. */
@@ -160,6 +162,7 @@ struct chat {
 	struct chat_spool spool;
 	struct chat_peer *peer; /* peer.h: scale-out; NULL on a single broker */
 	struct messenger *messenger; /* messenger.h: recent messages, typing */
+	struct chat_live *live; /* live.c: viewers, shards and batches of live rooms */
 };
 
 /* options.c: fills cfg from the broker's options; logs and returns a

@@ -23,6 +23,7 @@
 
 #include "chat_err.h"
 #include "control.h"
+#include "live.h"
 #include "json.h"
 #include "topic.h"
 #include "utf8.h"
@@ -52,6 +53,7 @@ static const struct control_command commands[] = {
 	{"freezeRoom", FIELDS("room", "seconds"), control_freeze_room},
 	{"unfreezeRoom", FIELDS("room"), control_unfreeze_room},
 	{"getStats", FIELDS(NULL), control_get_stats},
+	{"setRoomLive", FIELDS("room", "live", "intervalMs", "shardSize"), control_set_room_live},
 	{"addBannedWords", FIELDS("words", "room", "allow"), control_add_banned_words},
 	{"removeBannedWords", FIELDS("words", "room", "allow"), control_remove_banned_words},
 	{"listBannedWords", FIELDS("room", "allow"), control_list_banned_words},

@@ -11,6 +11,7 @@
 
 #include "chat_err.h"
 #include "control.h"
+#include "live.h"
 
 #define TITLE_MAX 200
 #define FLOOD_MAX 1000000.0
@@ -131,6 +132,7 @@ static cJSON *policy_json(const struct room_policy *p)
 	if (p->slow_mode_s) cJSON_AddNumberToObject(o, "slowMode", p->slow_mode_s);
 	if (p->read_receipts != RECEIPTS_AUTO)
 		cJSON_AddStringToObject(o, "readReceipts", chat_receipts_name((int)p->read_receipts));
+	chat_live_policy_json(p, o); /* live.h */
 	return o;
 }
 

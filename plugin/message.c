@@ -10,6 +10,7 @@
 
 #include "chat.h"
 #include "chat_err.h"
+#include "live.h"
 #include "topic.h"
 
 /* Swaps the event's payload for a broker-owned copy of sb's content. */
@@ -56,6 +57,7 @@ void chat_refuse_notice(struct chat *c, const char *user, enum chat_reject why, 
 {
 	struct strbuf sb;
 	if (why < REJECT_COUNT) c->stats.messages_rejected[why]++;
+	chat_live_refused(c, room, room_len, why);
 	if (!user) return;
 	strbuf_init(&sb);
 	strbuf_puts(&sb, "{\"type\":\"error\",\"reason\":\"");
@@ -160,6 +162,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	chat_change_stamp(&m, &e); /* edit.c */
 	moderation_stamp(c, &mv, &e); /* masked text, flagged, the moderation event */
 	if (m.op == ENVELOPE_POST) chat_mentions(c, user, &e, chat_mentions_buf(c)); /* mentions.c */
+	e.shard = chat_live_shard(c, room, t->id_len, user); /* live.c: 0 outside live rooms */
 	strbuf_reset(&c->out);
 	if (envelope_write(&c->out, &e) != CHAT_OK) return MOSQ_ERR_NOMEM;
 	/* Before the broker acknowledges it: a QoS 0 message gets no "ok". */
@@ -172,6 +175,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	if (r && r->policy.slow_mode_s) (void)slowmode_sent(&c->slow, user, room, now);
 	chat_change_record(c, room, user, id, &m, now); /* edit.c */
 	chat_typing_sent(c, user, room);
+	chat_live_accepted(c, room, t->id_len, e.shard, c->out.buf, c->out.len); /* its shard's next batch */
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 
 #include "chat.h"
 #include "chat_err.h"
+#include "live.h"
 #include "sessions.h"
 
 #define SYS_PREFIX "$SYS/broker/chat/"
@@ -116,6 +117,8 @@ int chat_stats_json(struct chat *c, struct strbuf *out)
 	for (int i = 0; i < REJECT_COUNT; i++) {
 		json_member(out, "messages/rejected/", chat_reject_name((enum chat_reject)i), c->stats.messages_rejected[i]);
 	}
+	strbuf_putc(out, ',');
+	chat_live_stats_json(c, out);
 	strbuf_putc(out, '}');
 	return strbuf_status(out);
 }
@@ -134,6 +137,7 @@ static void publish_all(struct chat *c)
 	for (int i = 0; i < REJECT_COUNT; i++) {
 		publish_counter("messages/rejected/", chat_reject_name((enum chat_reject)i), c->stats.messages_rejected[i]);
 	}
+	chat_live_publish_sys(c);
 }
 
 int chat_metrics_on_tick(int event, void *event_data, void *userdata)

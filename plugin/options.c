@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "live.h"
 #include "topic.h"
 
 #define DEFAULT_MAX_PAYLOAD 8192
@@ -137,6 +138,7 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 	bool spool_set = false;
 	moderation_config_defaults(&cfg->mod);
 	messenger_config_defaults(&cfg->msgr);
+	cfg->live.interval_ms = LIVE_INTERVAL_DEFAULT_MS;
 	for (int i = 0; i < opt_count; i++) {
 		const char *k = opts[i].key, *v = opts[i].value ? opts[i].value : "";
 		int rc = MOSQ_ERR_SUCCESS;
@@ -187,6 +189,8 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 			/* peer.c reads them */
 		} else if (messenger_option_known(k)) {
 			rc = messenger_config_option(&cfg->msgr, k, v);
+		} else if (chat_live_option_known(k)) {
+			rc = chat_live_config_option(&cfg->live, k, v);
 		} else if (chat_auth_option_known(k)) {
 			rc = chat_auth_config_option(&cfg->auth, k, v);
 		} else {

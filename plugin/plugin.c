@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "chat.h"
+#include "live.h"
 
 uint64_t chat_now_ms(void)
 {
@@ -45,6 +46,7 @@ static void chat_free(struct chat *c)
 	chat_spool_close(c);
 	chat_peer_free(c);
 	messenger_free(c);
+	chat_live_free(c);
 	strbuf_free(&c->out);
 	free(c->scratch);
 	chat_config_free(&c->cfg);
@@ -70,6 +72,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	c->spool.fd = -1;
 	rooms_init(&c->rooms);
 	int rc = chat_config_load(&c->cfg, opts, opt_count);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
+	rc = chat_live_init(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	c->scratch = malloc(c->cfg.limits.max_payload + 1);
 	if (!c->scratch) {
@@ -103,6 +107,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = chat_peer_register(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
+	rc = mosquitto_callback_register(identifier, MOSQ_EVT_TICK, chat_live_on_tick, NULL, c);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	*user_data = c;
 	/* Building the word filter and the password table freed much more than
 	 * they keep: hand the free pages back before the clients come. */
@@ -129,6 +135,7 @@ int mosquitto_plugin_cleanup(void *user_data, struct mosquitto_opt *opts, int op
 	if (c) mosquitto_callback_unregister(c->pid, MOSQ_EVT_TICK, chat_metrics_on_tick, NULL);
 	if (c) chat_peer_unregister(c);
 	if (c) chat_receipts_unregister(c);
+	if (c) mosquitto_callback_unregister(c->pid, MOSQ_EVT_TICK, chat_live_on_tick, NULL);
 	chat_free(c);
 	return MOSQ_ERR_SUCCESS;
 }

@@ -9,6 +9,7 @@
 
 #include "chat.h"
 #include "chat_err.h"
+#include "live.h"
 
 int chat_publish(const char *topic, const char *payload, size_t len, bool retain)
 {
@@ -51,7 +52,9 @@ int chat_publish_rooms_list(struct chat *c, const char *user)
 		strbuf_append_json_string(&sb, ur->room->id, strlen(ur->room->id));
 		strbuf_puts(&sb, ",\"role\":\"");
 		strbuf_puts(&sb, rooms_role_name(rooms_role(ur->room, user, strlen(user))));
-		strbuf_puts(&sb, "\"}");
+		strbuf_putc(&sb, '"');
+		chat_live_rooms_entry(c, ur->room, user, &sb);
+		strbuf_putc(&sb, '}');
 	}
 	strbuf_putc(&sb, ']');
 	int rc = strbuf_status(&sb) == CHAT_OK ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NOMEM;

@@ -35,6 +35,7 @@
 #include "chat.h"
 #include "chat_err.h"
 #include "json.h"
+#include "live.h"
 
 #define STATE_VERSION 1
 #define SWEEP_EVERY_MS 1000
@@ -101,6 +102,8 @@ static int load_policy(struct room *r, const cJSON *p, const char *at, struct wh
 	int rr = cJSON_IsString(v) ? chat_receipts_parse(v->valuestring) : -1;
 	if (v && rr < 0) return fail(w, "%s.policy.readReceipts: not auto, on or off", at);
 	if (v) r->policy.read_receipts = (enum read_receipts)rr;
+	char why[128];
+	if (chat_live_policy_load(&r->policy, p, why, sizeof(why)) != CHAT_OK) return fail(w, "%s.%s", at, why);
 	return CHAT_OK;
 }
 
@@ -245,6 +248,7 @@ static cJSON *save_room(const struct room *r)
 	if (r->policy.slow_mode_s) cJSON_AddNumberToObject(policy, "slowMode", r->policy.slow_mode_s);
 	if (r->policy.read_receipts != RECEIPTS_AUTO)
 		cJSON_AddStringToObject(policy, "readReceipts", chat_receipts_name((int)r->policy.read_receipts));
+	chat_live_policy_json(&r->policy, policy); /* live.h */
 	for (const struct room_member *m = r->members; m; m = m->hh.next) {
 		cJSON *e = cJSON_CreateObject();
 		if (!e) goto nomem;

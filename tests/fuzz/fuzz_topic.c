@@ -26,6 +26,7 @@
  * - topic_parse_memo gives what topic_parse gives, for the same text
  *   again, for another text, and for other text at the same address.
  */
+#include <ctype.h>
 #include <mosquitto.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -116,7 +117,7 @@ static bool level_is(const struct levels *lv, size_t i, const char *s)
 
 /* ---- the reference classifier of publish topics ---- */
 
-enum id_kind { ID_NONE, ID_ROOM, ID_USER };
+enum id_kind { ID_NONE, ID_ROOM, ID_USER, ID_ROOM_SHARD /* a room id, and a shard number at level 4 */ };
 
 /* The tree of topics.md, first match wins; a row applies when libmosquitto
  * matches the pattern, the topic has at least min_levels levels and the
@@ -130,6 +131,8 @@ static const struct {
 	{"chat/rooms/+/messages", TOPIC_ROOM_MESSAGES, ID_ROOM, 4}, {"chat/rooms/+/events", TOPIC_ROOM_EVENTS, ID_ROOM, 4},
 	{"chat/rooms/+/history", TOPIC_ROOM_HISTORY, ID_ROOM, 4},   {"chat/rooms/+/read", TOPIC_ROOM_READ, ID_ROOM, 4},
 	{"chat/rooms/+/typing", TOPIC_ROOM_TYPING, ID_ROOM, 4},
+	{"chat/rooms/+/live", TOPIC_ROOM_LIVE, ID_ROOM, 4},
+	{"chat/rooms/+/live/+", TOPIC_ROOM_LIVE, ID_ROOM_SHARD, 5},
 	{"chat/users/+/rooms", TOPIC_USER_ROOMS, ID_USER, 4},
 	{"chat/users/+/devices", TOPIC_USER_DEVICES, ID_USER, 4},
 	{"chat/users/+/chats", TOPIC_USER_CHATS, ID_USER, 4},
@@ -147,13 +150,24 @@ static bool matches(const char *filter, const char *topic)
 	return m;
 }
 
+/* A shard number as topics.md gives it: 1 to 9999, decimal, no leading 0. */
+static bool ref_shard(const char *s, size_t n)
+{
+	if (n < 1 || n > 4 || s[0] == '0') return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i])) return false;
+	}
+	return true;
+}
+
 /* The kind of publish topic t, and the row's id level (or -1). */
 static enum topic_kind ref_classify(const char *t, const struct levels *lv, int *id_level)
 {
 	*id_level = -1;
 	for (size_t r = 0; r < sizeof(tree) / sizeof(tree[0]); r++) {
 		if (lv->n < tree[r].min_levels || !matches(tree[r].pattern, t)) continue;
-		if (tree[r].id == ID_ROOM && !ref_room(lv->at[2], lv->len[2])) continue;
+		if ((tree[r].id == ID_ROOM || tree[r].id == ID_ROOM_SHARD) && !ref_room(lv->at[2], lv->len[2])) continue;
+		if (tree[r].id == ID_ROOM_SHARD && !ref_shard(lv->at[4], lv->len[4])) continue;
 		if (tree[r].id == ID_USER && !ref_user(lv->at[2], lv->len[2])) continue;
 		if (tree[r].id != ID_NONE) *id_level = 2;
 		return tree[r].kind;
@@ -239,7 +253,7 @@ static bool same_span(const char *a, size_t alen, const char *b, size_t blen)
 static bool is_room_kind(enum topic_kind k)
 {
 	return k == TOPIC_ROOM_MESSAGES || k == TOPIC_ROOM_EVENTS || k == TOPIC_ROOM_HISTORY || k == TOPIC_ROOM_READ ||
-	       k == TOPIC_ROOM_TYPING || k == TOPIC_ROOM_ANY;
+	       k == TOPIC_ROOM_TYPING || k == TOPIC_ROOM_LIVE || k == TOPIC_ROOM_ANY;
 }
 
 static bool is_user_kind(enum topic_kind k)

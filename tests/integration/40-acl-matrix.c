@@ -48,7 +48,7 @@ static const struct sub_row sub_rows[] = {
 	{"$CONTROL/chat/v1", "NNNNNNNN"},
 	{"$CONTROL/chat/v1/response", "NNNNYNNN"},
 	{"$CONTROL/chat/other", "NNNNNNNN"},
-	{"$SYS/broker/chat/messages/accepted", "NNNNYNNN"},
+	{"$SYS/broker/chat/messages/accepted", "NNNNYYNN"},
 	{"chat/rooms/+/messages", "NNNNNYNN"},
 	{"chat/rooms/+/history", "NNNNNYNN"},
 	{"chat/users/+/devices", "NNNNNYNN"},

@@ -27,6 +27,7 @@ struct tc {
 	int connack_rc, disconnect_reason;
 	int acked_mid, acked_rc;      /* last PUBACK */
 	int subacked_mid, subacked_rc; /* last SUBACK */
+	int unsubacked_mid;            /* last UNSUBACK */
 	struct tc_msg *head, *tail;
 };
 
@@ -86,6 +87,16 @@ static void on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const in
 	pthread_mutex_lock(&c->lock);
 	c->subacked_mid = mid;
 	c->subacked_rc = n > 0 ? granted[0] : -1;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void on_unsubscribe(struct mosquitto *m, void *ud, int mid)
+{
+	struct tc *c = ud;
+	(void)m;
+	pthread_mutex_lock(&c->lock);
+	c->unsubacked_mid = mid;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -176,6 +187,7 @@ static struct tc *connect_with(struct harness *h, const char *client_id, const c
 	mosquitto_publish_v5_callback_set(c->mosq, on_publish);
 	mosquitto_subscribe_v5_callback_set(c->mosq, on_subscribe);
 	mosquitto_message_v5_callback_set(c->mosq, on_message);
+	mosquitto_unsubscribe_callback_set(c->mosq, on_unsubscribe);
 	if (user) mosquitto_username_pw_set(c->mosq, user, password ? password : h_password(user, pw, sizeof(pw)));
 	if (will_topic && mosquitto_will_set(c->mosq, will_topic, (int)strlen(will_payload), will_payload, 1, false) !=
 				  MOSQ_ERR_SUCCESS)
@@ -248,6 +260,20 @@ int tc_subscribe(struct tc *c, const char *filter, int qos)
 	int rc = c->subacked_mid == mid ? c->subacked_rc : -1;
 	pthread_mutex_unlock(&c->lock);
 	return rc;
+}
+
+bool tc_unsubscribe(struct tc *c, const char *filter)
+{
+	int mid;
+	if (mosquitto_unsubscribe(c->mosq, &mid, filter) != MOSQ_ERR_SUCCESS) return false;
+	struct timespec dl = deadline_in(TC_WAIT_MS);
+	pthread_mutex_lock(&c->lock);
+	while (c->unsubacked_mid != mid && !c->disconnected) {
+		if (pthread_cond_timedwait(&c->cond, &c->lock, &dl) != 0) break;
+	}
+	bool ok = c->unsubacked_mid == mid;
+	pthread_mutex_unlock(&c->lock);
+	return ok;
 }
 
 int tc_publish(struct tc *c, const char *topic, const char *payload, int len, int qos, bool retain,

@@ -55,6 +55,8 @@ void tc_close(struct tc *c);
 /* Subscribes and waits for SUBACK; returns the granted QoS or the v5
  * reason code (>= 0x80 when refused). */
 int tc_subscribe(struct tc *c, const char *filter, int qos);
+/* Unsubscribes and waits for UNSUBACK; false when none came. */
+bool tc_unsubscribe(struct tc *c, const char *filter);
 /* Publishes and, for QoS 1, waits for PUBACK; returns the v5 reason code
  * (0 for QoS 0 once sent), or -1 when the client was disconnected. props
  * is consumed by libmosquitto's copy; the caller frees it. */

@@ -49,6 +49,14 @@ static void test_names(void **state)
 		{"chat/rooms/general/typing", TOPIC_ROOM_TYPING, "general"},
 		{"chat/users/bob/chats", TOPIC_USER_CHATS, "bob"},
 		{"chat/users/bob/chats/x", TOPIC_USER_PRIVATE, "bob"},
+		{"chat/rooms/general/live", TOPIC_ROOM_LIVE, "general"},
+		{"chat/rooms/general/live/1", TOPIC_ROOM_LIVE, "general"},
+		{"chat/rooms/general/live/9999", TOPIC_ROOM_LIVE, "general"},
+		{"chat/rooms/general/live/0", TOPIC_CHAT_INVALID, "general"},
+		{"chat/rooms/general/live/01", TOPIC_CHAT_INVALID, "general"},
+		{"chat/rooms/general/live/10000", TOPIC_CHAT_INVALID, "general"},
+		{"chat/rooms/general/live/1/x", TOPIC_CHAT_INVALID, "general"},
+		{"chat/rooms/general/live/x", TOPIC_CHAT_INVALID, "general"},
 		{"chat/rooms/dm:alice:bob/messages", TOPIC_ROOM_MESSAGES, "dm:alice:bob"},
 		{"chat/rooms/dm:bob:alice/messages", TOPIC_CHAT_INVALID, NULL},
 		{"chat/rooms/gen eral/messages", TOPIC_CHAT_INVALID, NULL},
@@ -106,6 +114,10 @@ static void test_filters(void **state)
 		{"chat/users/alice/rooms/#", TOPIC_USER_ANY, "alice"},
 		{"chat/users/alice/inbox/#", TOPIC_USER_PRIVATE, "alice"},
 		{"+/users/alice/devices", TOPIC_USER_DEVICES, "alice"},
+		{"chat/rooms/general/live/+", TOPIC_ROOM_LIVE, "general"},
+		{"chat/rooms/general/live/#", TOPIC_ROOM_LIVE, "general"},
+		{"chat/rooms/general/+/+", TOPIC_ROOM_LIVE, "general"},
+		{"chat/rooms/general/live/0", TOPIC_CHAT_INVALID, NULL},
 		/* presence: one user's, or several users' */
 		{"chat/presence/alice", TOPIC_PRESENCE, "alice"},
 		{"chat/presence/+", TOPIC_PRESENCE, NULL},
@@ -178,10 +190,11 @@ static const struct sym syms[] = {
 	{"presence", true, true, true}, {"messages", true, true, true}, {"history", true, true, true},
 	{"devices", true, true, true},  {"g", true, true, true},        {"h", true, true, true},
 	{"dm:g:h", true, true, false},  {"", true, false, false},       {"events", false, true, true},
-	{"read", false, true, true},    {"typing", false, true, true},
+	{"read", false, true, true},    {"typing", false, true, true},  {"live", false, true, true},
+	{"1", false, true, true},
 };
 enum { S_CHAT, S_ROOMS, S_USERS, S_PRESENCE, S_MESSAGES, S_HISTORY, S_DEVICES };
-enum { S_EVENTS = 11, S_READ = 12, S_TYPING = 13 };
+enum { S_EVENTS = 11, S_READ = 12, S_TYPING = 13, S_LIVE = 14, S_SHARD1 = 15 };
 #define NSYMS (int)(sizeof(syms) / sizeof(syms[0]))
 #define PLUS (-1)
 #define HASH (-2)
@@ -210,7 +223,8 @@ static void add_topic(const int *lv, size_t n, enum family fam, enum topic_kind 
 }
 
 /* Every chat topic of up to five levels over the alphabet: the five topics
- * of each room, each user's presence, and each user's tree: chat/users/u/a
+ * of each room and its two live ones (the join topic and shard 1), each
+ * user's presence, and each user's tree: chat/users/u/a
  * and chat/users/u/a/b for every level a (not empty) and b of the alphabet. */
 static void build_topics(void)
 {
@@ -223,6 +237,11 @@ static void build_topics(void)
 		for (int k = 0; syms[id].room && k < 5; k++) {
 			int lv[] = {S_CHAT, S_ROOMS, id, kinds[k]};
 			add_topic(lv, 4, F_ROOM, room_kinds[k]);
+		}
+		if (syms[id].room) {
+			int lv[] = {S_CHAT, S_ROOMS, id, S_LIVE, S_SHARD1};
+			add_topic(lv, 4, F_ROOM, TOPIC_ROOM_LIVE);
+			add_topic(lv, 5, F_ROOM, TOPIC_ROOM_LIVE);
 		}
 		if (!syms[id].user) continue;
 		int p[] = {S_CHAT, S_PRESENCE, id};
