@@ -15,6 +15,9 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <unicode/uchar.h>
+#include <unicode/uscript.h>
+#include <unicode/uspoof.h>
 #include <utf8proc.h>
 
 #define KIND_SHIFT 30
@@ -89,9 +92,56 @@ static unsigned slow_map(uint32_t cp, uint32_t *out, bool *gap)
 	return 0;
 }
 
+/* Scripts whose letters stay themselves: Hangul must keep its jamo (ICU
+ * would make ㅣ a CJK ideograph), and ideographs and kana have no Latin
+ * look-alike worth a word. */
+static bool keeps_own_letters(uint32_t cp)
+{
+	UScriptCode sc;
+	UErrorCode err = U_ZERO_ERROR;
+	sc = uscript_getScript((UChar32)cp, &err);
+	return U_FAILURE(err) || sc == USCRIPT_HANGUL || sc == USCRIPT_HAN || sc == USCRIPT_HIRAGANA ||
+	       sc == USCRIPT_KATAKANA;
+}
+
+/*
+ * The Latin letters a non-ASCII letter is confusable with, from ICU's spoof
+ * checker (Unicode's confusables.txt, UTS #39 skeletons): Cyrillic і, о, ѕ
+ * read i, o, s. Returns how many letters went to out; 0 when the skeleton is
+ * not made of ASCII letters alone, or ICU is not at hand.
+ */
+static unsigned confusable_map(USpoofChecker *spoof, uint32_t cp, uint32_t *out)
+{
+	UChar in[1] = {(UChar)cp}, sk[NORM_MAX_OUT];
+	UErrorCode err = U_ZERO_ERROR;
+	if (!spoof || cp < 0x80 || !u_isalpha((UChar32)cp) || keeps_own_letters(cp)) return 0;
+	int32_t n = uspoof_getSkeleton(spoof, 0, in, 1, sk, NORM_MAX_OUT, &err);
+	if (U_FAILURE(err) || n <= 0 || n > NORM_MAX_OUT) return 0;
+	for (int32_t i = 0; i < n; i++) {
+		uint32_t c = sk[i] | 0x20u;
+		if (sk[i] >= 0x80 || c < 'a' || c > 'z') return 0;
+		out[i] = c;
+	}
+	return (unsigned)n;
+}
+
+/* One table entry: what slow_map says, unless the code point looks like Latin letters. */
+static unsigned table_map(USpoofChecker *spoof, uint32_t cp, uint32_t *out, bool *gap)
+{
+	if (cp == NORM_WILD) {
+		out[0] = NORM_WILD;
+		return 1;
+	}
+	unsigned k = confusable_map(spoof, cp, out);
+	return k > 0 ? k : slow_map(cp, out, gap);
+}
+
 static void build_table(void)
 {
 	size_t used = 0;
+	UErrorCode err = U_ZERO_ERROR;
+	USpoofChecker *spoof = uspoof_open(&err);
+	if (U_FAILURE(err)) spoof = NULL; /* no confusables: the rest still works */
 	for (uint32_t cp = 0; cp < 0x10000; cp++) {
 		uint32_t out[NORM_MAX_OUT];
 		bool gap = true;
@@ -99,7 +149,7 @@ static void build_table(void)
 			norm_table[cp] = KIND_GAP << KIND_SHIFT; /* never looked up */
 			continue;
 		}
-		unsigned k = slow_map(cp, out, &gap);
+		unsigned k = table_map(spoof, cp, out, &gap);
 		if (k == 0) {
 			norm_table[cp] = (gap ? KIND_GAP : KIND_IGNORE) << KIND_SHIFT;
 		} else if (k == 1 || used + k > POOL_SIZE) {
@@ -115,6 +165,7 @@ static void build_table(void)
 		/* No ASCII character decomposes, so KIND_MANY does not occur. */
 		norm_ascii[cp] = kind == KIND_ONE ? (e & CP_MASK) | NORM_L_FRESH : kind == KIND_GAP ? NORM_L_GAP : 0;
 	}
+	if (spoof) uspoof_close(spoof);
 }
 
 void normalize_init(void)

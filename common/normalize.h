@@ -7,7 +7,9 @@
  * are then grouped into runs, so "baaad" reads as b, a x3, d.
  *
  * The per-code-point mapping comes from one table built on first use from
- * utf8proc (NFKD + case fold + strip marks + drop default ignorables); the
+ * utf8proc (NFKD + case fold + strip marks + drop default ignorables) and
+ * ICU's confusables (a letter of another script that looks like Latin
+ * letters reads as them: Cyrillic "і" is "i"); the
  * hot path is a table lookup, arithmetic for Hangul syllables, and no
  * allocation. Only code points above U+FFFF ask utf8proc directly.
  */
@@ -17,6 +19,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * U+E000 (private use) is read as this letter, which banned words have in
+ * their wildcard forms: common/disguise.c writes it where a symbol stands
+ * for a letter that cannot be told ("f*ck").
+ */
+#define NORM_WILD 0xE000u
 
 /* Most letters one code point can turn into; longer expansions are cut. */
 #define NORM_MAX_OUT 8

@@ -33,6 +33,7 @@
 #endif
 #include "wordfilter.h"
 
+#include "disguise.h"
 #include "normalize.h"
 #include "utf8.h"
 
@@ -45,6 +46,9 @@
 #define WF_ALLOW 0x01u
 #define WF_WHOLE 0x02u
 #define WF_SPELLED 0x04u  /* the spaced-out spelling of a word with repeats */
+#define WF_KEYS 0x08u     /* a Hangul word as typed on a two-set keyboard: starts a token */
+#define WF_WILD 0x10u     /* a Latin word with one letter run as NORM_WILD ("f*ck") */
+#define WF_DERIVED (WF_SPELLED | WF_KEYS | WF_WILD)
 #define INFO_GAP 0x80u    /* the word itself has a space before this letter */
 #define INFO_SPLIT 0x40u  /* a repeat that the text must space out ("a s s") */
 #define INFO_COUNT 0x3Fu  /* minimum repeat count of this letter */
@@ -94,6 +98,7 @@ struct wf_build {
 	size_t cap;
 	struct wf_entry *entries; /* state holds the trie node until renumbering */
 	size_t nentries;
+	size_t entries_cap;
 	uint32_t *first_child; /* trie nodes, linked siblings */
 	uint32_t *next_sibling;
 	uint16_t *node_cls;
@@ -128,10 +133,18 @@ static int push_sym(struct wf_build *b, size_t at, uint32_t cp, uint8_t info)
 	return 0;
 }
 
-static void push_entry(struct wf_build *b, size_t base, size_t n, uint8_t flags)
+static int push_entry(struct wf_build *b, size_t base, size_t n, uint8_t flags)
 {
+	if (b->nentries == b->entries_cap) {
+		size_t cap = b->entries_cap ? b->entries_cap * 2 : 64;
+		struct wf_entry *e = realloc(b->entries, cap * sizeof(*e));
+		if (!e) return CHAT_ERR_NOMEM;
+		b->entries = e;
+		b->entries_cap = cap;
+	}
 	b->entries[b->nentries++] = (struct wf_entry){.info = (uint32_t)base, .len = (uint16_t)n, .flags = flags};
 	b->nsyms = base + n;
+	return 0;
 }
 
 /*
@@ -152,7 +165,76 @@ static int add_spelled(struct wf_build *b, size_t base, size_t n, uint8_t flags)
 			if (push_sym(b, at++, b->syms[base + p], sp) != 0) return CHAT_ERR_NOMEM;
 		}
 	}
-	push_entry(b, at - total, total, flags | WF_SPELLED);
+	return push_entry(b, at - total, total, flags | WF_SPELLED);
+}
+
+/*
+ * The keys of the two-set Korean keyboard (KS X 5002), by jamo as the
+ * normalizer gives them: initial consonants U+1100.. (finals arrive as
+ * initials) and vowels U+1161... Doubled consonants are the shifted key,
+ * which case folding makes the plain one.
+ */
+static const char *const keys_initial[19] = {"r", "r", "s", "e", "e", "f", "a", "q", "q", "t",
+					     "t", "d", "w", "w", "c", "z", "x", "v", "g"};
+static const char *const keys_vowel[21] = {"k", "o", "i", "o", "j", "p", "u", "p", "h", "hk", "ho",
+					   "hl", "y", "n", "nj", "np", "nl", "b", "m", "ml", "l"};
+
+static const char *jamo_keys(uint32_t cp)
+{
+	if (cp >= 0x1100 && cp <= 0x1112) return keys_initial[cp - 0x1100];
+	if (cp >= 0x1161 && cp <= 0x1175) return keys_vowel[cp - 0x1161];
+	return NULL;
+}
+
+static int add_word_len(struct wf_build *b, const char *word, size_t len, uint8_t flags);
+
+/*
+ * A word of Hangul alone also enters as the keys that type it on the
+ * two-set layout with the input method off ("시발" as "tlqkf"), so text
+ * typed that way costs the scan nothing extra. Such a spelling must start a
+ * token: a run of Latin letters that happens to contain it is English.
+ */
+static int add_keys(struct wf_build *b, size_t base, size_t n, uint8_t flags)
+{
+	char keys[4 * WORDFILTER_MAX_WORD + 1];
+	size_t k = 0;
+	for (size_t p = 0; p < n; p++) {
+		const char *key = jamo_keys(b->syms[base + p]);
+		if (!key) return 0; /* not Hangul alone */
+		unsigned reps = b->info[base + p] & INFO_COUNT;
+		for (unsigned r = 0; r < (strlen(key) == 1 ? reps : 1u); r++) {
+			size_t kl = strlen(key);
+			if (k + kl >= sizeof(keys)) return 0;
+			memcpy(keys + k, key, kl);
+			k += kl;
+		}
+	}
+	keys[k] = '\0';
+	int rc = add_word_len(b, keys, k, (uint8_t)(flags | WF_KEYS));
+	return rc == CHAT_ERR_TOO_LARGE ? 0 : rc;
+}
+
+/*
+ * A Latin word of three runs or more also enters once per inner run with
+ * that run as NORM_WILD, which the disguise rewriting writes for "*"
+ * between letters: "f*ck", "sh*t", "a**hole" (the wildcard run keeps the
+ * count, so "a*hole" does not pass for it).
+ */
+static int add_wild(struct wf_build *b, size_t base, size_t n, uint8_t flags)
+{
+	if (n < 3) return 0;
+	for (size_t p = 0; p < n; p++) {
+		uint32_t c = b->syms[base + p];
+		if (c >= 0x80 || ((c | 0x20u) < 'a' || (c | 0x20u) > 'z')) return 0;
+	}
+	for (size_t w = 1; w + 1 < n; w++) {
+		size_t at = b->nsyms;
+		for (size_t p = 0; p < n; p++) {
+			if (push_sym(b, at + p, p == w ? NORM_WILD : b->syms[base + p], b->info[base + p]) != 0)
+				return CHAT_ERR_NOMEM;
+		}
+		if (push_entry(b, at, n, flags | WF_WILD) != 0) return CHAT_ERR_NOMEM;
+	}
 	return 0;
 }
 
@@ -163,9 +245,13 @@ static int add_spelled(struct wf_build *b, size_t base, size_t n, uint8_t flags)
 static int add_word(struct wf_build *b, const char *word, uint8_t flags)
 {
 	if (!word) return CHAT_ERR_INVAL;
-	size_t len = strlen(word);
+	return add_word_len(b, word, strlen(word), flags);
+}
+
+static int add_word_len(struct wf_build *b, const char *word, size_t len, uint8_t flags)
+{
 	if (!utf8_valid(word, len)) return CHAT_ERR_UTF8;
-	if (word[0] == '=') {
+	if (len > 0 && word[0] == '=') {
 		flags |= WF_WHOLE;
 		word++, len--;
 	}
@@ -182,8 +268,11 @@ static int add_word(struct wf_build *b, const char *word, uint8_t flags)
 	}
 	if (n == 0) return CHAT_ERR_INVAL;
 	if (!b) return 0;
-	push_entry(b, base, n, flags);
-	return add_spelled(b, base, n, flags);
+	if (push_entry(b, base, n, flags) != 0) return CHAT_ERR_NOMEM;
+	int rc = add_spelled(b, base, n, flags);
+	if (rc == 0 && !(flags & WF_KEYS)) rc = add_keys(b, base, n, flags);
+	if (rc == 0 && !(flags & WF_KEYS)) rc = add_wild(b, base, n, flags);
+	return rc;
 }
 
 int wordfilter_word_check(const char *word)
@@ -429,7 +518,7 @@ static int build_outputs(struct wordfilter *wf, struct wf_build *b)
 	for (size_t e = 0; e < b->nentries; e++) b->entries[e].state = b->renum[b->entries[e].state];
 	qsort(b->entries, b->nentries, sizeof(*b->entries), cmp_entry);
 	size_t n = dedup_entries(b->entries, b->nentries, b->info);
-	for (size_t e = 0; e < n; e++) wf->nbanned += (b->entries[e].flags & (WF_ALLOW | WF_SPELLED)) ? 0 : 1;
+	for (size_t e = 0; e < n; e++) wf->nbanned += (b->entries[e].flags & (WF_ALLOW | WF_DERIVED)) ? 0 : 1;
 	wf->nentries = n;
 	wf->entries = b->entries;
 	b->entries = NULL;
@@ -501,8 +590,6 @@ struct wordfilter *wordfilter_build(const char *const *words, size_t nwords, con
 	rc = CHAT_ERR_NOMEM;
 	normalize_init();
 	wf->bytes = sizeof(*wf);
-	b.entries = malloc((2 * (nwords + nallow) + 1) * sizeof(*b.entries));
-	if (!b.entries) goto cleanup;
 	rc = build_words(&b, words, nwords, 0);
 	if (rc == 0) rc = build_words(&b, allow, nallow, WF_ALLOW);
 	if (rc == 0) rc = build_all(wf, &b);
@@ -655,6 +742,7 @@ static bool hit_ok(const struct wf_window *w, const struct wf_entry *e, const ui
 		   uint32_t j)
 {
 	if ((e->flags & WF_WHOLE) && !((w->flags[i] & F_START) && (w->flags[j] & F_END))) return false;
+	if ((e->flags & WF_KEYS) && !(w->flags[i] & F_START)) return false;
 	for (uint32_t p = 0; p < e->len; p++) {
 		uint32_t k = i + p;
 		if (w->count[k] < (info[p] & INFO_COUNT)) return false;
@@ -869,6 +957,7 @@ static bool fast_hit_ok(const struct wf_ring *r, const struct wf_entry *e, const
 	if (e->len > r->n) return r->cut;
 	uint32_t i = e->len - 1; /* the entry's first run */
 	if ((e->flags & WF_WHOLE) && !(end && ring_start(r, i))) return false;
+	if ((e->flags & WF_KEYS) && !ring_start(r, i)) return false;
 	for (uint32_t p = 0; p < e->len; p++) {
 		uint32_t k = i - p;
 		if ((r->rc[k] & 0xFFFFu) < (info[p] & INFO_COUNT)) return false;
@@ -959,13 +1048,12 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 	return maybe;
 }
 
-int wordfilter_apply_print(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t outcap,
-			   uint64_t *print)
+/* The scan of text as it is: the first pass, then the full one when the
+ * first pass says a banned word may hit. */
+static int scan_plain(const struct wordfilter *wf, const char *text, size_t len, char *out, uint64_t *print,
+		      size_t *out_len)
 {
-	if (print) *print = 0;
-	if (!wf || (!text && len > 0)) return CHAT_ERR_INVAL;
-	if (len >= UINT32_MAX) return CHAT_ERR_TOO_LARGE;
-	if (out && outcap < len + 1) return CHAT_ERR_INVAL;
+	*out_len = len;
 	if (!first_pass(wf, text, len, print) || wf->nbanned == 0) {
 		if (out && len > 0) memcpy(out, text, len);
 		if (out) out[len] = '\0';
@@ -989,7 +1077,71 @@ int wordfilter_apply_print(const struct wordfilter *wf, const char *text, size_t
 		if (len > sc.done) memcpy(out + sc.wr, text + sc.done, len - sc.done);
 		out[sc.wr + len - sc.done] = '\0';
 	}
+	*out_len = sc.wr + len - sc.done;
 	return sc.hits;
+}
+
+/* Adds the '*' of mask (a masked rewriting: one code point for each of
+ * out's) to out, in place: a code point that is '*' in either stays '*'. */
+static void merge_mask(char *out, size_t *out_len, const char *mask, size_t mask_len)
+{
+	size_t r = 0, w = 0, m = 0, olen = *out_len;
+	while (r < olen && m < mask_len) {
+		size_t n = cp_len(out + r, olen - r), k = cp_len(mask + m, mask_len - m);
+		if (mask[m] == '*') {
+			out[w++] = '*';
+		} else {
+			memmove(out + w, out + r, n);
+			w += n;
+		}
+		r += n;
+		m += k;
+	}
+	memmove(out + w, out + r, olen - r);
+	*out_len = w + olen - r;
+	out[*out_len] = '\0';
+}
+
+/*
+ * The scans of the disguise rewritings (disguise.h) of a text that has
+ * any; their masks join out's. Returns the most hits one of them found, or
+ * CHAT_ERR_NOMEM (the two buffers are the only allocation of a scan, made
+ * for such texts alone).
+ */
+static int scan_disguised(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t *out_len)
+{
+	size_t cap = DISGUISE_GROWTH * len + 1;
+	char *rw = malloc(cap), *mask = out ? malloc(cap) : NULL;
+	int best = 0;
+	if (!rw || (out && !mask)) {
+		free(rw);
+		free(mask);
+		return CHAT_ERR_NOMEM;
+	}
+	for (unsigned k = 0; k < DISGUISE_REWRITINGS; k++) {
+		size_t n = disguise_rewrite(text, len, k, rw), mask_len;
+		int hits = scan_plain(wf, rw, n, mask, NULL, &mask_len);
+		if (hits > best) best = hits;
+		if (hits > 0 && out) merge_mask(out, out_len, mask, mask_len);
+	}
+	free(rw);
+	free(mask);
+	return best;
+}
+
+int wordfilter_apply_print(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t outcap,
+			   uint64_t *print)
+{
+	if (print) *print = 0;
+	if (!wf || (!text && len > 0)) return CHAT_ERR_INVAL;
+	if (len >= UINT32_MAX / DISGUISE_GROWTH) return CHAT_ERR_TOO_LARGE;
+	if (out && outcap < len + 1) return CHAT_ERR_INVAL;
+	size_t out_len;
+	int hits = scan_plain(wf, text, len, out, print, &out_len);
+	if (wf->nbanned == 0 || !disguise_present(text, len)) return hits;
+	int more = scan_disguised(wf, text, len, out, &out_len);
+	if (more < 0) return more;
+	return hits > more ? hits : more;
 }
 
 int wordfilter_apply(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t outcap)
