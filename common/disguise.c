@@ -75,14 +75,19 @@ static size_t next_vis(const struct tok *t, size_t i)
 	return t->n;
 }
 
-/* A symbol of a Latin token as a letter, or 0 to keep it. */
+/*
+ * A symbol of a Latin token as a letter, or 0 to keep it. $ and @ read as
+ * letters before a letter (or another of them: "a$$hole"), but not after a
+ * digit, where they are more likely a printf position ("%4$s").
+ */
 static uint32_t sym_letter(const struct tok *t, size_t i, unsigned k, bool before, bool after)
 {
-	size_t nx = next_vis(t, i);
-	bool next_alnum = nx < t->n && (alnum(t->cls[nx]) || t->cls[nx] == C_SYM);
+	size_t nx = next_vis(t, i), pv = prev_vis(t, i);
+	bool lead = nx < t->n && (t->cls[nx] == C_LATIN || t->cls[nx] == C_LETTER || t->cp[nx] == t->cp[i]) &&
+		    !(pv < t->n && t->cls[pv] == C_DIGIT);
 	switch (t->cp[i]) {
-	case '$': return next_alnum ? 's' : 0;
-	case '@': return next_alnum ? 'a' : 0;
+	case '$': return lead ? 's' : 0;
+	case '@': return lead ? 'a' : 0;
 	case '!':
 	case '|': return before && after ? (k == 1 ? 'l' : 'i') : 0;
 	case '(': return before && after ? 'c' : 0;
@@ -92,7 +97,17 @@ static uint32_t sym_letter(const struct tok *t, size_t i, unsigned k, bool befor
 	}
 }
 
-/* Rewrites a token with a non-Hangul letter: digits and symbols as letters. */
+/* Part of a word once the symbols are read: a letter, digit or read symbol. */
+static bool wordish(const struct tok *t, const uint32_t *map, size_t i)
+{
+	return alnum(t->cls[i]) || t->cls[i] == C_INVIS || (t->cls[i] == C_SYM && map[i]);
+}
+
+/*
+ * Rewrites a token with a non-Hangul letter: symbols first, then the
+ * digits of each stretch of it that the kept symbols do not split and that
+ * has a letter ("4$s" stays: its $ is kept, so 4 stands alone).
+ */
 static void latin_rule(const struct tok *t, unsigned k, uint32_t *map)
 {
 	size_t first = t->n, last = 0;
@@ -102,12 +117,21 @@ static void latin_rule(const struct tok *t, unsigned k, uint32_t *map)
 		last = i;
 	}
 	for (size_t i = 0; i < t->n; i++) {
-		if (t->cls[i] == C_DIGIT) {
+		if (t->cls[i] == C_SYM) map[i] = sym_letter(t, i, k, first < i, first != t->n && last > i);
+	}
+	for (size_t a = 0; a < t->n;) {
+		size_t z = a;
+		bool letter = false;
+		while (z < t->n && wordish(t, map, z)) {
+			letter |= t->cls[z] == C_LATIN || t->cls[z] == C_LETTER || t->cls[z] == C_SYM;
+			z++;
+		}
+		for (size_t i = a; letter && i < z; i++) {
+			if (t->cls[i] != C_DIGIT) continue;
 			uint32_t d = t->cp[i] - '0';
 			map[i] = d == 1 && k == 1 ? 'l' : (uint32_t)leet_digit[d];
-		} else if (t->cls[i] == C_SYM) {
-			map[i] = sym_letter(t, i, k, first < i, first != t->n && last > i);
 		}
+		a = z > a ? z : a + 1;
 	}
 }
 
