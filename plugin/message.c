@@ -124,8 +124,10 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 				       c->cfg.limits.max_payload + 1, &m);
 	if (rc != CHAT_OK) return refuse(c, ed, user, parse_reason(rc), room, NULL, 0);
 	struct moderation_verdict mv; /* moderation.h: flood control, then banned words */
-	if (moderation_refuses(c, ed->client, user, room, &m, now, &mv))
-		return refuse(c, ed, user, (enum chat_reject)mv.reason, room, m.cid, mv.until_ms);
+	if (moderation_judge(c, ed->client, user, room, &m, now, &mv)) {
+		moderation_refused(c, &mv, user, room, now);
+		return refuse(c, ed, user, (enum chat_reject)moderation_reason(&mv), room, m.cid, mv.v.until_ms);
+	}
 	/* Checks that may refuse the message go above this line: what follows
 	 * creates a DM room on its first message. */
 	if (!rooms_find(&c->rooms, t->id, t->id_len)) {
@@ -138,14 +140,16 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 		.id = id, .room = room, .from = user, .ts = (int64_t)now, .type = m.type,
 		.text = m.text, .text_len = m.text_len, .cid = m.cid, .data = m.data, .data_len = m.data_len,
 	};
-	moderation_stamp(c, &mv, &e); /* masked text, flagged, the moderation event */
+	moderation_stamp(&mv, &e); /* masked text and data, flagged */
 	strbuf_reset(&c->out);
 	if (envelope_write(&c->out, &e) != CHAT_OK) return MOSQ_ERR_NOMEM;
 	/* Before the broker acknowledges it: a QoS 0 message gets no "ok". */
 	if (ed->qos > 0 && chat_spool_append(c, c->out.buf, c->out.len) != CHAT_OK)
 		return refuse_unstored(c, ed, user, room);
 	rc = replace_payload(ed, &c->out);
-	if (rc == MOSQ_ERR_SUCCESS) c->stats.messages_accepted++;
+	if (rc != MOSQ_ERR_SUCCESS) return rc;
+	c->stats.messages_accepted++;
+	moderation_accepted(c, &mv, &e, now); /* flood record, the mask or flag event */
 	return rc;
 }
 
