@@ -165,6 +165,8 @@ static void build_table(void)
 		/* No ASCII character decomposes, so KIND_MANY does not occur. */
 		norm_ascii[cp] = kind == KIND_ONE ? (e & CP_MASK) | NORM_L_FRESH : kind == KIND_GAP ? NORM_L_GAP : 0;
 	}
+	for (uint32_t d = '0'; d <= '9'; d++) norm_ascii[d] |= NORM_L_DIGIT;
+	for (const char *sym = "$@!|(+*"; *sym; sym++) norm_ascii[(unsigned char)*sym] |= NORM_L_SYM;
 	if (spoof) uspoof_close(spoof);
 }
 
@@ -349,18 +351,23 @@ void norm_reader_init(struct norm_reader *rd, const char *text, size_t len)
 	rd->len = text ? len : 0;
 	rd->pos = 0;
 	rd->last = 0;
-	rd->gap = false;
+	rd->gap = NORM_L_GAP;
 }
 
 /*
  * Appends the k letters of one code point to out[n..], flagged, with the
  * silent ieung dropped where drop_silent_ieung drops it. Returns the new n.
  */
-static inline size_t put_letters(const uint32_t *l, unsigned k, uint32_t last, bool gap, uint32_t *out, size_t n)
+static inline uint32_t kind_of(uint32_t l)
+{
+	return normalize_is_hangul(l) ? NORM_L_HANGUL : 0;
+}
+
+static inline size_t put_letters(const uint32_t *l, unsigned k, uint32_t last, uint32_t gap, uint32_t *out, size_t n)
 {
 	unsigned j = k >= 2 && l[0] == IEUNG && !gap && l[1] == last && last >= VBASE && last <= VBASE + 20;
-	out[n++] = l[j] | NORM_L_FRESH | (gap ? NORM_L_GAP : 0);
-	for (j++; j < k; j++) out[n++] = l[j];
+	out[n++] = l[j] | NORM_L_FRESH | gap | kind_of(l[j]);
+	for (j++; j < k; j++) out[n++] = l[j] | kind_of(l[j]);
 	return n;
 }
 
@@ -370,14 +377,14 @@ static inline size_t put_syllable(uint32_t syl, uint32_t last, uint32_t gap, uin
 {
 	uint32_t lead = LBASE + syl / 588, vowel = VBASE + (syl % 588) / 28, t = syl % 28;
 	if (lead == IEUNG && !gap && vowel == last) {
-		out[n++] = vowel | NORM_L_FRESH;
+		out[n++] = vowel | NORM_L_FRESH | NORM_L_HANGUL;
 	} else {
-		out[n++] = lead | NORM_L_FRESH | gap;
-		out[n++] = vowel;
+		out[n++] = lead | NORM_L_FRESH | NORM_L_HANGUL | gap;
+		out[n++] = vowel | NORM_L_HANGUL;
 	}
 	if (t == 0) return n;
-	out[n++] = jong_cho[t][0];
-	if (jong_cho[t][1]) out[n++] = jong_cho[t][1];
+	out[n++] = jong_cho[t][0] | NORM_L_HANGUL;
+	if (jong_cho[t][1]) out[n++] = jong_cho[t][1] | NORM_L_HANGUL;
 	return n;
 }
 
@@ -430,7 +437,7 @@ size_t norm_reader_next(struct norm_reader *rd, uint32_t *out, size_t cap)
 {
 	const unsigned char *s = rd->text;
 	size_t pos = rd->pos, len = rd->len, n = 0, room = cap - NORM_MAX_OUT;
-	uint32_t l[NORM_MAX_OUT], gap = rd->gap ? NORM_L_GAP : 0;
+	uint32_t l[NORM_MAX_OUT], gap = rd->gap;
 	while (pos < len && n <= room) {
 		if (s[pos] < 0x80 && (pos + 1 == len || s[pos + 1] >= 0x80)) { /* a lone one: a space in Hangul */
 			n = put_ascii(s[pos++], out, n, &gap);
@@ -453,18 +460,18 @@ size_t norm_reader_next(struct norm_reader *rd, uint32_t *out, size_t cap)
 			gap = 0;
 			continue;
 		}
-		bool g = true, sep = gap != 0;
+		bool g = true;
 		unsigned k = other_letters(s, len, &pos, l, &g);
 		if (k == 0) {
-			gap = sep || g ? NORM_L_GAP : 0;
+			gap |= g ? NORM_L_GAP : 0;
 			continue;
 		}
-		n = put_letters(l, k, n > 0 ? out[n - 1] & NORM_L_CP : rd->last, sep, out, n);
+		n = put_letters(l, k, n > 0 ? out[n - 1] & NORM_L_CP : rd->last, gap, out, n);
 		gap = 0;
 	}
 	if (n > 0) rd->last = out[n - 1] & NORM_L_CP;
 	rd->pos = pos;
-	rd->gap = gap != 0;
+	rd->gap = gap;
 	return n;
 }
 

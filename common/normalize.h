@@ -129,19 +129,27 @@ uint64_t normalize_print(const char *text, size_t len);
  * A reader of the letters of a text, for scans that need no byte offsets
  * (the word filter's first pass, the fingerprint): the same letters, in the
  * same order, as norm_iter reads them, in batches, with ASCII and Hangul
- * syllables decoded inline. Each letter comes with two flags; a letter
- * equal to the one before and without NORM_L_GAP lengthens its run.
+ * syllables decoded inline. Each letter comes with flags; a letter equal
+ * to the one before and without NORM_L_GAP lengthens its run. The first
+ * letter of a text has NORM_L_GAP (the text's edge is a separator). The
+ * kind flags (digit, Hangul) and NORM_L_SYM cost the reader nothing and
+ * tell the word filter, on letters it reads anyway, whether a token may
+ * mix kinds the way disguises do (common/disguise.h).
  */
-#define NORM_L_CP 0x1FFFFFu      /* the letter */
-#define NORM_L_FRESH 0x40000000u /* first letter of its code point */
-#define NORM_L_GAP 0x80000000u   /* a separator lies before it */
+#define NORM_L_CP 0x1FFFFFu        /* the letter */
+#define NORM_L_DIGIT 0x00200000u   /* an ASCII digit */
+#define NORM_L_HANGUL 0x00400000u  /* a Hangul jamo */
+#define NORM_L_KINDS (NORM_L_DIGIT | NORM_L_HANGUL)
+#define NORM_L_SYM 0x00800000u     /* one of $ @ ! | ( + * is among the separators before it */
+#define NORM_L_FRESH 0x40000000u   /* first letter of its code point */
+#define NORM_L_GAP 0x80000000u     /* a separator lies before it */
 
 struct norm_reader {
 	const unsigned char *text;
 	size_t len;
 	size_t pos;
 	uint32_t last; /* last letter read, 0 before the first */
-	bool gap;      /* a separator was read since the last letter */
+	uint32_t gap;  /* NORM_L_GAP and NORM_L_SYM read since the last letter */
 };
 
 /* Starts reading text[0..len); borrows text, nothing to free. */

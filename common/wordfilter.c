@@ -1006,10 +1006,10 @@ static bool is_hangul(uint32_t l)
  * continuous automaton here sees every such match and checks part of
  * hit_ok's rules on the letters kept), true only a hint.
  */
-static bool first_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print)
+static bool first_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print, bool *mixed)
 {
 	struct norm_reader rd;
-	uint32_t buf[HIST + FAST_BATCH], s = 0, last = 0;
+	uint32_t buf[HIST + FAST_BATCH], s = 0, last = 0, kinds = 0, mix = 0;
 	uint64_t h = NORM_FNV_OFFSET;
 	size_t keep = 0;
 	bool pending = false, maybe = false, cut = false, any = false;
@@ -1018,7 +1018,10 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 		any = true;
 		for (size_t i = keep; i < keep + n; i++) {
 			uint32_t x = buf[i], l = x & NORM_L_CP;
-			if ((x & ~NORM_L_FRESH) == last) continue; /* the same run: same letter, no separator */
+			if ((x & (NORM_L_CP | NORM_L_GAP)) == last) continue; /* the same run: same letter, no separator */
+			/* A token mixing kinds, or a symbol a disguise may use: see disguise.h. */
+			mix |= (x & NORM_L_SYM) | ((x ^ kinds) & NORM_L_KINDS & ((x & NORM_L_GAP) ? 0u : ~0u));
+			kinds = x;
 			if (pending) {
 				maybe = fast_verify(wf, s, buf, i, cut, (x & NORM_L_GAP) || is_hangul(l) != is_hangul(last));
 				pending = false;
@@ -1035,7 +1038,10 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 				pending = wf->term[s] && !maybe && has_ban(wf, s);
 			}
 		}
-		if (maybe && !print) break;
+		if (maybe && !print) {
+			mix = 1; /* not read to the end: may be anything */
+			break;
+		}
 		keep += n;
 		if (keep > HIST) { /* keep the newest HIST letters for fast_verify */
 			memmove(buf, buf + keep - HIST, HIST * sizeof(buf[0]));
@@ -1045,16 +1051,17 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 	}
 	if (pending) maybe = fast_verify(wf, s, buf, keep, cut, true);
 	if (print) *print = any ? h : 0;
+	*mixed = mix != 0;
 	return maybe;
 }
 
 /* The scan of text as it is: the first pass, then the full one when the
  * first pass says a banned word may hit. */
 static int scan_plain(const struct wordfilter *wf, const char *text, size_t len, char *out, uint64_t *print,
-		      size_t *out_len)
+		      size_t *out_len, bool *mixed)
 {
 	*out_len = len;
-	if (!first_pass(wf, text, len, print) || wf->nbanned == 0) {
+	if (!first_pass(wf, text, len, print, mixed) || wf->nbanned == 0) {
 		if (out && len > 0) memcpy(out, text, len);
 		if (out) out[len] = '\0';
 		return 0;
@@ -1120,7 +1127,8 @@ static int scan_disguised(const struct wordfilter *wf, const char *text, size_t 
 	}
 	for (unsigned k = 0; k < DISGUISE_REWRITINGS; k++) {
 		size_t n = disguise_rewrite(text, len, k, rw), mask_len;
-		int hits = scan_plain(wf, rw, n, mask, NULL, &mask_len);
+		bool mixed;
+		int hits = scan_plain(wf, rw, n, mask, NULL, &mask_len, &mixed);
 		if (hits > best) best = hits;
 		if (hits > 0 && out) merge_mask(out, out_len, mask, mask_len);
 	}
@@ -1137,8 +1145,9 @@ int wordfilter_apply_print(const struct wordfilter *wf, const char *text, size_t
 	if (len >= UINT32_MAX / DISGUISE_GROWTH) return CHAT_ERR_TOO_LARGE;
 	if (out && outcap < len + 1) return CHAT_ERR_INVAL;
 	size_t out_len;
-	int hits = scan_plain(wf, text, len, out, print, &out_len);
-	if (wf->nbanned == 0 || !disguise_present(text, len)) return hits;
+	bool mixed;
+	int hits = scan_plain(wf, text, len, out, print, &out_len, &mixed);
+	if (wf->nbanned == 0 || !mixed || !disguise_present(text, len)) return hits;
 	int more = scan_disguised(wf, text, len, out, &out_len);
 	if (more < 0) return more;
 	return hits > more ? hits : more;
