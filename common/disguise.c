@@ -233,9 +233,41 @@ static size_t walk(const char *text, size_t len, unsigned k, char *out)
 	return out ? w : 0;
 }
 
+/*
+ * Byte classes for the pre-check: an ASCII letter, a digit, a symbol of
+ * the rules, or a byte of a multi-byte character. A token can only need
+ * rewriting where two bytes of different classes touch (a digit or symbol
+ * next to a letter, ASCII next to Hangul), so text without such a pair is
+ * passed over at a few instructions a byte, without decoding.
+ */
+#define B_LETTER 1u
+#define B_DIGIT 2u
+#define B_SYM 4u
+#define B_HIGH 8u
+
+static unsigned char byte_class(unsigned char b)
+{
+	if (b >= 0x80) return B_HIGH;
+	if ((b | 0x20u) >= 'a' && (b | 0x20u) <= 'z') return B_LETTER;
+	if (b >= '0' && b <= '9') return B_DIGIT;
+	return is_sym(b) ? B_SYM : 0;
+}
+
+static bool may_mix(const unsigned char *s, size_t len)
+{
+	unsigned prev = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned c = byte_class(s[i]), pair = prev | c;
+		/* Two different classes side by side; HIGH with HIGH is one character. */
+		if ((pair & (pair - 1)) && prev && c) return true;
+		prev = c;
+	}
+	return false;
+}
+
 bool disguise_present(const char *text, size_t len)
 {
-	return text && walk(text, len, 1, NULL) != 0;
+	return text && may_mix((const unsigned char *)text, len) && walk(text, len, 1, NULL) != 0;
 }
 
 size_t disguise_rewrite(const char *text, size_t len, unsigned k, char *out)

@@ -1009,7 +1009,8 @@ static bool is_hangul(uint32_t l)
 static bool first_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print, bool *mixed)
 {
 	struct norm_reader rd;
-	uint32_t buf[HIST + FAST_BATCH], s = 0, last = 0, kinds = 0, mix = 0;
+	uint32_t buf[HIST + FAST_BATCH], s = 0, last = 0, any_x = 0, all_x = ~0u;
+	bool mix = false;
 	uint64_t h = NORM_FNV_OFFSET;
 	size_t keep = 0;
 	bool pending = false, maybe = false, cut = false, any = false;
@@ -1019,9 +1020,11 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 		for (size_t i = keep; i < keep + n; i++) {
 			uint32_t x = buf[i], l = x & NORM_L_CP;
 			if ((x & (NORM_L_CP | NORM_L_GAP)) == last) continue; /* the same run: same letter, no separator */
-			/* A token mixing kinds, or a symbol a disguise may use: see disguise.h. */
-			mix |= (x & NORM_L_SYM) | ((x ^ kinds) & NORM_L_KINDS & ((x & NORM_L_GAP) ? 0u : ~0u));
-			kinds = x;
+			/* Kinds seen and kinds all letters share: a text whose letters
+			 * are all of one kind and with no symbol a disguise uses has no
+			 * disguise (disguise.h); anything else asks disguise_present. */
+			any_x |= x;
+			all_x &= x;
 			if (pending) {
 				maybe = fast_verify(wf, s, buf, i, cut, (x & NORM_L_GAP) || is_hangul(l) != is_hangul(last));
 				pending = false;
@@ -1039,7 +1042,7 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 			}
 		}
 		if (maybe && !print) {
-			mix = 1; /* not read to the end: may be anything */
+			mix = true; /* not read to the end: may be anything */
 			break;
 		}
 		keep += n;
@@ -1051,7 +1054,7 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 	}
 	if (pending) maybe = fast_verify(wf, s, buf, keep, cut, true);
 	if (print) *print = any ? h : 0;
-	*mixed = mix != 0;
+	*mixed = mix || (any_x & NORM_L_SYM) || ((any_x ^ all_x) & NORM_L_KINDS);
 	return maybe;
 }
 
