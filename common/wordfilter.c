@@ -88,6 +88,7 @@ struct wordfilter {
 	size_t nbanned;
 	uint32_t maxlen;
 	size_t bytes;
+	struct wordfilter *wild; /* the WF_WILD forms, scanned on rewritings with NORM_WILD only */
 };
 
 /* Scratch used only while building. */
@@ -106,6 +107,7 @@ struct wf_build {
 	uint32_t nnodes;
 	uint32_t *order; /* BFS order: new id -> node */
 	uint32_t *renum; /* node -> new id */
+	struct wf_build *wild; /* where WF_WILD forms go; NULL: none made */
 };
 
 /* ---- words ---- */
@@ -222,18 +224,19 @@ static int add_keys(struct wf_build *b, size_t base, size_t n, uint8_t flags)
  */
 static int add_wild(struct wf_build *b, size_t base, size_t n, uint8_t flags)
 {
-	if (n < 3) return 0;
+	struct wf_build *to = b->wild;
+	if (n < 3 || !to) return 0;
 	for (size_t p = 0; p < n; p++) {
 		uint32_t c = b->syms[base + p];
 		if (c >= 0x80 || ((c | 0x20u) < 'a' || (c | 0x20u) > 'z')) return 0;
 	}
 	for (size_t w = 1; w + 1 < n; w++) {
-		size_t at = b->nsyms;
+		size_t at = to->nsyms;
 		for (size_t p = 0; p < n; p++) {
-			if (push_sym(b, at + p, p == w ? NORM_WILD : b->syms[base + p], b->info[base + p]) != 0)
+			if (push_sym(to, at + p, p == w ? NORM_WILD : b->syms[base + p], b->info[base + p]) != 0)
 				return CHAT_ERR_NOMEM;
 		}
-		if (push_entry(b, at, n, flags | WF_WILD) != 0) return CHAT_ERR_NOMEM;
+		if (push_entry(to, at, n, flags | WF_WILD) != 0) return CHAT_ERR_NOMEM;
 	}
 	return 0;
 }
@@ -518,7 +521,8 @@ static int build_outputs(struct wordfilter *wf, struct wf_build *b)
 	for (size_t e = 0; e < b->nentries; e++) b->entries[e].state = b->renum[b->entries[e].state];
 	qsort(b->entries, b->nentries, sizeof(*b->entries), cmp_entry);
 	size_t n = dedup_entries(b->entries, b->nentries, b->info);
-	for (size_t e = 0; e < n; e++) wf->nbanned += (b->entries[e].flags & (WF_ALLOW | WF_DERIVED)) ? 0 : 1;
+	/* The wildcard forms count in the filter of their own (wordfilter.wild). */
+	for (size_t e = 0; e < n; e++) wf->nbanned += (b->entries[e].flags & (WF_ALLOW | WF_SPELLED | WF_KEYS)) ? 0 : 1;
 	wf->nentries = n;
 	wf->entries = b->entries;
 	b->entries = NULL;
@@ -570,6 +574,7 @@ static int build_words(struct wf_build *b, const char *const *w, size_t n, uint8
 
 static int build_all(struct wordfilter *wf, struct wf_build *b)
 {
+	wf->bytes = sizeof(*wf);
 	int rc = build_alphabet(wf, b);
 	if (rc == 0) rc = build_trie(wf, b);
 	if (rc == 0) rc = number_states(wf, b);
@@ -578,23 +583,42 @@ static int build_all(struct wordfilter *wf, struct wf_build *b)
 	return rc;
 }
 
+/*
+ * The wildcard forms go into a filter of their own, so that the automaton
+ * every message runs through keeps the size of the list: only a rewriting
+ * that holds NORM_WILD is scanned with both. That filter also has the
+ * allowlist, which must be able to cover its hits.
+ */
+static int build_wild(struct wordfilter *wf, struct wf_build *bw, const char *const *allow, size_t nallow)
+{
+	if (bw->nentries == 0) return 0;
+	int rc = build_words(bw, allow, nallow, WF_ALLOW);
+	if (rc != 0) return rc;
+	wf->wild = calloc(1, sizeof(*wf->wild));
+	if (!wf->wild) return CHAT_ERR_NOMEM;
+	rc = build_all(wf->wild, bw);
+	if (rc == 0) wf->bytes += wf->wild->bytes;
+	return rc;
+}
+
 struct wordfilter *wordfilter_build(const char *const *words, size_t nwords, const char *const *allow,
 				    size_t nallow, int *err)
 {
-	struct wf_build b = {0};
+	struct wf_build b = {0}, bw = {0};
 	struct wordfilter *wf = calloc(1, sizeof(*wf));
 	int rc = CHAT_ERR_NOMEM;
 	if (!wf) goto cleanup;
 	rc = CHAT_ERR_TOO_LARGE; /* keeps state ids within 31 bits */
 	if (nwords > WF_MAX_WORDS || nallow > WF_MAX_WORDS) goto cleanup;
-	rc = CHAT_ERR_NOMEM;
 	normalize_init();
-	wf->bytes = sizeof(*wf);
+	b.wild = &bw;
 	rc = build_words(&b, words, nwords, 0);
 	if (rc == 0) rc = build_words(&b, allow, nallow, WF_ALLOW);
 	if (rc == 0) rc = build_all(wf, &b);
+	if (rc == 0) rc = build_wild(wf, &bw, allow, nallow);
 cleanup:
 	build_free(&b);
+	build_free(&bw);
 	if (rc != 0) {
 		wordfilter_free(wf);
 		wf = NULL;
@@ -606,6 +630,7 @@ cleanup:
 void wordfilter_free(struct wordfilter *wf)
 {
 	if (!wf) return;
+	wordfilter_free(wf->wild);
 	free(wf->other_cp);
 	free(wf->other_cls);
 	free(wf->dense);
@@ -1112,6 +1137,17 @@ static void merge_mask(char *out, size_t *out_len, const char *mask, size_t mask
 	out[*out_len] = '\0';
 }
 
+/* True when text holds NORM_WILD (U+E000, EE 80 80 in UTF-8). */
+static bool has_wild(const char *text, size_t len)
+{
+	for (size_t i = 0; i + 2 < len; i++) {
+		if ((unsigned char)text[i] == 0xEE && (unsigned char)text[i + 1] == 0x80 &&
+		    (unsigned char)text[i + 2] == 0x80)
+			return true;
+	}
+	return false;
+}
+
 /*
  * The scans of the disguise rewritings (disguise.h) of a text that has
  * any; their masks join out's. Returns the most hits one of them found, or
@@ -1129,11 +1165,15 @@ static int scan_disguised(const struct wordfilter *wf, const char *text, size_t 
 		return CHAT_ERR_NOMEM;
 	}
 	for (unsigned k = 0; k < DISGUISE_REWRITINGS; k++) {
-		size_t n = disguise_rewrite(text, len, k, rw), mask_len;
-		bool mixed;
-		int hits = scan_plain(wf, rw, n, mask, NULL, &mask_len, &mixed);
-		if (hits > best) best = hits;
-		if (hits > 0 && out) merge_mask(out, out_len, mask, mask_len);
+		size_t n = disguise_rewrite(text, len, k, rw);
+		bool wild = wf->wild && has_wild(rw, n);
+		for (const struct wordfilter *f = wf; f; f = wild && f == wf ? wf->wild : NULL) {
+			size_t mask_len;
+			bool mixed;
+			int hits = scan_plain(f, rw, n, mask, NULL, &mask_len, &mixed);
+			if (hits > best) best = hits;
+			if (hits > 0 && out) merge_mask(out, out_len, mask, mask_len);
+		}
 	}
 	free(rw);
 	free(mask);
