@@ -70,6 +70,7 @@ struct wordfilter {
 	uint32_t ncls;
 	uint16_t cls_ascii[128];
 	uint16_t cls_jamo[256]; /* U+1100..U+11FF */
+	uint32_t fast_ascii[128]; /* per byte: letter, class << 16 and FA_* flags (fast_pass) */
 	uint32_t *other_cp;     /* sorted letters outside those two ranges */
 	uint16_t *other_cls;
 	size_t nother;
@@ -305,6 +306,29 @@ static uint16_t wf_class(const struct wordfilter *wf, uint32_t cp)
 	return 0;
 }
 
+#define FA_LETTER 0x7Fu
+#define FA_SEP 0x100u     /* a separator */
+#define FA_SYM 0x200u     /* a separator that disguise.h may read as a letter */
+#define FA_DIGIT 0x400u   /* a digit: a letter of its own kind */
+#define FA_HANGUL 0x800u  /* (for jamo, not in the table) */
+#define FA_IGNORE 0x1000u /* neither letter nor separator */
+
+/* What fast_pass needs of an ASCII byte, in one word: the letter the
+ * normalizer makes of it, its class here, and its flags. */
+static void fill_fast_ascii(struct wordfilter *wf)
+{
+	for (uint32_t b = 0; b < 128; b++) {
+		uint32_t out[NORM_MAX_OUT];
+		bool gap = true;
+		unsigned k = normalize_cp(b, out, &gap);
+		uint32_t e;
+		if (k == 0) e = gap ? FA_SEP : FA_IGNORE;
+		else e = (out[0] & FA_LETTER) | ((uint32_t)wf_class(wf, out[0]) << 16) | (b >= '0' && b <= '9' ? FA_DIGIT : 0);
+		if (k == 0 && gap && b && strchr("$@!|(+*", (int)b)) e |= FA_SYM;
+		wf->fast_ascii[b] = e;
+	}
+}
+
 /* Numbers the distinct letters 1..n and rewrites every word in classes. */
 static int build_alphabet(struct wordfilter *wf, struct wf_build *b)
 {
@@ -335,6 +359,7 @@ static int build_alphabet(struct wordfilter *wf, struct wf_build *b)
 	}
 	free(u);
 	for (size_t i = 0; i < b->nsyms; i++) b->syms[i] = wf_class(wf, b->syms[i]);
+	fill_fast_ascii(wf);
 	wf->bytes += (n + 1) * (sizeof(uint32_t) + sizeof(uint16_t));
 	return 0;
 }
@@ -1024,6 +1049,128 @@ static bool is_hangul(uint32_t l)
 }
 
 /*
+ * The pass that decides most texts: the automaton over the letters,
+ * decoded right from the bytes (ASCII through fast_ascii, Hangul syllables
+ * by arithmetic, anything else through normalize_cp) into the same
+ * letters, runs, fingerprint and kind flags that first_pass below reads
+ * through norm_reader, but without a buffer, a history or a check of
+ * candidates. It gives up, returning false, at the first state where a
+ * banned entry ends, and first_pass then reads the text again and looks
+ * closer; for a text where none ends anywhere it decides alone.
+ */
+struct fast {
+	const struct wordfilter *wf;
+	uint32_t s;        /* automaton state */
+	uint32_t last;     /* last letter, 0 before the first */
+	uint32_t gap;      /* FA_SEP, FA_SYM since the last letter */
+	uint32_t any, all; /* kinds and flags of the letters, OR and AND */
+	uint64_t h;        /* normalize_print's hash */
+};
+
+/* One letter of class c and kind (FA_DIGIT, FA_HANGUL or 0); false when a
+ * banned entry may end on it. Always inlined: f stays in registers. */
+__attribute__((always_inline)) static inline bool fast_letter(struct fast *f, uint32_t l, uint16_t c, uint32_t kind)
+{
+	const struct wordfilter *wf = f->wf;
+	uint32_t gap = f->gap;
+	f->gap = 0;
+	f->any |= kind | gap;
+	f->all &= kind;
+	if (l == f->last && !gap) return true; /* the same run */
+	if (l != f->last) f->h = normalize_hash_letter(f->h, l);
+	f->last = l;
+	if (f->s < wf->ndense) {
+		uint32_t v = wf->dense[(size_t)f->s * wf->ncls + c];
+		f->s = v & STATE_MASK;
+		return !(v & DENSE_OUT) || !has_ban(wf, f->s);
+	}
+	f->s = wf_step(wf, f->s, c);
+	return !wf->term[f->s] || !has_ban(wf, f->s);
+}
+
+#define SCOUNT_FAST 11172u /* Hangul syllables from U+AC00 */
+
+/* Final consonants as initials, as in normalize.c. */
+static const uint16_t fast_jong[28][2] = {
+	{0, 0},           {0x1100, 0},      {0x1101, 0},      {0x1100, 0x1109}, {0x1102, 0},
+	{0x1102, 0x110C}, {0x1102, 0x1112}, {0x1103, 0},      {0x1105, 0},      {0x1105, 0x1100},
+	{0x1105, 0x1106}, {0x1105, 0x1107}, {0x1105, 0x1109}, {0x1105, 0x1110}, {0x1105, 0x1111},
+	{0x1105, 0x1112}, {0x1106, 0},      {0x1107, 0},      {0x1107, 0x1109}, {0x1109, 0},
+	{0x110A, 0},      {0x110B, 0},      {0x110C, 0},      {0x110E, 0},      {0x110F, 0},
+	{0x1110, 0},      {0x1111, 0},      {0x1112, 0},
+};
+
+/* A Hangul syllable (index syl from U+AC00) as norm_reader gives it. */
+__attribute__((always_inline)) static inline bool fast_syllable(struct fast *f, uint32_t syl)
+{
+	const uint16_t *jamo = f->wf->cls_jamo;
+	uint32_t lead = 0x1100u + syl / 588, vowel = 0x1161u + (syl % 588) / 28, t = syl % 28;
+	/* "시이이발": a silent ㅇ before the vowel just read only stretches it. */
+	if (!(lead == 0x110Bu && !f->gap && vowel == f->last) && !fast_letter(f, lead, jamo[lead - 0x1100u], FA_HANGUL))
+		return false;
+	if (!fast_letter(f, vowel, jamo[vowel - 0x1100u], FA_HANGUL)) return false;
+	if (t == 0) return true;
+	if (!fast_letter(f, fast_jong[t][0], jamo[fast_jong[t][0] - 0x1100u], FA_HANGUL)) return false;
+	return !fast_jong[t][1] || fast_letter(f, fast_jong[t][1], jamo[fast_jong[t][1] - 0x1100u], FA_HANGUL);
+}
+
+/* Any other code point at s[*pos], through normalize_cp as norm_reader does. */
+static bool fast_other(struct fast *f, const unsigned char *s, size_t len, size_t *pos)
+{
+	uint32_t cp, l[NORM_MAX_OUT];
+	size_t n = utf8_decode((const char *)s + *pos, len - *pos, &cp);
+	if (n == 0) n = 1, cp = 0xFFFD;
+	*pos += n;
+	bool gap = true;
+	unsigned k = normalize_cp(cp, l, &gap);
+	if (k == 0) {
+		f->gap |= gap ? FA_SEP : 0;
+		return true;
+	}
+	/* The silent ㅇ, as norm_reader drops it (normalize.c). */
+	unsigned j = k >= 2 && l[0] == 0x110Bu && !f->gap && l[1] == f->last && f->last >= 0x1161u &&
+		     f->last <= 0x1175u;
+	for (; j < k; j++) {
+		uint32_t x = l[j];
+		uint16_t c = x - 0x1100u < 256 ? f->wf->cls_jamo[x - 0x1100u] : wf_class(f->wf, x);
+		if (!fast_letter(f, x, c, normalize_is_hangul(x) ? FA_HANGUL : 0)) return false;
+	}
+	return true;
+}
+
+static bool fast_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print, bool *mixed)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	struct fast f = {.wf = wf, .gap = FA_SEP, .all = ~0u, .h = NORM_FNV_OFFSET};
+	size_t pos = 0;
+	while (pos < len) {
+		uint32_t b = s[pos];
+		if (b < 0x80) {
+			uint32_t e = wf->fast_ascii[b];
+			pos++;
+			if (e & (FA_SEP | FA_IGNORE)) {
+				f.gap |= e & (FA_SEP | FA_SYM);
+				continue;
+			}
+			if (!fast_letter(&f, e & FA_LETTER, (uint16_t)(e >> 16), e & FA_DIGIT)) return false;
+			continue;
+		}
+		if ((b & 0xF0) == 0xE0 && pos + 2 < len && (s[pos + 1] & 0xC0) == 0x80 && (s[pos + 2] & 0xC0) == 0x80) {
+			uint32_t v = ((b & 0x0Fu) << 12) | ((s[pos + 1] & 0x3Fu) << 6) | (s[pos + 2] & 0x3Fu);
+			if (v - 0xAC00u < SCOUNT_FAST) {
+				pos += 3;
+				if (!fast_syllable(&f, v - 0xAC00u)) return false;
+				continue;
+			}
+		}
+		if (!fast_other(&f, s, len, &pos)) return false;
+	}
+	if (print) *print = f.last ? f.h : 0;
+	*mixed = (f.any & FA_SYM) || ((f.any ^ f.all) & (FA_DIGIT | FA_HANGUL));
+	return true;
+}
+
+/*
  * The first pass: the automaton over the letters alone, no offsets, no
  * window, plus the fingerprint (normalize_print) on the way when print is
  * not NULL. Returns true when some banned word may hit: false is exact (the
@@ -1033,6 +1180,7 @@ static bool is_hangul(uint32_t l)
  */
 static bool first_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print, bool *mixed)
 {
+	if (fast_pass(wf, text, len, print, mixed)) return false;
 	struct norm_reader rd;
 	uint32_t buf[HIST + FAST_BATCH], s = 0, last = 0, any_x = 0, all_x = ~0u;
 	bool mix = false;
