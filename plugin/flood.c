@@ -116,13 +116,14 @@ static bool room_key(char key[SANCTION_KEY_MAX + 1], const char *user, const cha
 }
 
 void flood_gather(const struct chat *c, const char *user, const char *room, const struct room *r,
-		  const struct verdict_policy *p, int64_t now, struct flood_record *rec)
+		  const struct verdict_policy *p, int64_t now, struct flood_record *rec, void **entry)
 {
 	const struct flood *f = c->flood;
 	struct flood_user *u;
 	double rate = 0, burst = 0;
 	if (p->room_limited) room_limits(c, r, &rate, &burst);
 	HASH_FIND(hh, f->users, user, strlen(user), u);
+	*entry = u;
 	if (u) *rec = u->rec;
 	else verdict_record_init(rec, p, c->cfg.mod.flood_burst, 0, 0, now);
 	if (!p->room_limited) return;
@@ -171,15 +172,16 @@ static struct flood_room *room_entry(struct chat *c, const char *user, const cha
 	return fr;
 }
 
-void flood_store(struct chat *c, const char *user, const char *room, const struct verdict_policy *p,
+void flood_store(struct chat *c, void *entry, const char *user, const char *room, const struct verdict_policy *p,
 		 const struct flood_record *rec, uint64_t now_ms)
 {
-	flood_sweep(c, now_ms); /* also here: a broker with per_listener_settings true has no ticks */
-	struct flood_user *u = user_entry(c, user);
+	struct flood_user *u = entry ? entry : user_entry(c, user);
 	if (u) u->rec = *rec;
-	if (!p->room_limited) return;
-	struct flood_room *fr = room_entry(c, user, room);
-	if (fr) fr->bucket = rec->room;
+	if (p->room_limited) {
+		struct flood_room *fr = room_entry(c, user, room);
+		if (fr) fr->bucket = rec->room;
+	}
+	flood_sweep(c, now_ms);
 }
 
 void flood_mute(struct chat *c, const char *user, const char *room, const struct verdict *v, const char *why)

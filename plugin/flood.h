@@ -24,13 +24,17 @@ void flood_free(struct chat *c);
 void flood_policy(const struct chat *c, const struct room *r, bool service, struct verdict_policy *p);
 
 /* The sender's record for a message in room at now: the stored one, or a
- * fresh one for a sender not tracked; the room bucket follows r's policy. */
+ * fresh one for a sender not tracked; the room bucket follows r's policy.
+ * *entry gets the sender's entry for flood_store (NULL: none yet); it stays
+ * valid until flood_store or the next sweep. */
 void flood_gather(const struct chat *c, const char *user, const char *room, const struct room *r,
-		  const struct verdict_policy *p, int64_t now, struct flood_record *rec);
+		  const struct verdict_policy *p, int64_t now, struct flood_record *rec, void **entry);
 
-/* Keeps rec as the sender's record (entries made on first use; out of
- * memory keeps nothing, which lets the sender through next time). */
-void flood_store(struct chat *c, const char *user, const char *room, const struct verdict_policy *p,
+/* Keeps rec as the sender's record, in entry (from flood_gather) or a new
+ * one (out of memory keeps nothing, which lets the sender through next
+ * time); then sweeps a little (a broker with per_listener_settings true has
+ * no ticks). */
+void flood_store(struct chat *c, void *entry, const char *user, const char *room, const struct verdict_policy *p,
 		 const struct flood_record *rec, uint64_t now_ms);
 
 /* The verdict's automatic mute: into the sanctions table, the state file

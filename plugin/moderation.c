@@ -13,10 +13,14 @@
  * the automaton. Room filters hold only the room's own words (plus the
  * allowlists), so they stay small whatever the size of the global list.
  *
- * The per-message path allocates nothing: masking writes into two buffers
- * of max_payload + 1 bytes made at start. The text is normalized once: the
- * global filter's pass runs before flood control and also yields the
- * fingerprint that flood control compares for repeats.
+ * The per-message path allocates nothing in the common case: masking
+ * writes into buffers of max_payload + 1 bytes made at start (a masked data
+ * object into a strbuf that keeps its size), and only a text with a
+ * disguise that needs context (common/disguise.h) has the word filter
+ * allocate its rewritten forms. The text is normalized once: the global
+ * filter's pass also yields the fingerprint flood control compares for
+ * repeats. The decision itself is the pure verdict of moderation_verdict.c;
+ * this file gathers its inputs and applies its effects.
  */
 #include <errno.h>
 #include <math.h>
@@ -557,11 +561,12 @@ bool moderation_judge(struct chat *c, const struct mosquitto *client, const char
 	uint64_t print = 0;
 	struct verdict_message vm = {0};
 	struct flood_record rec;
-	memset(v, 0, sizeof(*v));
 	flood_policy(c, r, service, &v->policy);
 	v->policy.action = room_action(c, r);
 	bool mask = v->policy.action == WORDS_MASK;
 	/* data first: its scans reuse the masking buffers the text's result stays in */
+	v->data = NULL;
+	v->data_len = 0;
 	vm.word_hits = data_scan(m, r, msg->data, msg->data ? msg->data_len : 0, mask);
 	if (mask && vm.word_hits > 0 && strbuf_status(&m->data_out) == CHAT_OK) {
 		v->data = m->data_out.buf;
@@ -575,7 +580,7 @@ bool moderation_judge(struct chat *c, const struct mosquitto *client, const char
 		vm.word_hits += words_scan(m, r, &v->text, &v->text_len, mask, hits);
 		vm.fingerprint = verdict_fingerprint(room, msg->text, msg->text_len, print);
 	}
-	flood_gather(c, user, room, r, &v->policy, (int64_t)now_ms, &rec);
+	flood_gather(c, user, room, r, &v->policy, (int64_t)now_ms, &rec, &v->flood_entry);
 	verdict_decide(&v->policy, &rec, &vm, (int64_t)now_ms, &v->v);
 	return v->v.reason != VERDICT_PASS;
 }
@@ -597,7 +602,7 @@ static void apply_flood(struct chat *c, const struct moderation_verdict *v, cons
 {
 	const struct verdict *d = &v->v;
 	char extra[160];
-	if (d->store_record) flood_store(c, user, room, &v->policy, &d->record, now_ms);
+	if (d->store_record) flood_store(c, v->flood_entry, user, room, &v->policy, &d->record, now_ms);
 	if (!d->mute) return;
 	const char *why = chat_reject_name(d->mute_reason == VERDICT_RATE_LIMITED ? REJECT_RATE_LIMITED
 										  : REJECT_REPEATED);

@@ -63,6 +63,7 @@ struct moderation_verdict {
 	size_t text_len;
 	const char *data;      /* masked data object, in a buffer of the plugin's, or NULL */
 	size_t data_len;
+	void *flood_entry;     /* flood.c's entry of the sender, NULL: none yet */
 };
 
 /*

@@ -130,7 +130,15 @@ static bool flood_decide(const struct verdict_policy *p, const struct verdict_me
 void verdict_decide(const struct verdict_policy *p, const struct flood_record *rec, const struct verdict_message *m,
 		    int64_t now_ms, struct verdict *out)
 {
-	memset(out, 0, sizeof(*out));
+	/* Field by field: the record is most of the struct and is copied anyway. */
+	out->reason = VERDICT_PASS;
+	out->until_ms = 0;
+	out->masked = out->flagged = false;
+	out->event = VEVENT_NONE;
+	out->mute = out->mute_everywhere = false;
+	out->mute_end_ms = 0;
+	out->mute_secs = 0;
+	out->mute_reason = VERDICT_PASS;
 	out->record = *rec;
 	out->store_record = !p->service;
 	if (!p->service && flood_decide(p, m, now_ms, out)) return;
