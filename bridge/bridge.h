@@ -67,6 +67,10 @@ struct bridge {
 	mongoc_collection_t *reads;
 	bool indexes_ok;
 	_Atomic long long drain_deadline_ms; /* set when stopping; 0 = not stopping */
+	/* Called by the store thread once per message MongoDB has just stored
+	 * for the first time (not for duplicates), with the envelope JSON:
+	 * the work that must follow persistence. Set by main.c (push). */
+	void (*on_stored)(struct bridge *b, const char *json, size_t len);
 
 	/* push notifications (push*.c) keep their state below */
 	struct push *push;            /* the push thread; NULL when not running */
@@ -101,7 +105,7 @@ void store_stop(struct bridge *b);
  * Unread messages of user in room: messages after the user's read marker
  * that others sent, counted up to cap. Returns the count, or -1 on a
  * MongoDB error. Blocks on MongoDB: call it from the store thread only
- * (bridge_on_stored runs there).
+ * (b->on_stored runs there).
  */
 long store_unread_count(struct bridge *b, const char *room, const char *user, long cap);
 
@@ -137,12 +141,5 @@ bool request_sender(const struct mosquitto_message *msg, const mosquitto_propert
  * or -1 (out emptied) when it is not a string, does not fit, or holds
  * U+0000 (which would cut it short). */
 long request_string(const struct json_span *v, char *out, size_t cap);
-
-/*
- * main.c: called by the store thread once per message that MongoDB has
- * just stored for the first time (not for duplicates), with the envelope
- * JSON. The place for work that must follow persistence (push).
- */
-void bridge_on_stored(struct bridge *b, const char *json, size_t len);
 
 #endif

@@ -101,8 +101,7 @@ static const char *check_reg(struct push *p, struct reg *r, char *why, size_t wh
 	if (pv->needs_endpoint && !r->endpoint[0]) return "this platform needs an endpoint";
 	if (r->platform == PUSH_WEBHOOK && !r->endpoint[0] && !p->cfg.webhook_url)
 		return "no endpoint given and no webhook_url configured";
-	if (r->platform == PUSH_FCM && !p->fcm.key) return "FCM is not configured on this server";
-	if (r->platform == PUSH_APNS && !p->apns.key) return "APNs is not configured on this server";
+	if (pv->ready && !pv->ready(p)) return pv->not_ready;
 	if (r->endpoint[0] && (!pv->needs_endpoint && !pv->endpoint_optional))
 		return "this platform takes no endpoint";
 	if (r->endpoint[0] && ssrf_check_url(p, r->endpoint, why, whylen) != 0) return why;

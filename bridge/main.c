@@ -30,13 +30,6 @@ static void usage(FILE *f)
 	      f);
 }
 
-void bridge_on_stored(struct bridge *b, const char *json, size_t len)
-{
-	/* push notifications: called once per newly stored message (store
-	 * thread) */
-	push_on_stored(b, json, len);
-}
-
 static void install_signals(struct bridge *b)
 {
 	struct sigaction sa;
@@ -53,6 +46,7 @@ static void install_signals(struct bridge *b)
 static int run(struct bridge *b)
 {
 	b->mqtt_wake_fd = -1;
+	b->on_stored = push_on_stored; /* push notifications follow persistence */
 	long replayed = journal_open(&b->journal, b->cfg.journal_dir, (size_t)b->cfg.journal_max_bytes);
 	if (replayed < 0) {
 		journal_close(&b->journal);

@@ -200,22 +200,14 @@ static int parse_settings(const struct push_settings *ps, struct push_cfg *cfg, 
 	return 0;
 }
 
-/* Loads the provider keys named in cfg into p (checks them); on failure
- * *key names the setting. */
+/* Loads the keys of the providers cfg configures into p (checks them);
+ * on failure *key names the setting. */
 static int load_keys(struct push *p, char *why, size_t whylen, const char **key)
 {
-	*key = "fcm_service_account";
-	if (p->cfg.fcm_file && (push_fcm_load(p, p->cfg.fcm_file, why, whylen) != 0 ||
-	                        check_operator_url("token_uri", p->cfg.fcm_token_url, why, whylen) != 0))
-		return -1;
-	*key = "apns_key_file";
-	if (p->cfg.apns_key_file) {
-		p->apns.key = push_key_load_file(p->cfg.apns_key_file, why, whylen);
-		if (!p->apns.key) return -1;
-		if (EVP_PKEY_base_id(p->apns.key) != EVP_PKEY_EC) {
-			snprintf(why, whylen, "%s: APNs needs an EC (P-256) key", p->cfg.apns_key_file);
-			return -1;
-		}
+	for (int pf = 0; pf < PUSH_PLATFORMS; pf++) {
+		const struct push_provider *pv = push_provider_of((enum push_platform)pf);
+		*key = pv->setting;
+		if (pv->load && pv->load(p, why, whylen) != 0) return -1;
 	}
 	return 0;
 }
@@ -223,8 +215,10 @@ static int load_keys(struct push *p, char *why, size_t whylen, const char **key)
 static void push_free(struct push *p)
 {
 	if (!p) return;
-	push_fcm_free(p);
-	push_apns_free(p);
+	for (int pf = 0; pf < PUSH_PLATFORMS; pf++) {
+		const struct push_provider *pv = push_provider_of((enum push_platform)pf);
+		if (pv->free) pv->free(p);
+	}
 	cfg_free(&p->cfg);
 	free(p->owner);
 	free(p);

@@ -19,17 +19,44 @@
 #define JWT_REUSE_MS (50LL * 60 * 1000)
 #define COLLAPSE_MAX 64
 
-void push_apns_free(struct push *p)
+struct push_apns_state {
+	EVP_PKEY *key;
+	char *jwt; /* the provider token, reused for JWT_REUSE_MS */
+	long long jwt_made_ms;
+};
+
+static int apns_load(struct push *p, char *why, size_t whylen)
 {
-	EVP_PKEY_free(p->apns.key);
-	free(p->apns.jwt);
-	memset(&p->apns, 0, sizeof(p->apns));
+	const char *path = p->cfg.apns_key_file;
+	if (!path) return 0;
+	p->apns = xcalloc(1, sizeof(*p->apns));
+	p->apns->key = push_key_load_file(path, why, whylen);
+	if (!p->apns->key) return -1;
+	if (EVP_PKEY_base_id(p->apns->key) != EVP_PKEY_EC) {
+		snprintf(why, whylen, "%s: APNs needs an EC (P-256) key", path);
+		return -1;
+	}
+	return 0;
+}
+
+static bool apns_ready(const struct push *p)
+{
+	return p->apns && p->apns->key;
+}
+
+static void apns_free(struct push *p)
+{
+	if (!p->apns) return;
+	EVP_PKEY_free(p->apns->key);
+	free(p->apns->jwt);
+	free(p->apns);
+	p->apns = NULL;
 }
 
 static const char *provider_token(struct push *p)
 {
 	long long now = bridge_now_ms();
-	if (p->apns.jwt && now - p->apns.jwt_made_ms < JWT_REUSE_MS) return p->apns.jwt;
+	if (p->apns->jwt && now - p->apns->jwt_made_ms < JWT_REUSE_MS) return p->apns->jwt;
 	struct strbuf h, c, jwt;
 	strbuf_init(&h);
 	strbuf_init(&c);
@@ -43,17 +70,17 @@ static const char *provider_token(struct push *p)
 	strbuf_append_i64(&c, bridge_wall_ms() / 1000);
 	strbuf_putc(&c, '}');
 	bool ok = strbuf_status(&h) == 0 && strbuf_status(&c) == 0 &&
-	          push_jwt_sign(p->apns.key, h.buf, c.buf, &jwt) == 0;
+	          push_jwt_sign(p->apns->key, h.buf, c.buf, &jwt) == 0;
 	strbuf_free(&h);
 	strbuf_free(&c);
 	if (!ok) {
 		strbuf_free(&jwt);
 		return NULL;
 	}
-	free(p->apns.jwt);
-	p->apns.jwt = strbuf_detach(&jwt, NULL);
-	p->apns.jwt_made_ms = now;
-	return p->apns.jwt;
+	free(p->apns->jwt);
+	p->apns->jwt = strbuf_detach(&jwt, NULL);
+	p->apns->jwt_made_ms = now;
+	return p->apns->jwt;
 }
 
 static bool hex_token(const char *t)
@@ -91,9 +118,9 @@ static void apns_body(const struct push_note *n, struct strbuf *sb)
 
 static int apns_prepare(struct push *p, struct push_job *j)
 {
-	if (!p->apns.key || !j->token || !hex_token(j->token)) {
+	if (!apns_ready(p) || !j->token || !hex_token(j->token)) {
 		snprintf(j->error, sizeof(j->error), "APNs %s",
-		         !p->apns.key ? "is not configured" : "token is not hex");
+		         !apns_ready(p) ? "is not configured" : "token is not hex");
 		return PREP_FAIL;
 	}
 	const char *jwt = provider_token(p);
@@ -136,8 +163,8 @@ static enum push_outcome apns_result(struct push *p, struct push_job *j, long st
 		return PUSH_DEAD;
 	if (j->resp.len) snprintf(j->error, sizeof(j->error), "HTTP %ld: %.200s", status, j->resp.buf);
 	if (status == 403 && (resp_has(j, "ExpiredProviderToken") || resp_has(j, "InvalidProviderToken"))) {
-		free(p->apns.jwt);
-		p->apns.jwt = NULL;
+		free(p->apns->jwt);
+		p->apns->jwt = NULL;
 		return PUSH_RETRY;
 	}
 	enum push_outcome o = push_status_outcome(status);
@@ -149,4 +176,9 @@ const struct push_provider push_apns_provider = {
     .needs_token = true,
     .prepare = apns_prepare,
     .result = apns_result,
+    .setting = "apns_key_file",
+    .load = apns_load,
+    .ready = apns_ready,
+    .not_ready = "APNs is not configured on this server",
+    .free = apns_free,
 };

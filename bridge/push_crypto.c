@@ -15,6 +15,7 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
+#include "base64.h"
 #include "bridge.h"
 #include "push_int.h"
 
@@ -55,7 +56,7 @@ static void append_b64url(struct strbuf *out, const void *data, size_t len)
 {
 	size_t cap = len / 3 * 4 + 8;
 	if (strbuf_reserve(out, cap) != 0) return;
-	long n = b64url_encode(data, len, out->buf + out->len, out->cap - out->len);
+	long n = base64url_encode(data, len, out->buf + out->len, out->cap - out->len);
 	if (n > 0) out->len += (size_t)n;
 }
 

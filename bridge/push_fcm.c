@@ -25,6 +25,14 @@
 #define TOKEN_MARGIN_MS       60000
 #define FILE_MAX              (1 << 20)
 
+struct push_fcm_state {
+	EVP_PKEY *key;
+	char *access_token;
+	long long token_expiry_ms;
+	bool fetching;
+	struct push_job *waiting; /* parked until a token arrives */
+};
+
 static char *read_small_file(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -110,9 +118,23 @@ static void take(char **to, char **from)
 	*from = NULL;
 }
 
-int push_fcm_load(struct push *p, const char *path, char *why, size_t whylen)
+/* The token endpoint comes from the operator's file: at least an http(s)
+ * URL that curl can use. */
+static int check_token_url(const char *url, char *why, size_t whylen)
 {
+	struct push_url u;
+	const char *bad = ssrf_url_parse(url, &u);
+	if (!bad) return 0;
+	snprintf(why, whylen, "token_uri %s: '%s'", bad, url);
+	return -1;
+}
+
+static int fcm_load(struct push *p, char *why, size_t whylen)
+{
+	const char *path = p->cfg.fcm_file;
+	if (!path) return 0;
 	struct account a = {0};
+	p->fcm = xcalloc(1, sizeof(*p->fcm));
 	int rc = account_read(path, &a, why, whylen);
 	if (rc == 0 && (!a.pem || !a.email || (!a.project && !p->cfg.fcm_project))) {
 		snprintf(why, whylen, "%s: needs private_key, client_email and project_id (or fcm_project)",
@@ -125,23 +147,42 @@ int push_fcm_load(struct push *p, const char *path, char *why, size_t whylen)
 		take(&p->cfg.fcm_project, &a.project);
 		take(&p->cfg.fcm_token_url, &a.token_uri);
 		if (!p->cfg.fcm_token_url) p->cfg.fcm_token_url = xstrdup(FCM_DEFAULT_TOKEN_URL);
-		p->fcm.key = push_key_load_pem(a.pem, why, whylen);
-		if (!p->fcm.key) {
+		p->fcm->key = push_key_load_pem(a.pem, why, whylen);
+		if (!p->fcm->key) {
 			rc = -1;
-		} else if (EVP_PKEY_base_id(p->fcm.key) != EVP_PKEY_RSA) {
+		} else if (EVP_PKEY_base_id(p->fcm->key) != EVP_PKEY_RSA) {
 			snprintf(why, whylen, "%s: the private key is not RSA", path);
 			rc = -1;
 		}
 	}
 	account_free(&a);
-	return rc;
+	return rc == 0 ? check_token_url(p->cfg.fcm_token_url, why, whylen) : rc;
 }
 
-void push_fcm_free(struct push *p)
+static bool fcm_ready(const struct push *p)
 {
-	EVP_PKEY_free(p->fcm.key);
-	free(p->fcm.access_token);
-	memset(&p->fcm, 0, sizeof(p->fcm));
+	return p->fcm && p->fcm->key;
+}
+
+static void fcm_free(struct push *p)
+{
+	if (!p->fcm) return;
+	EVP_PKEY_free(p->fcm->key);
+	free(p->fcm->access_token);
+	free(p->fcm);
+	p->fcm = NULL;
+}
+
+/* At shutdown: the jobs waiting for a token go back to the outbox. */
+static void fcm_release(struct push *p)
+{
+	if (!p->fcm) return;
+	for (struct push_job *j = p->fcm->waiting, *n; j; j = n) {
+		n = j->next;
+		push_outbox_release(p, j);
+		push_job_free(j);
+	}
+	p->fcm->waiting = NULL;
 }
 
 static int make_assertion(struct push *p, struct strbuf *jwt)
@@ -166,7 +207,7 @@ static int make_assertion(struct push *p, struct strbuf *jwt)
 	strbuf_append_i64(&c, now + 3600);
 	strbuf_putc(&c, '}');
 	int rc = strbuf_status(&h) == 0 && strbuf_status(&c) == 0
-	             ? push_jwt_sign(p->fcm.key, h.buf, c.buf, jwt)
+	             ? push_jwt_sign(p->fcm->key, h.buf, c.buf, jwt)
 	             : -1;
 	strbuf_free(&h);
 	strbuf_free(&c);
@@ -175,8 +216,8 @@ static int make_assertion(struct push *p, struct strbuf *jwt)
 
 static void fail_waiting(struct push *p, const char *why, long status)
 {
-	struct push_job *w = p->fcm.waiting;
-	p->fcm.waiting = NULL;
+	struct push_job *w = p->fcm->waiting;
+	p->fcm->waiting = NULL;
 	while (w) {
 		struct push_job *next = w->next;
 		w->next = NULL;
@@ -186,13 +227,15 @@ static void fail_waiting(struct push *p, const char *why, long status)
 	}
 }
 
+static void token_done(struct push *p, struct push_job *j, CURLcode rc, long status);
+
 static void fetch_token(struct push *p)
 {
 	struct strbuf jwt;
 	strbuf_init(&jwt);
 	struct push_job *t = xcalloc(1, sizeof(*t));
 	t->p = p;
-	t->is_token_request = true;
+	t->done = token_done;
 	t->platform = PUSH_FCM;
 	strbuf_init(&t->body);
 	strbuf_init(&t->resp);
@@ -207,12 +250,14 @@ static void fetch_token(struct push *p)
 		fail_waiting(p, "could not request an FCM OAuth token", 0);
 		return;
 	}
-	p->fcm.fetching = true;
+	p->fcm->fetching = true;
 }
 
-void push_fcm_token_done(struct push *p, struct push_job *j, long status, CURLcode rc)
+/* The token endpoint answered: keep the token and send what waited for
+ * it, or fail what waited. */
+static void token_done(struct push *p, struct push_job *j, CURLcode rc, long status)
 {
-	p->fcm.fetching = false;
+	p->fcm->fetching = false;
 	cJSON *doc = rc == CURLE_OK && status == 200 ? cJSON_ParseWithLength(j->resp.buf, j->resp.len) : NULL;
 	char *token = json_dup(doc, "access_token");
 	const cJSON *exp = cJSON_GetObjectItemCaseSensitive(doc, "expires_in");
@@ -227,13 +272,13 @@ void push_fcm_token_done(struct push *p, struct push_job *j, long status, CURLco
 		fail_waiting(p, why, status);
 		return;
 	}
-	free(p->fcm.access_token);
-	p->fcm.access_token = token;
-	p->fcm.token_expiry_ms = bridge_now_ms() + (long long)(expires * 1000) - TOKEN_MARGIN_MS;
+	free(p->fcm->access_token);
+	p->fcm->access_token = token;
+	p->fcm->token_expiry_ms = bridge_now_ms() + (long long)(expires * 1000) - TOKEN_MARGIN_MS;
 	blog(BLOG_INFO, "push: FCM OAuth token obtained, valid %.0f s", expires);
 	push_job_free(j);
-	struct push_job *w = p->fcm.waiting;
-	p->fcm.waiting = NULL;
+	struct push_job *w = p->fcm->waiting;
+	p->fcm->waiting = NULL;
 	while (w) {
 		struct push_job *next = w->next;
 		w->next = NULL;
@@ -275,15 +320,15 @@ static void fcm_body(const struct push_job *j, struct strbuf *sb)
 
 static int fcm_prepare(struct push *p, struct push_job *j)
 {
-	if (!p->fcm.key || !j->token) {
+	if (!fcm_ready(p) || !j->token) {
 		snprintf(j->error, sizeof(j->error),
 		         !j->token ? "FCM device without token" : "FCM is not configured");
 		return PREP_FAIL;
 	}
-	if (!p->fcm.access_token || bridge_now_ms() >= p->fcm.token_expiry_ms) {
-		j->next = p->fcm.waiting;
-		p->fcm.waiting = j;
-		if (!p->fcm.fetching) fetch_token(p);
+	if (!p->fcm->access_token || bridge_now_ms() >= p->fcm->token_expiry_ms) {
+		j->next = p->fcm->waiting;
+		p->fcm->waiting = j;
+		if (!p->fcm->fetching) fetch_token(p);
 		return PREP_WAIT;
 	}
 	size_t cap = strlen(p->cfg.fcm_base_url) + strlen(p->cfg.fcm_project) + 40;
@@ -293,9 +338,9 @@ static int fcm_prepare(struct push *p, struct push_job *j)
 	while (blen && base[blen - 1] == '/')
 		blen--;
 	snprintf(j->url, cap, "%.*s/v1/projects/%s/messages:send", (int)blen, base, p->cfg.fcm_project);
-	size_t alen = strlen(p->fcm.access_token) + 8;
+	size_t alen = strlen(p->fcm->access_token) + 8;
 	char *auth = xmalloc(alen);
-	snprintf(auth, alen, "Bearer %s", p->fcm.access_token);
+	snprintf(auth, alen, "Bearer %s", p->fcm->access_token);
 	push_header(j, "Authorization", auth);
 	free(auth);
 	push_header(j, "Content-Type", "application/json; charset=UTF-8");
@@ -314,8 +359,8 @@ static enum push_outcome fcm_result(struct push *p, struct push_job *j, long sta
 	if (status == 404 || resp_has(j, "UNREGISTERED")) return PUSH_DEAD;
 	if (status == 401 || status == 403) {
 		/* The bearer token was refused: fetch a new one for the retry. */
-		free(p->fcm.access_token);
-		p->fcm.access_token = NULL;
+		free(p->fcm->access_token);
+		p->fcm->access_token = NULL;
 		snprintf(j->error, sizeof(j->error), "FCM refused the OAuth token (HTTP %ld)", status);
 		return PUSH_RETRY;
 	}
@@ -329,4 +374,10 @@ const struct push_provider push_fcm_provider = {
     .needs_token = true,
     .prepare = fcm_prepare,
     .result = fcm_result,
+    .setting = "fcm_service_account",
+    .load = fcm_load,
+    .ready = fcm_ready,
+    .not_ready = "FCM is not configured on this server",
+    .release = fcm_release,
+    .free = fcm_free,
 };

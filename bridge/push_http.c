@@ -48,18 +48,19 @@ void push_http_cleanup(struct push *p)
 	while (p->flying) {
 		struct push_job *j = p->flying;
 		flying_remove(p, j);
-		if (!j->is_token_request) push_outbox_release(p, j);
+		if (!j->done) push_outbox_release(p, j);
 		push_job_free(j);
 	}
-	struct push_job *lists[] = {p->fcm.waiting, p->pending};
-	for (size_t i = 0; i < 2; i++) {
-		for (struct push_job *j = lists[i], *n; j; j = n) {
-			n = j->next;
-			push_outbox_release(p, j);
-			push_job_free(j);
-		}
+	for (struct push_job *j = p->pending, *n; j; j = n) {
+		n = j->next;
+		push_outbox_release(p, j);
+		push_job_free(j);
 	}
-	p->fcm.waiting = p->pending = p->pending_tail = NULL;
+	p->pending = p->pending_tail = NULL;
+	for (int pf = 0; pf < PUSH_PLATFORMS; pf++) {
+		const struct push_provider *pv = push_provider_of((enum push_platform)pf);
+		if (pv->release) pv->release(p);
+	}
 	p->npending = 0;
 	push_outbox_flush_deletes(p);
 	free(p->done);
@@ -214,8 +215,8 @@ void push_http_run(struct push *p)
 		flying_remove(p, j);
 		curl_easy_cleanup(j->easy);
 		j->easy = NULL;
-		if (j->is_token_request) {
-			push_fcm_token_done(p, j, status, rc);
+		if (j->done) {
+			j->done(p, j, rc, status);
 			continue;
 		}
 		enum push_outcome o = judge(p, j, rc, status);

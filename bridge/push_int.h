@@ -57,8 +57,11 @@ struct push_note {
 };
 
 struct push_job {
-	bool is_token_request; /* FCM OAuth token fetch, not a notification */
-	bson_oid_t oid;        /* its push_outbox document */
+	/* A provider's own request (FCM's OAuth token): called when the
+	 * transfer ends, instead of judging it as a notification; it owns and
+	 * frees j then. NULL for a notification. */
+	void (*done)(struct push *p, struct push_job *j, CURLcode rc, long status);
+	bson_oid_t oid; /* its push_outbox document */
 	enum push_platform platform;
 	char *device, *token, *endpoint;
 	struct push_note note;
@@ -81,10 +84,23 @@ struct push_provider {
 	const char *name;
 	bool needs_token, needs_endpoint, endpoint_optional;
 	/* Fills j->url, j->headers and j->body. PREP_READY, PREP_WAIT (parked
-	 * until an OAuth token arrives), or PREP_FAIL (j->error says why). */
+	 * by the provider until it can send, e.g. an OAuth token arrives), or
+	 * PREP_FAIL (j->error says why). */
 	int (*prepare)(struct push *p, struct push_job *j);
 	/* Maps the HTTP status and j->resp to an outcome. */
 	enum push_outcome (*result)(struct push *p, struct push_job *j, long status);
+	/* The rest may be NULL: a provider with no key or state of its own. */
+	const char *setting; /* the setting that configures it, named in load errors */
+	/* Loads and checks its key when p->cfg configures it (0 when not);
+	 * -1 with why. */
+	int (*load)(struct push *p, char *why, size_t whylen);
+	/* True when loaded: devices of this platform may register; else they
+	 * are refused with not_ready. */
+	bool (*ready)(const struct push *p);
+	const char *not_ready;
+	/* At shutdown: hands the jobs it parked back (push_outbox_release). */
+	void (*release)(struct push *p);
+	void (*free)(struct push *p);
 };
 enum { PREP_READY, PREP_WAIT, PREP_FAIL };
 
@@ -155,19 +171,10 @@ struct push_devices {
 	UT_hash_handle hh;
 };
 
-struct push_fcm_state {
-	EVP_PKEY *key;
-	char *access_token;
-	long long token_expiry_ms;
-	bool fetching;
-	struct push_job *waiting;
-};
-
-struct push_apns_state {
-	EVP_PKEY *key;
-	char *jwt;
-	long long jwt_made_ms;
-};
+/* Provider state, defined and owned by push_fcm.c and push_apns.c; NULL
+ * when the provider is not configured. */
+struct push_fcm_state;
+struct push_apns_state;
 
 struct push {
 	struct bridge *b;
@@ -202,8 +209,8 @@ struct push {
 	struct push_url trusted[4]; /* hosts of operator URLs */
 	size_t ntrusted;
 
-	struct push_fcm_state fcm;
-	struct push_apns_state apns;
+	struct push_fcm_state *fcm;
+	struct push_apns_state *apns;
 };
 
 /* push.c */
@@ -265,7 +272,7 @@ void push_http_run(struct push *p);
 /* Finishes a job: outbox, counters, free. */
 void push_job_finish(struct push *p, struct push_job *j, enum push_outcome o, long status);
 void push_job_free(struct push_job *j);
-/* Adds an FCM token request to the multi handle. */
+/* Adds a provider's own request (j->done set) to the multi handle. */
 int push_http_add_raw(struct push *p, struct push_job *j);
 
 /* ssrf.c */
@@ -295,11 +302,5 @@ enum push_outcome push_status_outcome(long status);
 /* Appends a header line "name: value" to j->headers. */
 void push_header(struct push_job *j, const char *name, const char *value);
 
-/* push_fcm.c */
-int push_fcm_load(struct push *p, const char *path, char *why, size_t whylen);
-void push_fcm_token_done(struct push *p, struct push_job *j, long status, CURLcode rc);
-void push_fcm_free(struct push *p);
-/* push_apns.c */
-void push_apns_free(struct push *p);
 
 #endif

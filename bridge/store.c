@@ -223,7 +223,7 @@ static int insert_docs(struct bridge *b, const bson_t **docs, size_t n, bool *du
 	return rc;
 }
 
-/* Counts a stored run and hands each new message on (bridge_on_stored). */
+/* Counts a stored run and hands each new message on (b->on_stored). */
 static void after_insert(struct bridge *b, struct journal_entry **e, const size_t *from, const bool *dup,
 			 size_t ndocs, size_t invalid)
 {
@@ -233,7 +233,7 @@ static void after_insert(struct bridge *b, struct journal_entry **e, const size_
 		metrics_observe(&b->metrics.store_lag, (now - x->arrived_ms) * 1000);
 		METRIC_ADD(b, stored, 1);
 		if (dup[d]) METRIC_ADD(b, duplicates, 1);
-		else bridge_on_stored(b, x->data, x->len);
+		else if (b->on_stored) b->on_stored(b, x->data, x->len);
 	}
 	if (invalid) {
 		blog(BLOG_WARN, "dropped %zu messages that are not valid envelopes", invalid);

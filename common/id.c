@@ -9,15 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fnv.h"
+
 static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
+/* The node id folded into 20 bits. */
 static uint32_t fnv1a20(const char *s)
 {
-	uint32_t h = 2166136261u;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
+	uint32_t h = fnv32(FNV32_OFFSET, s, strlen(s));
 	return (h ^ (h >> 20)) & 0xFFFFFu;
 }
 

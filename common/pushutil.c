@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Address classification (the SSRF guard's rules), base64url
- * and backoff for the bridge's push notifications. See pushutil.h.
+ * Address classification (the SSRF guard's rules) and backoff for the bridge's push notifications. See pushutil.h.
  */
 #include "pushutil.h"
 
@@ -106,56 +105,6 @@ const char *netaddr_class_name(enum netaddr_class c)
 	static const char *const names[] = {"public",     "unspecified", "loopback",     "private", "CGNAT",
 	                                    "link-local", "multicast",   "unique-local", "reserved"};
 	return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "unknown";
-}
-
-static const char b64url_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-long b64url_encode(const void *in, size_t len, char *out, size_t cap)
-{
-	const unsigned char *p = in;
-	size_t need = len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0);
-	if (need + 1 > cap) return CHAT_ERR_TOO_LARGE;
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		size_t left = len - i;
-		if (left > 1) v |= (uint32_t)p[i + 1] << 8;
-		if (left > 2) v |= p[i + 2];
-		out[o++] = b64url_alphabet[v >> 18 & 63];
-		out[o++] = b64url_alphabet[v >> 12 & 63];
-		if (left > 1) out[o++] = b64url_alphabet[v >> 6 & 63];
-		if (left > 2) out[o++] = b64url_alphabet[v & 63];
-	}
-	out[o] = '\0';
-	return (long)o;
-}
-
-static int b64url_value(char c)
-{
-	const char *at = c ? strchr(b64url_alphabet, c) : NULL;
-	return at ? (int)(at - b64url_alphabet) : -1;
-}
-
-long b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
-{
-	while (len && in[len - 1] == '=')
-		len--;
-	if (len % 4 == 1) return CHAT_ERR_INVAL;
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64url_value(in[i]);
-		if (v < 0) return CHAT_ERR_INVAL;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o >= cap) return CHAT_ERR_TOO_LARGE;
-			out[o++] = (unsigned char)(acc >> bits & 0xff);
-		}
-	}
-	return (long)o;
 }
 
 uint64_t backoff_delay_ms(unsigned attempt, uint64_t base_ms, uint64_t max_ms, uint32_t rnd)

@@ -3,8 +3,8 @@
  * Pure helpers of the bridge's push notifications, kept here so they can be
  * unit-tested without curl or OpenSSL: deciding whether an IP address is
  * one the bridge must never call on a user's behalf (the SSRF guard's
- * rules; URLs are read by libcurl itself, in bridge/ssrf.c), base64url for
- * JWTs, and the retry backoff.
+ * rules; URLs are read by libcurl itself, in bridge/ssrf.c) and the retry
+ * backoff. Base64url for the JWTs is in base64.h.
  */
 #ifndef CHAT_PUSHUTIL_H
 #define CHAT_PUSHUTIL_H
@@ -40,14 +40,6 @@ int netaddr_classify_text(const char *host, enum netaddr_class *out);
 
 /* A short English name of the class ("loopback", ...). */
 const char *netaddr_class_name(enum netaddr_class c);
-
-/* base64url without padding of in[0..len) into out (capacity cap);
- * returns the length written (NUL-terminated), or CHAT_ERR_TOO_LARGE. */
-long b64url_encode(const void *in, size_t len, char *out, size_t cap);
-
-/* Decodes base64url (padding optional) into out; returns the length, or
- * CHAT_ERR_INVAL / CHAT_ERR_TOO_LARGE. */
-long b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap);
 
 /*
  * The delay before retry number attempt (1 = the first retry): base_ms

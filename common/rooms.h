@@ -35,6 +35,7 @@ struct room_policy {
 	double flood_rate;   /* messages per second per user in this room */
 	double flood_burst;
 	enum dm_policy dm_policy;
+	unsigned slow_mode_s; /* seconds between one user's messages; 0 = off */
 };
 
 struct room_member {

@@ -115,40 +115,6 @@ void chat_auth_config_free(struct chat_auth_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-/* ---- base64 ---- */
-
-static int b64_value(unsigned char ch)
-{
-	if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-	if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-	if (ch == '+' || ch == '-') return 62;
-	if (ch == '/' || ch == '_') return 63;
-	return -1;
-}
-
-long auth_b64_decode(const char *in, size_t len, unsigned char *out, size_t cap)
-{
-	while (len && in[len - 1] == '=') len--;
-	if (len % 4 == 1) return -1;
-	size_t n = 0;
-	unsigned acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64_value((unsigned char)in[i]);
-		if (v < 0) return -1;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n == cap) return -1;
-			out[n++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1u;
-		}
-	}
-	return (long)n;
-}
-
 /* ---- loading ---- */
 
 static void auth_state_free(struct auth_state *a)

@@ -56,10 +56,6 @@ int chat_auth_register(struct chat *c);
  * a failed or no register). */
 void chat_auth_unregister(struct chat *c);
 
-/* Decodes base64 (standard or url alphabet, padding optional) of
- * in[0..len) into out (capacity cap). Returns the decoded length or -1. */
-long auth_b64_decode(const char *in, size_t len, unsigned char *out, size_t cap);
-
 /* auth_passwd.c: the mosquitto_passwd file ($7$ PBKDF2-SHA512 and $6$
  * salted SHA-512 entries). */
 struct auth_passwd;

@@ -25,6 +25,7 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
+#include "base64.h"
 #include "chat.h"
 #include "chat_err.h"
 #include "json.h"
@@ -205,7 +206,7 @@ static bool verify_signature(const struct auth_jwt *j, const unsigned char *data
 static cJSON *decode_json_part(const char *part, size_t len, const char **why)
 {
 	char buf[JWT_MAX_LEN];
-	long n = auth_b64_decode(part, len, (unsigned char *)buf, sizeof(buf) - 1);
+	long n = base64_decode(part, len, (unsigned char *)buf, sizeof(buf) - 1, BASE64_URL);
 	int rc = n < 0 ? CHAT_ERR_JSON : json_check_cstrings(buf, (size_t)n, NULL);
 	if (rc == CHAT_ERR_INVAL) *why = "a string holds U+0000";
 	if (rc != CHAT_OK) return NULL;
@@ -314,7 +315,7 @@ static const char *check_token(const struct auth_jwt *j, const struct chat_auth_
 	cJSON_Delete(h);
 	if (why) return why;
 	unsigned char sig[1024];
-	long sig_len = auth_b64_decode(dot2 + 1, strlen(dot2 + 1), sig, sizeof(sig));
+	long sig_len = base64_decode(dot2 + 1, strlen(dot2 + 1), sig, sizeof(sig), BASE64_URL);
 	if (sig_len <= 0) return "bad signature encoding";
 	if (!verify_signature(j, (const unsigned char *)token, (size_t)(dot2 - token), sig, (size_t)sig_len))
 		return "bad signature";

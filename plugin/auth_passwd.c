@@ -17,7 +17,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "base64.h"
 #include "chat.h"
+#include "fnv.h"
 #include "topic.h"
 
 #define PW_SALT_MAX 64
@@ -77,12 +79,7 @@ static const struct pw_rec *rec_at(const struct auth_passwd *p, uint32_t slot)
 
 static uint32_t user_hash(const char *user, size_t len)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)user[i];
-		h *= 16777619u;
-	}
-	return h;
+	return fnv32(FNV32_OFFSET, user, len);
 }
 
 /* The index slot holding user, or the empty slot where it would go. */
@@ -188,8 +185,8 @@ static bool parse_hash(char *text, struct pw_parsed *e)
 	} else {
 		return false;
 	}
-	long sl = auth_b64_decode(salt, strlen(salt), e->salt, sizeof(e->salt));
-	long hl = auth_b64_decode(hash, strlen(hash), e->hash, sizeof(e->hash));
+	long sl = base64_decode(salt, strlen(salt), e->salt, sizeof(e->salt), BASE64_STD);
+	long hl = base64_decode(hash, strlen(hash), e->hash, sizeof(e->hash), BASE64_STD);
 	if (sl <= 0 || hl != PW_HASH_LEN) return false;
 	e->salt_len = (size_t)sl;
 	return true;

@@ -29,6 +29,7 @@
 #include "moderation.h"
 #include "rooms.h"
 #include "sanctions.h"
+#include "slowmode.h"
 #include "strbuf.h"
 #include "topic.h"
 
@@ -68,6 +69,8 @@ enum chat_reject {
 	REJECT_REPEATED,      /* flood.c: the same message too often */
 	REJECT_USER_PROPERTIES, /* message.c: MQTT 5 user properties from the client */
 	REJECT_STORE_UNAVAILABLE, /* message.c: no bridge subscribed (storers.c) */
+	REJECT_FROZEN,        /* message.c: the room, or every room, is frozen */
+	REJECT_SLOW_MODE,     /* message.c: the room's slowMode interval has not passed */
 	REJECT_COUNT
 };
 
@@ -139,7 +142,8 @@ struct chat {
 	struct rooms rooms;   /* rooms, members, policies */
 	struct auth_state *auth;          /* auth.c: password table and JWT key */
 	struct chat_sessions *sessions;   /* sessions.h: authenticated sessions, presence */
-	struct sanctions sanctions; /* bans and mutes */
+	struct sanctions sanctions; /* bans, mutes and freezes */
+	struct slowmode slow;       /* last message per user in slow rooms */
 	struct chat_state state;
 	struct chat_stats stats;
 	struct moderation *mod; /* moderation.c: word lists and filters */
@@ -227,6 +231,9 @@ bool chat_user_banned(struct chat *c, const char *user, uint64_t now_ms);
  * every room or in this one. *until_ms (may be NULL) gets when the mute
  * ends, 0 = until an admin lifts it. */
 bool chat_user_muted(struct chat *c, const char *user, const char *room, uint64_t now_ms, uint64_t *until_ms);
+/* True when room is frozen at now_ms, by its own freeze or one of every
+ * room; *until_ms (may be NULL) gets when it thaws, 0 = until lifted. */
+bool chat_room_frozen(struct chat *c, const char *room, uint64_t now_ms, uint64_t *until_ms);
 
 /* state.c: the state file (rooms, members, policies, bans, mutes). Load at
  * init returns MOSQ_ERR_* and logs why; a corrupt file is an error. */

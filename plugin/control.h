@@ -61,6 +61,11 @@ bool ctl_enum(struct control_req *r, const char *key, bool required, int (*parse
 /* True when the command carries this field. */
 bool ctl_has(const struct control_req *r, const char *key);
 
+/* Sanctions last "seconds": at most ten years, 0 (or absent) until lifted.
+ * ctl_until gives the end in unix ms, 0 for 0. */
+#define CTL_MAX_SECONDS (10ull * 365 * 24 * 3600)
+uint64_t ctl_until(uint64_t seconds);
+
 /* The existing room, or NULL with the error set. */
 struct room *ctl_find_room(struct control_req *r, const char *id);
 
@@ -74,6 +79,11 @@ void ctl_audit(struct control_req *r, const char *key, const char *value);
 void ctl_audit_u64(struct control_req *r, const char *key, uint64_t value);
 
 /* control_rooms.c */
+/* An event on a room's events topic: begin writes {"type":type,"room":room
+ * into sb (initialised here); the caller appends ,"key":value members; end
+ * closes it, publishes it and frees sb. */
+void ctl_event_begin(struct strbuf *sb, const char *type, const char *room);
+void ctl_event_end(struct chat *c, const char *room, struct strbuf *sb);
 void control_create_room(struct control_req *r);
 void control_delete_room(struct control_req *r);
 void control_get_room(struct control_req *r);
@@ -89,6 +99,10 @@ void control_unmute_user(struct control_req *r);
 void control_ban_user(struct control_req *r);
 void control_unban_user(struct control_req *r);
 void control_kick_user(struct control_req *r);
+
+/* control_freeze.c */
+void control_freeze_room(struct control_req *r);
+void control_unfreeze_room(struct control_req *r);
 void control_get_stats(struct control_req *r);
 
 /* control_words.c */

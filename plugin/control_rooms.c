@@ -15,16 +15,28 @@
 #define TITLE_MAX 200
 #define FLOOD_MAX 1000000.0
 
-/* {"type":type,"room":room,"user":user,"role":role} on the room's events
- * topic; user and role may be NULL. */
+void ctl_event_begin(struct strbuf *sb, const char *type, const char *room)
+{
+	strbuf_init(sb);
+	strbuf_puts(sb, "{\"type\":\"");
+	strbuf_puts(sb, type);
+	strbuf_puts(sb, "\",\"room\":");
+	strbuf_append_json_string(sb, room, strlen(room));
+}
+
+void ctl_event_end(struct chat *c, const char *room, struct strbuf *sb)
+{
+	strbuf_putc(sb, '}');
+	if (strbuf_status(sb) == CHAT_OK) chat_publish_event(c, room, sb->buf, sb->len);
+	strbuf_free(sb);
+}
+
+/* {"type":type,"room":room,"user":user,"role":role,"ts":ms} on the room's
+ * events topic; user and role may be NULL. */
 static void room_event(struct chat *c, const char *type, const char *room, const char *user, const char *role)
 {
 	struct strbuf sb;
-	strbuf_init(&sb);
-	strbuf_puts(&sb, "{\"type\":\"");
-	strbuf_puts(&sb, type);
-	strbuf_puts(&sb, "\",\"room\":");
-	strbuf_append_json_string(&sb, room, strlen(room));
+	ctl_event_begin(&sb, type, room);
 	if (user) {
 		strbuf_puts(&sb, ",\"user\":");
 		strbuf_append_json_string(&sb, user, strlen(user));
@@ -36,9 +48,7 @@ static void room_event(struct chat *c, const char *type, const char *room, const
 	}
 	strbuf_puts(&sb, ",\"ts\":");
 	strbuf_append_u64(&sb, chat_now_ms());
-	strbuf_putc(&sb, '}');
-	if (strbuf_status(&sb) == CHAT_OK) chat_publish_event(c, room, sb.buf, sb.len);
-	strbuf_free(&sb);
+	ctl_event_end(c, room, &sb);
 }
 
 /* After a change of user's membership in room: event, rooms list, state. */
@@ -118,6 +128,7 @@ static cJSON *policy_json(const struct room_policy *p)
 	if (p->flood_rate > 0) cJSON_AddNumberToObject(o, "floodRate", p->flood_rate);
 	if (p->flood_burst > 0) cJSON_AddNumberToObject(o, "floodBurst", p->flood_burst);
 	if (p->dm_policy != DM_INHERIT) cJSON_AddStringToObject(o, "dmPolicy", rooms_dm_policy_name(p->dm_policy));
+	if (p->slow_mode_s) cJSON_AddNumberToObject(o, "slowMode", p->slow_mode_s);
 	return o;
 }
 
@@ -157,6 +168,11 @@ void control_get_room(struct control_req *r)
 	else cJSON_AddNullToObject(data, "title");
 	cJSON_AddItemToObject(data, "members", members);
 	cJSON_AddItemToObject(data, "policy", policy);
+	uint64_t until = 0;
+	if (chat_room_frozen(r->c, room->id, chat_now_ms(), &until)) {
+		cJSON *frozen = cJSON_AddObjectToObject(data, "frozen");
+		if (frozen) cJSON_AddNumberToObject(frozen, "until", (double)until);
+	}
 	r->data = data;
 }
 
@@ -286,13 +302,16 @@ void control_set_room_member_role(struct control_req *r)
 static bool read_policy(struct control_req *r, struct room_policy *p)
 {
 	int action = (int)p->words_action, dm = (int)p->dm_policy;
+	uint64_t slow = p->slow_mode_s;
 	if (!ctl_enum(r, "bannedWordsAction", false, rooms_words_action_parse, WORDS_MASK, &action) ||
 	    !ctl_enum(r, "dmPolicy", false, rooms_dm_policy_parse, DM_ANYONE, &dm) ||
 	    !ctl_number(r, "floodRate", 0.001, FLOOD_MAX, &p->flood_rate) ||
-	    !ctl_number(r, "floodBurst", 1, FLOOD_MAX, &p->flood_burst))
+	    !ctl_number(r, "floodBurst", 1, FLOOD_MAX, &p->flood_burst) ||
+	    !ctl_uint(r, "slowMode", false, 0, SLOWMODE_MAX_S, &slow))
 		return false;
 	p->words_action = (enum words_action)action;
 	p->dm_policy = (enum dm_policy)dm;
+	p->slow_mode_s = (unsigned)slow;
 	return true;
 }
 
@@ -309,18 +328,30 @@ static void audit_policy(struct control_req *r, const struct room_policy *p)
 		snprintf(num, sizeof(num), "%g", p->flood_burst);
 		ctl_audit(r, "floodBurst", num);
 	}
+	if (ctl_has(r, "slowMode")) ctl_audit_u64(r, "slowMode", p->slow_mode_s);
+}
+
+/* {"type":"slow_mode","room":room,"seconds":n} on the room's events topic,
+ * so open clients can show the wait (0: slow mode is off). */
+static void slow_mode_event(struct chat *c, const char *room, unsigned seconds)
+{
+	struct strbuf sb;
+	ctl_event_begin(&sb, "slow_mode", room);
+	strbuf_puts(&sb, ",\"seconds\":");
+	strbuf_append_u64(&sb, seconds);
+	ctl_event_end(c, room, &sb);
 }
 
 void control_set_room_policy(struct control_req *r)
 {
 	const char *id = NULL;
-	static const char *const keys[] = {"bannedWordsAction", "floodRate", "floodBurst", "dmPolicy"};
+	static const char *const keys[] = {"bannedWordsAction", "floodRate", "floodBurst", "dmPolicy", "slowMode"};
 	bool any = false;
 	if (!ctl_room_id(r, "room", true, &id)) return;
 	ctl_audit(r, "room", id);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) any = any || ctl_has(r, keys[i]);
 	if (!any) {
-		ctl_fail(r, "no policy field given (bannedWordsAction, floodRate, floodBurst, dmPolicy)");
+		ctl_fail(r, "no policy field given (bannedWordsAction, floodRate, floodBurst, dmPolicy, slowMode)");
 		return;
 	}
 	struct room *room = ctl_find_room(r, id);
@@ -330,4 +361,5 @@ void control_set_room_policy(struct control_req *r)
 	room->policy = p;
 	audit_policy(r, &p);
 	chat_state_dirty(r->c);
+	if (ctl_has(r, "slowMode")) slow_mode_event(r->c, room->id, p.slow_mode_s);
 }

@@ -12,11 +12,7 @@
 #include "chat_err.h"
 #include "control.h"
 
-/* Ten years: longer is "until lifted" (seconds 0 or absent). */
-#define MAX_SECONDS (10ull * 365 * 24 * 3600)
-
-/* When a sanction given in seconds ends: 0 (until lifted) for 0. */
-static uint64_t until_from(uint64_t seconds)
+uint64_t ctl_until(uint64_t seconds)
 {
 	return seconds ? chat_now_ms() + seconds * 1000u : 0;
 }
@@ -67,9 +63,9 @@ void control_mute_user(struct control_req *r)
 {
 	const char *user = NULL, *room = NULL;
 	uint64_t seconds = 0;
-	if (!user_and_room(r, &user, &room) || !ctl_uint(r, "seconds", true, 0, MAX_SECONDS, &seconds)) return;
+	if (!user_and_room(r, &user, &room) || !ctl_uint(r, "seconds", true, 0, CTL_MAX_SECONDS, &seconds)) return;
 	ctl_audit_u64(r, "seconds", seconds);
-	uint64_t until = until_from(seconds);
+	uint64_t until = ctl_until(seconds);
 	int rc = sanctions_mute(&r->c->sanctions, user, room, until);
 	if (rc != CHAT_OK) {
 		ctl_fail(r, "%s", chat_strerror(rc));
@@ -96,11 +92,11 @@ void control_ban_user(struct control_req *r)
 {
 	const char *user = NULL;
 	uint64_t seconds = 0;
-	if (!ctl_user_id(r, "user", true, &user) || !ctl_uint(r, "seconds", false, 0, MAX_SECONDS, &seconds)) return;
+	if (!ctl_user_id(r, "user", true, &user) || !ctl_uint(r, "seconds", false, 0, CTL_MAX_SECONDS, &seconds)) return;
 	ctl_audit(r, "user", user);
 	ctl_audit_u64(r, "seconds", seconds);
 	if (!not_self(r, user)) return;
-	int rc = sanctions_ban(&r->c->sanctions, user, until_from(seconds));
+	int rc = sanctions_ban(&r->c->sanctions, user, ctl_until(seconds));
 	if (rc != CHAT_OK) {
 		ctl_fail(r, "%s", chat_strerror(rc));
 		return;

@@ -108,6 +108,20 @@ static int refuse_unstored(struct chat *c, const struct mosquitto_evt_message *e
 	return rc;
 }
 
+/* Room sanctions on the sender: a freeze of this room or of every room,
+ * then the room's slow mode. Owners and admins of the room pass both (they
+ * speak to a frozen room). REJECT_COUNT when the message may go on. */
+static enum chat_reject room_gate(struct chat *c, const char *user, const struct room *r, const char *room,
+				  uint64_t now, uint64_t *until)
+{
+	unsigned slow = r ? r->policy.slow_mode_s : 0;
+	if (!c->sanctions.freezes && !slow) return REJECT_COUNT;
+	if (r && rooms_role(r, user, strlen(user)) >= ROLE_ADMIN) return REJECT_COUNT;
+	if (chat_room_frozen(c, room, now, until)) return REJECT_FROZEN;
+	if (slowmode_waiting(&c->slow, user, room, slow * 1000ull, now, until)) return REJECT_SLOW_MODE;
+	return REJECT_COUNT;
+}
+
 static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct topic_ref *t)
 {
 	const char *user = mosquitto_client_username(ed->client);
@@ -120,17 +134,20 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	if (ed->retain) return refuse(c, ed, user, REJECT_RETAINED, room, NULL, 0);
 	if (!chat_store_ready(c)) return refuse_unstored(c, ed, user, room);
 	if (chat_user_muted(c, user, room, now, &until)) return refuse(c, ed, user, REJECT_MUTED, room, NULL, until);
+	const struct room *r = rooms_find(&c->rooms, t->id, t->id_len);
+	enum chat_reject gate = room_gate(c, user, r, room, now, &until);
+	if (gate != REJECT_COUNT) return refuse(c, ed, user, gate, room, NULL, until);
 	int rc = envelope_parse_client(ed->payload, ed->payloadlen, &c->cfg.limits, c->scratch,
 				       c->cfg.limits.max_payload + 1, &m);
 	if (rc != CHAT_OK) return refuse(c, ed, user, parse_reason(rc), room, NULL, 0);
 	struct moderation_verdict mv; /* moderation.h: flood control, then banned words */
-	if (moderation_judge(c, ed->client, user, room, &m, now, &mv)) {
+	if (moderation_judge(c, ed->client, user, room, r, &m, now, &mv)) {
 		moderation_refused(c, &mv, user, room, now);
 		return refuse(c, ed, user, (enum chat_reject)moderation_reason(&mv), room, m.cid, mv.v.until_ms);
 	}
 	/* Checks that may refuse the message go above this line: what follows
 	 * creates a DM room on its first message. */
-	if (!rooms_find(&c->rooms, t->id, t->id_len)) {
+	if (!r) {
 		if (chat_dm_open(c, t->id, t->id_len) != MOSQ_ERR_SUCCESS) {
 			return refuse(c, ed, user, REJECT_NO_ROOM, room, m.cid, 0);
 		}
@@ -150,6 +167,8 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	if (rc != MOSQ_ERR_SUCCESS) return rc;
 	c->stats.messages_accepted++;
 	moderation_accepted(c, &mv, &e, now); /* flood record, the mask or flag event */
+	/* Out of memory here costs only the wait before the next message. */
+	if (r && r->policy.slow_mode_s) (void)slowmode_sent(&c->slow, user, room, now);
 	return rc;
 }
 

@@ -31,6 +31,8 @@ static const char *const reject_names[REJECT_COUNT] = {
 	[REJECT_REPEATED] = "repeated",
 	[REJECT_USER_PROPERTIES] = "user_properties",
 	[REJECT_STORE_UNAVAILABLE] = "store_unavailable",
+	[REJECT_FROZEN] = "frozen",
+	[REJECT_SLOW_MODE] = "slow_mode",
 };
 
 const char *chat_reject_name(enum chat_reject why)

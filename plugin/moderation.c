@@ -553,10 +553,9 @@ static void moderation_event(struct chat *c, const char *room, const char *actio
 }
 
 bool moderation_judge(struct chat *c, const struct mosquitto *client, const char *user, const char *room,
-		      const struct chat_msg *msg, uint64_t now_ms, struct moderation_verdict *v)
+		      const struct room *r, const struct chat_msg *msg, uint64_t now_ms, struct moderation_verdict *v)
 {
 	struct moderation *m = c->mod;
-	const struct room *r = rooms_find(&c->rooms, room, strlen(room));
 	bool service = chat_is_service(c, client), text = msg->text && msg->text_len > 0;
 	uint64_t print = 0;
 	struct verdict_message vm = {0};

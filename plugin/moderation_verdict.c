@@ -15,7 +15,7 @@
 
 #include <string.h>
 
-#include "normalize.h"
+#include "fnv.h"
 
 void verdict_record_init(struct flood_record *rec, const struct verdict_policy *p, double burst,
 			 double room_rate, double room_burst, int64_t now_ms)
@@ -26,22 +26,11 @@ void verdict_record_init(struct flood_record *rec, const struct verdict_policy *
 	rec->offence_start_ms = INT64_MIN / 2;
 }
 
-/* FNV-1a, 64 bits. */
-static uint64_t fnv(uint64_t h, const void *s, size_t n)
-{
-	const unsigned char *b = s;
-	for (size_t i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 uint64_t verdict_fingerprint(const char *room, const char *text, size_t len, uint64_t print)
 {
 	if (!text || len == 0) return 0;
-	uint64_t h = fnv(NORM_FNV_OFFSET, room, strlen(room) + 1);
-	h = print == 0 ? fnv(h ^ 1, text, len) : fnv(h, &print, sizeof(print));
+	uint64_t h = fnv64(FNV64_OFFSET, room, strlen(room) + 1);
+	h = print == 0 ? fnv64(h ^ 1, text, len) : fnv64(h, &print, sizeof(print));
 	return h ? h : 1;
 }
 

@@ -40,6 +40,7 @@ static void chat_free(struct chat *c)
 	rooms_clear(&c->rooms);
 	moderation_free(c);
 	sanctions_clear(&c->sanctions);
+	slowmode_clear(&c->slow);
 	chat_storers_free(c);
 	chat_spool_close(c);
 	strbuf_free(&c->out);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Bans and mutes (see sanctions.h), and the two questions the rest of the
- * plugin asks about them: is this user banned (login), is this sender
- * muted here (message path). Both answer from a hash lookup on a key built
+ * Bans, mutes and freezes (see sanctions.h), and the questions the rest of
+ * the plugin asks about them: is this user banned (login), is this sender
+ * muted here, is this room frozen (message path). Both answer from a hash lookup on a key built
  * in a stack buffer; when a lookup meets an expired entry it frees it and
  * marks the state dirty so the state file forgets it too.
  */
@@ -13,17 +13,20 @@
 #include "chat_err.h"
 #include "sanctions.h"
 
-void sanctions_clear(struct sanctions *s)
+static void table_clear(struct sanction **table)
 {
 	struct sanction *e, *tmp;
-	HASH_ITER(hh, s->bans, e, tmp) {
-		HASH_DEL(s->bans, e);
+	HASH_ITER(hh, *table, e, tmp) {
+		HASH_DEL(*table, e);
 		free(e);
 	}
-	HASH_ITER(hh, s->mutes, e, tmp) {
-		HASH_DEL(s->mutes, e);
-		free(e);
-	}
+}
+
+void sanctions_clear(struct sanctions *s)
+{
+	table_clear(&s->bans);
+	table_clear(&s->mutes);
+	table_clear(&s->freezes);
 }
 
 /* Writes "user" or "user/room" into key; false when an id is invalid. */
@@ -129,6 +132,41 @@ const struct sanction *sanctions_find_mute(struct sanctions *s, const char *user
 	return table_find(&s->mutes, key, now_ms, reclaimed);
 }
 
+/* The key of a freeze: the room id, or SANCTION_EVERY_ROOM for NULL. */
+static bool freeze_key(const char *room, char key[SANCTION_KEY_MAX + 1])
+{
+	size_t len = room ? strlen(room) : 0;
+	if (!room) {
+		memcpy(key, SANCTION_EVERY_ROOM, sizeof(SANCTION_EVERY_ROOM));
+		return true;
+	}
+	if (!topic_room_valid(room, len)) return false;
+	memcpy(key, room, len + 1);
+	return true;
+}
+
+int sanctions_freeze(struct sanctions *s, const char *room, uint64_t until_ms)
+{
+	char key[SANCTION_KEY_MAX + 1];
+	if (!freeze_key(room, key)) return CHAT_ERR_INVAL;
+	return table_set(&s->freezes, key, until_ms);
+}
+
+int sanctions_unfreeze(struct sanctions *s, const char *room)
+{
+	char key[SANCTION_KEY_MAX + 1];
+	if (!freeze_key(room, key)) return CHAT_ERR_INVAL;
+	return table_remove(&s->freezes, key);
+}
+
+const struct sanction *sanctions_find_freeze(struct sanctions *s, const char *room, uint64_t now_ms,
+					     bool *reclaimed)
+{
+	char key[SANCTION_KEY_MAX + 1];
+	if (!s->freezes || !freeze_key(room, key)) return NULL;
+	return table_find(&s->freezes, key, now_ms, reclaimed);
+}
+
 static size_t table_sweep(struct sanction **table, uint64_t now_ms)
 {
 	struct sanction *e, *tmp;
@@ -145,7 +183,7 @@ static size_t table_sweep(struct sanction **table, uint64_t now_ms)
 
 size_t sanctions_sweep(struct sanctions *s, uint64_t now_ms)
 {
-	return table_sweep(&s->bans, now_ms) + table_sweep(&s->mutes, now_ms);
+	return table_sweep(&s->bans, now_ms) + table_sweep(&s->mutes, now_ms) + table_sweep(&s->freezes, now_ms);
 }
 
 size_t sanctions_forget_room(struct sanctions *s, const char *room)
@@ -160,6 +198,7 @@ size_t sanctions_forget_room(struct sanctions *s, const char *room)
 			n++;
 		}
 	}
+	if (sanctions_unfreeze(s, room) == CHAT_OK) n++;
 	return n;
 }
 
@@ -191,6 +230,18 @@ static uint64_t later_end(uint64_t a, uint64_t b)
 	return a > b ? a : b;
 }
 
+/* True when there is a sanction of every room (all) or of this one (here);
+ * *until_ms (may be NULL) gets the later end of the two. */
+static bool either(const struct sanction *all, const struct sanction *here, uint64_t *until_ms)
+{
+	if (!all && !here) return false;
+	if (until_ms) {
+		if (all && here) *until_ms = later_end(all->until_ms, here->until_ms);
+		else *until_ms = all ? all->until_ms : here->until_ms;
+	}
+	return true;
+}
+
 bool chat_user_muted(struct chat *c, const char *user, const char *room, uint64_t now_ms, uint64_t *until_ms)
 {
 	bool reclaimed = false;
@@ -199,10 +250,15 @@ bool chat_user_muted(struct chat *c, const char *user, const char *room, uint64_
 	const struct sanction *here =
 		room ? sanctions_find_mute(&c->sanctions, user, room, now_ms, &reclaimed) : NULL;
 	if (reclaimed) chat_state_dirty(c);
-	if (!all && !here) return false;
-	if (until_ms) {
-		if (all && here) *until_ms = later_end(all->until_ms, here->until_ms);
-		else *until_ms = all ? all->until_ms : here->until_ms;
-	}
-	return true;
+	return either(all, here, until_ms);
+}
+
+bool chat_room_frozen(struct chat *c, const char *room, uint64_t now_ms, uint64_t *until_ms)
+{
+	bool reclaimed = false;
+	if (!c->sanctions.freezes) return false;
+	const struct sanction *all = sanctions_find_freeze(&c->sanctions, NULL, now_ms, &reclaimed);
+	const struct sanction *here = sanctions_find_freeze(&c->sanctions, room, now_ms, &reclaimed);
+	if (reclaimed) chat_state_dirty(c);
+	return either(all, here, until_ms);
 }

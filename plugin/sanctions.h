@@ -32,9 +32,13 @@ struct sanction {
 };
 
 struct sanctions {
-	struct sanction *bans;  /* key: user */
-	struct sanction *mutes; /* key: user, or user/room */
+	struct sanction *bans;    /* key: user */
+	struct sanction *mutes;   /* key: user, or user/room */
+	struct sanction *freezes; /* key: room, or SANCTION_EVERY_ROOM */
 };
+
+/* The key of a freeze of every room at once: no room id can be "*". */
+#define SANCTION_EVERY_ROOM "*"
 
 /* Frees every entry; the table is empty and reusable afterwards. */
 void sanctions_clear(struct sanctions *s);
@@ -60,7 +64,20 @@ const struct sanction *sanctions_find_ban(struct sanctions *s, const char *user,
 const struct sanction *sanctions_find_mute(struct sanctions *s, const char *user, const char *room,
 					   uint64_t now_ms, bool *reclaimed);
 
-/* Drops every mute in this room (it was deleted); returns how many. */
+/*
+ * Freezes (read only for all but the room's owners and admins) one room,
+ * or every room when room is NULL, until until_ms (0 = until lifted).
+ * Returns 0, CHAT_ERR_INVAL for an invalid room id, or CHAT_ERR_NOMEM.
+ * unfreeze returns CHAT_ERR_NOTFOUND when there was no such freeze.
+ */
+int sanctions_freeze(struct sanctions *s, const char *room, uint64_t until_ms);
+int sanctions_unfreeze(struct sanctions *s, const char *room);
+/* The live freeze of room (NULL: of every room), or NULL; as find_ban. */
+const struct sanction *sanctions_find_freeze(struct sanctions *s, const char *room, uint64_t now_ms,
+					     bool *reclaimed);
+
+/* Drops every mute and the freeze of this room (it was deleted); returns
+ * how many. */
 size_t sanctions_forget_room(struct sanctions *s, const char *room);
 
 /* Frees every entry that ended at or before now_ms; returns how many. */

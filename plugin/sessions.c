@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "chat.h"
+#include "fnv.h"
 #include "sessions.h"
 
 struct chat_sessions *sessions_new(void)
@@ -70,12 +71,7 @@ void sessions_free(struct chat_sessions *s)
 
 static uint32_t id_hash(const char *id)
 {
-	uint32_t h = 2166136261u;
-	for (; *id; id++) {
-		h ^= (unsigned char)*id;
-		h *= 16777619u;
-	}
-	return h;
+	return fnv32(FNV32_OFFSET, id, strlen(id));
 }
 
 /* The first session with client id `id` (hash h), or NULL. */

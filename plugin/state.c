@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The state file: rooms (title, policy, members with roles), bans and
- * mutes, as one JSON document (see README, "State file"). The plugin is its
- * only writer:
+ * The state file: rooms (title, policy, members with roles), bans, mutes
+ * and freezes, as one JSON document (see README, "State file"). The plugin
+ * is its only writer:
  *
  * - Commands only mark the state dirty; a tick writes it at most once per
  *   state_save_interval, and cleanup writes what is left, so a burst of
@@ -92,6 +92,11 @@ static int load_policy(struct room *r, const cJSON *p, const char *at, struct wh
 	if (v && (!cJSON_IsNumber(v) || !(v->valuedouble >= 1) || !isfinite(v->valuedouble)))
 		return fail(w, "%s.policy.floodBurst: not a number >= 1", at);
 	if (v) r->policy.flood_burst = v->valuedouble;
+	v = cJSON_GetObjectItemCaseSensitive(p, "slowMode");
+	if (v && (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= SLOWMODE_MAX_S) ||
+		  v->valuedouble != (double)(unsigned)v->valuedouble))
+		return fail(w, "%s.policy.slowMode: not a whole number of seconds in [0, %u]", at, SLOWMODE_MAX_S);
+	if (v) r->policy.slow_mode_s = (unsigned)v->valuedouble;
 	return CHAT_OK;
 }
 
@@ -198,6 +203,27 @@ static int load_mutes(struct state_parts *p, const cJSON *list, struct why *w)
 	return load_sanction_list(p, list, "mutes", true, w);
 }
 
+/* Freezes: {"room" (absent: every room), "until"}. */
+static int load_freezes(struct state_parts *p, const cJSON *list, struct why *w)
+{
+	int i = 0;
+	const cJSON *o;
+	if (!list) return CHAT_OK;
+	if (!cJSON_IsArray(list)) return fail(w, "freezes: not an array");
+	cJSON_ArrayForEach(o, list) {
+		const cJSON *room = cJSON_GetObjectItemCaseSensitive(o, "room");
+		uint64_t until;
+		if (room && !cJSON_IsString(room)) return fail(w, "freezes[%d].room: not a string", i);
+		if (!read_until(o, &until)) return fail(w, "freezes[%d].until: not a time in unix ms", i);
+		int rc = sanctions_freeze(&p->sanctions, room ? room->valuestring : NULL, until);
+		if (rc == CHAT_ERR_INVAL) return fail(w, "freezes[%d].room: invalid room id", i);
+		if (rc != CHAT_OK) return fail(w, "freezes[%d]: %s", i, chat_strerror(rc));
+		i++;
+	}
+	sanctions_sweep(&p->sanctions, chat_now_ms());
+	return CHAT_OK;
+}
+
 /* ---- writing ---------------------------------------------------------- */
 
 static cJSON *save_room(const struct room *r)
@@ -212,6 +238,7 @@ static cJSON *save_room(const struct room *r)
 	if (r->policy.flood_burst > 0) cJSON_AddNumberToObject(policy, "floodBurst", r->policy.flood_burst);
 	if (r->policy.dm_policy != DM_INHERIT)
 		cJSON_AddStringToObject(policy, "dmPolicy", rooms_dm_policy_name(r->policy.dm_policy));
+	if (r->policy.slow_mode_s) cJSON_AddNumberToObject(policy, "slowMode", r->policy.slow_mode_s);
 	for (const struct room_member *m = r->members; m; m = m->hh.next) {
 		cJSON *e = cJSON_CreateObject();
 		if (!e) goto nomem;
@@ -272,6 +299,22 @@ static cJSON *save_mutes(const struct chat *c)
 	return save_sanctions(c->sanctions.mutes, true);
 }
 
+static cJSON *save_freezes(const struct chat *c)
+{
+	cJSON *list = cJSON_CreateArray();
+	for (const struct sanction *e = c->sanctions.freezes; list && e; e = e->hh.next) {
+		cJSON *o = cJSON_CreateObject();
+		if (!o) {
+			cJSON_Delete(list);
+			return NULL;
+		}
+		if (strcmp(e->key, SANCTION_EVERY_ROOM) != 0) cJSON_AddStringToObject(o, "room", e->key);
+		cJSON_AddNumberToObject(o, "until", (double)e->until_ms);
+		cJSON_AddItemToArray(list, o);
+	}
+	return list;
+}
+
 /* Word lists: global ones into parts, a room's onto its room (moderation.c). */
 static int load_words(struct state_parts *p, const cJSON *item, struct why *w)
 {
@@ -295,6 +338,7 @@ static const struct state_section sections[] = {
 	{"rooms", load_rooms, save_rooms},
 	{"bans", load_bans, save_bans},
 	{"mutes", load_mutes, save_mutes},
+	{"freezes", load_freezes, save_freezes},
 	/* After "rooms": a room's word lists hang off its room. */
 	{"bannedWords", load_words, save_words},
 };
@@ -553,6 +597,7 @@ int chat_state_on_tick(int event, void *event_data, void *userdata)
 	if (now - c->state.last_sweep_ms >= SWEEP_EVERY_MS) {
 		c->state.last_sweep_ms = now;
 		if (sanctions_sweep(&c->sanctions, now) > 0) chat_state_dirty(c);
+		slowmode_sweep(&c->slow, now); /* not saved: nothing to write */
 	}
 	if (!c->cfg.state_file || !c->state.dirty) return MOSQ_ERR_SUCCESS;
 	if (now - c->state.last_save_ms < c->cfg.state_save_ms) return MOSQ_ERR_SUCCESS;

@@ -16,10 +16,12 @@ chat_packages=(
 log() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-# Installs the packages that are missing (apt-get update once, only then).
+# Installs the packages that are missing (apt-get update once, only then):
+# chat_packages, or the packages named as arguments.
 ensure_packages() {
-	local missing=() p
-	for p in "${chat_packages[@]}"; do
+	local want=("$@") missing=() p
+	[[ $# -gt 0 ]] || want=("${chat_packages[@]}")
+	for p in "${want[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 	done
 	[[ ${#missing[@]} -eq 0 ]] && return 0
@@ -42,4 +44,31 @@ build_into() {
 		{ cat "$dir/configure.log" >&2; die "cmake configure failed ($dir)"; }
 	cmake --build "$dir" -j "$(nproc)" >"$dir/build.log" 2>&1 ||
 		{ grep -E -A5 'error|Error' "$dir/build.log" | head -60 >&2; die "build failed ($dir), see $dir/build.log"; }
+}
+
+# The web app (web/): node and npm (Debian's when there is no node yet; a
+# newer one already installed is kept), then its npm packages from the lock
+# file (npm ci) when node_modules is missing or older than the lock file.
+# With "browser", also Debian's Chromium, which the browser test drives.
+ensure_web() {
+	local want=() stamp=$repo/web/node_modules/.package-lock.json
+	command -v node >/dev/null || want+=(nodejs)
+	command -v npm >/dev/null || want+=(npm)
+	# Chromium, and a Korean font so that its screenshots show Hangul.
+	[[ ${1:-} != browser ]] || want+=(chromium fonts-nanum)
+	[[ ${#want[@]} -eq 0 ]] || ensure_packages "${want[@]}"
+	if [[ ! -f $stamp || $repo/web/package-lock.json -nt $stamp ]]; then
+		log "installing the web app's npm packages (npm ci in web/)"
+		(cd "$repo/web" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in web/"
+	fi
+}
+
+# The listener address that keeps a WebSockets listener of broker $1 on
+# loopback. Mosquitto 2.0.x takes its WebSockets from libwebsockets, which
+# binds the interface a name gives ("lo") but every interface when given an
+# IP address; 2.1's own WebSockets take the address like any listener.
+ws_loopback() {
+	local version
+	version=$("$1" -h 2>&1 | head -1 || true)
+	if [[ $version == *"version 2.0."* ]]; then echo lo; else echo 127.0.0.1; fi
 }

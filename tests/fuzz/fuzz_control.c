@@ -157,8 +157,8 @@ static void snapshot(const struct chat *c, uint64_t horizon, struct strbuf *sb)
 	char num[64];
 	strbuf_reset(sb);
 	for (const struct room *r = c->rooms.by_id; r; r = r->hh.next) {
-		snprintf(num, sizeof(num), " %d %.17g %.17g %d", (int)r->policy.words_action, r->policy.flood_rate,
-			 r->policy.flood_burst, (int)r->policy.dm_policy);
+		snprintf(num, sizeof(num), " %d %.17g %.17g %d %u", (int)r->policy.words_action, r->policy.flood_rate,
+			 r->policy.flood_burst, (int)r->policy.dm_policy, r->policy.slow_mode_s);
 		strbuf_puts(sb, "\nroom ");
 		strbuf_puts(sb, r->id);
 		strbuf_puts(sb, r->title ? " title=" : " untitled");
@@ -176,6 +176,8 @@ static void snapshot(const struct chat *c, uint64_t horizon, struct strbuf *sb)
 	put_sanctions(c->sanctions.bans, horizon, sb);
 	strbuf_puts(sb, "\nmutes ");
 	put_sanctions(c->sanctions.mutes, horizon, sb);
+	strbuf_puts(sb, "\nfreezes ");
+	put_sanctions(c->sanctions.freezes, horizon, sb);
 	if (strbuf_status(sb) != CHAT_OK) abort();
 }
 
@@ -362,7 +364,9 @@ static void run_raw(struct chat *c, bool from_admin, const char *payload, size_t
 
 /* ---- mode 2 and 3: a program of commands ---- */
 
-enum field_kind { F_ROOM, F_USER, F_ROLE, F_TITLE, F_UINT, F_SECONDS, F_ACTION, F_DM, F_RATE, F_BURST, F_WORDS, F_BOOL };
+enum field_kind {
+	F_ROOM, F_USER, F_ROLE, F_TITLE, F_UINT, F_SECONDS, F_ACTION, F_DM, F_RATE, F_BURST, F_WORDS, F_BOOL, F_SLOW
+};
 
 /* A value a field may be given: its JSON text, whether it is malformed for
  * the field, and what it means (the decoded string, or the number). */
@@ -436,6 +440,10 @@ static const struct value words_pool[] = {
 	{"[]", true, NULL, 0}, {"\"spam\"", true, NULL, 0}, {"[5]", true, NULL, 0}, {"[\"  \"]", true, NULL, 0},
 	{"[\"ok\",null]", true, NULL, 0},
 };
+static const struct value slows_pool[] = {
+	{"0", false, NULL, 0}, {"1", false, NULL, 1}, {"30", false, NULL, 30}, {"3600", false, NULL, 3600},
+	{"3601", true, NULL, 0}, {"-1", true, NULL, 0}, {"1.5", true, NULL, 0}, {"\"5\"", true, NULL, 0},
+};
 static const struct value bools_pool[] = {
 	{"true", false, NULL, 1}, {"false", false, NULL, 0}, {"1", true, NULL, 0}, {"\"true\"", true, NULL, 0},
 	{"null", true, NULL, 0},
@@ -450,10 +458,11 @@ static const struct {
 	[F_TITLE] = POOL(titles_pool),   [F_UINT] = POOL(uints_pool),     [F_SECONDS] = POOL(seconds_pool),
 	[F_ACTION] = POOL(actions_pool), [F_DM] = POOL(dms_pool),         [F_RATE] = POOL(rates_pool),
 	[F_BURST] = POOL(bursts_pool),   [F_WORDS] = POOL(words_pool),    [F_BOOL] = POOL(bools_pool),
+	[F_SLOW] = POOL(slows_pool),
 #undef POOL
 };
 
-#define MAX_FIELDS 5
+#define MAX_FIELDS 6
 
 struct field {
 	const char *name;
@@ -474,12 +483,14 @@ static const struct command {
 	{"removeRoomMember", {{"room", F_ROOM, true}, {"user", F_USER, true}}},
 	{"setRoomMemberRole", {{"room", F_ROOM, true}, {"user", F_USER, true}, {"role", F_ROLE, true}}},
 	{"setRoomPolicy", {{"room", F_ROOM, true}, {"bannedWordsAction", F_ACTION, false}, {"floodRate", F_RATE, false},
-			   {"floodBurst", F_BURST, false}, {"dmPolicy", F_DM, false}}},
+			   {"floodBurst", F_BURST, false}, {"dmPolicy", F_DM, false}, {"slowMode", F_SLOW, false}}},
 	{"muteUser", {{"user", F_USER, true}, {"room", F_ROOM, false}, {"seconds", F_SECONDS, true}}},
 	{"unmuteUser", {{"user", F_USER, true}, {"room", F_ROOM, false}}},
 	{"banUser", {{"user", F_USER, true}, {"seconds", F_SECONDS, false}}},
 	{"unbanUser", {{"user", F_USER, true}}},
 	{"kickUser", {{"user", F_USER, true}}},
+	{"freezeRoom", {{"room", F_ROOM, false}, {"seconds", F_SECONDS, false}}},
+	{"unfreezeRoom", {{"room", F_ROOM, false}}},
 	{"getStats", {{NULL, F_ROOM, false}}},
 	{"addBannedWords", {{"words", F_WORDS, true}, {"room", F_ROOM, false}, {"allow", F_BOOL, false}}},
 	{"removeBannedWords", {{"words", F_WORDS, true}, {"room", F_ROOM, false}, {"allow", F_BOOL, false}}},
@@ -660,15 +671,21 @@ static void check_effect(struct chat *c, const struct step *st)
 		if (lasting(st) && !sanctions_find_mute(&c->sanctions, user->s, room ? room->s : NULL, now, NULL)) abort();
 	} else if (strcmp(name, "unmuteUser") == 0) {
 		if (sanctions_find_mute(&c->sanctions, user->s, room ? room->s : NULL, now, NULL)) abort();
+	} else if (strcmp(name, "freezeRoom") == 0) {
+		if (lasting(st) && !sanctions_find_freeze(&c->sanctions, room ? room->s : NULL, now, NULL)) abort();
+	} else if (strcmp(name, "unfreezeRoom") == 0) {
+		if (sanctions_find_freeze(&c->sanctions, room ? room->s : NULL, now, NULL)) abort();
 	} else if (strcmp(name, "addBannedWords") == 0 || strcmp(name, "removeBannedWords") == 0) {
 		bool added = name[0] == 'a';
 		if (word_listed(c, r, allow && allow->d != 0, words->s) != added) abort();
 	} else if (strcmp(name, "setRoomPolicy") == 0) {
 		const struct value *a = given(st, "bannedWordsAction"), *dm = given(st, "dmPolicy");
 		const struct value *rate = given(st, "floodRate"), *burst = given(st, "floodBurst");
+		const struct value *slow = given(st, "slowMode");
 		if (!r || (a && (int)r->policy.words_action != rooms_words_action_parse(a->s)) ||
 		    (dm && (int)r->policy.dm_policy != rooms_dm_policy_parse(dm->s)) ||
-		    (rate && r->policy.flood_rate != rate->d) || (burst && r->policy.flood_burst != burst->d))
+		    (rate && r->policy.flood_rate != rate->d) || (burst && r->policy.flood_burst != burst->d) ||
+		    (slow && r->policy.slow_mode_s != (unsigned)slow->d))
 			abort();
 	}
 }

@@ -7,6 +7,7 @@
 #ifndef CHAT_TEST_3X_CRYPTO_H
 #define CHAT_TEST_3X_CRYPTO_H
 
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/bn.h>
@@ -14,7 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "pushutil.h"
+#include "base64.h"
 
 /* A new RSA-2048 ("RSA") or P-256 ("EC") key. */
 static inline EVP_PKEY *p_keygen(const char *type)
@@ -49,7 +50,7 @@ static inline long p_jwt_part(const char *jwt, int index, unsigned char *out, si
 		p++;
 	}
 	size_t len = strcspn(p, ".");
-	long n = b64url_decode(p, len, out, cap - 1);
+	long n = base64_decode(p, len, out, cap - 1, BASE64_URL);
 	assert_true(n >= 0);
 	out[n] = '\0';
 	return n;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of common/pushutil: the SSRF address rules, base64url and the
- * retry backoff. */
+/* Unit tests of common/pushutil: the SSRF address rules and the retry
+ * backoff. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,30 +57,6 @@ static void test_netaddr(void **state)
 	assert_string_equal(netaddr_class_name(NETADDR_LOOPBACK), "loopback");
 }
 
-static void test_b64url(void **state)
-{
-	(void)state;
-	char out[64];
-	unsigned char back[64];
-	const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-	const char *want[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
-	for (int i = 0; i < 7; i++) {
-		long n = b64url_encode(in[i], strlen(in[i]), out, sizeof(out));
-		assert_int_equal(n, (long)strlen(want[i]));
-		assert_string_equal(out, want[i]);
-		assert_int_equal(b64url_decode(out, (size_t)n, back, sizeof(back)), (long)strlen(in[i]));
-		assert_memory_equal(back, in[i], strlen(in[i]));
-	}
-	const unsigned char bin[] = {0xfb, 0xff, 0xfe};
-	assert_int_equal(b64url_encode(bin, 3, out, sizeof(out)), 4);
-	assert_string_equal(out, "-__-");
-	assert_int_equal(b64url_encode("foobar", 6, out, 9), 8);
-	assert_int_equal(b64url_encode("foobar", 6, out, 8), CHAT_ERR_TOO_LARGE);
-	assert_int_equal(b64url_decode("Zm9v+", 5, back, sizeof(back)), CHAT_ERR_INVAL);
-	assert_int_equal(b64url_decode("Zm9vY", 5, back, sizeof(back)), CHAT_ERR_INVAL);
-	assert_int_equal(b64url_decode("Zm9v", 4, back, 2), CHAT_ERR_TOO_LARGE);
-}
-
 static void test_backoff(void **state)
 {
 	(void)state;
@@ -101,7 +77,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		    cmocka_unit_test(test_netaddr),
-	    cmocka_unit_test(test_b64url),
 	    cmocka_unit_test(test_backoff),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

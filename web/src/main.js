@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: MIT
+//
+// The web chat page: logs in, keeps the rooms list with unread counts, shows
+// the open room with scroll-back through history, sends (showing why a
+// message was refused), tracks presence, moves read markers as the user
+// reads, opens DMs, and after a reconnect fills each room's gap from
+// history (timeline.js drops what it already has, by envelope id).
+//
+// The server does not hand back a user's read marker, so this page keeps its
+// own copy per browser (localStorage) and counts unread messages with a
+// history request "after" it.
+import { ChatSession } from './session.js';
+import * as T from './timeline.js';
+import * as R from './render.js';
+
+const PAGE = 30;
+const COUNT_LIMIT = 200;
+const $ = (id) => document.getElementById(id);
+
+const st = {
+	me: null,
+	session: null,
+	rooms: new Map(), // room -> {role, tl, unread, unreadMore, loaded, more, busy, local, gone}
+	current: null,
+	presence: new Map(), // user -> presence JSON
+	people: new Set(),
+	pendingSends: new Map(), // cid -> {room, li}
+	readTimer: null,
+};
+window.chatState = st; // for the browser tests and the console
+
+// --- read markers ------------------------------------------------------
+
+function markerKey(room) {
+	return `mchat.read.${st.me}.${room}`;
+}
+function markerOf(room) {
+	return localStorage.getItem(markerKey(room));
+}
+function setMarker(room, id) {
+	const old = markerOf(room);
+	if (old && old >= id) return false;
+	localStorage.setItem(markerKey(room), id);
+	return true;
+}
+
+// --- rooms list --------------------------------------------------------
+
+function roomState(room, role) {
+	let r = st.rooms.get(room);
+	if (!r) {
+		r = { role, tl: T.timelineNew(), unread: 0, unreadMore: false, loaded: false, more: true, busy: false };
+		st.rooms.set(room, r);
+	}
+	if (role) r.role = role;
+	return r;
+}
+
+function renderRooms() {
+	const ul = $('rooms');
+	ul.replaceChildren();
+	const names = [...st.rooms.keys()].filter((n) => !st.rooms.get(n).gone).sort();
+	for (const room of names) {
+		const r = st.rooms.get(room);
+		const li = R.roomItem(room, T.roomLabel(room, st.me), r.role);
+		li.setAttribute('aria-current', room === st.current ? 'true' : 'false');
+		R.setUnread(li, r.unread, r.unreadMore);
+		li.addEventListener('click', () => openRoom(room));
+		ul.append(li);
+	}
+}
+
+function onRooms(list) {
+	const now = new Map();
+	for (const e of list) if (e && typeof e.room === 'string') now.set(e.room, e.role || 'member');
+	for (const [room, role] of now) {
+		const known = st.rooms.has(room) && !st.rooms.get(room).gone;
+		const r = roomState(room, role);
+		r.gone = false;
+		r.local = false;
+		if (!known) {
+			st.session.joinRoom(room);
+			countUnread(room);
+		}
+	}
+	for (const [room, r] of st.rooms) {
+		if (now.has(room) || r.local || r.gone) continue;
+		r.gone = true;
+		st.session.leaveRoom(room);
+		if (room === st.current) showRoomState();
+	}
+	renderRooms();
+}
+
+async function countUnread(room) {
+	const marker = markerOf(room);
+	const q = marker ? { after: marker, limit: COUNT_LIMIT } : { limit: COUNT_LIMIT };
+	try {
+		const page = await st.session.history(room, q);
+		const r = st.rooms.get(room);
+		if (!r || room === st.current) return;
+		r.unread = T.unreadCount(page.messages, marker, st.me);
+		r.unreadMore = page.more;
+		renderRooms();
+	} catch {
+		// the count stays as it was; the next reconnect counts again
+	}
+}
+
+// --- the open room -----------------------------------------------------
+
+function showRoomState() {
+	const r = st.rooms.get(st.current);
+	const stick = atBottom();
+	const text = $('composer-text');
+	let notice = '';
+	if (r.gone) notice = 'You are no longer a member of this room.';
+	else if (r.role === 'reader') notice = 'You may read this room but not write in it.';
+	$('room-notice').textContent = notice;
+	const canWrite = !r.gone && r.role !== 'reader';
+	text.disabled = !canWrite;
+	$('composer-send').disabled = !canWrite;
+	renderRoomPresence();
+	if (stick) scrollToBottom(); // the notice took room from the list
+}
+
+function openRoom(room) {
+	st.current = room;
+	const r = roomState(room);
+	$('room-title').textContent = T.roomLabel(room, st.me);
+	$('messages').replaceChildren();
+	$('pending').replaceChildren();
+	for (const [, p] of st.pendingSends) if (p.room === room) $('pending').append(p.li);
+	const firstUnread = firstUnreadId(room);
+	for (const id of r.tl.ids) appendNode(r.tl.byId.get(id), firstUnread);
+	showRoomState();
+	renderRooms();
+	$('history-state').textContent = '';
+	if (!r.loaded) loadNewest(room);
+	else scrollToBottom();
+	if (!$('composer-text').disabled) $('composer-text').focus();
+}
+
+function firstUnreadId(room) {
+	const marker = markerOf(room);
+	const r = st.rooms.get(room);
+	return r.tl.ids.find((id) => id > (marker || '') && r.tl.byId.get(id).from !== st.me) || null;
+}
+
+function appendNode(env, firstUnread) {
+	if (env.id === firstUnread && markerOf(st.current)) $('messages').append(R.dividerNode());
+	$('messages').append(R.messageNode(env, st.me));
+}
+
+async function loadNewest(room) {
+	const r = st.rooms.get(room);
+	r.busy = true;
+	$('history-state').textContent = 'loading…';
+	try {
+		const page = await st.session.history(room, { limit: PAGE });
+		r.loaded = true;
+		r.more = page.more;
+		insertEnvelopes(room, page.messages);
+		if (room === st.current) {
+			const first = firstUnreadId(room);
+			const node = first && $('messages').querySelector(`[data-id="${first}"]`);
+			if (node && markerOf(room)) node.before(R.dividerNode());
+			scrollToBottom();
+		}
+	} catch (e) {
+		if (room === st.current) $('history-state').textContent = `history: ${e.message}`;
+	} finally {
+		r.busy = false;
+		if (room === st.current) historyLine(r);
+		maybeMarkRead();
+	}
+}
+
+function historyLine(r) {
+	const s = $('history-state');
+	if (!r.loaded) return;
+	s.textContent = r.more ? '' : r.tl.ids.length ? 'the beginning of this room' : 'no messages yet';
+}
+
+async function loadOlder() {
+	const room = st.current;
+	const r = room && st.rooms.get(room);
+	if (!r || !r.loaded || !r.more || r.busy) return;
+	r.busy = true;
+	$('history-state').textContent = 'loading older messages…';
+	const sc = $('scroller');
+	try {
+		const page = await st.session.history(room, { before: T.timelineOldest(r.tl), limit: PAGE });
+		r.more = page.more;
+		const before = sc.scrollHeight;
+		insertEnvelopes(room, page.messages);
+		sc.scrollTop += sc.scrollHeight - before; // keep what the user looks at in place
+	} catch (e) {
+		$('history-state').textContent = `history: ${e.message}`;
+	} finally {
+		r.busy = false;
+		if (room === st.current) historyLine(r);
+	}
+}
+
+// Merges envelopes into a room; draws the new ones when it is open.
+// Returns the envelopes that were new.
+function insertEnvelopes(room, envelopes) {
+	const r = roomState(room);
+	const added = T.timelineMerge(r.tl, envelopes);
+	// Newest first: the node each one goes before is then already drawn.
+	for (const env of [...added].reverse()) {
+		st.people.add(env.from);
+		if (room !== st.current) continue;
+		const nextId = T.timelineNextId(r.tl, env.id);
+		const next = nextId && $('messages').querySelector(`[data-id="${nextId}"]`);
+		const node = R.messageNode(env, st.me);
+		if (next) next.before(node);
+		else $('messages').append(node);
+	}
+	if (added.length) {
+		renderPeople();
+		if (room === st.current) {
+			renderRoomPresence();
+			if (!r.busy) historyLine(r);
+		}
+	}
+	return added;
+}
+
+function atBottom() {
+	const sc = $('scroller');
+	return sc.scrollHeight - sc.scrollTop - sc.clientHeight < 40;
+}
+
+function scrollToBottom() {
+	const sc = $('scroller');
+	sc.scrollTop = sc.scrollHeight;
+}
+
+// Moves the read marker to the newest message when the user can see it.
+function maybeMarkRead() {
+	const room = st.current;
+	const r = room && st.rooms.get(room);
+	if (!r || r.gone || document.visibilityState !== 'visible' || !atBottom()) return;
+	const newest = T.timelineNewest(r.tl);
+	if (!newest) return;
+	r.unread = 0;
+	r.unreadMore = false;
+	if (setMarker(room, newest)) {
+		clearTimeout(st.readTimer);
+		st.readTimer = setTimeout(() => st.session.markRead(room, markerOf(room)), 300);
+	}
+	renderRooms();
+}
+
+// --- arriving traffic --------------------------------------------------
+
+function onMessage(room, env) {
+	if (!T.isMessageId(env.id)) return;
+	const stick = room === st.current && atBottom();
+	const added = insertEnvelopes(room, [env]);
+	if (!added.length) return;
+	if (env.from === st.me && env.cid && st.pendingSends.has(env.cid)) {
+		st.pendingSends.get(env.cid).li.remove();
+		st.pendingSends.delete(env.cid);
+	}
+	const r = st.rooms.get(room);
+	if (room === st.current) {
+		if (stick || env.from === st.me) scrollToBottom();
+		maybeMarkRead();
+	} else if (env.from !== st.me && env.id > (markerOf(room) || '')) {
+		r.unread++;
+		renderRooms();
+	}
+}
+
+function onEvent(room, ev) {
+	if (ev.user) st.people.add(ev.user);
+	const text = R.eventText(ev);
+	if (text && room === st.current) {
+		const stick = atBottom();
+		$('messages').append(R.systemNode(text));
+		if (stick) scrollToBottom();
+	}
+}
+
+function onNotice(n) {
+	if (n.type === 'error') {
+		const p = n.cid && st.pendingSends.get(n.cid);
+		const sentence = T.refusalText(n.reason, n.until);
+		if (p) R.markFailed(p.li, sentence);
+		else if (n.room === st.current) $('room-notice').textContent = sentence;
+	} else if (n.type === 'muted') {
+		const where = n.room ? `in #${n.room}` : 'in every room';
+		const until = n.until ? ` until ${new Date(n.until).toLocaleTimeString()}` : '';
+		$('room-notice').textContent = `You are muted ${where}${until}.`;
+	}
+}
+
+function onPresence(p) {
+	if (!p || typeof p.user !== 'string') return;
+	st.presence.set(p.user, p);
+	st.people.add(p.user);
+	renderPeople();
+	renderRoomPresence();
+}
+
+function renderPeople() {
+	const ul = $('people');
+	ul.replaceChildren();
+	const users = [...st.people].filter((u) => u !== st.me).sort((a, b) => {
+		const on = (u) => (st.presence.get(u)?.online ? 0 : 1);
+		return on(a) - on(b) || (a < b ? -1 : 1);
+	});
+	for (const u of users) {
+		const li = R.personItem(u, st.presence.get(u));
+		li.addEventListener('click', () => openDm(u));
+		ul.append(li);
+	}
+}
+
+function renderRoomPresence() {
+	const room = st.current;
+	if (!room) return;
+	const peer = T.dmPeer(room, st.me);
+	const r = st.rooms.get(room);
+	const who = peer ? [peer] : [...new Set([...r.tl.byId.values()].map((e) => e.from))].filter((u) => u !== st.me);
+	const parts = who.sort().map((u) => `${u}: ${R.lastSeen(st.presence.get(u))}`);
+	$('room-presence').textContent = parts.join(' · ');
+}
+
+function openDm(user) {
+	const room = T.dmRoom(st.me, user);
+	const r = roomState(room, st.rooms.get(room)?.role || 'member');
+	if (!st.session.rooms.has(room)) {
+		r.local = true; // listed once the first message creates it
+		r.gone = false;
+		st.session.joinRoom(room);
+	}
+	openRoom(room);
+}
+
+// --- sending -----------------------------------------------------------
+
+function send() {
+	const box = $('composer-text');
+	const text = box.value.trim();
+	if (!text || !st.current || box.disabled) return;
+	box.value = '';
+	const room = st.current;
+	const cid = st.session.newCid();
+	const li = R.messageNode({ from: st.me, text, cid }, st.me);
+	li.classList.add('pending');
+	st.pendingSends.set(cid, { room, li });
+	$('pending').append(li);
+	scrollToBottom();
+	st.session.send(room, text, cid).then(() => {
+		if (li.isConnected) li.querySelector('.time').textContent = 'sent';
+	}).catch((err) => {
+		// The inbox notice with the reason follows; until then the code.
+		if (!li.classList.contains('failed')) R.markFailed(li, `Not sent (reason code ${err.code ?? '?'})`);
+	});
+}
+
+function onComposerKey(e) {
+	// While an IME composes (Korean, Japanese...), Enter commits the
+	// syllable; it must not send.
+	if (e.key !== 'Enter' || e.shiftKey || e.isComposing || e.keyCode === 229) return;
+	e.preventDefault();
+	send();
+}
+
+// --- connection --------------------------------------------------------
+
+function setStatus(state) {
+	const s = $('status');
+	s.dataset.state = state;
+	s.textContent = state;
+}
+
+// After a reconnect: every loaded room asks for what came after its
+// newest message, page by page; the others count their unread again.
+async function fillGaps() {
+	for (const [room, r] of st.rooms) {
+		if (r.gone) continue;
+		if (!r.loaded) {
+			countUnread(room);
+			continue;
+		}
+		const stick = room === st.current && atBottom();
+		let after = T.timelineNewest(r.tl);
+		for (let pages = 0; after && pages < 10; pages++) {
+			let page;
+			try {
+				page = await st.session.history(room, { after, limit: COUNT_LIMIT });
+			} catch {
+				break;
+			}
+			for (const env of insertEnvelopes(room, page.messages)) {
+				if (room !== st.current && env.from !== st.me && env.id > (markerOf(room) || '')) r.unread++;
+			}
+			if (!page.more || !page.messages.length) break;
+			after = page.messages[0].id;
+		}
+		if (stick) scrollToBottom();
+	}
+	renderRooms();
+	maybeMarkRead();
+}
+
+function wire(session) {
+	session.addEventListener('connected', (e) => {
+		setStatus('online');
+		if (e.detail.reconnect) fillGaps();
+	});
+	session.addEventListener('disconnected', () => setStatus(session.everConnected ? 'offline' : 'connecting'));
+	session.addEventListener('failure', (e) => {
+		// Refused at login, or on a reconnect: a token that expired, a ban,
+		// a changed password. MQTT.js would retry it forever.
+		const refused = e.detail.code === 135 || e.detail.code === 5;
+		if (!session.everConnected || refused) loginFailed(e.detail, session.everConnected);
+	});
+	session.addEventListener('rooms', (e) => onRooms(e.detail.rooms));
+	session.addEventListener('message', (e) => onMessage(e.detail.room, e.detail.body));
+	session.addEventListener('event', (e) => onEvent(e.detail.room, e.detail.body));
+	session.addEventListener('notice', (e) => onNotice(e.detail));
+	session.addEventListener('presence', (e) => onPresence(e.detail));
+}
+
+function loginFailed(detail, wasIn) {
+	st.session.end();
+	st.session = null;
+	$('app').hidden = true;
+	$('login').hidden = false;
+	const refused = detail.code === 135 || detail.code === 5;
+	let text = `Cannot connect: ${detail.message}`;
+	if (refused) text = wasIn
+		? 'Your session ended (an expired token, a ban or a new password): log in again.'
+		: 'Login refused: wrong user, password or token.';
+	$('login-error').textContent = text;
+}
+
+function defaultUrl() {
+	const q = new URLSearchParams(location.search).get('broker');
+	if (q) return q;
+	return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/mqtt`;
+}
+
+function login(e) {
+	e.preventDefault();
+	st.me = $('login-user').value.trim();
+	$('login-error').textContent = '';
+	st.rooms.clear();
+	st.people.clear();
+	st.current = null;
+	st.session = new ChatSession({ url: $('login-url').value.trim(), username: st.me, password: $('login-password').value });
+	window.chatSession = st.session;
+	wire(st.session);
+	$('me-name').textContent = st.me;
+	setStatus('connecting');
+	$('login').hidden = true;
+	$('app').hidden = false;
+	st.session.start();
+}
+
+function logout() {
+	if (st.session) st.session.end();
+	location.reload();
+}
+
+$('login-url').value = defaultUrl();
+$('login').addEventListener('submit', login);
+$('logout').addEventListener('click', logout);
+$('composer').addEventListener('submit', (e) => {
+	e.preventDefault();
+	send();
+});
+$('composer-text').addEventListener('keydown', onComposerKey);
+$('scroller').addEventListener('scroll', () => {
+	if ($('scroller').scrollTop < 60) loadOlder();
+	maybeMarkRead();
+});
+document.addEventListener('visibilitychange', maybeMarkRead);
