@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <unicode/uchar.h>
+#include <unicode/uclean.h>
 #include <unicode/uscript.h>
 #include <unicode/uspoof.h>
 #include <utf8proc.h>
@@ -168,6 +169,10 @@ static void build_table(void)
 	for (uint32_t d = '0'; d <= '9'; d++) norm_ascii[d] |= NORM_L_DIGIT;
 	for (const char *sym = "$@!|(+*"; *sym; sym++) norm_ascii[(unsigned char)*sym] |= NORM_L_SYM;
 	if (spoof) uspoof_close(spoof);
+	/* ICU is needed only for this table: let it drop its data caches, which
+	 * would otherwise outlive a plugin unloaded from the broker (ICU
+	 * loads them again if anything in the process asks later). */
+	u_cleanup();
 }
 
 void normalize_init(void)

@@ -544,7 +544,7 @@ static bool own_ban(const struct wordfilter *wf, uint32_t s)
 static int build_outputs(struct wordfilter *wf, struct wf_build *b)
 {
 	for (size_t e = 0; e < b->nentries; e++) b->entries[e].state = b->renum[b->entries[e].state];
-	qsort(b->entries, b->nentries, sizeof(*b->entries), cmp_entry);
+	if (b->nentries > 1) qsort(b->entries, b->nentries, sizeof(*b->entries), cmp_entry);
 	size_t n = dedup_entries(b->entries, b->nentries, b->info);
 	/* The wildcard forms count in the filter of their own (wordfilter.wild). */
 	for (size_t e = 0; e < n; e++) wf->nbanned += (b->entries[e].flags & (WF_ALLOW | WF_SPELLED | WF_KEYS)) ? 0 : 1;
