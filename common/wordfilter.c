@@ -53,6 +53,7 @@
 #define INFO_SPLIT 0x40u  /* a repeat that the text must space out ("a s s") */
 #define INFO_COUNT 0x3Fu  /* minimum repeat count of this letter */
 #define DENSE_BUDGET (1u << 20)
+#define DENSE_BUDGET_WILD (1u << 16) /* the wildcard filter: scanned on rewritten forms only */
 #define DENSE_OUT 0x80000000u /* in a dense row: the target state has hits */
 #define STATE_MASK 0x7FFFFFFFu
 #define WIN 512 /* runs per scan window */
@@ -90,6 +91,7 @@ struct wordfilter {
 	uint32_t maxlen;
 	size_t bytes;
 	struct wordfilter *wild; /* the WF_WILD forms, scanned on rewritings with NORM_WILD only */
+	bool is_wild;            /* this is such a filter: a small dense table will do */
 };
 
 /* Scratch used only while building. */
@@ -218,11 +220,17 @@ static int add_keys(struct wf_build *b, size_t base, size_t n, uint8_t flags)
 }
 
 /*
- * A Latin word of three runs or more also enters once per inner run with
- * that run as NORM_WILD, which the disguise rewriting writes for "*"
- * between letters: "f*ck", "sh*t", "a**hole" (the wildcard run keeps the
- * count, so "a*hole" does not pass for it).
+ * A Latin word of three runs or more also enters once per inner run that
+ * is a vowel or a double with that run as NORM_WILD, which the disguise
+ * rewriting writes for "*" between letters: "f*ck", "sh*t", "a**hole" (the
+ * wildcard run keeps the count, so "a*hole" does not pass for it). Stars
+ * for other consonants ("fu*k") are rare enough not to pay for.
  */
+static bool wild_run(uint32_t c, uint8_t info)
+{
+	return (info & INFO_COUNT) >= 2 || c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y';
+}
+
 static int add_wild(struct wf_build *b, size_t base, size_t n, uint8_t flags)
 {
 	struct wf_build *to = b->wild;
@@ -232,6 +240,7 @@ static int add_wild(struct wf_build *b, size_t base, size_t n, uint8_t flags)
 		if (c >= 0x80 || ((c | 0x20u) < 'a' || (c | 0x20u) > 'z')) return 0;
 	}
 	for (size_t w = 1; w + 1 < n; w++) {
+		if (!wild_run(b->syms[base + w], b->info[base + w])) continue;
 		size_t at = to->nsyms;
 		for (size_t p = 0; p < n; p++) {
 			if (push_sym(to, at + p, p == w ? NORM_WILD : b->syms[base + p], b->info[base + p]) != 0)
@@ -487,7 +496,7 @@ static void fill_row(struct wordfilter *wf, uint32_t s)
 /* Failure links and dense rows, breadth-first so every link points back. */
 static int build_links(struct wordfilter *wf)
 {
-	size_t budget = DENSE_BUDGET / (wf->ncls * sizeof(uint32_t));
+	size_t budget = (wf->is_wild ? DENSE_BUDGET_WILD : DENSE_BUDGET) / (wf->ncls * sizeof(uint32_t));
 	wf->ndense = (uint32_t)(budget < 1 ? 1 : budget < wf->nstates ? budget : wf->nstates);
 	wf->dense = malloc((size_t)wf->ndense * wf->ncls * sizeof(uint32_t));
 	wf->fail = malloc(wf->nstates * sizeof(uint32_t));
@@ -621,6 +630,7 @@ static int build_wild(struct wordfilter *wf, struct wf_build *bw, const char *co
 	if (rc != 0) return rc;
 	wf->wild = calloc(1, sizeof(*wf->wild));
 	if (!wf->wild) return CHAT_ERR_NOMEM;
+	wf->wild->is_wild = true;
 	rc = build_all(wf->wild, bw);
 	if (rc == 0) wf->bytes += wf->wild->bytes;
 	return rc;
