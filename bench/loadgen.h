@@ -51,6 +51,7 @@ enum lg_state {
 struct lg_options {
 	const char *host;
 	int port;
+	int sub_port;           /* subscribers connect here (another broker); 0 = port */
 	const char *user_fmt;  /* NULL: anonymous */
 	const char *password;  /* NULL: none */
 	const char *topic_fmt;

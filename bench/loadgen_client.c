@@ -158,8 +158,10 @@ static int create_and_connect(struct lg_client *c)
 	const struct lg_options *opt = c->w->opt;
 	int rc = client_create(c);
 
+	int port = c->role == LG_ROLE_SUB && opt->sub_port ? opt->sub_port : opt->port;
+
 	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_connect_async(c->mosq, opt->host, opt->port,
+		rc = mosquitto_connect_async(c->mosq, opt->host, port,
 					     opt->keepalive);
 	return rc;
 }

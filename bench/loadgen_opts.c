@@ -20,12 +20,13 @@ enum {
 	OPT_QOS, OPT_LANG, OPT_TEXT_BYTES, OPT_DURATION, OPT_WARMUP, OPT_DRAIN,
 	OPT_IDLE, OPT_JSON, OPT_SMOKE, OPT_PROTOCOL, OPT_THREADS,
 	OPT_CONNECT_INFLIGHT, OPT_CONNECT_TIMEOUT, OPT_WATCH_PID, OPT_KEEPALIVE,
-	OPT_MAX_INFLIGHT, OPT_ID_PREFIX, OPT_PLAN, OPT_HELP
+	OPT_MAX_INFLIGHT, OPT_ID_PREFIX, OPT_PLAN, OPT_HELP, OPT_SUB_PORT
 };
 
 static const struct option long_options[] = {
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "port", required_argument, NULL, OPT_PORT },
+	{ "sub-port", required_argument, NULL, OPT_SUB_PORT },
 	{ "user-fmt", required_argument, NULL, OPT_USER_FMT },
 	{ "password", required_argument, NULL, OPT_PASSWORD },
 	{ "rooms", required_argument, NULL, OPT_ROOMS },
@@ -64,6 +65,8 @@ static const char usage_text[] =
 	"\n"
 	"  --host H               broker address (127.0.0.1)\n"
 	"  --port P               broker port (1883)\n"
+	"  --sub-port P           subscribers connect to this port instead\n"
+	"                         (a second broker: cross-broker delivery)\n"
 	"  --user-fmt F           username per client, one %d = client number\n"
 	"                         from 1 (u%d when --password is given)\n"
 	"  --password S           password for every client (none: anonymous)\n"
@@ -296,6 +299,7 @@ static int apply_number(struct lg_options *opt, int c, const char *arg)
 {
 	switch (c) {
 	case OPT_PORT: return parse_int("port", arg, 1, 65535, &opt->port);
+	case OPT_SUB_PORT: return parse_int("sub-port", arg, 1, 65535, &opt->sub_port);
 	case OPT_ROOMS: return parse_int("rooms", arg, 0, 1000000, &opt->rooms);
 	case OPT_PUBS: return parse_int("pubs-per-room", arg, 0, 100000, &opt->pubs_per_room);
 	case OPT_SUBS: return parse_int("subs-per-room", arg, 0, 100000, &opt->subs_per_room);

@@ -31,6 +31,7 @@
 struct bridge_config {
 	char *mqtt_host;
 	int mqtt_port;
+	char *mqtt_brokers;         /* "host:port,host:port": several brokers (scale-out); NULL = mqtt_host:mqtt_port */
 	char *mqtt_username;
 	char *mqtt_password;
 	char *mqtt_client_id;
@@ -50,9 +51,24 @@ struct bridge_config {
 	struct push_settings push;  /* push_*, webhook_*, unifiedpush_*, fcm_*, apns_* (push.c) */
 };
 
+/* mqtt.c: one connection to one broker. */
+#define BRIDGE_MAX_BROKERS 16
+struct mqtt_conn {
+	struct bridge *b;
+	struct mosquitto *mosq;
+	char host[256];
+	int port;
+	int rc;               /* the last loop's result; not MOSQ_ERR_SUCCESS = reconnect */
+	bool up;              /* CONNACK accepted, no disconnect since */
+	bool started;         /* a connect went out once: reconnect from now on */
+	int retry_ms;
+	long long retry_at_ms; /* next attempt; 0 = none scheduled */
+};
+
 struct bridge {
 	struct bridge_config cfg;
-	struct mosquitto *mosq;
+	struct mqtt_conn conns[BRIDGE_MAX_BROKERS];
+	size_t nconns;
 	int mqtt_wake_fd;             /* eventfd: a reply is queued, write it now */
 	unsigned long mqtt_arrivals;  /* PUBLISH packets handled (MQTT thread only) */
 	struct journal journal;

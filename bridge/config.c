@@ -44,6 +44,7 @@ struct key_def {
 static const struct key_def keys[] = {
 	STR_KEY(mqtt_host),
 	INT_KEY(mqtt_port, 1, 65535),
+	OPT_KEY(mqtt_brokers),
 	STR_KEY(mqtt_username),
 	STR_KEY(mqtt_password),
 	STR_KEY(mqtt_client_id),

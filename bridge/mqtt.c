@@ -155,17 +155,28 @@ static size_t shared_routes(void)
 	return n;
 }
 
+/* The number of connections up, for the gauge. */
+static void count_up(struct bridge *b)
+{
+	long long up = 0;
+	for (size_t i = 0; i < b->nconns; i++) up += b->conns[i].up ? 1 : 0;
+	METRIC_SET(b, mqtt_connected, up);
+}
+
 static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, const mosquitto_property *props)
 {
-	struct bridge *b = ud;
+	struct mqtt_conn *c = ud;
+	struct bridge *b = c->b;
 	char filters[4096], *list[NROUTES];
 	(void)props;
 	if (rc != 0) {
-		blog(BLOG_ERR, "MQTT connection refused: %s", mosquitto_reason_string(rc));
+		blog(BLOG_ERR, "MQTT connection to %s:%d refused: %s", c->host, c->port, mosquitto_reason_string(rc));
 		return;
 	}
-	METRIC_SET(b, mqtt_connected, 1);
-	blog(BLOG_INFO, "connected to the broker (%s session)", flags & 1 ? "resumed" : "new");
+	c->up = true;
+	c->retry_ms = 500;
+	count_up(b);
+	blog(BLOG_INFO, "connected to the broker %s:%d (%s session)", c->host, c->port, flags & 1 ? "resumed" : "new");
 	/* The shared filters are subscribed on every connect, resumed session
 	 * or not: mosquitto 2.0.11 resumes a session after a restart without
 	 * its $share filters, and says nothing; until the bridge subscribes
@@ -186,16 +197,19 @@ static void on_connect(struct mosquitto *mosq, void *ud, int rc, int flags, cons
 
 static void on_disconnect(struct mosquitto *mosq, void *ud, int rc, const mosquitto_property *props)
 {
-	struct bridge *b = ud;
+	struct mqtt_conn *c = ud;
 	(void)mosq, (void)props;
-	METRIC_SET(b, mqtt_connected, 0);
-	if (!b->stop) blog(rc == 0 ? BLOG_INFO : BLOG_WARN, "disconnected from the broker (%d)", rc);
+	c->up = false;
+	count_up(c->b);
+	if (!c->b->stop)
+		blog(rc == 0 ? BLOG_INFO : BLOG_WARN, "disconnected from the broker %s:%d (%d)", c->host, c->port, rc);
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int count, const int *granted,
 			 const mosquitto_property *props)
 {
-	(void)mosq, (void)ud, (void)mid, (void)props;
+	struct mqtt_conn *c = ud;
+	(void)mosq, (void)mid, (void)props;
 	for (int i = 0; i < count; i++) {
 		if (granted[i] > 2) {
 			blog(BLOG_ERR, "the broker refused the subscription to %s: %s", routes[i].filter,
@@ -203,14 +217,14 @@ static void on_subscribe(struct mosquitto *mosq, void *ud, int mid, int count, c
 			return;
 		}
 	}
-	blog(BLOG_INFO, "subscribed to %d filters (shared group %s)", count,
-	     ((struct bridge *)ud)->cfg.mqtt_share_group);
+	blog(BLOG_INFO, "subscribed to %d filters on %s:%d (shared group %s)", count, c->host, c->port,
+	     c->b->cfg.mqtt_share_group);
 }
 
 static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *msg,
 		       const mosquitto_property *props)
 {
-	struct bridge *b = ud;
+	struct bridge *b = ((struct mqtt_conn *)ud)->b;
 	struct topic_ref t;
 	(void)mosq;
 	b->mqtt_arrivals++;
@@ -224,55 +238,104 @@ static void on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_
 	blog(BLOG_DEBUG, "ignoring a message on %s", msg->topic);
 }
 
-int mqtt_init(struct bridge *b)
+/* "host:port,host:port" (mqtt_brokers) into conns; else the one broker of
+ * mqtt_host and mqtt_port. 0, or -1 after a log line. */
+static int parse_brokers(struct bridge *b)
 {
-	b->mosq = mosquitto_new(b->cfg.mqtt_client_id, false, b);
-	if (!b->mosq) {
+	const char *list = b->cfg.mqtt_brokers;
+	b->nconns = 0;
+	if (!list || !*list) {
+		snprintf(b->conns[0].host, sizeof(b->conns[0].host), "%s", b->cfg.mqtt_host);
+		b->conns[0].port = b->cfg.mqtt_port;
+		b->nconns = 1;
+		return 0;
+	}
+	for (const char *p = list; *p;) {
+		while (*p == ' ' || *p == ',') p++;
+		size_t n = strcspn(p, ", ");
+		if (n == 0) break;
+		const char *colon = memchr(p, ':', n);
+		char *end = NULL;
+		long port = colon ? strtol(colon + 1, &end, 10) : 0;
+		size_t hl = colon ? (size_t)(colon - p) : 0;
+		if (!colon || hl == 0 || hl >= sizeof(b->conns[0].host) || end != p + n || port < 1 || port > 65535 ||
+		    b->nconns == BRIDGE_MAX_BROKERS) {
+			blog(BLOG_ERR, "mqtt_brokers: '%.*s' is not host:port (at most %d brokers)", (int)n, p,
+			     BRIDGE_MAX_BROKERS);
+			return -1;
+		}
+		struct mqtt_conn *c = &b->conns[b->nconns++];
+		memcpy(c->host, p, hl);
+		c->host[hl] = '\0';
+		c->port = (int)port;
+		p += n;
+	}
+	return b->nconns ? 0 : -1;
+}
+
+static int conn_init(struct bridge *b, struct mqtt_conn *c)
+{
+	c->b = b;
+	c->retry_ms = 500;
+	c->mosq = mosquitto_new(b->cfg.mqtt_client_id, false, c);
+	if (!c->mosq) {
 		blog(BLOG_ERR, "mosquitto_new failed");
 		return -1;
 	}
+	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	/* PUBACKs leave only after the group commit, so the broker must be
+	 * allowed many messages in flight to keep a stream flowing. */
+	mosquitto_int_option(c->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, b->cfg.mqtt_receive_maximum);
+	/* Other threads publish (history replies): let the loop do the writes. */
+	mosquitto_threaded_set(c->mosq, true);
+	mosquitto_connect_v5_callback_set(c->mosq, on_connect);
+	mosquitto_disconnect_v5_callback_set(c->mosq, on_disconnect);
+	mosquitto_message_v5_callback_set(c->mosq, on_message);
+	mosquitto_subscribe_v5_callback_set(c->mosq, on_subscribe);
+	if (b->cfg.mqtt_username) mosquitto_username_pw_set(c->mosq, b->cfg.mqtt_username, b->cfg.mqtt_password);
+	return 0;
+}
+
+int mqtt_init(struct bridge *b)
+{
 	b->mqtt_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (b->mqtt_wake_fd < 0) {
 		blog(BLOG_ERR, "eventfd: %s", strerror(errno));
 		return -1;
 	}
-	mosquitto_int_option(b->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-	/* PUBACKs leave only after the group commit, so the broker must be
-	 * allowed many messages in flight to keep a stream flowing. */
-	mosquitto_int_option(b->mosq, MOSQ_OPT_RECEIVE_MAXIMUM, b->cfg.mqtt_receive_maximum);
-	/* Other threads publish (history replies): let the loop do the writes. */
-	mosquitto_threaded_set(b->mosq, true);
-	mosquitto_connect_v5_callback_set(b->mosq, on_connect);
-	mosquitto_disconnect_v5_callback_set(b->mosq, on_disconnect);
-	mosquitto_message_v5_callback_set(b->mosq, on_message);
-	mosquitto_subscribe_v5_callback_set(b->mosq, on_subscribe);
-	if (b->cfg.mqtt_username) mosquitto_username_pw_set(b->mosq, b->cfg.mqtt_username, b->cfg.mqtt_password);
+	if (parse_brokers(b) != 0) return -1;
+	for (size_t i = 0; i < b->nconns; i++) {
+		if (conn_init(b, &b->conns[i]) != 0) return -1;
+	}
 	return 0;
 }
 
 void mqtt_close(struct bridge *b)
 {
-	if (b->mosq) mosquitto_destroy(b->mosq);
-	b->mosq = NULL;
+	for (size_t i = 0; i < b->nconns; i++) {
+		if (b->conns[i].mosq) mosquitto_destroy(b->conns[i].mosq);
+		b->conns[i].mosq = NULL;
+	}
 	if (b->mqtt_wake_fd >= 0) close(b->mqtt_wake_fd);
 	b->mqtt_wake_fd = -1;
 }
 
+/* A reply goes out on every broker: the requester's broker and the
+ * brokers of the user's other sessions deliver it, as one broker would to
+ * all of a user's sessions. */
 int mqtt_reply(struct bridge *b, const char *topic, const char *payload, size_t len, const mosquitto_property *props)
 {
-	if (!b->mosq) return MOSQ_ERR_NO_CONN;
-	int rc = mosquitto_publish_v5(b->mosq, NULL, topic, (int)len, payload, 1, false, props);
+	int rc = MOSQ_ERR_NO_CONN;
+	for (size_t i = 0; i < b->nconns; i++) {
+		if (!b->conns[i].mosq) continue;
+		int r = mosquitto_publish_v5(b->conns[i].mosq, NULL, topic, (int)len, payload, 1, false, props);
+		if (r == MOSQ_ERR_SUCCESS || rc != MOSQ_ERR_SUCCESS) rc = r;
+	}
 	uint64_t one = 1;
 	if (rc == MOSQ_ERR_SUCCESS && b->mqtt_wake_fd >= 0 && write(b->mqtt_wake_fd, &one, sizeof(one)) < 0) {
 		/* the eventfd counter cannot overflow here; the loop wakes anyway */
 	}
 	return rc;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
 }
 
 /* Pauses consumption at the journal bound and resumes under 75%; true
@@ -293,37 +356,45 @@ static bool check_bound(struct bridge *b, bool *paused, int *warned)
 	if (!*paused && level == 2) {
 		*paused = true;
 		METRIC_SET(b, consuming_paused, 1);
-		mosquitto_disconnect_v5(b->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
+		for (size_t i = 0; i < b->nconns; i++)
+			mosquitto_disconnect_v5(b->conns[i].mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
 	} else if (*paused && fill < 0.75) {
 		*paused = false;
 		METRIC_SET(b, consuming_paused, 0);
 		blog(BLOG_INFO, "journal back under 75%%: consuming again");
-		mosquitto_reconnect(b->mosq);
+		for (size_t i = 0; i < b->nconns; i++) {
+			mosquitto_reconnect(b->conns[i].mosq);
+			b->conns[i].rc = MOSQ_ERR_SUCCESS;
+			b->conns[i].retry_at_ms = 0;
+		}
 		return true;
 	}
 	return false;
 }
 
-static int connect_first(struct bridge *b)
+static int connect_first(struct mqtt_conn *c)
 {
 	mosquitto_property *props = NULL;
-	mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, (uint32_t)b->cfg.mqtt_session_expiry);
-	int rc = mosquitto_connect_bind_v5(b->mosq, b->cfg.mqtt_host, b->cfg.mqtt_port, b->cfg.mqtt_keepalive, NULL,
-					   props);
+	mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+				     (uint32_t)c->b->cfg.mqtt_session_expiry);
+	int rc = mosquitto_connect_bind_v5(c->mosq, c->host, c->port, c->b->cfg.mqtt_keepalive, NULL, props);
 	mosquitto_property_free_all(&props);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		blog(BLOG_WARN, "connect to %s:%d: %s (retrying)", b->cfg.mqtt_host, b->cfg.mqtt_port,
-		     mosquitto_strerror(rc));
+		blog(BLOG_WARN, "connect to %s:%d: %s (retrying)", c->host, c->port, mosquitto_strerror(rc));
 	}
 	return rc;
 }
 
-/* Sends DISCONNECT and lets the loop write it, briefly. */
+/* Sends DISCONNECT on every connection and lets the loop write it, briefly. */
 static void disconnect_now(struct bridge *b)
 {
-	mosquitto_disconnect_v5(b->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
-	long long until = bridge_now_ms() + 1000;
-	while (bridge_now_ms() < until && mosquitto_loop(b->mosq, 50, 1) == MOSQ_ERR_SUCCESS) {
+	for (size_t i = 0; i < b->nconns; i++) {
+		struct mosquitto *m = b->conns[i].mosq;
+		mosquitto_disconnect_v5(m, MQTT_RC_NORMAL_DISCONNECTION, NULL);
+		long long until = bridge_now_ms() + 1000;
+		while (bridge_now_ms() < until && mosquitto_loop(m, 50, 1) == MOSQ_ERR_SUCCESS) {
+		}
+		b->conns[i].up = false;
 	}
 	METRIC_SET(b, mqtt_connected, 0);
 }
@@ -348,12 +419,12 @@ static bool journal_full(struct bridge *b)
  * PUBLISH. Asking poll() before every read would cost a system call per
  * message; stopping early costs at most one more loop iteration.
  */
-static int read_burst(struct bridge *b)
+static int read_burst(struct bridge *b, struct mosquitto *mosq)
 {
 	int rc = MOSQ_ERR_SUCCESS;
 	for (int i = 0; i < READ_BURST_MAX && rc == MOSQ_ERR_SUCCESS && !journal_full(b); i++) {
 		unsigned long before = b->mqtt_arrivals;
-		rc = mosquitto_loop_read(b->mosq, 1);
+		rc = mosquitto_loop_read(mosq, 1);
 		if (b->mqtt_arrivals == before) break;
 	}
 	return rc;
@@ -370,61 +441,92 @@ static void set_cork(int fd, int on)
 }
 
 /*
- * One loop iteration, in this order: wait for the socket (or a reply
- * queued by another thread), read the burst, sync the journal, write what
- * libmosquitto queued (the PUBACKs of the burst among it), keepalive. The
- * bridge runs this instead of mosquitto_loop(), whose write step can run in
- * the same call as its read and so send a PUBACK before the sync.
+ * One loop iteration over every connection, in this order: wait for the
+ * sockets (or a reply queued by another thread), read each one's burst,
+ * sync the journal once for all of them, write what libmosquitto queued
+ * (the PUBACKs of the bursts among it), keepalive. The bridge runs this
+ * instead of mosquitto_loop(), whose write step can run in the same call
+ * as its read and so send a PUBACK before the sync. Each connection's
+ * result lands in its rc.
  */
-static int loop_once(struct bridge *b, int timeout_ms)
+static void loop_once(struct bridge *b, int timeout_ms)
 {
-	int fd = mosquitto_socket(b->mosq);
-	if (fd < 0) return MOSQ_ERR_NO_CONN;
-	struct pollfd p[2] = {
-		{.fd = fd, .events = (short)(POLLIN | (mosquitto_want_write(b->mosq) ? POLLOUT : 0))},
-		{.fd = b->mqtt_wake_fd, .events = POLLIN},
-	};
-	if (poll(p, 2, timeout_ms) < 0 && errno != EINTR) return MOSQ_ERR_ERRNO;
+	struct pollfd p[BRIDGE_MAX_BROKERS + 1];
+	struct mqtt_conn *who[BRIDGE_MAX_BROKERS];
+	unsigned long arrived[BRIDGE_MAX_BROKERS];
+	nfds_t n = 0;
+	for (size_t i = 0; i < b->nconns; i++) {
+		struct mqtt_conn *c = &b->conns[i];
+		int fd = c->rc == MOSQ_ERR_SUCCESS ? mosquitto_socket(c->mosq) : -1;
+		if (fd < 0) {
+			if (c->rc == MOSQ_ERR_SUCCESS) c->rc = MOSQ_ERR_NO_CONN;
+			continue;
+		}
+		p[n] = (struct pollfd){.fd = fd, .events = (short)(POLLIN | (mosquitto_want_write(c->mosq) ? POLLOUT : 0))};
+		who[n++] = c;
+	}
+	p[n] = (struct pollfd){.fd = b->mqtt_wake_fd, .events = POLLIN};
+	if (poll(p, n + 1, timeout_ms) < 0 && errno != EINTR) return;
 	uint64_t wakes;
-	if ((p[1].revents & POLLIN) && read(b->mqtt_wake_fd, &wakes, sizeof(wakes)) < 0) {
+	if ((p[n].revents & POLLIN) && read(b->mqtt_wake_fd, &wakes, sizeof(wakes)) < 0) {
 		/* EAGAIN: another iteration took it */
 	}
-	int rc = MOSQ_ERR_SUCCESS;
-	unsigned long arrived = b->mqtt_arrivals;
-	if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) rc = read_burst(b);
-	bool cork = b->mqtt_arrivals - arrived > CORK_MIN;
-	METRIC_ADD(b, journal_errors, journal_sync(&b->journal)); /* the group commit */
-	if (rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(b->mosq)) {
-		if (cork) set_cork(fd, 1);
-		rc = mosquitto_loop_write(b->mosq, 1);
-		if (cork) set_cork(fd, 0);
+	for (nfds_t i = 0; i < n; i++) {
+		arrived[i] = b->mqtt_arrivals;
+		if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) who[i]->rc = read_burst(b, who[i]->mosq);
+		arrived[i] = b->mqtt_arrivals - arrived[i];
 	}
-	if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_loop_misc(b->mosq);
-	return rc;
+	METRIC_ADD(b, journal_errors, journal_sync(&b->journal)); /* the group commit */
+	for (nfds_t i = 0; i < n; i++) {
+		struct mqtt_conn *c = who[i];
+		bool cork = arrived[i] > CORK_MIN;
+		if (c->rc == MOSQ_ERR_SUCCESS && mosquitto_want_write(c->mosq)) {
+			if (cork) set_cork(p[i].fd, 1);
+			c->rc = mosquitto_loop_write(c->mosq, 1);
+			if (cork) set_cork(p[i].fd, 0);
+		}
+		if (c->rc == MOSQ_ERR_SUCCESS) c->rc = mosquitto_loop_misc(c->mosq);
+	}
+}
+
+/* A connection whose loop failed reconnects after a backoff (0.5 s,
+ * doubling to 8 s, back to 0.5 s once connected), without holding up the
+ * others. */
+static void maintain(struct mqtt_conn *c, long long now)
+{
+	if (c->rc == MOSQ_ERR_SUCCESS || c->b->stop) return;
+	if (c->retry_at_ms == 0) {
+		if (c->started)
+			blog(BLOG_WARN, "MQTT %s:%d: %s; reconnecting in %d ms", c->host, c->port, mosquitto_strerror(c->rc),
+			     c->retry_ms);
+		c->retry_at_ms = now + c->retry_ms;
+		c->retry_ms = c->retry_ms * 2 > 8000 ? 8000 : c->retry_ms * 2;
+		return;
+	}
+	if (now < c->retry_at_ms) return;
+	c->retry_at_ms = 0;
+	if (c->started) {
+		mosquitto_reconnect(c->mosq);
+	} else {
+		c->started = connect_first(c) == MOSQ_ERR_SUCCESS;
+	}
+	c->rc = MOSQ_ERR_SUCCESS;
 }
 
 int mqtt_run(struct bridge *b)
 {
 	bool paused = false;
-	int warned = 0, retry_ms = 500;
-	bool connected_once = connect_first(b) == MOSQ_ERR_SUCCESS;
+	int warned = 0;
+	for (size_t i = 0; i < b->nconns; i++) {
+		struct mqtt_conn *c = &b->conns[i];
+		c->started = connect_first(c) == MOSQ_ERR_SUCCESS;
+		c->rc = c->started ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NO_CONN;
+	}
 	while (!b->stop) {
-		int rc = loop_once(b, 100);
-		if (check_bound(b, &paused, &warned)) continue;
-		if (rc == MOSQ_ERR_SUCCESS || b->stop) {
-			/* A refused CONNACK also loops fine: back off only on it. */
-			if (atomic_load(&b->metrics.mqtt_connected)) retry_ms = 500;
-			continue;
-		}
-		if (paused) {
-			sleep_ms(100);
-			continue;
-		}
-		blog(BLOG_WARN, "MQTT: %s; reconnecting in %d ms", mosquitto_strerror(rc), retry_ms);
-		for (int waited = 0; waited < retry_ms && !b->stop; waited += 50) sleep_ms(50);
-		retry_ms = retry_ms * 2 > 8000 ? 8000 : retry_ms * 2;
-		if (connected_once) mosquitto_reconnect(b->mosq);
-		else connected_once = connect_first(b) == MOSQ_ERR_SUCCESS;
+		loop_once(b, 100);
+		if (check_bound(b, &paused, &warned) || paused) continue;
+		long long now = bridge_now_ms();
+		for (size_t i = 0; i < b->nconns; i++) maintain(&b->conns[i], now);
 	}
 	disconnect_now(b);
 	METRIC_ADD(b, journal_errors, journal_sync(&b->journal));

@@ -297,6 +297,7 @@ int chat_on_acl_check(int event, void *event_data, void *userdata)
 	const struct mosquitto_evt_acl_check *ed = event_data;
 	int rc;
 	(void)event;
+	if (chat_peer_acl(c, ed, &rc)) return rc; /* peer.c: scale-out peers and storers */
 	switch (ed->access) {
 	case MOSQ_ACL_READ:
 		rc = check_read(c, ed);

@@ -205,6 +205,7 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	const char *id = mosquitto_client_id(ed->client);
 	int rc = verdict(c, ed, id ? id : "?", &claims);
 	if (rc == MOSQ_ERR_AUTH) return rc;
+	if (chat_peer_refuses_login(c, id, ed->username)) return MOSQ_ERR_AUTH; /* peer.c: links, catch-up */
 	const char *owner = clientid_taken(c, id, ed->username);
 	if (owner) {
 		mosquitto_log_printf(MOSQ_LOG_NOTICE,

@@ -27,6 +27,7 @@
 #include "envelope.h"
 #include "id.h"
 #include "moderation.h"
+#include "peer.h"
 #include "rooms.h"
 #include "sanctions.h"
 #include "slowmode.h"
@@ -152,6 +153,7 @@ struct chat {
 	void (*prop_free)(void *); /* props.c: frees what a property reader copied out */
 	struct chat_storers storers;
 	struct chat_spool spool;
+	struct chat_peer *peer; /* peer.h: scale-out; NULL on a single broker */
 };
 
 /* options.c: fills cfg from the broker's options; logs and returns a

@@ -208,6 +208,7 @@ int chat_on_message(int event, void *event_data, void *userdata)
 	struct chat *c = userdata;
 	struct topic_ref t;
 	(void)event;
+	if (chat_peer_is_link(c, ed->client)) return chat_peer_on_link_message(c, ed); /* stamped at its origin */
 	topic_parse_memo(&c->topics, ed->topic, &t); /* parsed by the write check just before */
 	bool request = t.kind == TOPIC_ROOM_HISTORY || t.kind == TOPIC_ROOM_READ || t.kind == TOPIC_USER_DEVICES;
 	if (t.kind != TOPIC_ROOM_MESSAGES && !request) return MOSQ_ERR_SUCCESS;

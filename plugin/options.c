@@ -182,6 +182,8 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 			rc = parse_size(k, v, 64u * 1024, (size_t)1 << 34, &cfg->spool_max_bytes);
 		} else if (moderation_option_known(k)) {
 			rc = moderation_config_option(&cfg->mod, k, v);
+		} else if (chat_peer_option_known(k)) {
+			/* peer.c reads them */
 		} else if (chat_auth_option_known(k)) {
 			rc = chat_auth_config_option(&cfg->auth, k, v);
 		} else {

@@ -43,6 +43,7 @@ static void chat_free(struct chat *c)
 	slowmode_clear(&c->slow);
 	chat_storers_free(c);
 	chat_spool_close(c);
+	chat_peer_free(c);
 	strbuf_free(&c->out);
 	free(c->scratch);
 	chat_config_free(&c->cfg);
@@ -75,6 +76,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 		goto fail;
 	}
 	id_gen_init(&c->ids, c->cfg.node_id, boot_salt());
+	rc = chat_peer_init(c, opts, opt_count);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	/* Before the state: it sets rooms.ext_free and takes the word lists. */
 	rc = moderation_init(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
@@ -94,6 +97,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	rc = mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, chat_on_acl_check, NULL, c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = mosquitto_callback_register(identifier, MOSQ_EVT_TICK, chat_metrics_on_tick, NULL, c);
+	if (rc != MOSQ_ERR_SUCCESS) goto fail;
+	rc = chat_peer_register(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	*user_data = c;
 	/* Building the word filter and the password table freed much more than
@@ -119,6 +124,7 @@ int mosquitto_plugin_cleanup(void *user_data, struct mosquitto_opt *opts, int op
 	if (c) chat_state_flush(c);
 	if (c) mosquitto_callback_unregister(c->pid, MOSQ_EVT_ACL_CHECK, chat_on_acl_check, NULL);
 	if (c) mosquitto_callback_unregister(c->pid, MOSQ_EVT_TICK, chat_metrics_on_tick, NULL);
+	if (c) chat_peer_unregister(c);
 	chat_free(c);
 	return MOSQ_ERR_SUCCESS;
 }

@@ -59,9 +59,10 @@ struct presence_user *presence_user_get(struct chat_sessions *s, const char *use
 static void publish(struct chat *c, struct presence_user *u)
 {
 	char topic[32 + TOPIC_ID_MAX], json[160 + TOPIC_ID_MAX];
+	unsigned shown = u->sessions + chat_peer_sessions(c, u->user); /* peer_presence.c: other brokers' */
 	snprintf(topic, sizeof(topic), "chat/presence/%s", u->user);
 	int n = snprintf(json, sizeof(json), "{\"user\":\"%s\",\"online\":%s,\"sessions\":%u,\"since\":%llu}", u->user,
-			 u->sessions ? "true" : "false", u->sessions, (unsigned long long)u->since);
+			 shown ? "true" : "false", shown, (unsigned long long)u->since);
 	u->pub_tick = c->sessions->ticks;
 	chat_publish(topic, json, (size_t)n, true);
 }
@@ -114,7 +115,8 @@ void presence_update(struct chat *c, const char *user, int delta)
 	if (!u || (delta < 0 && u->sessions == 0)) return;
 	unsigned before = u->sessions;
 	u->sessions = delta < 0 ? u->sessions - 1 : u->sessions + 1;
-	if ((before == 0) != (u->sessions == 0)) u->since = chat_now_ms();
+	if ((before == 0) != (u->sessions == 0) && chat_peer_sessions(c, user) == 0) u->since = chat_now_ms();
+	chat_peer_presence_changed(c, user, u->sessions);
 	if (c->cfg.auth.presence == CHAT_PRESENCE_NONE) return;
 	if (u->sessions) ledger_add(s, u);
 	publish(c, u);
@@ -305,4 +307,14 @@ bool chat_presence_readable(const struct chat *c, const struct mosquitto *client
 		return chat_is_service(c, client);
 	}
 	return false;
+}
+
+void chat_presence_refresh(struct chat *c, const char *user, bool flipped)
+{
+	if (!c->sessions || c->cfg.auth.presence == CHAT_PRESENCE_NONE) return;
+	struct presence_user *u = presence_user_get(c->sessions, user);
+	if (!u) return;
+	if (flipped) u->since = chat_now_ms();
+	if (u->sessions + chat_peer_sessions(c, user)) ledger_add(c->sessions, u);
+	publish(c, u);
 }

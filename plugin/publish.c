@@ -25,6 +25,7 @@ int chat_notify_user(struct chat *c, const char *user, const char *json, size_t 
 	char topic[32 + TOPIC_ID_MAX];
 	(void)c;
 	snprintf(topic, sizeof(topic), "chat/users/%s/inbox", user);
+	chat_peer_forward(c, topic, json, len); /* the user's sessions on other brokers */
 	return chat_publish(topic, json, len, false);
 }
 
@@ -33,6 +34,7 @@ int chat_publish_event(struct chat *c, const char *room, const char *json, size_
 	char topic[32 + TOPIC_ROOM_MAX];
 	(void)c;
 	snprintf(topic, sizeof(topic), "chat/rooms/%s/events", room);
+	chat_peer_forward(c, topic, json, len); /* members on other brokers */
 	return chat_publish(topic, json, len, false);
 }
 

@@ -479,6 +479,14 @@ static int parse_text(const char *buf, size_t len, cJSON **root, struct why *w)
 	return *root ? CHAT_OK : fail(w, "out of memory");
 }
 
+static int load_sections(struct state_parts *p, const cJSON *root, struct why *w)
+{
+	int rc = CHAT_OK;
+	for (size_t i = 0; rc == CHAT_OK && i < SECTION_COUNT; i++)
+		rc = sections[i].load(p, cJSON_GetObjectItemCaseSensitive(root, sections[i].name), w);
+	return rc;
+}
+
 /* Reads and checks the whole file into p. Returns CHAT_OK,
  * CHAT_ERR_NOTFOUND (no file), or another error with w filled in. */
 static int read_parts(const char *path, struct state_parts *p, struct stat *st, struct why *w)
@@ -510,8 +518,7 @@ static int read_parts(const char *path, struct state_parts *p, struct stat *st, 
 	const cJSON *version = root ? cJSON_GetObjectItemCaseSensitive(root, "version") : NULL;
 	if (rc == CHAT_OK && (!cJSON_IsNumber(version) || version->valuedouble != STATE_VERSION))
 		rc = fail(w, "version: expected %d", STATE_VERSION);
-	for (size_t i = 0; rc == CHAT_OK && i < SECTION_COUNT; i++)
-		rc = sections[i].load(p, cJSON_GetObjectItemCaseSensitive(root, sections[i].name), w);
+	if (rc == CHAT_OK) rc = load_sections(p, root, w);
 	cJSON_Delete(root);
 	return rc;
 }
@@ -575,6 +582,7 @@ void chat_state_dirty(struct chat *c)
 {
 	uint64_t now = chat_now_ms();
 	c->state.dirty = true;
+	chat_peer_state_changed(c); /* peer_state.c: tell the other brokers */
 	if (!c->cfg.state_file || now - c->state.last_tick_ms < NO_TICK_MS) return;
 	if (now - c->state.last_save_ms < c->cfg.state_save_ms) return;
 	c->state.last_save_ms = now;
@@ -670,5 +678,31 @@ int chat_state_on_reload(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	}
 	reload_from_file(c, path);
+	return MOSQ_ERR_SUCCESS;
+}
+
+cJSON *chat_state_json(const struct chat *c)
+{
+	return state_to_json(c);
+}
+
+int chat_state_adopt_json(struct chat *c, const cJSON *root)
+{
+	struct state_parts p;
+	struct why w = {{0}};
+	parts_init(&p, c);
+	int rc = load_sections(&p, root, &w);
+	if (rc != CHAT_OK) {
+		parts_free(&p);
+		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "state from a peer refused: %s", w.text);
+		return MOSQ_ERR_INVAL;
+	}
+	size_t n_old = 0;
+	char **old_users = users_of(c, &n_old);
+	parts_adopt(c, &p);
+	after_reload(c, old_users, n_old);
+	for (size_t i = 0; i < n_old; i++) free(old_users[i]);
+	free(old_users);
+	chat_state_dirty(c);
 	return MOSQ_ERR_SUCCESS;
 }

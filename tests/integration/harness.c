@@ -336,16 +336,36 @@ int h_run_broker(const char *conf, int timeout_ms)
 	return wait_exit(spawn_broker(conf, NULL), timeout_ms);
 }
 
+void h_spawn_broker(struct h_proc *p, const char *conf, int port)
+{
+	p->pid = spawn_broker(conf, p->log);
+	long long deadline = h_now_ms() + START_TIMEOUT_MS;
+	while (!port_open(port)) {
+		if (!h_alive(p)) die_with_log(p, "exited at start");
+		if (h_now_ms() > deadline) die_with_log(p, "port never opened");
+		h_sleep_ms(10);
+	}
+}
+
 void h_restart_broker(struct harness *h)
 {
 	h_stop(&h->broker, SIGTERM, 10000);
-	h->broker.pid = spawn_broker(h->broker_conf, h->broker.log);
-	long long deadline = h_now_ms() + START_TIMEOUT_MS;
-	while (!port_open(h->broker_port)) {
-		if (!h_alive(&h->broker)) die_with_log(&h->broker, "exited at start");
-		if (h_now_ms() > deadline) die_with_log(&h->broker, "port never opened");
-		h_sleep_ms(10);
-	}
+	h_spawn_broker(&h->broker, h->broker_conf, h->broker_port);
+}
+
+int h_free_port(void)
+{
+	return free_port();
+}
+
+void h_proc_init(struct h_proc *p, struct harness *h, const char *name)
+{
+	proc_init(p, h, name);
+}
+
+bool h_proc_clean(struct h_proc *p)
+{
+	return !sanitizer_report(p->log);
 }
 
 void h_broker_authenticates(struct harness *h)

@@ -133,6 +133,15 @@ long h_mongo_distinct_count(struct harness *h, const char *coll, const char *fie
  * NULL when nothing answered; *status gets the HTTP status. */
 char *h_http_get(int port, const char *path, int *status);
 
+/* Several brokers (scale-out tests, 9x-util.h): a free loopback port; a
+ * process record named name in the run directory; mosquitto on conf in p,
+ * waiting until port accepts connections; false when p's log holds a
+ * sanitizer report. */
+int h_free_port(void);
+void h_proc_init(struct h_proc *p, struct harness *h, const char *name);
+void h_spawn_broker(struct h_proc *p, const char *conf, int port);
+bool h_proc_clean(struct h_proc *p);
+
 /* Milliseconds on a monotonic clock. */
 long long h_now_ms(void);
 /* Sleeps for ms milliseconds (for polling loops only). */
