@@ -25,6 +25,7 @@
 #include "journal.h"
 #include "metrics.h"
 #include "push.h"
+#include "strbuf.h"
 
 #define BRIDGE_VERSION "0.2.0"
 
@@ -125,6 +126,18 @@ void store_stop(struct bridge *b);
  */
 long store_unread_count(struct bridge *b, const char *room, const char *user, long cap);
 
+/* change.c: edits, deletes and reactions (envelopes that change a stored
+ * message). change_is: true when the envelope is one (any thread).
+ * change_apply: applies it (store thread); 0, or -1 on a MongoDB error
+ * (retry). A malformed one is dropped and counted, returning 0. */
+bool change_is(const char *json, size_t len);
+int change_apply(struct bridge *b, const char *json, size_t len);
+/* The "reply" of a message document about to be stored: removed when it
+ * names no stored, undeleted message of the room (a reply the plugin could
+ * not check: one to a message older than its record), unless one of the
+ * messages batch[0..n) stored with it is that message. Store thread. */
+void change_check_reply(struct bridge *b, bson_t *doc, const bson_t *batch, size_t n);
+
 /* history.c: requests on chat/rooms/{room}/history. */
 struct history_req;
 /* Parses a request (network thread) into a new history_req queued on the
@@ -134,7 +147,45 @@ void history_on_request(struct bridge *b, const char *room, size_t room_len, con
 /* Answers a request from MongoDB (store thread). 0, or -1 on a MongoDB
  * error (retry later). */
 int history_answer(struct bridge *b, struct history_req *req);
+/* Writes a stored message document as its envelope (with the messenger
+ * state: edited, deleted, reply, reactions) into sb. False when the
+ * document lacks a required field. */
+bool history_envelope_write(struct strbuf *sb, const bson_t *doc);
 void history_req_free(void *req);
+
+/* chatlist.c: requests on chat/users/{user}/chats (the chat list, muting
+ * a room). chats_on_request parses one (MQTT thread) into a job queued on
+ * the journal; chats_answer runs it (store thread): 0, or -1 on a MongoDB
+ * error (retry). chats_read_moved tells the user's other sessions their
+ * new unread count in room after a read marker moved (store thread). */
+struct chats_req;
+void chats_on_request(struct bridge *b, const char *user, size_t user_len, const struct mosquitto_message *msg,
+		      const mosquitto_property *props);
+int chats_answer(struct bridge *b, struct chats_req *req);
+void chats_req_free(void *req);
+void chats_read_moved(struct bridge *b, const char *user, const char *room, const char *upto);
+
+/* msgstate.c: the messenger state of a stored message document into e
+ * (reply, mentions, edited, deleted, reactions); the JSON of its mentions
+ * and reaction counts is written into mentions and reactions, which must
+ * outlive e's use. */
+struct envelope;
+void msgstate_fields(const bson_t *doc, struct envelope *e, struct strbuf *reactions, struct strbuf *mentions);
+/* An envelope's "mentions" (the plugin's array of user ids) appended to a
+ * message document being built; false when it cannot be read. */
+struct json_span;
+bool msgstate_append_mentions(bson_t *doc, const struct json_span *arr);
+
+/* search.c: "q" of a search request: 1 to SEARCH_QUERY_MAX bytes without
+ * control characters (search_query_ok); search_filter appends to filter
+ * what finds it in a room's messages. */
+#define SEARCH_QUERY_MAX 128
+bool search_query_ok(const char *q);
+void search_filter(bson_t *filter, const char *q);
+
+/* reads.c: appends ,"reads":[...] (every member's read marker of room) to
+ * sb. 0, or -1 on a MongoDB error. Store thread. */
+int reads_write(struct bridge *b, const char *room, struct strbuf *sb);
 
 /* mqtt.c: the client (mqtt_init), the loop until b->stop (mqtt_run: it
  * disconnects before returning) and mosquitto_destroy (mqtt_close, after
@@ -153,6 +204,10 @@ struct json_span;
  * topic, when it is absent, repeated or invalid: drop the request. */
 bool request_sender(const struct mosquitto_message *msg, const mosquitto_property *props, char *out,
 		    size_t cap);
+/* Where to answer user's request: its v5 Response Topic when that lies in
+ * user's own chat/users/{user}/ tree (not a wildcard), else the inbox. A
+ * malloc'd topic (free()). */
+char *request_reply_topic(const char *user, const mosquitto_property *props);
 /* A JSON string value as a C string into out (capacity cap): its length,
  * or -1 (out emptied) when it is not a string, does not fit, or holds
  * U+0000 (which would cut it short). */

@@ -41,6 +41,8 @@ struct history_req {
 	char before[ID_LEN + 1];
 	char after[ID_LEN + 1];
 	char cid[ENVELOPE_CID_MAX + 1];
+	char q[SEARCH_QUERY_MAX + 1]; /* search: the text to find, "" = plain history */
+	bool reads;                    /* {"reads":true}: every member's read marker instead */
 	long long limit;
 	const char *error;  /* static text: answer with this instead */
 	char *reply_topic;  /* owned */
@@ -84,6 +86,14 @@ static int on_member(const struct json_span *key, const struct json_span *v, voi
 		if (v->type != JSON_NUMBER || json_number_i64(v, &req->limit) != 0 || req->limit < 1) {
 			req->error = "limit must be a positive integer";
 		}
+	} else if (json_key_is(key, "reads")) {
+		req->reads = v->type == JSON_TRUE;
+		if (v->type != JSON_TRUE && v->type != JSON_FALSE) req->error = "reads must be true or false";
+	} else if (json_key_is(key, "q")) {
+		if (!member_string(v, req->q, sizeof(req->q)) || !search_query_ok(req->q)) {
+			req->q[0] = '\0';
+			req->error = "q must be 1 to 128 bytes of text without control characters";
+		}
 	} else if (json_key_is(key, "cid")) {
 		if (!member_string(v, req->cid, sizeof(req->cid)) || !cid_ok(req->cid)) {
 			req->cid[0] = '\0';
@@ -108,28 +118,6 @@ static void parse_body(struct bridge *b, struct history_req *req, const char *pa
 	if (req->limit > b->cfg.history_limit_max) req->limit = b->cfg.history_limit_max;
 }
 
-/* The Response Topic when it lies in the requester's own tree, else the
- * inbox. */
-static char *reply_topic_for(const struct history_req *req, const mosquitto_property *props)
-{
-	char *rt = NULL;
-	if (mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &rt, false) && rt) {
-		struct topic_ref t;
-		topic_parse(rt, &t);
-		if (t.kind == TOPIC_USER_PRIVATE && !t.wildcard && t.id_len == strlen(req->user) &&
-		    memcmp(t.id, req->user, t.id_len) == 0) {
-			return rt;
-		}
-		blog(BLOG_INFO, "history: response topic %s is outside %s's tree; answering on the inbox", rt,
-		     req->user);
-		free(rt);
-	}
-	size_t cap = sizeof("chat/users//inbox") + strlen(req->user);
-	char *inbox = xmalloc(cap);
-	snprintf(inbox, cap, "chat/users/%s/inbox", req->user);
-	return inbox;
-}
-
 void history_on_request(struct bridge *b, const char *room, size_t room_len, const struct mosquitto_message *msg,
 			const mosquitto_property *props)
 {
@@ -141,7 +129,7 @@ void history_on_request(struct bridge *b, const char *room, size_t room_len, con
 	}
 	snprintf(req->room, sizeof(req->room), "%.*s", (int)room_len, room);
 	parse_body(b, req, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
-	req->reply_topic = reply_topic_for(req, props);
+	req->reply_topic = request_reply_topic(req->user, props);
 	void *corr = NULL;
 	uint16_t corr_len = 0;
 	if (mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len, false)) {
@@ -160,9 +148,7 @@ static const char *doc_str(const bson_t *doc, const char *key, uint32_t *len)
 	return bson_iter_utf8(&it, len);
 }
 
-/* Writes the stored document as an envelope into sb. False when the
- * document lacks a required field. */
-static bool write_envelope(struct strbuf *sb, const bson_t *doc)
+bool history_envelope_write(struct strbuf *sb, const bson_t *doc)
 {
 	struct envelope e;
 	bson_iter_t it;
@@ -178,6 +164,10 @@ static bool write_envelope(struct strbuf *sb, const bson_t *doc)
 	if (!e.id || !e.room || !e.from || !e.type) return false;
 	if (bson_iter_init_find(&it, doc, "ts") && BSON_ITER_HOLDS_DATE_TIME(&it)) e.ts = bson_iter_date_time(&it);
 	e.flagged = bson_iter_init_find(&it, doc, "flagged") && bson_iter_as_bool(&it);
+	struct strbuf reactions, mentions;
+	strbuf_init(&reactions);
+	strbuf_init(&mentions);
+	msgstate_fields(doc, &e, &reactions, &mentions); /* msgstate.c: edited, deleted, reply, mentions, reactions */
 	char *data = NULL;
 	if (bson_iter_init_find(&it, doc, "data") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
 		const uint8_t *raw;
@@ -191,8 +181,11 @@ static bool write_envelope(struct strbuf *sb, const bson_t *doc)
 			e.data_len = n;
 		}
 	}
+	if (e.deleted) e.text = NULL, e.data = NULL;
 	envelope_write(sb, &e);
 	bson_free(data);
+	strbuf_free(&reactions);
+	strbuf_free(&mentions);
 	return true;
 }
 
@@ -207,6 +200,7 @@ static mongoc_cursor_t *run_query(struct bridge *b, const struct history_req *re
 	} else {
 		filter = BCON_NEW("room", BCON_UTF8(req->room));
 	}
+	if (req->q[0]) search_filter(filter, req->q); /* search.c */
 	/* One more than asked: its presence says whether there is more. */
 	opts = BCON_NEW("sort", "{", "id", BCON_INT32(after ? 1 : -1), "}", "limit", BCON_INT64(req->limit + 1),
 			"projection", "{", "_id", BCON_INT32(0), "}");
@@ -231,7 +225,7 @@ static int write_page(struct bridge *b, const struct history_req *req, struct st
 			break;
 		}
 		strbuf_init(&items[n]);
-		if (write_envelope(&items[n], doc)) n++;
+		if (history_envelope_write(&items[n], doc)) n++;
 		else strbuf_free(&items[n]);
 	}
 	bson_error_t err;
@@ -270,13 +264,31 @@ int history_answer(struct bridge *b, struct history_req *req)
 {
 	struct strbuf sb;
 	strbuf_init(&sb);
-	strbuf_puts(&sb, "{\"type\":\"history\",\"room\":");
+	strbuf_puts(&sb, req->q[0] ? "{\"type\":\"search\",\"room\":" : "{\"type\":\"history\",\"room\":");
 	strbuf_append_json_string(&sb, req->room, strlen(req->room));
+	if (req->q[0]) {
+		strbuf_puts(&sb, ",\"q\":");
+		strbuf_append_json_string(&sb, req->q, strlen(req->q));
+	}
 	if (req->cid[0]) {
 		strbuf_puts(&sb, ",\"cid\":");
 		strbuf_append_json_string(&sb, req->cid, strlen(req->cid));
 	}
 	bool more = false;
+	if (!req->error && req->reads) {
+		strbuf_reset(&sb);
+		strbuf_puts(&sb, "{\"type\":\"reads\",\"room\":");
+		strbuf_append_json_string(&sb, req->room, strlen(req->room));
+		if (req->cid[0]) {
+			strbuf_puts(&sb, ",\"cid\":");
+			strbuf_append_json_string(&sb, req->cid, strlen(req->cid));
+		}
+		int rc = reads_write(b, req->room, &sb); /* reads.c */
+		strbuf_putc(&sb, '}');
+		if (rc == 0 && strbuf_status(&sb) == 0) send_reply(b, req, &sb);
+		strbuf_free(&sb);
+		return rc;
+	}
 	if (req->error) {
 		strbuf_puts(&sb, ",\"error\":");
 		strbuf_append_json_string(&sb, req->error, strlen(req->error));

@@ -24,6 +24,7 @@ enum journal_kind {
 	JOURNAL_MESSAGE = 1, /* an envelope from chat/rooms/{room}/messages */
 	JOURNAL_READ = 2,    /* "user\nroom\nupto" */
 	JOURNAL_HISTORY = 3, /* in memory only: job is a struct history_req */
+	JOURNAL_CHATS = 4,   /* in memory only: job is a struct chats_req (chatlist.c) */
 };
 
 struct journal_entry {

@@ -41,6 +41,8 @@ static const struct metric_def metric_defs[] = {
 	COUNTER("history_requests_total", history_requests, "History requests answered."),
 	COUNTER("history_refused_total", history_refused, "History requests dropped (no sender, malformed)."),
 	COUNTER("read_markers_total", read_markers, "Read markers stored."),
+	COUNTER("changes_total", changes, "Edits, deletes and reactions applied to stored messages."),
+	COUNTER("replies_total", replies, "Messages the bridge published: answers to requests and notices."),
 	GAUGE("mqtt_connected", mqtt_connected, "1 while connected to the broker."),
 	GAUGE("consuming_paused", consuming_paused, "1 while the journal is full and consumption paused."),
 };

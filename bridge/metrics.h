@@ -32,6 +32,8 @@ struct bridge_metrics {
 	metric_t history_requests;  /* history requests answered */
 	metric_t history_refused;   /* dropped: no `from`, or malformed */
 	metric_t read_markers;      /* read markers stored */
+	metric_t changes;           /* edits, deletes and reactions applied (change.c) */
+	metric_t replies;           /* messages the bridge published (answers, notices) */
 	metric_t mqtt_connected;    /* gauge: 1 while connected */
 	metric_t consuming_paused;  /* gauge: 1 while the journal is full */
 	struct metrics_hist store_batch;  /* one insert_many round trip */

@@ -112,6 +112,12 @@ static void on_read(struct bridge *b, const struct topic_ref *t, const struct mo
 	if (journal_append(&b->journal, JOURNAL_READ, rec, (size_t)n) != 0) METRIC_ADD(b, journal_errors, 1);
 }
 
+static void on_chats(struct bridge *b, const struct topic_ref *t, const struct mosquitto_message *msg,
+		     const mosquitto_property *props)
+{
+	chats_on_request(b, t->id, t->id_len, msg, props);
+}
+
 /* Presence, rooms lists and device registrations: the push thread's. */
 static void on_push_topic(struct bridge *b, const struct topic_ref *t, const struct mosquitto_message *msg,
 			  const mosquitto_property *props)
@@ -125,6 +131,7 @@ static const struct route routes[] = {
 	{"chat/rooms/+/history", true, TOPIC_ROOM_HISTORY, on_history},
 	{"chat/rooms/+/read", true, TOPIC_ROOM_READ, on_read},
 	{"chat/users/+/devices", true, TOPIC_USER_DEVICES, on_push_topic},
+	{"chat/users/+/chats", true, TOPIC_USER_CHATS, on_chats},
 	/* Retained state every bridge needs whole: not shared. These come last
 	 * (on_connect subscribes a prefix of this table). */
 	{"chat/presence/+", false, TOPIC_PRESENCE, on_push_topic},
@@ -331,6 +338,7 @@ int mqtt_reply(struct bridge *b, const char *topic, const char *payload, size_t 
 		int r = mosquitto_publish_v5(b->conns[i].mosq, NULL, topic, (int)len, payload, 1, false, props);
 		if (r == MOSQ_ERR_SUCCESS || rc != MOSQ_ERR_SUCCESS) rc = r;
 	}
+	if (rc == MOSQ_ERR_SUCCESS) METRIC_ADD(b, replies, 1);
 	uint64_t one = 1;
 	if (rc == MOSQ_ERR_SUCCESS && b->mqtt_wake_fd >= 0 && write(b->mqtt_wake_fd, &one, sizeof(one)) < 0) {
 		/* the eventfd counter cannot overflow here; the loop wakes anyway */

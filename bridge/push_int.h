@@ -53,6 +53,7 @@ struct push_cfg {
 struct push_note {
 	char *user, *room, *from, *title, *text, *msg_id;
 	long count, unread; /* new in this burst; unread in the room */
+	bool mentioned;     /* a message of the burst mentions the user: sent even when muted */
 	int64_t ts;
 };
 

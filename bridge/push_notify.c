@@ -56,6 +56,7 @@ static void clip_utf8(char *s, size_t max)
 
 struct incoming {
 	char *room, *from, *id, *text;
+	char *mentions; /* the envelope's raw "mentions" array, or NULL */
 	int64_t ts;
 	long long now;
 };
@@ -68,6 +69,18 @@ static void unread_bump(struct push *p, const char *key, const char *id)
 	if (!u) return;
 	if (u->n < UNREAD_CAP) u->n++;
 	snprintf(u->last, sizeof(u->last), "%s", id);
+}
+
+/* True when the plugin's mentions array (user ids, unescaped) names user. */
+static bool mentioned(const char *mentions, const char *user)
+{
+	size_t n = strlen(user);
+	for (const char *q = strchr(mentions, '"'); q; q = strchr(q + 1, '"')) {
+		if (strncmp(q + 1, user, n) == 0 && q[n + 1] == '"') return true;
+		q = strchr(q + 1, '"'); /* past this string's closing quote */
+		if (!q) break;
+	}
+	return false;
 }
 
 static void add_to_bucket(struct push *p, const char *user, void *ud)
@@ -89,6 +102,7 @@ static void add_to_bucket(struct push *p, const char *user, void *ud)
 		HASH_ADD_STR(p->buckets, key, bk);
 	}
 	bk->note.count++;
+	if (in->mentions && mentioned(in->mentions, user)) bk->note.mentioned = true;
 	free(bk->note.from);
 	free(bk->note.text);
 	free(bk->note.msg_id);
@@ -117,11 +131,17 @@ void push_notify_stored(struct push *p, const char *json, size_t len)
 		free(type);
 	}
 	clip_utf8(in.text, PREVIEW_MAX);
+	if (v.has_mentions) {
+		in.mentions = xmalloc(v.mentions.len + 1);
+		memcpy(in.mentions, v.mentions.p, v.mentions.len);
+		in.mentions[v.mentions.len] = '\0';
+	}
 	push_index_members(p, in.room, add_to_bucket, &in);
 	free(in.room);
 	free(in.from);
 	free(in.id);
 	free(in.text);
+	free(in.mentions);
 }
 
 /* Messages in room after upto ("" = from the start) up to and including
@@ -191,6 +211,7 @@ struct lookup_user {
 struct lookup_read {
 	char key[TOPIC_ID_MAX + 1 + TOPIC_ROOM_MAX + 1]; /* user \x1f room */
 	char upto[64];
+	bool muted; /* the user muted the room (bridge/chatlist.c) */
 	UT_hash_handle hh;
 };
 struct lookup {
@@ -272,6 +293,8 @@ static void add_read(struct lookup *lk, const bson_t *doc)
 	struct lookup_read *r = xcalloc(1, sizeof(*r));
 	snprintf(r->key, sizeof(r->key), "%s\x1f%s", user, room);
 	snprintf(r->upto, sizeof(r->upto), "%s", upto);
+	bson_iter_t it;
+	r->muted = bson_iter_init_find(&it, doc, "muted") && bson_iter_as_bool(&it);
 	struct lookup_read *old = NULL;
 	HASH_FIND_STR(lk->reads, r->key, old);
 	if (old) {
@@ -463,6 +486,7 @@ static int flush_bucket(struct push *p, struct push_bucket *bk, const struct loo
 	struct lookup_read *r = NULL;
 	snprintf(key, sizeof(key), "%s\x1f%s", n->user, n->room);
 	HASH_FIND_STR(lk->reads, key, r);
+	if (r && r->muted && !n->mentioned) return 0; /* muted by the user, and not mentioned */
 	long unread = unread_get(p, key, n, r ? r->upto : "");
 	if (unread < 0) return -1;
 	struct push_note out = *n;

@@ -47,6 +47,25 @@ bool request_sender(const struct mosquitto_message *msg, const mosquitto_propert
 	return false;
 }
 
+char *request_reply_topic(const char *user, const mosquitto_property *props)
+{
+	char *rt = NULL;
+	if (mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &rt, false) && rt) {
+		struct topic_ref t;
+		topic_parse(rt, &t);
+		if (t.kind == TOPIC_USER_PRIVATE && !t.wildcard && t.id_len == strlen(user) &&
+		    memcmp(t.id, user, t.id_len) == 0) {
+			return rt;
+		}
+		blog(BLOG_INFO, "response topic %s is outside %s's tree; answering on the inbox", rt, user);
+		free(rt);
+	}
+	size_t cap = sizeof("chat/users//inbox") + strlen(user);
+	char *inbox = xmalloc(cap);
+	snprintf(inbox, cap, "chat/users/%s/inbox", user);
+	return inbox;
+}
+
 long request_string(const struct json_span *v, char *out, size_t cap)
 {
 	if (v->type != JSON_STRING) return -1;

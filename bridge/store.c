@@ -160,6 +160,8 @@ static bool build_doc(bson_t *doc, const char *json, size_t len)
 	if (ok && v.has_text) ok = append_span(doc, "text", &v.text);
 	if (ok && v.has_cid) ok = append_span(doc, "cid", &v.cid);
 	if (ok && v.flagged) ok = BSON_APPEND_BOOL(doc, "flagged", true);
+	if (ok && v.has_reply) ok = append_span(doc, "reply", &v.reply);
+	if (ok && v.has_mentions) ok = msgstate_append_mentions(doc, &v.mentions); /* msgstate.c */
 	if (ok && v.has_data) {
 		bson_error_t err;
 		bson_t data;
@@ -254,6 +256,7 @@ static int insert_messages(struct bridge *b, struct journal_entry **e, size_t n)
 			bson_destroy(&docs[ndocs]);
 			continue;
 		}
+		change_check_reply(b, &docs[ndocs], docs, ndocs); /* change.c: replies the plugin could not check */
 		ptrs[ndocs] = &docs[ndocs];
 		from[ndocs++] = i;
 	}
@@ -304,10 +307,16 @@ static int store_read(struct bridge *b, struct journal_entry *e)
 				  BCON_UTF8(upto), "ts", BCON_DATE_TIME(bridge_wall_ms()), "}");
 	bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
 	bson_error_t err;
-	bool ok = mongoc_collection_update_one(b->reads, filter, update, opts, NULL, &err);
+	bson_t reply;
+	bool ok = mongoc_collection_update_one(b->reads, filter, update, opts, &reply, &err);
 	bson_destroy(filter);
 	bson_destroy(update);
 	bson_destroy(opts);
+	bson_iter_t it;
+	bool moved = ok && ((bson_iter_init_find(&it, &reply, "modifiedCount") && bson_iter_as_int64(&it) > 0) ||
+			    (bson_iter_init_find(&it, &reply, "upsertedCount") && bson_iter_as_int64(&it) > 0));
+	bson_destroy(&reply);
+	if (moved) chats_read_moved(b, user, room, upto); /* chatlist.c: the user's other devices */
 	if (!ok && err.code != DUPLICATE_KEY) {
 		blog(BLOG_WARN, "MongoDB: read marker of %s in %s: %s (will retry)", user, room, err.message);
 		METRIC_ADD(b, mongo_errors, 1);
@@ -324,11 +333,16 @@ static int do_run(struct bridge *b, struct journal_entry **e, size_t n, size_t *
 	size_t k = 1;
 	switch (e[0]->kind) {
 	case JOURNAL_MESSAGE:
-		while (k < n && e[k]->kind == JOURNAL_MESSAGE) k++;
+		if (change_is(e[0]->data, e[0]->len)) { /* change.c: edits, deletes, reactions */
+			*used = 1;
+			return change_apply(b, e[0]->data, e[0]->len);
+		}
+		while (k < n && e[k]->kind == JOURNAL_MESSAGE && !change_is(e[k]->data, e[k]->len)) k++;
 		*used = k;
 		return insert_messages(b, e, k);
 	case JOURNAL_READ: *used = 1; return store_read(b, e[0]);
 	case JOURNAL_HISTORY: *used = 1; return history_answer(b, e[0]->job);
+	case JOURNAL_CHATS: *used = 1; return chats_answer(b, e[0]->job);
 	default:
 		*used = 1;
 		blog(BLOG_WARN, "journal: skipping a record of unknown kind %u", e[0]->kind);

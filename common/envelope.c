@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "chat_err.h"
+#include "id.h"
 #include "utf8.h"
 
 struct parse_ctx {
@@ -18,6 +19,7 @@ struct parse_ctx {
 	size_t cap;
 	struct chat_msg *m;
 	bool seen_text;
+	bool seen_reaction;
 };
 
 #define BYTES_01 0x0101010101010101ull
@@ -61,21 +63,65 @@ static int take_token(const struct json_span *v, char *out, size_t cap)
 	return CHAT_OK;
 }
 
-enum client_key { KEY_TEXT, KEY_TYPE, KEY_CID, KEY_DATA, KEY_OTHER };
+enum client_key { KEY_TEXT, KEY_TYPE, KEY_CID, KEY_DATA, KEY_EDIT, KEY_DELETE, KEY_REACT, KEY_REACTION,
+		  KEY_REPLY, KEY_OTHER };
 
 /* Which member a key names: the plain spellings are compared as they
  * stand, and only a key that is none of them is decoded (a key may be
  * written with its letters escaped). */
 static enum client_key client_key(const struct json_span *key)
 {
-	static const char *const names[] = {[KEY_TEXT] = "text", [KEY_TYPE] = "type", [KEY_CID] = "cid",
-					    [KEY_DATA] = "data"};
+	static const char *const names[] = {[KEY_TEXT] = "text",     [KEY_TYPE] = "type",
+					    [KEY_CID] = "cid",       [KEY_DATA] = "data",
+					    [KEY_EDIT] = "edit",     [KEY_DELETE] = "delete",
+					    [KEY_REACT] = "react",   [KEY_REACTION] = "reaction",
+					    [KEY_REPLY] = "reply"};
 	if (key->len == 6 && memcmp(key->p, "\"text\"", 6) == 0) return KEY_TEXT;
 	if (key->len == 5 && memcmp(key->p, "\"cid\"", 5) == 0) return KEY_CID;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (json_key_is(key, names[i])) return (enum client_key)i;
 	}
 	return KEY_OTHER;
+}
+
+/* A message id value into out (ENVELOPE_REF_MAX + 1). */
+static int take_ref(const struct json_span *v, char *out)
+{
+	if (v->type != JSON_STRING || out[0]) return CHAT_ERR_JSON; /* a second one of a kind */
+	long n = json_string_decode(v, out, ENVELOPE_REF_MAX + 1);
+	if (n < 0 || !id_valid(out, (size_t)n)) {
+		out[0] = '\0';
+		return CHAT_ERR_JSON;
+	}
+	return CHAT_OK;
+}
+
+/* A reaction: up to ENVELOPE_REACTION_MAX bytes of UTF-8 (decoded JSON is
+ * valid UTF-8) without blanks or control characters; "" takes one back. */
+static int take_reaction(const struct json_span *v, char *out, bool *seen)
+{
+	if (v->type != JSON_STRING) return CHAT_ERR_JSON;
+	long n = json_string_decode(v, out, ENVELOPE_REACTION_MAX + 1);
+	if (n < 0) return CHAT_ERR_JSON;
+	for (long i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)out[i];
+		if (ch < 0x21 || ch == 0x7f) return CHAT_ERR_JSON;
+	}
+	*seen = true;
+	return CHAT_OK;
+}
+
+/* The members that make a message a change or a reply (KEY_EDIT..KEY_REPLY). */
+static int change_member(struct parse_ctx *c, enum client_key k, const struct json_span *v)
+{
+	static const enum envelope_op ops[] = {[KEY_EDIT] = ENVELOPE_EDIT, [KEY_DELETE] = ENVELOPE_DELETE,
+					       [KEY_REACT] = ENVELOPE_REACT};
+	struct chat_msg *m = c->m;
+	if (k == KEY_REACTION) return take_reaction(v, m->reaction, &c->seen_reaction);
+	if (k == KEY_REPLY) return take_ref(v, m->reply);
+	if (m->op != ENVELOPE_POST) return CHAT_ERR_JSON; /* one change per message */
+	m->op = ops[k];
+	return take_ref(v, m->ref);
 }
 
 static int client_member(const struct json_span *key, const struct json_span *v, void *ud)
@@ -108,9 +154,26 @@ static int client_member(const struct json_span *key, const struct json_span *v,
 		if (v->len > c->lim->max_data) return CHAT_ERR_TOO_LARGE;
 		m->data = v->p;
 		m->data_len = v->len;
+	} else if (k != KEY_OTHER) {
+		return change_member(c, k, v);
 	}
 	/* Other keys, the server's own (id, from, ts, room) included, are dropped. */
 	return CHAT_OK;
+}
+
+/* The members a message needs by what it does: a delete carries nothing
+ * else, a reaction only its reaction, a post or an edit text or data. */
+static int change_form(const struct parse_ctx *c)
+{
+	const struct chat_msg *m = c->m;
+	bool content = (m->text && m->text_len > 0) || m->data;
+	if (m->reply[0] && m->op != ENVELOPE_POST) return CHAT_ERR_JSON;
+	if (c->seen_reaction != (m->op == ENVELOPE_REACT)) return CHAT_ERR_JSON;
+	switch (m->op) {
+	case ENVELOPE_DELETE:
+	case ENVELOPE_REACT: return content ? CHAT_ERR_JSON : CHAT_OK;
+	default: return content ? CHAT_OK : CHAT_ERR_EMPTY;
+	}
 }
 
 int envelope_parse_client(const char *payload, size_t len, const struct envelope_limits *lim,
@@ -135,10 +198,11 @@ int envelope_parse_client(const char *payload, size_t len, const struct envelope
 	 * Invalid UTF-8 is never valid JSON (the scanner decodes every string
 	 * strictly, and all else must be ASCII), so the payload is checked for
 	 * UTF-8 only when the walk fails, to tell which error it is. */
-	struct parse_ctx ctx = {lim, scratch, cap, m, false};
+	struct parse_ctx ctx = {lim, scratch, cap, m, false, false};
 	int rc = json_object_parse(payload, len, client_member, &ctx);
 	if (rc != CHAT_OK) return utf8_valid(payload, len) ? rc : CHAT_ERR_UTF8;
-	if ((!m->text || m->text_len == 0) && !m->data) return CHAT_ERR_EMPTY;
+	rc = change_form(&ctx);
+	if (rc != CHAT_OK) return rc;
 	if (m->text && m->text_len == 0) m->text = NULL;
 	return CHAT_OK;
 }
@@ -180,6 +244,36 @@ static char *put_i64(char *o, int64_t v)
 	return put(o, tmp + i, sizeof(tmp) - i);
 }
 
+static void put_string_member(struct strbuf *sb, const char *key, const char *s)
+{
+	if (!s) return;
+	strbuf_puts(sb, key);
+	strbuf_append_json_string(sb, s, strlen(s));
+}
+
+/* The messenger members, rare enough to be written piece by piece. */
+static void write_messenger(struct strbuf *sb, const struct envelope *e)
+{
+	put_string_member(sb, ",\"edit\":", e->edit);
+	put_string_member(sb, ",\"delete\":", e->del);
+	put_string_member(sb, ",\"react\":", e->react);
+	if (e->react) put_string_member(sb, ",\"reaction\":", e->reaction ? e->reaction : "");
+	put_string_member(sb, ",\"reply\":", e->reply);
+	if (e->mentions) {
+		strbuf_puts(sb, ",\"mentions\":");
+		strbuf_append(sb, e->mentions, e->mentions_len);
+	}
+	if (e->edited) {
+		strbuf_puts(sb, ",\"edited\":");
+		strbuf_append_i64(sb, e->edited);
+	}
+	if (e->deleted) strbuf_puts(sb, ",\"deleted\":true");
+	if (e->reactions) {
+		strbuf_puts(sb, ",\"reactions\":");
+		strbuf_append(sb, e->reactions, e->reactions_len);
+	}
+}
+
 /* The envelope is written in one piece: its largest possible size (every
  * string byte escaped) is reserved once, then the members are written at a
  * cursor, without a bounds check or a function call per piece. */
@@ -214,10 +308,12 @@ int envelope_write(struct strbuf *sb, const struct envelope *e)
 	if (cid) o = put_member(o, &f[5]);
 	if (e->data) o = put(put(o, LIT(",\"data\":")), e->data, e->data_len);
 	if (e->flagged) o = put(o, LIT(",\"flagged\":true"));
-	*o++ = '}';
+	*o = '\0';
 	sb->len = (size_t)(o - sb->buf);
-	sb->buf[sb->len] = '\0';
-	return CHAT_OK;
+	if (e->edit || e->del || e->react || e->reply || e->mentions || e->edited || e->deleted || e->reactions)
+		write_messenger(sb, e);
+	strbuf_putc(sb, '}');
+	return strbuf_status(sb);
 }
 
 static int view_member(const struct json_span *key, const struct json_span *v, void *ud)
@@ -230,6 +326,9 @@ static int view_member(const struct json_span *key, const struct json_span *v, v
 	} strings[] = {
 		{"id", &ev->id, NULL},     {"room", &ev->room, NULL}, {"from", &ev->from, NULL},
 		{"type", &ev->type, NULL}, {"text", &ev->text, &ev->has_text}, {"cid", &ev->cid, &ev->has_cid},
+		{"edit", &ev->edit, &ev->has_edit}, {"delete", &ev->del, &ev->has_del},
+		{"react", &ev->react, &ev->has_react}, {"reaction", &ev->reaction, &ev->has_reaction},
+		{"reply", &ev->reply, &ev->has_reply},
 	};
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		if (!json_key_is(key, strings[i].name)) continue;
@@ -247,6 +346,10 @@ static int view_member(const struct json_span *key, const struct json_span *v, v
 		ev->has_data = true;
 	} else if (json_key_is(key, "flagged")) {
 		ev->flagged = v->type == JSON_TRUE;
+	} else if (json_key_is(key, "mentions")) {
+		if (v->type != JSON_ARRAY) return CHAT_ERR_JSON;
+		ev->mentions = *v;
+		ev->has_mentions = true;
 	}
 	return CHAT_OK;
 }

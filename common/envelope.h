@@ -18,6 +18,12 @@
 
 #define ENVELOPE_TYPE_MAX 32
 #define ENVELOPE_CID_MAX 64
+#define ENVELOPE_REF_MAX 26      /* a message id (id.h ID_LEN) */
+#define ENVELOPE_REACTION_MAX 32 /* bytes of a reaction ("👍", "ok") */
+
+/* What a client's message does: post a new message, or change one that
+ * was posted before (its id in chat_msg.ref). */
+enum envelope_op { ENVELOPE_POST = 0, ENVELOPE_EDIT, ENVELOPE_DELETE, ENVELOPE_REACT };
 
 struct envelope_limits {
 	size_t max_payload; /* whole client payload, bytes */
@@ -33,6 +39,10 @@ struct chat_msg {
 	char cid[ENVELOPE_CID_MAX + 1];   /* "" when absent */
 	const char *data;  /* raw JSON object text from the payload, or NULL */
 	size_t data_len;
+	enum envelope_op op;                     /* "edit", "delete", "react": which, else POST */
+	char ref[ENVELOPE_REF_MAX + 1];          /* the message edited, deleted or reacted to; "" for POST */
+	char reply[ENVELOPE_REF_MAX + 1];        /* POST only: the message replied to, "" = none */
+	char reaction[ENVELOPE_REACTION_MAX + 1]; /* REACT: the reaction, "" = take mine back */
 };
 
 /*
@@ -42,6 +52,13 @@ struct chat_msg {
  * CHAT_ERR_TOO_LARGE (payload or data over the limits), CHAT_ERR_UTF8,
  * CHAT_ERR_JSON (malformed, or a field of the wrong type or form),
  * CHAT_ERR_EMPTY (neither text nor data).
+ *
+ * Changes: "edit":"<id>" (with text or data, the new content),
+ * "delete":"<id>" (nothing else needed) and "react":"<id>" with
+ * "reaction":"<1-32 bytes, no blanks or controls>" or "" (take it back);
+ * at most one of the three, and "reply":"<id>" only on a new message.
+ * Each id must be well-formed (id.h); whether it exists is the caller's
+ * question. A change in the wrong form is CHAT_ERR_JSON.
  */
 int envelope_parse_client(const char *payload, size_t len, const struct envelope_limits *lim,
 			  char *scratch, size_t cap, struct chat_msg *m);
@@ -59,6 +76,16 @@ struct envelope {
 	const char *data;  /* raw JSON or NULL */
 	size_t data_len;
 	bool flagged;
+	/* Messenger fields; NULL / 0 / false = omitted. */
+	const char *edit, *del, *react; /* the id this envelope edits, deletes or reacts to */
+	const char *reaction;           /* with react: the reaction, "" = taken back */
+	const char *reply;              /* the id replied to */
+	const char *mentions;           /* raw JSON array of the user ids mentioned */
+	size_t mentions_len;
+	int64_t edited;                 /* history: when the text was last edited (unix ms) */
+	bool deleted;                   /* history: a tombstone, without text or data */
+	const char *reactions;          /* history: raw JSON object {"<reaction>":count} */
+	size_t reactions_len;
 };
 
 /* Appends the envelope JSON to sb (after strbuf_reset by the caller if
@@ -69,9 +96,12 @@ int envelope_write(struct strbuf *sb, const struct envelope *e);
  * input; strings are still JSON-escaped spans (use json_string_decode). */
 struct envelope_view {
 	struct json_span id, room, from, type, text, cid, data;
+	struct json_span edit, del, react, reaction, reply; /* has_* below say which are there */
+	struct json_span mentions;                          /* an array */
 	int64_t ts;
 	bool flagged;
 	bool has_text, has_cid, has_data;
+	bool has_edit, has_del, has_react, has_reaction, has_reply, has_mentions;
 };
 
 /* Parses an envelope. Returns 0, or CHAT_ERR_JSON when it is not an object

@@ -28,6 +28,8 @@ enum room_role {
 
 enum words_action { WORDS_INHERIT = 0, WORDS_MASK, WORDS_REJECT, WORDS_FLAG };
 enum dm_policy { DM_INHERIT = 0, DM_ANYONE, DM_SHARED, DM_NOBODY };
+/* Read receipts of a room (plugin/receipts.c): by its size, on, off. */
+enum read_receipts { RECEIPTS_AUTO = 0, RECEIPTS_ON, RECEIPTS_OFF };
 
 /* Per-room settings; zero means "use the broker-wide default". */
 struct room_policy {
@@ -35,6 +37,7 @@ struct room_policy {
 	double flood_rate;   /* messages per second per user in this room */
 	double flood_burst;
 	enum dm_policy dm_policy;
+	enum read_receipts read_receipts;
 	unsigned slow_mode_s; /* seconds between one user's messages; 0 = off */
 };
 

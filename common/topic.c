@@ -93,6 +93,7 @@ static void parse_room(const char *p, struct topic_ref *out)
 	else if (eq(rest, m, "events")) out->kind = TOPIC_ROOM_EVENTS;
 	else if (eq(rest, m, "history")) out->kind = TOPIC_ROOM_HISTORY;
 	else if (eq(rest, m, "read")) out->kind = TOPIC_ROOM_READ;
+	else if (eq(rest, m, "typing")) out->kind = TOPIC_ROOM_TYPING;
 }
 
 static void parse_user(const char *p, struct topic_ref *out)
@@ -108,6 +109,7 @@ static void parse_user(const char *p, struct topic_ref *out)
 	if (m == 0) return;
 	if (tail_last && eq(rest, m, "rooms")) out->kind = TOPIC_USER_ROOMS;
 	else if (tail_last && eq(rest, m, "devices")) out->kind = TOPIC_USER_DEVICES;
+	else if (tail_last && eq(rest, m, "chats")) out->kind = TOPIC_USER_CHATS;
 	else out->kind = TOPIC_USER_PRIVATE;
 }
 
@@ -185,7 +187,7 @@ enum level_class {
 	LV_ROOM,     /* a room id */
 	LV_USER,     /* a user id */
 	LV_NONEMPTY, /* any level but the empty one */
-	LV_PRIVATE,  /* any nonempty level but "rooms" and "devices" */
+	LV_PRIVATE,  /* any nonempty level but "rooms", "devices" and "chats" */
 	LV_ANY,      /* any level */
 };
 
@@ -214,8 +216,10 @@ static const struct chat_pattern chat_patterns[] = {
 	{TOPIC_ROOM_EVENTS, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "events"}}},
 	{TOPIC_ROOM_HISTORY, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "history"}}},
 	{TOPIC_ROOM_READ, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "read"}}},
+	{TOPIC_ROOM_TYPING, SCOPE_ROOM, 4, false, {P_ROOM, {LV_TEXT, "typing"}}},
 	{TOPIC_USER_ROOMS, SCOPE_USER, 4, false, {P_USER, {LV_TEXT, "rooms"}}},
 	{TOPIC_USER_DEVICES, SCOPE_USER, 4, false, {P_USER, {LV_TEXT, "devices"}}},
+	{TOPIC_USER_CHATS, SCOPE_USER, 4, false, {P_USER, {LV_TEXT, "chats"}}},
 	{TOPIC_USER_PRIVATE, SCOPE_USER, 4, false, {P_USER, {LV_PRIVATE, NULL}}},
 	{TOPIC_USER_PRIVATE, SCOPE_USER, 5, true, {P_USER, {LV_NONEMPTY, NULL}, {LV_ANY, NULL}}},
 	{TOPIC_PRESENCE, SCOPE_PRESENCE, 3, false, {{LV_TEXT, "chat"}, {LV_TEXT, "presence"}, {LV_USER, NULL}}},
@@ -269,7 +273,7 @@ static bool level_fits(const struct pattern_level *lv, const char *p, size_t n)
 	case LV_ROOM: return topic_room_valid(p, n);
 	case LV_USER: return topic_user_valid(p, n);
 	case LV_NONEMPTY: return n > 0;
-	case LV_PRIVATE: return n > 0 && !eq(p, n, "rooms") && !eq(p, n, "devices");
+	case LV_PRIVATE: return n > 0 && !eq(p, n, "rooms") && !eq(p, n, "devices") && !eq(p, n, "chats");
 	default: return true;
 	}
 }

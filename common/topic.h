@@ -32,6 +32,8 @@ enum topic_kind {
 	TOPIC_CONTROL_RESPONSE,/* $CONTROL/chat/v1/response */
 	TOPIC_SYS_CHAT,        /* $SYS/broker/chat/... */
 	TOPIC_CHAT_WILDCARD,   /* filter reaching more than one room, user tree or both */
+	TOPIC_ROOM_TYPING,     /* chat/rooms/{room}/typing */
+	TOPIC_USER_CHATS,      /* chat/users/{user}/chats: chat list requests */
 };
 
 struct topic_ref {

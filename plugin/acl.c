@@ -44,9 +44,11 @@ static const struct acl_rule acl_rules[] = {
 	[TOPIC_ROOM_EVENTS] = {WHO_MEMBER | WHO_SERVICE, 0, WHO_MEMBER | WHO_SERVICE},
 	[TOPIC_ROOM_HISTORY] = {WHO_SERVICE, WHO_MEMBER, WHO_SERVICE},
 	[TOPIC_ROOM_READ] = {WHO_SERVICE, WHO_MEMBER, WHO_SERVICE},
+	[TOPIC_ROOM_TYPING] = {WHO_MEMBER, WHO_WRITER, WHO_MEMBER}, /* never service users: typing.c */
 	[TOPIC_ROOM_ANY] = {WHO_MEMBER | WHO_SERVICE, 0, 0},
 	[TOPIC_USER_ROOMS] = {WHO_SELF | WHO_SERVICE, 0, WHO_SELF | WHO_SERVICE},
 	[TOPIC_USER_DEVICES] = {WHO_SERVICE, WHO_SELF, WHO_SERVICE},
+	[TOPIC_USER_CHATS] = {WHO_SERVICE, WHO_SELF, WHO_SERVICE}, /* chats.c */
 	[TOPIC_USER_PRIVATE] = {WHO_SELF, WHO_SERVICE, WHO_SELF},
 	[TOPIC_USER_ANY] = {WHO_SELF | WHO_SERVICE, 0, 0},
 	[TOPIC_PRESENCE] = {WHO_PRESENCE, 0, WHO_PRESENCE},
@@ -60,7 +62,7 @@ static const struct acl_rule acl_rules[] = {
 /* Filters spanning rooms or users that service users (the bridge) may hold. */
 static const char *const service_filters[] = {
 	"chat/rooms/+/messages", "chat/rooms/+/events", "chat/rooms/+/history", "chat/rooms/+/read",
-	"chat/users/+/rooms",    "chat/users/+/devices",
+	"chat/users/+/rooms",    "chat/users/+/devices",  "chat/users/+/chats",
 };
 
 static bool service_filter(const char *filter)

@@ -235,6 +235,7 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	const struct mosquitto *next = c->sessions->connecting;
 	bool moving = next && sessions_taken_over(c->sessions, ed->client) && !mosquitto_client_clean_session(next);
 	chat_storers_disconnected(c, ed->client, moving);
+	chat_typing_disconnected(c, ed->client);
 	sessions_remove(c, ed->client);
 	c->sessions->connecting = NULL;
 	return MOSQ_ERR_SUCCESS;

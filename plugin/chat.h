@@ -26,6 +26,7 @@
 #include "auth.h"
 #include "envelope.h"
 #include "id.h"
+#include "messenger.h"
 #include "moderation.h"
 #include "peer.h"
 #include "rooms.h"
@@ -72,6 +73,9 @@ enum chat_reject {
 	REJECT_STORE_UNAVAILABLE, /* message.c: no bridge subscribed (storers.c) */
 	REJECT_FROZEN,        /* message.c: the room, or every room, is frozen */
 	REJECT_SLOW_MODE,     /* message.c: the room's slowMode interval has not passed */
+	REJECT_NOT_FOUND,     /* edit.c: the message changed or pointed at is not there */
+	REJECT_NOT_ALLOWED,   /* edit.c: someone else's message */
+	REJECT_EDIT_WINDOW,   /* edit.c: older than plugin_opt_edit_window */
 	REJECT_COUNT
 };
 
@@ -104,6 +108,7 @@ struct chat_config {
 	uint64_t spool_keep_ms;         /* age at which the current spool file rotates */
 	size_t spool_max_bytes;         /* both spool files together, at most about */
 	struct moderation_config mod;   /* moderation.h: banned words and flood options */
+	struct messenger_config msgr;   /* messenger.h: edits, typing */
 };
 
 /* state.c: where the state file stands; see chat_state_*. */
@@ -154,6 +159,7 @@ struct chat {
 	struct chat_storers storers;
 	struct chat_spool spool;
 	struct chat_peer *peer; /* peer.h: scale-out; NULL on a single broker */
+	struct messenger *messenger; /* messenger.h: recent messages, typing */
 };
 
 /* options.c: fills cfg from the broker's options; logs and returns a

@@ -129,6 +129,8 @@ static cJSON *policy_json(const struct room_policy *p)
 	if (p->flood_burst > 0) cJSON_AddNumberToObject(o, "floodBurst", p->flood_burst);
 	if (p->dm_policy != DM_INHERIT) cJSON_AddStringToObject(o, "dmPolicy", rooms_dm_policy_name(p->dm_policy));
 	if (p->slow_mode_s) cJSON_AddNumberToObject(o, "slowMode", p->slow_mode_s);
+	if (p->read_receipts != RECEIPTS_AUTO)
+		cJSON_AddStringToObject(o, "readReceipts", chat_receipts_name((int)p->read_receipts));
 	return o;
 }
 
@@ -301,9 +303,10 @@ void control_set_room_member_role(struct control_req *r)
  * first bad one. */
 static bool read_policy(struct control_req *r, struct room_policy *p)
 {
-	int action = (int)p->words_action, dm = (int)p->dm_policy;
+	int action = (int)p->words_action, dm = (int)p->dm_policy, receipts = (int)p->read_receipts;
 	uint64_t slow = p->slow_mode_s;
 	if (!ctl_enum(r, "bannedWordsAction", false, rooms_words_action_parse, WORDS_MASK, &action) ||
+	    !ctl_enum(r, "readReceipts", false, chat_receipts_parse, RECEIPTS_AUTO, &receipts) ||
 	    !ctl_enum(r, "dmPolicy", false, rooms_dm_policy_parse, DM_ANYONE, &dm) ||
 	    !ctl_number(r, "floodRate", 0.001, FLOOD_MAX, &p->flood_rate) ||
 	    !ctl_number(r, "floodBurst", 1, FLOOD_MAX, &p->flood_burst) ||
@@ -312,6 +315,7 @@ static bool read_policy(struct control_req *r, struct room_policy *p)
 	p->words_action = (enum words_action)action;
 	p->dm_policy = (enum dm_policy)dm;
 	p->slow_mode_s = (unsigned)slow;
+	p->read_receipts = (enum read_receipts)receipts;
 	return true;
 }
 
@@ -320,6 +324,7 @@ static void audit_policy(struct control_req *r, const struct room_policy *p)
 	char num[32];
 	if (ctl_has(r, "bannedWordsAction")) ctl_audit(r, "bannedWordsAction", rooms_words_action_name(p->words_action));
 	if (ctl_has(r, "dmPolicy")) ctl_audit(r, "dmPolicy", rooms_dm_policy_name(p->dm_policy));
+	if (ctl_has(r, "readReceipts")) ctl_audit(r, "readReceipts", chat_receipts_name((int)p->read_receipts));
 	if (ctl_has(r, "floodRate")) {
 		snprintf(num, sizeof(num), "%g", p->flood_rate);
 		ctl_audit(r, "floodRate", num);
@@ -345,13 +350,15 @@ static void slow_mode_event(struct chat *c, const char *room, unsigned seconds)
 void control_set_room_policy(struct control_req *r)
 {
 	const char *id = NULL;
-	static const char *const keys[] = {"bannedWordsAction", "floodRate", "floodBurst", "dmPolicy", "slowMode"};
+	static const char *const keys[] = {"bannedWordsAction", "floodRate", "floodBurst", "dmPolicy", "slowMode",
+					   "readReceipts"};
 	bool any = false;
 	if (!ctl_room_id(r, "room", true, &id)) return;
 	ctl_audit(r, "room", id);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) any = any || ctl_has(r, keys[i]);
 	if (!any) {
-		ctl_fail(r, "no policy field given (bannedWordsAction, floodRate, floodBurst, dmPolicy, slowMode)");
+		ctl_fail(r, "no policy field given (bannedWordsAction, floodRate, floodBurst, dmPolicy, slowMode, "
+			    "readReceipts)");
 		return;
 	}
 	struct room *room = ctl_find_room(r, id);

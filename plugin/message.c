@@ -140,6 +140,8 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	int rc = envelope_parse_client(ed->payload, ed->payloadlen, &c->cfg.limits, c->scratch,
 				       c->cfg.limits.max_payload + 1, &m);
 	if (rc != CHAT_OK) return refuse(c, ed, user, parse_reason(rc), room, NULL, 0);
+	int why = chat_change_check(c, user, t->id, t->id_len, &m, now); /* edit.c */
+	if (why != REJECT_COUNT) return refuse(c, ed, user, (enum chat_reject)why, room, m.cid, 0);
 	struct moderation_verdict mv; /* moderation.h: flood control, then banned words */
 	if (moderation_judge(c, ed->client, user, room, r, &m, now, &mv)) {
 		moderation_refused(c, &mv, user, room, now);
@@ -157,7 +159,9 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 		.id = id, .room = room, .from = user, .ts = (int64_t)now, .type = m.type,
 		.text = m.text, .text_len = m.text_len, .cid = m.cid, .data = m.data, .data_len = m.data_len,
 	};
+	chat_change_stamp(&m, &e); /* edit.c */
 	moderation_stamp(&mv, &e); /* masked text and data, flagged */
+	if (m.op == ENVELOPE_POST) chat_mentions(c, user, &e, chat_mentions_buf(c)); /* mentions.c */
 	strbuf_reset(&c->out);
 	if (envelope_write(&c->out, &e) != CHAT_OK) return MOSQ_ERR_NOMEM;
 	/* Before the broker acknowledges it: a QoS 0 message gets no "ok". */
@@ -169,6 +173,8 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	moderation_accepted(c, &mv, &e, now); /* flood record, the mask or flag event */
 	/* Out of memory here costs only the wait before the next message. */
 	if (r && r->policy.slow_mode_s) (void)slowmode_sent(&c->slow, user, room, now);
+	chat_change_record(c, room, user, id, &m, now); /* edit.c */
+	chat_typing_sent(c, user, room);
 	return rc;
 }
 
@@ -192,7 +198,7 @@ static int refuse_user_properties(struct chat *c, const struct mosquitto_evt_mes
 {
 	const char *user = mosquitto_client_username(ed->client);
 	char room[TOPIC_ROOM_MAX + 1] = "";
-	if (t->kind != TOPIC_USER_DEVICES) {
+	if (t->kind != TOPIC_USER_DEVICES && t->kind != TOPIC_USER_CHATS) {
 		memcpy(room, t->id, t->id_len);
 		room[t->id_len] = '\0';
 	}
@@ -210,8 +216,17 @@ int chat_on_message(int event, void *event_data, void *userdata)
 	(void)event;
 	if (chat_peer_is_link(c, ed->client)) return chat_peer_on_link_message(c, ed); /* stamped at its origin */
 	topic_parse_memo(&c->topics, ed->topic, &t); /* parsed by the write check just before */
-	bool request = t.kind == TOPIC_ROOM_HISTORY || t.kind == TOPIC_ROOM_READ || t.kind == TOPIC_USER_DEVICES;
-	if (t.kind != TOPIC_ROOM_MESSAGES && !request) return MOSQ_ERR_SUCCESS;
+	bool request = t.kind == TOPIC_ROOM_HISTORY || t.kind == TOPIC_ROOM_READ || t.kind == TOPIC_USER_DEVICES ||
+		       t.kind == TOPIC_USER_CHATS;
+	bool typing = t.kind == TOPIC_ROOM_TYPING;
+	if (t.kind != TOPIC_ROOM_MESSAGES && !request && !typing) return MOSQ_ERR_SUCCESS;
 	if (chat_props_has_user_property(ed->properties)) return refuse_user_properties(c, ed, &t);
+	if (typing) return chat_typing_on_message(c, ed, &t); /* typing.c */
+	if (t.kind == TOPIC_ROOM_READ) chat_receipts_on_read(c, ed, &t); /* receipts.c */
+	if (t.kind == TOPIC_ROOM_HISTORY && chat_receipts_request_refused(c, ed, &t)) return MOSQ_ERR_ACL_DENIED;
+	if (t.kind == TOPIC_USER_CHATS) { /* chats.c: the user's rooms for the bridge */
+		int rc = chat_chats_on_message(c, ed);
+		if (rc != MOSQ_ERR_SUCCESS) return rc;
+	}
 	return request ? stamp_requester(ed) : stamp(c, ed, &t);
 }

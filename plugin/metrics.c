@@ -33,6 +33,9 @@ static const char *const reject_names[REJECT_COUNT] = {
 	[REJECT_STORE_UNAVAILABLE] = "store_unavailable",
 	[REJECT_FROZEN] = "frozen",
 	[REJECT_SLOW_MODE] = "slow_mode",
+	[REJECT_NOT_FOUND] = "not_found",
+	[REJECT_NOT_ALLOWED] = "not_allowed",
+	[REJECT_EDIT_WINDOW] = "edit_window",
 };
 
 const char *chat_reject_name(enum chat_reject why)

@@ -136,6 +136,7 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 	cfg->spool_max_bytes = DEFAULT_SPOOL_MAX_BYTES;
 	bool spool_set = false;
 	moderation_config_defaults(&cfg->mod);
+	messenger_config_defaults(&cfg->msgr);
 	for (int i = 0; i < opt_count; i++) {
 		const char *k = opts[i].key, *v = opts[i].value ? opts[i].value : "";
 		int rc = MOSQ_ERR_SUCCESS;
@@ -184,6 +185,8 @@ int chat_config_load(struct chat_config *cfg, struct mosquitto_opt *opts, int op
 			rc = moderation_config_option(&cfg->mod, k, v);
 		} else if (chat_peer_option_known(k)) {
 			/* peer.c reads them */
+		} else if (messenger_option_known(k)) {
+			rc = messenger_config_option(&cfg->msgr, k, v);
 		} else if (chat_auth_option_known(k)) {
 			rc = chat_auth_config_option(&cfg->auth, k, v);
 		} else {

@@ -44,6 +44,7 @@ static void chat_free(struct chat *c)
 	chat_storers_free(c);
 	chat_spool_close(c);
 	chat_peer_free(c);
+	messenger_free(c);
 	strbuf_free(&c->out);
 	free(c->scratch);
 	chat_config_free(&c->cfg);
@@ -80,6 +81,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	/* Before the state: it sets rooms.ext_free and takes the word lists. */
 	rc = moderation_init(c);
+	if (rc == MOSQ_ERR_SUCCESS) rc = messenger_init(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = chat_state_load(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
@@ -97,6 +99,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	rc = mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, chat_on_acl_check, NULL, c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = mosquitto_callback_register(identifier, MOSQ_EVT_TICK, chat_metrics_on_tick, NULL, c);
+	if (rc == MOSQ_ERR_SUCCESS) rc = chat_receipts_register(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = chat_peer_register(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
@@ -125,6 +128,7 @@ int mosquitto_plugin_cleanup(void *user_data, struct mosquitto_opt *opts, int op
 	if (c) mosquitto_callback_unregister(c->pid, MOSQ_EVT_ACL_CHECK, chat_on_acl_check, NULL);
 	if (c) mosquitto_callback_unregister(c->pid, MOSQ_EVT_TICK, chat_metrics_on_tick, NULL);
 	if (c) chat_peer_unregister(c);
+	if (c) chat_receipts_unregister(c);
 	chat_free(c);
 	return MOSQ_ERR_SUCCESS;
 }

@@ -97,6 +97,10 @@ static int load_policy(struct room *r, const cJSON *p, const char *at, struct wh
 		  v->valuedouble != (double)(unsigned)v->valuedouble))
 		return fail(w, "%s.policy.slowMode: not a whole number of seconds in [0, %u]", at, SLOWMODE_MAX_S);
 	if (v) r->policy.slow_mode_s = (unsigned)v->valuedouble;
+	v = cJSON_GetObjectItemCaseSensitive(p, "readReceipts");
+	int rr = cJSON_IsString(v) ? chat_receipts_parse(v->valuestring) : -1;
+	if (v && rr < 0) return fail(w, "%s.policy.readReceipts: not auto, on or off", at);
+	if (v) r->policy.read_receipts = (enum read_receipts)rr;
 	return CHAT_OK;
 }
 
@@ -239,6 +243,8 @@ static cJSON *save_room(const struct room *r)
 	if (r->policy.dm_policy != DM_INHERIT)
 		cJSON_AddStringToObject(policy, "dmPolicy", rooms_dm_policy_name(r->policy.dm_policy));
 	if (r->policy.slow_mode_s) cJSON_AddNumberToObject(policy, "slowMode", r->policy.slow_mode_s);
+	if (r->policy.read_receipts != RECEIPTS_AUTO)
+		cJSON_AddStringToObject(policy, "readReceipts", chat_receipts_name((int)r->policy.read_receipts));
 	for (const struct room_member *m = r->members; m; m = m->hh.next) {
 		cJSON *e = cJSON_CreateObject();
 		if (!e) goto nomem;

@@ -9,9 +9,11 @@
  * - envelope_parse_client gives exactly the answer of a model written from
  *   envelope.h and PRODUCT.md over the reference parser (refjson.c): the
  *   same error (too large, UTF-8, JSON, empty; a field of the wrong type or
- *   form, a text holding U+0000, a data object over max_data), and on
- *   success the same text, type, cid and data, the last of repeated names
- *   winning as the scanner walks;
+ *   form, a text holding U+0000, a data object over max_data; a change in
+ *   the wrong form: two changes, an id that is not one, a reaction without
+ *   react or with a blank), and on success the same text, type, cid, data,
+ *   change, reply and reaction, the last of repeated names winning as the
+ *   scanner walks;
  * - an accepted message's envelope from envelope_write is valid JSON (the
  *   reference parser and cJSON) with exactly the members it should have,
  *   once each: id, room, from and ts are the server's whatever the client
@@ -29,6 +31,7 @@
 
 #include "chat_err.h"
 #include "envelope.h"
+#include "id.h"
 #include "refjson.h"
 
 #define SERVER_ID "01J0FUZZ0000000000000000ZZ"
@@ -48,6 +51,9 @@ struct want {
 	char type[ENVELOPE_TYPE_MAX + 1], cid[ENVELOPE_CID_MAX + 1];
 	const char *data; /* the data value's span in the payload, NULL = none */
 	size_t data_len;
+	enum envelope_op op;
+	char ref[ID_LEN + 1], reply[ID_LEN + 1], reaction[ENVELOPE_REACTION_MAX + 1];
+	bool seen_reaction;
 };
 
 static bool blank(char c)
@@ -72,6 +78,53 @@ static bool named(const struct refjson *m, const char *name)
 	return m->key_len == strlen(name) && memcmp(m->key, name, m->key_len) == 0;
 }
 
+/* A message id: ID_LEN characters of the Crockford alphabet (id.h). */
+static bool model_id(const struct refjson *v, char *out)
+{
+	static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+	if (v->type != REFJSON_STRING || v->str_len != ID_LEN) return false;
+	for (size_t i = 0; i < ID_LEN; i++) {
+		if (v->str[i] == '\0' || !strchr(alphabet, v->str[i])) return false;
+	}
+	memcpy(out, v->str, ID_LEN + 1);
+	return true;
+}
+
+/* The messenger members (envelope.h): edit, delete, react, reaction, reply. */
+static int model_change(const struct refjson *m, struct want *w)
+{
+	static const struct {
+		const char *name;
+		enum envelope_op op;
+	} changes[] = {{"edit", ENVELOPE_EDIT}, {"delete", ENVELOPE_DELETE}, {"react", ENVELOPE_REACT}};
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		if (!named(m, changes[i].name)) continue;
+		if (w->op != ENVELOPE_POST || !model_id(m, w->ref)) return CHAT_ERR_JSON; /* one change, an id */
+		w->op = changes[i].op;
+		return CHAT_OK;
+	}
+	if (named(m, "reply")) return w->reply[0] || !model_id(m, w->reply) ? CHAT_ERR_JSON : CHAT_OK;
+	if (!named(m, "reaction")) return CHAT_OK;
+	if (m->type != REFJSON_STRING || m->str_len > ENVELOPE_REACTION_MAX) return CHAT_ERR_JSON;
+	for (size_t i = 0; i < m->str_len; i++) {
+		unsigned char c = (unsigned char)m->str[i];
+		if (c < 0x21 || c == 0x7f) return CHAT_ERR_JSON;
+	}
+	memcpy(w->reaction, m->str, m->str_len + 1);
+	w->seen_reaction = true;
+	return CHAT_OK;
+}
+
+/* What the message must hold for what it does, after the walk. */
+static int model_form(const struct want *w)
+{
+	bool content = w->text_len > 0 || w->data;
+	if (w->reply[0] && w->op != ENVELOPE_POST) return CHAT_ERR_JSON;
+	if (w->seen_reaction != (w->op == ENVELOPE_REACT)) return CHAT_ERR_JSON;
+	if (w->op == ENVELOPE_DELETE || w->op == ENVELOPE_REACT) return content ? CHAT_ERR_JSON : CHAT_OK;
+	return content ? CHAT_OK : CHAT_ERR_EMPTY;
+}
+
 /* One member, as the walk meets it: 0 or the error it gives. */
 static int model_member(const struct refjson *m, const struct envelope_limits *lim, struct want *w)
 {
@@ -88,6 +141,8 @@ static int model_member(const struct refjson *m, const struct envelope_limits *l
 		if (m->span_len > lim->max_data) return CHAT_ERR_TOO_LARGE;
 		w->data = m->span;
 		w->data_len = m->span_len;
+	} else {
+		return model_change(m, w);
 	}
 	return CHAT_OK;
 }
@@ -112,7 +167,7 @@ static void model_client(const char *p, size_t len, const struct envelope_limits
 		w->rc = utf8 ? CHAT_ERR_JSON : CHAT_ERR_UTF8;
 	} else {
 		for (size_t k = 0; k < doc->count && w->rc == CHAT_OK; k++) w->rc = model_member(&doc->items[k], lim, w);
-		if (w->rc == CHAT_OK && w->text_len == 0 && !w->data) w->rc = CHAT_ERR_EMPTY;
+		if (w->rc == CHAT_OK) w->rc = model_form(w);
 		if (w->text_len == 0) w->text = NULL;
 	}
 }
@@ -123,6 +178,8 @@ static void check_parsed(const struct chat_msg *m, const struct want *w)
 	if (m->text && (m->text_len != w->text_len || memcmp(m->text, w->text, w->text_len) != 0)) abort();
 	if (strcmp(m->type, w->type) != 0 || strcmp(m->cid, w->cid) != 0) abort();
 	if (m->data != w->data || m->data_len != w->data_len) abort();
+	if (m->op != w->op || strcmp(m->ref, w->ref) != 0 || strcmp(m->reply, w->reply) != 0) abort();
+	if (m->op == ENVELOPE_REACT && strcmp(m->reaction, w->reaction) != 0) abort();
 }
 
 /* ---- the written envelope ---- */
@@ -235,7 +292,8 @@ static bool ts_value(const struct refjson *v, long long *ts)
 
 static int model_read(const struct refjson *doc)
 {
-	static const char *const strings[] = {"id", "room", "from", "type", "text", "cid"};
+	static const char *const strings[] = {"id",   "room",   "from",  "type",     "text",
+					      "cid",  "edit",   "delete", "react", "reaction", "reply"};
 	bool seen[4] = {false};
 	long long ts = -1;
 	if (!doc || doc->type != REFJSON_OBJECT) return CHAT_ERR_JSON;
@@ -247,6 +305,7 @@ static int model_read(const struct refjson *doc)
 			if (i < 4) seen[i] = true;
 		}
 		if (named(m, "ts") && !ts_value(m, &ts)) return CHAT_ERR_JSON;
+		if (named(m, "mentions") && m->type != REFJSON_ARRAY) return CHAT_ERR_JSON;
 	}
 	return seen[0] && seen[1] && seen[2] && seen[3] && ts >= 0 ? CHAT_OK : CHAT_ERR_JSON;
 }

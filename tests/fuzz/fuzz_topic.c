@@ -129,8 +129,10 @@ static const struct {
 } tree[] = {
 	{"chat/rooms/+/messages", TOPIC_ROOM_MESSAGES, ID_ROOM, 4}, {"chat/rooms/+/events", TOPIC_ROOM_EVENTS, ID_ROOM, 4},
 	{"chat/rooms/+/history", TOPIC_ROOM_HISTORY, ID_ROOM, 4},   {"chat/rooms/+/read", TOPIC_ROOM_READ, ID_ROOM, 4},
+	{"chat/rooms/+/typing", TOPIC_ROOM_TYPING, ID_ROOM, 4},
 	{"chat/users/+/rooms", TOPIC_USER_ROOMS, ID_USER, 4},
 	{"chat/users/+/devices", TOPIC_USER_DEVICES, ID_USER, 4},
+	{"chat/users/+/chats", TOPIC_USER_CHATS, ID_USER, 4},
 	{"chat/users/+/#", TOPIC_USER_PRIVATE, ID_USER, 4},         {"chat/presence/+", TOPIC_PRESENCE, ID_USER, 3},
 	{"$CONTROL/chat/v1", TOPIC_CONTROL, ID_NONE, 3},
 	{"$CONTROL/chat/v1/response", TOPIC_CONTROL_RESPONSE, ID_NONE, 4},
@@ -237,12 +239,12 @@ static bool same_span(const char *a, size_t alen, const char *b, size_t blen)
 static bool is_room_kind(enum topic_kind k)
 {
 	return k == TOPIC_ROOM_MESSAGES || k == TOPIC_ROOM_EVENTS || k == TOPIC_ROOM_HISTORY || k == TOPIC_ROOM_READ ||
-	       k == TOPIC_ROOM_ANY;
+	       k == TOPIC_ROOM_TYPING || k == TOPIC_ROOM_ANY;
 }
 
 static bool is_user_kind(enum topic_kind k)
 {
-	return k == TOPIC_USER_ROOMS || k == TOPIC_USER_DEVICES || k == TOPIC_USER_PRIVATE || k == TOPIC_USER_ANY;
+	return k == TOPIC_USER_ROOMS || k == TOPIC_USER_DEVICES || k == TOPIC_USER_CHATS || k == TOPIC_USER_PRIVATE || k == TOPIC_USER_ANY;
 }
 
 /* Every chat topic name the filter matches (a witness) lies in the

@@ -261,6 +261,11 @@ static void test_from_must_be_one_valid_user(void **state)
 
 	assert_int_equal(h_mongo_count(&H, "devices", "{\"user\":\"carol\"}"), 1);
 	assert_int_equal(h_mongo_count(&H, "devices", "{\"device\":\"good\"}"), 1);
+	/* The good marker moved carol's: one unread notice (chats_read_moved). */
+	struct tc_msg *unread = tc_wait(carol, "chat/users/carol/inbox", REPLY_MS);
+	assert_non_null(unread);
+	assert_non_null(strstr(unread->payload, "\"type\":\"unread\""));
+	tc_msg_free(unread);
 	assert_true(tc_quiet(carol, "chat/users/carol/inbox", 300)); /* the bad requests got no answer */
 	/* Each bad case on each of the three topics, one line each. */
 	int lines = h_log_count(H.bridge.log, DROPPED) - dropped;

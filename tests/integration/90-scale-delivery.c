@@ -114,9 +114,16 @@ static void test_delivery(void **state)
 	assert_int_equal(m_count_lines(M.b[2].log, "Received PUBLISH from link.2.0", "'" ROOM "'"), 1);
 	assert_int_equal(m_count_lines(M.b[0].log, "Received PUBLISH from link.0.2", "'" ROOM "'"), 1);
 	assert_int_equal(m_count_lines(M.b[0].log, "Received PUBLISH from link.0.1", "'" ROOM "'"), 0);
+	/* Typing crosses too, and its stop when the typist goes away. */
+	assert_int_equal(tc_subscribe(bob, "chat/rooms/team/typing", 0), 0);
+	assert_int_equal(tc_pub(alice, "chat/rooms/team/typing", "{\"typing\":true}", 0), 0);
+	free(m_expect(bob, "chat/rooms/team/typing", "\"typing\":true"));
+	tc_close(alice);
+	free(m_expect(bob, "chat/rooms/team/typing", "\"typing\":false"));
+	assert_true(tc_quiet(bob, "chat/rooms/team/typing", 300));
+
 	free(a0); free(b0); free(c0); free(a2); free(b2); free(dm);
 	for (int i = 0; i < 3; i++) tc_close(store[i]);
-	tc_close(alice);
 	tc_close(bob);
 	tc_close(carol);
 }

@@ -200,6 +200,84 @@ static void test_write_read_roundtrip(void **state)
 	strbuf_free(&sb);
 }
 
+#define ID1 "01M87XJ1MMKHH8NFKT00000000"
+
+static void test_changes_parsed(void **state)
+{
+	(void)state;
+	char scratch[512];
+	struct chat_msg m;
+	assert_int_equal(parse("{\"edit\":\"" ID1 "\",\"text\":\"fixed\"}", &m, scratch), CHAT_OK);
+	assert_int_equal(m.op, ENVELOPE_EDIT);
+	assert_string_equal(m.ref, ID1);
+	assert_int_equal(parse("{\"delete\":\"" ID1 "\"}", &m, scratch), CHAT_OK);
+	assert_int_equal(m.op, ENVELOPE_DELETE);
+	assert_null(m.text);
+	assert_int_equal(parse("{\"react\":\"" ID1 "\",\"reaction\":\"\\ud83d\\udc4d\"}", &m, scratch), CHAT_OK);
+	assert_int_equal(m.op, ENVELOPE_REACT);
+	assert_string_equal(m.reaction, "👍");
+	assert_int_equal(parse("{\"react\":\"" ID1 "\",\"reaction\":\"\"}", &m, scratch), CHAT_OK);
+	assert_string_equal(m.reaction, "");
+	assert_int_equal(parse("{\"text\":\"yes\",\"reply\":\"" ID1 "\"}", &m, scratch), CHAT_OK);
+	assert_int_equal(m.op, ENVELOPE_POST);
+	assert_string_equal(m.reply, ID1);
+	assert_string_equal(m.ref, "");
+}
+
+static void test_changes_refused(void **state)
+{
+	(void)state;
+	char scratch[512];
+	struct chat_msg m;
+	const char *bad[] = {
+		"{\"edit\":\"nonsense\",\"text\":\"x\"}",                /* not an id */
+		"{\"edit\":1,\"text\":\"x\"}",                            /* not a string */
+		"{\"delete\":\"" ID1 "\",\"text\":\"x\"}",              /* a delete carries nothing */
+		"{\"edit\":\"" ID1 "\",\"delete\":\"" ID1 "\",\"text\":\"x\"}", /* two changes */
+		"{\"edit\":\"" ID1 "\",\"edit\":\"" ID1 "\",\"text\":\"x\"}",   /* twice */
+		"{\"react\":\"" ID1 "\"}",                                 /* no reaction */
+		"{\"reaction\":\"ok\",\"text\":\"x\"}",                  /* a reaction without react */
+		"{\"react\":\"" ID1 "\",\"reaction\":\"a b\"}",          /* a blank */
+		"{\"react\":\"" ID1 "\",\"reaction\":\"\\u0007\"}",    /* a control */
+		"{\"react\":\"" ID1 "\",\"reaction\":\"123456789012345678901234567890123\"}", /* 33 bytes */
+		"{\"edit\":\"" ID1 "\",\"text\":\"x\",\"reply\":\"" ID1 "\"}", /* reply on a change */
+		"{\"text\":\"x\",\"reply\":\"" ID1 "x\"}",               /* too long */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse(bad[i], &m, scratch) != CHAT_ERR_JSON) fail_msg("accepted: %s", bad[i]);
+	}
+	assert_int_equal(parse("{\"edit\":\"" ID1 "\"}", &m, scratch), CHAT_ERR_EMPTY);
+}
+
+static void test_changes_written_and_read(void **state)
+{
+	(void)state;
+	struct strbuf sb;
+	struct envelope_view v;
+	char buf[64];
+	strbuf_init(&sb);
+	struct envelope e = {.id = "01M87XJ1MMKHH8NFKT00000001", .room = "r", .from = "bob", .ts = 5,
+			     .type = "reaction", .react = ID1, .reaction = "👍", .reply = ID1};
+	assert_int_equal(envelope_write(&sb, &e), CHAT_OK);
+	assert_string_equal(sb.buf, "{\"id\":\"01M87XJ1MMKHH8NFKT00000001\",\"room\":\"r\",\"from\":\"bob\","
+				    "\"ts\":5,\"type\":\"reaction\",\"react\":\"" ID1 "\",\"reaction\":\"👍\","
+				    "\"reply\":\"" ID1 "\"}");
+	assert_int_equal(envelope_read(sb.buf, sb.len, &v), CHAT_OK);
+	assert_true(v.has_react && v.has_reaction && v.has_reply && !v.has_edit && !v.has_del);
+	assert_true(json_string_decode(&v.reaction, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "👍");
+	strbuf_reset(&sb);
+	struct envelope h = {.id = ID1, .room = "r", .from = "bob", .ts = 5, .type = "text", .edited = 7,
+			     .reactions = "{\"ok\":2}", .reactions_len = 8};
+	assert_int_equal(envelope_write(&sb, &h), CHAT_OK);
+	assert_non_null(strstr(sb.buf, ",\"edited\":7,\"reactions\":{\"ok\":2}}"));
+	strbuf_reset(&sb);
+	struct envelope d = {.id = ID1, .room = "r", .from = "bob", .ts = 5, .type = "text", .deleted = true};
+	assert_int_equal(envelope_write(&sb, &d), CHAT_OK);
+	assert_non_null(strstr(sb.buf, ",\"deleted\":true}"));
+	strbuf_free(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +289,9 @@ int main(void)
 		cmocka_unit_test(test_write_escapes),
 		cmocka_unit_test(test_token_bytes),
 		cmocka_unit_test(test_write_pieces),
+		cmocka_unit_test(test_changes_parsed),
+		cmocka_unit_test(test_changes_refused),
+		cmocka_unit_test(test_changes_written_and_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,6 +46,9 @@ static void test_names(void **state)
 		{"chat/rooms/general/events", TOPIC_ROOM_EVENTS, "general"},
 		{"chat/rooms/general/history", TOPIC_ROOM_HISTORY, "general"},
 		{"chat/rooms/general/read", TOPIC_ROOM_READ, "general"},
+		{"chat/rooms/general/typing", TOPIC_ROOM_TYPING, "general"},
+		{"chat/users/bob/chats", TOPIC_USER_CHATS, "bob"},
+		{"chat/users/bob/chats/x", TOPIC_USER_PRIVATE, "bob"},
 		{"chat/rooms/dm:alice:bob/messages", TOPIC_ROOM_MESSAGES, "dm:alice:bob"},
 		{"chat/rooms/dm:bob:alice/messages", TOPIC_CHAT_INVALID, NULL},
 		{"chat/rooms/gen eral/messages", TOPIC_CHAT_INVALID, NULL},
@@ -175,10 +178,10 @@ static const struct sym syms[] = {
 	{"presence", true, true, true}, {"messages", true, true, true}, {"history", true, true, true},
 	{"devices", true, true, true},  {"g", true, true, true},        {"h", true, true, true},
 	{"dm:g:h", true, true, false},  {"", true, false, false},       {"events", false, true, true},
-	{"read", false, true, true},
+	{"read", false, true, true},    {"typing", false, true, true},
 };
 enum { S_CHAT, S_ROOMS, S_USERS, S_PRESENCE, S_MESSAGES, S_HISTORY, S_DEVICES };
-enum { S_EVENTS = 11, S_READ = 12 };
+enum { S_EVENTS = 11, S_READ = 12, S_TYPING = 13 };
 #define NSYMS (int)(sizeof(syms) / sizeof(syms[0]))
 #define PLUS (-1)
 #define HASH (-2)
@@ -206,18 +209,18 @@ static void add_topic(const int *lv, size_t n, enum family fam, enum topic_kind 
 	t->n = n, t->fam = fam, t->id = lv[2], t->kind = kind;
 }
 
-/* Every chat topic of up to five levels over the alphabet: the four topics
+/* Every chat topic of up to five levels over the alphabet: the five topics
  * of each room, each user's presence, and each user's tree: chat/users/u/a
  * and chat/users/u/a/b for every level a (not empty) and b of the alphabet. */
 static void build_topics(void)
 {
-	const int kinds[] = {S_MESSAGES, S_EVENTS, S_HISTORY, S_READ};
+	const int kinds[] = {S_MESSAGES, S_EVENTS, S_HISTORY, S_READ, S_TYPING};
 	const enum topic_kind room_kinds[] = {TOPIC_ROOM_MESSAGES, TOPIC_ROOM_EVENTS, TOPIC_ROOM_HISTORY,
-					      TOPIC_ROOM_READ};
+					      TOPIC_ROOM_READ, TOPIC_ROOM_TYPING};
 	ntopics = 0;
 	for (int id = 0; id < NSYMS; id++) {
 		if (!syms[id].in_filters) continue;
-		for (int k = 0; syms[id].room && k < 4; k++) {
+		for (int k = 0; syms[id].room && k < 5; k++) {
 			int lv[] = {S_CHAT, S_ROOMS, id, kinds[k]};
 			add_topic(lv, 4, F_ROOM, room_kinds[k]);
 		}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Edits, deletes, reactions and replies: may this user change, or point
+ * at, that message? Decided from the record of recent messages (why a
+ * record and not MongoDB: messenger.h). The decision is a pure function of
+ * what the record says about the target (common/change_rule.h); the record
+ * is kept by chat_change_record() once the message has its id.
+ *
+ * The rules:
+ *   edit      your own message, not deleted, within plugin_opt_edit_window
+ *   delete    the same; a room's owners and admins delete any message
+ *   react     any message of the room that is not deleted
+ *   reply     the same
+ * A target the record does not hold is either newer than its horizon
+ * (then it does not exist: not_found) or older (then only the rules that
+ * need no sender or time pass: a moderator's delete, a reaction, a reply).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "change_rule.h"
+#include "chat.h"
+#include "messenger_int.h"
+
+static struct change_target look_up(const struct messenger *ms, const char *ref, const char *room, const char *user,
+			     uint64_t now)
+{
+	struct change_target t = {0};
+	struct recent_msg *r = NULL;
+	uint64_t when = id_time_ms(ref);
+	HASH_FIND(hh, ms->recent, ref, ID_LEN, r);
+	t.age_ms = now > when ? now - when : 0;
+	t.known = r != NULL;
+	t.vouched = t.known || when >= ms->horizon_ms;
+	if (r) {
+		t.same_room = strcmp(r->room, room) == 0;
+		t.deleted = r->deleted;
+		t.own = strcmp(r->from, user) == 0;
+	}
+	return t;
+}
+
+int chat_change_check(struct chat *c, const char *user, const char *room, size_t room_len, const struct chat_msg *m,
+		      uint64_t now)
+{
+	const char *ref = m->op != ENVELOPE_POST ? m->ref : m->reply;
+	if (!ref[0]) return REJECT_COUNT; /* a plain post */
+	const struct room *r = rooms_find(&c->rooms, room, room_len);
+	if (!r) return REJECT_NOT_FOUND;  /* a DM room's first message points at nothing */
+	bool moderator = rooms_role(r, user, strlen(user)) >= ROLE_ADMIN;
+	static const int reasons[] = {[CHANGE_OK] = REJECT_COUNT, [CHANGE_NOT_FOUND] = REJECT_NOT_FOUND,
+				      [CHANGE_NOT_ALLOWED] = REJECT_NOT_ALLOWED, [CHANGE_TOO_OLD] = REJECT_EDIT_WINDOW};
+	struct change_target t = look_up(c->messenger, ref, r->id, user, now);
+	return reasons[change_rule_decide(m->op, moderator, c->cfg.msgr.edit_window_ms, &t)];
+}
+
+/* Forgets the oldest entries: past the window, or over the bound. What is
+ * forgotten moves the horizon. */
+static void evict(struct messenger *ms, uint64_t window_ms, size_t max, uint64_t now)
+{
+	while (ms->recent && (ms->recent_count > max || ms->recent->t + window_ms < now)) {
+		struct recent_msg *old = ms->recent;
+		if (old->t + 1 > ms->horizon_ms) ms->horizon_ms = old->t + 1;
+		HASH_DEL(ms->recent, old);
+		ms->recent_count--;
+		free(old);
+	}
+}
+
+void chat_change_record(struct chat *c, const char *room, const char *user, const char *id,
+			const struct chat_msg *m, uint64_t now)
+{
+	struct messenger *ms = c->messenger;
+	if (m->op == ENVELOPE_DELETE) {
+		struct recent_msg *r = NULL;
+		HASH_FIND(hh, ms->recent, m->ref, ID_LEN, r);
+		if (r) r->deleted = true;
+		return;
+	}
+	if (m->op != ENVELOPE_POST) return;
+	size_t max = c->cfg.msgr.recent_max;
+	evict(ms, c->cfg.msgr.edit_window_ms, max > 0 ? max - 1 : 0, now);
+	/* The id was made just now: its time is the generator's last. The
+	 * message path pays for this record: no zeroing, no formatting. */
+	uint64_t t = c->ids.last_ms;
+	struct recent_msg *r = max > 0 ? malloc(sizeof(*r)) : NULL;
+	size_t room_len = strlen(room), user_len = strlen(user);
+	if (!r || room_len >= sizeof(r->room) || user_len >= sizeof(r->from)) {
+		free(r);
+		ms->horizon_ms = t + 1; /* unrecorded: it must not pass for absent */
+		return;
+	}
+	memcpy(r->id, id, ID_LEN + 1);
+	memcpy(r->room, room, room_len + 1);
+	memcpy(r->from, user, user_len + 1);
+	r->t = t;
+	r->deleted = false;
+	HASH_ADD(hh, ms->recent, id, ID_LEN, r);
+	ms->recent_count++;
+}
+
+/* A delete or a reaction has no content of its own: its type says what it is. */
+void chat_change_stamp(const struct chat_msg *m, struct envelope *e)
+{
+	static const char *const types[] = {[ENVELOPE_DELETE] = "delete", [ENVELOPE_REACT] = "reaction"};
+	if (m->op == ENVELOPE_EDIT) e->edit = m->ref;
+	if (m->op == ENVELOPE_DELETE) e->del = m->ref;
+	if (m->op == ENVELOPE_REACT) {
+		e->react = m->ref;
+		e->reaction = m->reaction;
+	}
+	if (m->op == ENVELOPE_DELETE || m->op == ENVELOPE_REACT) e->type = types[m->op];
+	if (m->reply[0]) e->reply = m->reply;
+}
+
+void chat_recent_free(struct messenger *ms)
+{
+	struct recent_msg *r, *tmp;
+	HASH_ITER(hh, ms->recent, r, tmp) {
+		HASH_DEL(ms->recent, r);
+		free(r);
+	}
+	ms->recent_count = 0;
+}
