@@ -15,6 +15,10 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <unicode/uchar.h>
+#include <unicode/uclean.h>
+#include <unicode/uscript.h>
+#include <unicode/uspoof.h>
 #include <utf8proc.h>
 
 #define KIND_SHIFT 30
@@ -89,9 +93,56 @@ static unsigned slow_map(uint32_t cp, uint32_t *out, bool *gap)
 	return 0;
 }
 
+/* Scripts whose letters stay themselves: Hangul must keep its jamo (ICU
+ * would make ㅣ a CJK ideograph), and ideographs and kana have no Latin
+ * look-alike worth a word. */
+static bool keeps_own_letters(uint32_t cp)
+{
+	UScriptCode sc;
+	UErrorCode err = U_ZERO_ERROR;
+	sc = uscript_getScript((UChar32)cp, &err);
+	return U_FAILURE(err) || sc == USCRIPT_HANGUL || sc == USCRIPT_HAN || sc == USCRIPT_HIRAGANA ||
+	       sc == USCRIPT_KATAKANA;
+}
+
+/*
+ * The Latin letters a non-ASCII letter is confusable with, from ICU's spoof
+ * checker (Unicode's confusables.txt, UTS #39 skeletons): Cyrillic і, о, ѕ
+ * read i, o, s. Returns how many letters went to out; 0 when the skeleton is
+ * not made of ASCII letters alone, or ICU is not at hand.
+ */
+static unsigned confusable_map(USpoofChecker *spoof, uint32_t cp, uint32_t *out)
+{
+	UChar in[1] = {(UChar)cp}, sk[NORM_MAX_OUT];
+	UErrorCode err = U_ZERO_ERROR;
+	if (!spoof || cp < 0x80 || !u_isalpha((UChar32)cp) || keeps_own_letters(cp)) return 0;
+	int32_t n = uspoof_getSkeleton(spoof, 0, in, 1, sk, NORM_MAX_OUT, &err);
+	if (U_FAILURE(err) || n <= 0 || n > NORM_MAX_OUT) return 0;
+	for (int32_t i = 0; i < n; i++) {
+		uint32_t c = sk[i] | 0x20u;
+		if (sk[i] >= 0x80 || c < 'a' || c > 'z') return 0;
+		out[i] = c;
+	}
+	return (unsigned)n;
+}
+
+/* One table entry: what slow_map says, unless the code point looks like Latin letters. */
+static unsigned table_map(USpoofChecker *spoof, uint32_t cp, uint32_t *out, bool *gap)
+{
+	if (cp == NORM_WILD) {
+		out[0] = NORM_WILD;
+		return 1;
+	}
+	unsigned k = confusable_map(spoof, cp, out);
+	return k > 0 ? k : slow_map(cp, out, gap);
+}
+
 static void build_table(void)
 {
 	size_t used = 0;
+	UErrorCode err = U_ZERO_ERROR;
+	USpoofChecker *spoof = uspoof_open(&err);
+	if (U_FAILURE(err)) spoof = NULL; /* no confusables: the rest still works */
 	for (uint32_t cp = 0; cp < 0x10000; cp++) {
 		uint32_t out[NORM_MAX_OUT];
 		bool gap = true;
@@ -99,7 +150,7 @@ static void build_table(void)
 			norm_table[cp] = KIND_GAP << KIND_SHIFT; /* never looked up */
 			continue;
 		}
-		unsigned k = slow_map(cp, out, &gap);
+		unsigned k = table_map(spoof, cp, out, &gap);
 		if (k == 0) {
 			norm_table[cp] = (gap ? KIND_GAP : KIND_IGNORE) << KIND_SHIFT;
 		} else if (k == 1 || used + k > POOL_SIZE) {
@@ -115,6 +166,13 @@ static void build_table(void)
 		/* No ASCII character decomposes, so KIND_MANY does not occur. */
 		norm_ascii[cp] = kind == KIND_ONE ? (e & CP_MASK) | NORM_L_FRESH : kind == KIND_GAP ? NORM_L_GAP : 0;
 	}
+	for (uint32_t d = '0'; d <= '9'; d++) norm_ascii[d] |= NORM_L_DIGIT;
+	for (const char *sym = "$@!|(+*"; *sym; sym++) norm_ascii[(unsigned char)*sym] |= NORM_L_SYM;
+	if (spoof) uspoof_close(spoof);
+	/* ICU is needed only for this table: let it drop its data caches, which
+	 * would otherwise outlive a plugin unloaded from the broker (ICU
+	 * loads them again if anything in the process asks later). */
+	u_cleanup();
 }
 
 void normalize_init(void)
@@ -298,18 +356,23 @@ void norm_reader_init(struct norm_reader *rd, const char *text, size_t len)
 	rd->len = text ? len : 0;
 	rd->pos = 0;
 	rd->last = 0;
-	rd->gap = false;
+	rd->gap = NORM_L_GAP;
 }
 
 /*
  * Appends the k letters of one code point to out[n..], flagged, with the
  * silent ieung dropped where drop_silent_ieung drops it. Returns the new n.
  */
-static inline size_t put_letters(const uint32_t *l, unsigned k, uint32_t last, bool gap, uint32_t *out, size_t n)
+static inline uint32_t kind_of(uint32_t l)
+{
+	return normalize_is_hangul(l) ? NORM_L_HANGUL : 0;
+}
+
+static inline size_t put_letters(const uint32_t *l, unsigned k, uint32_t last, uint32_t gap, uint32_t *out, size_t n)
 {
 	unsigned j = k >= 2 && l[0] == IEUNG && !gap && l[1] == last && last >= VBASE && last <= VBASE + 20;
-	out[n++] = l[j] | NORM_L_FRESH | (gap ? NORM_L_GAP : 0);
-	for (j++; j < k; j++) out[n++] = l[j];
+	out[n++] = l[j] | NORM_L_FRESH | gap | kind_of(l[j]);
+	for (j++; j < k; j++) out[n++] = l[j] | kind_of(l[j]);
 	return n;
 }
 
@@ -319,14 +382,14 @@ static inline size_t put_syllable(uint32_t syl, uint32_t last, uint32_t gap, uin
 {
 	uint32_t lead = LBASE + syl / 588, vowel = VBASE + (syl % 588) / 28, t = syl % 28;
 	if (lead == IEUNG && !gap && vowel == last) {
-		out[n++] = vowel | NORM_L_FRESH;
+		out[n++] = vowel | NORM_L_FRESH | NORM_L_HANGUL;
 	} else {
-		out[n++] = lead | NORM_L_FRESH | gap;
-		out[n++] = vowel;
+		out[n++] = lead | NORM_L_FRESH | NORM_L_HANGUL | gap;
+		out[n++] = vowel | NORM_L_HANGUL;
 	}
 	if (t == 0) return n;
-	out[n++] = jong_cho[t][0];
-	if (jong_cho[t][1]) out[n++] = jong_cho[t][1];
+	out[n++] = jong_cho[t][0] | NORM_L_HANGUL;
+	if (jong_cho[t][1]) out[n++] = jong_cho[t][1] | NORM_L_HANGUL;
 	return n;
 }
 
@@ -379,7 +442,7 @@ size_t norm_reader_next(struct norm_reader *rd, uint32_t *out, size_t cap)
 {
 	const unsigned char *s = rd->text;
 	size_t pos = rd->pos, len = rd->len, n = 0, room = cap - NORM_MAX_OUT;
-	uint32_t l[NORM_MAX_OUT], gap = rd->gap ? NORM_L_GAP : 0;
+	uint32_t l[NORM_MAX_OUT], gap = rd->gap;
 	while (pos < len && n <= room) {
 		if (s[pos] < 0x80 && (pos + 1 == len || s[pos + 1] >= 0x80)) { /* a lone one: a space in Hangul */
 			n = put_ascii(s[pos++], out, n, &gap);
@@ -402,18 +465,18 @@ size_t norm_reader_next(struct norm_reader *rd, uint32_t *out, size_t cap)
 			gap = 0;
 			continue;
 		}
-		bool g = true, sep = gap != 0;
+		bool g = true;
 		unsigned k = other_letters(s, len, &pos, l, &g);
 		if (k == 0) {
-			gap = sep || g ? NORM_L_GAP : 0;
+			gap |= g ? NORM_L_GAP : 0;
 			continue;
 		}
-		n = put_letters(l, k, n > 0 ? out[n - 1] & NORM_L_CP : rd->last, sep, out, n);
+		n = put_letters(l, k, n > 0 ? out[n - 1] & NORM_L_CP : rd->last, gap, out, n);
 		gap = 0;
 	}
 	if (n > 0) rd->last = out[n - 1] & NORM_L_CP;
 	rd->pos = pos;
-	rd->gap = gap != 0;
+	rd->gap = gap;
 	return n;
 }
 

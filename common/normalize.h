@@ -7,7 +7,9 @@
  * are then grouped into runs, so "baaad" reads as b, a x3, d.
  *
  * The per-code-point mapping comes from one table built on first use from
- * utf8proc (NFKD + case fold + strip marks + drop default ignorables); the
+ * utf8proc (NFKD + case fold + strip marks + drop default ignorables) and
+ * ICU's confusables (a letter of another script that looks like Latin
+ * letters reads as them: Cyrillic "і" is "i"); the
  * hot path is a table lookup, arithmetic for Hangul syllables, and no
  * allocation. Only code points above U+FFFF ask utf8proc directly.
  */
@@ -17,6 +19,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/*
+ * U+E000 (private use) is read as this letter, which banned words have in
+ * their wildcard forms: common/disguise.c writes it where a symbol stands
+ * for a letter that cannot be told ("f*ck").
+ */
+#define NORM_WILD 0xE000u
 
 /* Most letters one code point can turn into; longer expansions are cut. */
 #define NORM_MAX_OUT 8
@@ -120,19 +129,27 @@ uint64_t normalize_print(const char *text, size_t len);
  * A reader of the letters of a text, for scans that need no byte offsets
  * (the word filter's first pass, the fingerprint): the same letters, in the
  * same order, as norm_iter reads them, in batches, with ASCII and Hangul
- * syllables decoded inline. Each letter comes with two flags; a letter
- * equal to the one before and without NORM_L_GAP lengthens its run.
+ * syllables decoded inline. Each letter comes with flags; a letter equal
+ * to the one before and without NORM_L_GAP lengthens its run. The first
+ * letter of a text has NORM_L_GAP (the text's edge is a separator). The
+ * kind flags (digit, Hangul) and NORM_L_SYM cost the reader nothing and
+ * tell the word filter, on letters it reads anyway, whether a token may
+ * mix kinds the way disguises do (common/disguise.h).
  */
-#define NORM_L_CP 0x1FFFFFu      /* the letter */
-#define NORM_L_FRESH 0x40000000u /* first letter of its code point */
-#define NORM_L_GAP 0x80000000u   /* a separator lies before it */
+#define NORM_L_CP 0x1FFFFFu        /* the letter */
+#define NORM_L_DIGIT 0x00200000u   /* an ASCII digit */
+#define NORM_L_HANGUL 0x00400000u  /* a Hangul jamo */
+#define NORM_L_KINDS (NORM_L_DIGIT | NORM_L_HANGUL)
+#define NORM_L_SYM 0x00800000u     /* one of $ @ ! | ( + * is among the separators before it */
+#define NORM_L_FRESH 0x40000000u   /* first letter of its code point */
+#define NORM_L_GAP 0x80000000u     /* a separator lies before it */
 
 struct norm_reader {
 	const unsigned char *text;
 	size_t len;
 	size_t pos;
 	uint32_t last; /* last letter read, 0 before the first */
-	bool gap;      /* a separator was read since the last letter */
+	uint32_t gap;  /* NORM_L_GAP and NORM_L_SYM read since the last letter */
 };
 
 /* Starts reading text[0..len); borrows text, nothing to free. */

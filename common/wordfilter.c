@@ -33,6 +33,7 @@
 #endif
 #include "wordfilter.h"
 
+#include "disguise.h"
 #include "normalize.h"
 #include "utf8.h"
 
@@ -45,10 +46,14 @@
 #define WF_ALLOW 0x01u
 #define WF_WHOLE 0x02u
 #define WF_SPELLED 0x04u  /* the spaced-out spelling of a word with repeats */
+#define WF_KEYS 0x08u     /* a Hangul word as typed on a two-set keyboard: starts a token */
+#define WF_WILD 0x10u     /* a Latin word with one letter run as NORM_WILD ("f*ck") */
+#define WF_DERIVED (WF_SPELLED | WF_KEYS | WF_WILD)
 #define INFO_GAP 0x80u    /* the word itself has a space before this letter */
 #define INFO_SPLIT 0x40u  /* a repeat that the text must space out ("a s s") */
 #define INFO_COUNT 0x3Fu  /* minimum repeat count of this letter */
 #define DENSE_BUDGET (1u << 20)
+#define DENSE_BUDGET_WILD (1u << 16) /* the wildcard filter: scanned on rewritten forms only */
 #define DENSE_OUT 0x80000000u /* in a dense row: the target state has hits */
 #define STATE_MASK 0x7FFFFFFFu
 #define WIN 512 /* runs per scan window */
@@ -66,6 +71,7 @@ struct wordfilter {
 	uint32_t ncls;
 	uint16_t cls_ascii[128];
 	uint16_t cls_jamo[256]; /* U+1100..U+11FF */
+	uint32_t fast_ascii[128]; /* per byte: letter, class << 16 and FA_* flags (fast_pass) */
 	uint32_t *other_cp;     /* sorted letters outside those two ranges */
 	uint16_t *other_cls;
 	size_t nother;
@@ -84,6 +90,8 @@ struct wordfilter {
 	size_t nbanned;
 	uint32_t maxlen;
 	size_t bytes;
+	struct wordfilter *wild; /* the WF_WILD forms, scanned on rewritings with NORM_WILD only */
+	bool is_wild;            /* this is such a filter: a small dense table will do */
 };
 
 /* Scratch used only while building. */
@@ -94,6 +102,7 @@ struct wf_build {
 	size_t cap;
 	struct wf_entry *entries; /* state holds the trie node until renumbering */
 	size_t nentries;
+	size_t entries_cap;
 	uint32_t *first_child; /* trie nodes, linked siblings */
 	uint32_t *next_sibling;
 	uint16_t *node_cls;
@@ -101,6 +110,7 @@ struct wf_build {
 	uint32_t nnodes;
 	uint32_t *order; /* BFS order: new id -> node */
 	uint32_t *renum; /* node -> new id */
+	struct wf_build *wild; /* where WF_WILD forms go; NULL: none made */
 };
 
 /* ---- words ---- */
@@ -128,10 +138,18 @@ static int push_sym(struct wf_build *b, size_t at, uint32_t cp, uint8_t info)
 	return 0;
 }
 
-static void push_entry(struct wf_build *b, size_t base, size_t n, uint8_t flags)
+static int push_entry(struct wf_build *b, size_t base, size_t n, uint8_t flags)
 {
+	if (b->nentries == b->entries_cap) {
+		size_t cap = b->entries_cap ? b->entries_cap * 2 : 64;
+		struct wf_entry *e = realloc(b->entries, cap * sizeof(*e));
+		if (!e) return CHAT_ERR_NOMEM;
+		b->entries = e;
+		b->entries_cap = cap;
+	}
 	b->entries[b->nentries++] = (struct wf_entry){.info = (uint32_t)base, .len = (uint16_t)n, .flags = flags};
 	b->nsyms = base + n;
+	return 0;
 }
 
 /*
@@ -152,7 +170,84 @@ static int add_spelled(struct wf_build *b, size_t base, size_t n, uint8_t flags)
 			if (push_sym(b, at++, b->syms[base + p], sp) != 0) return CHAT_ERR_NOMEM;
 		}
 	}
-	push_entry(b, at - total, total, flags | WF_SPELLED);
+	return push_entry(b, at - total, total, flags | WF_SPELLED);
+}
+
+/*
+ * The keys of the two-set Korean keyboard (KS X 5002), by jamo as the
+ * normalizer gives them: initial consonants U+1100.. (finals arrive as
+ * initials) and vowels U+1161... Doubled consonants are the shifted key,
+ * which case folding makes the plain one.
+ */
+static const char *const keys_initial[19] = {"r", "r", "s", "e", "e", "f", "a", "q", "q", "t",
+					     "t", "d", "w", "w", "c", "z", "x", "v", "g"};
+static const char *const keys_vowel[21] = {"k", "o", "i", "o", "j", "p", "u", "p", "h", "hk", "ho",
+					   "hl", "y", "n", "nj", "np", "nl", "b", "m", "ml", "l"};
+
+static const char *jamo_keys(uint32_t cp)
+{
+	if (cp >= 0x1100 && cp <= 0x1112) return keys_initial[cp - 0x1100];
+	if (cp >= 0x1161 && cp <= 0x1175) return keys_vowel[cp - 0x1161];
+	return NULL;
+}
+
+static int add_word_len(struct wf_build *b, const char *word, size_t len, uint8_t flags);
+
+/*
+ * A word of Hangul alone also enters as the keys that type it on the
+ * two-set layout with the input method off ("시발" as "tlqkf"), so text
+ * typed that way costs the scan nothing extra. Such a spelling must start a
+ * token: a run of Latin letters that happens to contain it is English.
+ */
+static int add_keys(struct wf_build *b, size_t base, size_t n, uint8_t flags)
+{
+	char keys[4 * WORDFILTER_MAX_WORD + 1];
+	size_t k = 0;
+	for (size_t p = 0; p < n; p++) {
+		const char *key = jamo_keys(b->syms[base + p]);
+		if (!key) return 0; /* not Hangul alone */
+		unsigned reps = b->info[base + p] & INFO_COUNT;
+		for (unsigned r = 0; r < (strlen(key) == 1 ? reps : 1u); r++) {
+			size_t kl = strlen(key);
+			if (k + kl >= sizeof(keys)) return 0;
+			memcpy(keys + k, key, kl);
+			k += kl;
+		}
+	}
+	keys[k] = '\0';
+	int rc = add_word_len(b, keys, k, (uint8_t)(flags | WF_KEYS));
+	return rc == CHAT_ERR_TOO_LARGE ? 0 : rc;
+}
+
+/*
+ * A Latin word of three runs or more also enters once per inner run that
+ * is a vowel or a double with that run as NORM_WILD, which the disguise
+ * rewriting writes for "*" between letters: "f*ck", "sh*t", "a**hole" (the
+ * wildcard run keeps the count, so "a*hole" does not pass for it). Stars
+ * for other consonants ("fu*k") are rare enough not to pay for.
+ */
+static bool wild_run(uint32_t c, uint8_t info)
+{
+	return (info & INFO_COUNT) >= 2 || c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'y';
+}
+
+static int add_wild(struct wf_build *b, size_t base, size_t n, uint8_t flags)
+{
+	struct wf_build *to = b->wild;
+	if (n < 3 || !to) return 0;
+	for (size_t p = 0; p < n; p++) {
+		uint32_t c = b->syms[base + p];
+		if (c >= 0x80 || ((c | 0x20u) < 'a' || (c | 0x20u) > 'z')) return 0;
+	}
+	for (size_t w = 1; w + 1 < n; w++) {
+		if (!wild_run(b->syms[base + w], b->info[base + w])) continue;
+		size_t at = to->nsyms;
+		for (size_t p = 0; p < n; p++) {
+			if (push_sym(to, at + p, p == w ? NORM_WILD : b->syms[base + p], b->info[base + p]) != 0)
+				return CHAT_ERR_NOMEM;
+		}
+		if (push_entry(to, at, n, flags | WF_WILD) != 0) return CHAT_ERR_NOMEM;
+	}
 	return 0;
 }
 
@@ -163,9 +258,13 @@ static int add_spelled(struct wf_build *b, size_t base, size_t n, uint8_t flags)
 static int add_word(struct wf_build *b, const char *word, uint8_t flags)
 {
 	if (!word) return CHAT_ERR_INVAL;
-	size_t len = strlen(word);
+	return add_word_len(b, word, strlen(word), flags);
+}
+
+static int add_word_len(struct wf_build *b, const char *word, size_t len, uint8_t flags)
+{
 	if (!utf8_valid(word, len)) return CHAT_ERR_UTF8;
-	if (word[0] == '=') {
+	if (len > 0 && word[0] == '=') {
 		flags |= WF_WHOLE;
 		word++, len--;
 	}
@@ -182,8 +281,11 @@ static int add_word(struct wf_build *b, const char *word, uint8_t flags)
 	}
 	if (n == 0) return CHAT_ERR_INVAL;
 	if (!b) return 0;
-	push_entry(b, base, n, flags);
-	return add_spelled(b, base, n, flags);
+	if (push_entry(b, base, n, flags) != 0) return CHAT_ERR_NOMEM;
+	int rc = add_spelled(b, base, n, flags);
+	if (rc == 0 && !(flags & WF_KEYS)) rc = add_keys(b, base, n, flags);
+	if (rc == 0 && !(flags & WF_KEYS)) rc = add_wild(b, base, n, flags);
+	return rc;
 }
 
 int wordfilter_word_check(const char *word)
@@ -211,6 +313,29 @@ static uint16_t wf_class(const struct wordfilter *wf, uint32_t cp)
 		else hi = mid;
 	}
 	return 0;
+}
+
+#define FA_LETTER 0x7Fu
+#define FA_SEP 0x100u     /* a separator */
+#define FA_SYM 0x200u     /* a separator that disguise.h may read as a letter */
+#define FA_DIGIT 0x400u   /* a digit: a letter of its own kind */
+#define FA_HANGUL 0x800u  /* (for jamo, not in the table) */
+#define FA_IGNORE 0x1000u /* neither letter nor separator */
+
+/* What fast_pass needs of an ASCII byte, in one word: the letter the
+ * normalizer makes of it, its class here, and its flags. */
+static void fill_fast_ascii(struct wordfilter *wf)
+{
+	for (uint32_t b = 0; b < 128; b++) {
+		uint32_t out[NORM_MAX_OUT];
+		bool gap = true;
+		unsigned k = normalize_cp(b, out, &gap);
+		uint32_t e;
+		if (k == 0) e = gap ? FA_SEP : FA_IGNORE;
+		else e = (out[0] & FA_LETTER) | ((uint32_t)wf_class(wf, out[0]) << 16) | (b >= '0' && b <= '9' ? FA_DIGIT : 0);
+		if (k == 0 && gap && b && strchr("$@!|(+*", (int)b)) e |= FA_SYM;
+		wf->fast_ascii[b] = e;
+	}
 }
 
 /* Numbers the distinct letters 1..n and rewrites every word in classes. */
@@ -243,6 +368,7 @@ static int build_alphabet(struct wordfilter *wf, struct wf_build *b)
 	}
 	free(u);
 	for (size_t i = 0; i < b->nsyms; i++) b->syms[i] = wf_class(wf, b->syms[i]);
+	fill_fast_ascii(wf);
 	wf->bytes += (n + 1) * (sizeof(uint32_t) + sizeof(uint16_t));
 	return 0;
 }
@@ -370,7 +496,7 @@ static void fill_row(struct wordfilter *wf, uint32_t s)
 /* Failure links and dense rows, breadth-first so every link points back. */
 static int build_links(struct wordfilter *wf)
 {
-	size_t budget = DENSE_BUDGET / (wf->ncls * sizeof(uint32_t));
+	size_t budget = (wf->is_wild ? DENSE_BUDGET_WILD : DENSE_BUDGET) / (wf->ncls * sizeof(uint32_t));
 	wf->ndense = (uint32_t)(budget < 1 ? 1 : budget < wf->nstates ? budget : wf->nstates);
 	wf->dense = malloc((size_t)wf->ndense * wf->ncls * sizeof(uint32_t));
 	wf->fail = malloc(wf->nstates * sizeof(uint32_t));
@@ -427,9 +553,10 @@ static bool own_ban(const struct wordfilter *wf, uint32_t s)
 static int build_outputs(struct wordfilter *wf, struct wf_build *b)
 {
 	for (size_t e = 0; e < b->nentries; e++) b->entries[e].state = b->renum[b->entries[e].state];
-	qsort(b->entries, b->nentries, sizeof(*b->entries), cmp_entry);
+	if (b->nentries > 1) qsort(b->entries, b->nentries, sizeof(*b->entries), cmp_entry);
 	size_t n = dedup_entries(b->entries, b->nentries, b->info);
-	for (size_t e = 0; e < n; e++) wf->nbanned += (b->entries[e].flags & (WF_ALLOW | WF_SPELLED)) ? 0 : 1;
+	/* The wildcard forms count in the filter of their own (wordfilter.wild). */
+	for (size_t e = 0; e < n; e++) wf->nbanned += (b->entries[e].flags & (WF_ALLOW | WF_SPELLED | WF_KEYS)) ? 0 : 1;
 	wf->nentries = n;
 	wf->entries = b->entries;
 	b->entries = NULL;
@@ -481,6 +608,7 @@ static int build_words(struct wf_build *b, const char *const *w, size_t n, uint8
 
 static int build_all(struct wordfilter *wf, struct wf_build *b)
 {
+	wf->bytes = sizeof(*wf);
 	int rc = build_alphabet(wf, b);
 	if (rc == 0) rc = build_trie(wf, b);
 	if (rc == 0) rc = number_states(wf, b);
@@ -489,25 +617,43 @@ static int build_all(struct wordfilter *wf, struct wf_build *b)
 	return rc;
 }
 
+/*
+ * The wildcard forms go into a filter of their own, so that the automaton
+ * every message runs through keeps the size of the list: only a rewriting
+ * that holds NORM_WILD is scanned with both. That filter also has the
+ * allowlist, which must be able to cover its hits.
+ */
+static int build_wild(struct wordfilter *wf, struct wf_build *bw, const char *const *allow, size_t nallow)
+{
+	if (bw->nentries == 0) return 0;
+	int rc = build_words(bw, allow, nallow, WF_ALLOW);
+	if (rc != 0) return rc;
+	wf->wild = calloc(1, sizeof(*wf->wild));
+	if (!wf->wild) return CHAT_ERR_NOMEM;
+	wf->wild->is_wild = true;
+	rc = build_all(wf->wild, bw);
+	if (rc == 0) wf->bytes += wf->wild->bytes;
+	return rc;
+}
+
 struct wordfilter *wordfilter_build(const char *const *words, size_t nwords, const char *const *allow,
 				    size_t nallow, int *err)
 {
-	struct wf_build b = {0};
+	struct wf_build b = {0}, bw = {0};
 	struct wordfilter *wf = calloc(1, sizeof(*wf));
 	int rc = CHAT_ERR_NOMEM;
 	if (!wf) goto cleanup;
 	rc = CHAT_ERR_TOO_LARGE; /* keeps state ids within 31 bits */
 	if (nwords > WF_MAX_WORDS || nallow > WF_MAX_WORDS) goto cleanup;
-	rc = CHAT_ERR_NOMEM;
 	normalize_init();
-	wf->bytes = sizeof(*wf);
-	b.entries = malloc((2 * (nwords + nallow) + 1) * sizeof(*b.entries));
-	if (!b.entries) goto cleanup;
+	b.wild = &bw;
 	rc = build_words(&b, words, nwords, 0);
 	if (rc == 0) rc = build_words(&b, allow, nallow, WF_ALLOW);
 	if (rc == 0) rc = build_all(wf, &b);
+	if (rc == 0) rc = build_wild(wf, &bw, allow, nallow);
 cleanup:
 	build_free(&b);
+	build_free(&bw);
 	if (rc != 0) {
 		wordfilter_free(wf);
 		wf = NULL;
@@ -519,6 +665,7 @@ cleanup:
 void wordfilter_free(struct wordfilter *wf)
 {
 	if (!wf) return;
+	wordfilter_free(wf->wild);
 	free(wf->other_cp);
 	free(wf->other_cls);
 	free(wf->dense);
@@ -655,6 +802,7 @@ static bool hit_ok(const struct wf_window *w, const struct wf_entry *e, const ui
 		   uint32_t j)
 {
 	if ((e->flags & WF_WHOLE) && !((w->flags[i] & F_START) && (w->flags[j] & F_END))) return false;
+	if ((e->flags & WF_KEYS) && !(w->flags[i] & F_START)) return false;
 	for (uint32_t p = 0; p < e->len; p++) {
 		uint32_t k = i + p;
 		if (w->count[k] < (info[p] & INFO_COUNT)) return false;
@@ -869,6 +1017,7 @@ static bool fast_hit_ok(const struct wf_ring *r, const struct wf_entry *e, const
 	if (e->len > r->n) return r->cut;
 	uint32_t i = e->len - 1; /* the entry's first run */
 	if ((e->flags & WF_WHOLE) && !(end && ring_start(r, i))) return false;
+	if ((e->flags & WF_KEYS) && !ring_start(r, i)) return false;
 	for (uint32_t p = 0; p < e->len; p++) {
 		uint32_t k = i - p;
 		if ((r->rc[k] & 0xFFFFu) < (info[p] & INFO_COUNT)) return false;
@@ -910,6 +1059,128 @@ static bool is_hangul(uint32_t l)
 }
 
 /*
+ * The pass that decides most texts: the automaton over the letters,
+ * decoded right from the bytes (ASCII through fast_ascii, Hangul syllables
+ * by arithmetic, anything else through normalize_cp) into the same
+ * letters, runs, fingerprint and kind flags that first_pass below reads
+ * through norm_reader, but without a buffer, a history or a check of
+ * candidates. It gives up, returning false, at the first state where a
+ * banned entry ends, and first_pass then reads the text again and looks
+ * closer; for a text where none ends anywhere it decides alone.
+ */
+struct fast {
+	const struct wordfilter *wf;
+	uint32_t s;        /* automaton state */
+	uint32_t last;     /* last letter, 0 before the first */
+	uint32_t gap;      /* FA_SEP, FA_SYM since the last letter */
+	uint32_t any, all; /* kinds and flags of the letters, OR and AND */
+	uint64_t h;        /* normalize_print's hash */
+};
+
+/* One letter of class c and kind (FA_DIGIT, FA_HANGUL or 0); false when a
+ * banned entry may end on it. Always inlined: f stays in registers. */
+__attribute__((always_inline)) static inline bool fast_letter(struct fast *f, uint32_t l, uint16_t c, uint32_t kind)
+{
+	const struct wordfilter *wf = f->wf;
+	uint32_t gap = f->gap;
+	f->gap = 0;
+	f->any |= kind | gap;
+	f->all &= kind;
+	if (l == f->last && !gap) return true; /* the same run */
+	if (l != f->last) f->h = normalize_hash_letter(f->h, l);
+	f->last = l;
+	if (f->s < wf->ndense) {
+		uint32_t v = wf->dense[(size_t)f->s * wf->ncls + c];
+		f->s = v & STATE_MASK;
+		return !(v & DENSE_OUT) || !has_ban(wf, f->s);
+	}
+	f->s = wf_step(wf, f->s, c);
+	return !wf->term[f->s] || !has_ban(wf, f->s);
+}
+
+#define SCOUNT_FAST 11172u /* Hangul syllables from U+AC00 */
+
+/* Final consonants as initials, as in normalize.c. */
+static const uint16_t fast_jong[28][2] = {
+	{0, 0},           {0x1100, 0},      {0x1101, 0},      {0x1100, 0x1109}, {0x1102, 0},
+	{0x1102, 0x110C}, {0x1102, 0x1112}, {0x1103, 0},      {0x1105, 0},      {0x1105, 0x1100},
+	{0x1105, 0x1106}, {0x1105, 0x1107}, {0x1105, 0x1109}, {0x1105, 0x1110}, {0x1105, 0x1111},
+	{0x1105, 0x1112}, {0x1106, 0},      {0x1107, 0},      {0x1107, 0x1109}, {0x1109, 0},
+	{0x110A, 0},      {0x110B, 0},      {0x110C, 0},      {0x110E, 0},      {0x110F, 0},
+	{0x1110, 0},      {0x1111, 0},      {0x1112, 0},
+};
+
+/* A Hangul syllable (index syl from U+AC00) as norm_reader gives it. */
+__attribute__((always_inline)) static inline bool fast_syllable(struct fast *f, uint32_t syl)
+{
+	const uint16_t *jamo = f->wf->cls_jamo;
+	uint32_t lead = 0x1100u + syl / 588, vowel = 0x1161u + (syl % 588) / 28, t = syl % 28;
+	/* "시이이발": a silent ㅇ before the vowel just read only stretches it. */
+	if (!(lead == 0x110Bu && !f->gap && vowel == f->last) && !fast_letter(f, lead, jamo[lead - 0x1100u], FA_HANGUL))
+		return false;
+	if (!fast_letter(f, vowel, jamo[vowel - 0x1100u], FA_HANGUL)) return false;
+	if (t == 0) return true;
+	if (!fast_letter(f, fast_jong[t][0], jamo[fast_jong[t][0] - 0x1100u], FA_HANGUL)) return false;
+	return !fast_jong[t][1] || fast_letter(f, fast_jong[t][1], jamo[fast_jong[t][1] - 0x1100u], FA_HANGUL);
+}
+
+/* Any other code point at s[*pos], through normalize_cp as norm_reader does. */
+static bool fast_other(struct fast *f, const unsigned char *s, size_t len, size_t *pos)
+{
+	uint32_t cp, l[NORM_MAX_OUT];
+	size_t n = utf8_decode((const char *)s + *pos, len - *pos, &cp);
+	if (n == 0) n = 1, cp = 0xFFFD;
+	*pos += n;
+	bool gap = true;
+	unsigned k = normalize_cp(cp, l, &gap);
+	if (k == 0) {
+		f->gap |= gap ? FA_SEP : 0;
+		return true;
+	}
+	/* The silent ㅇ, as norm_reader drops it (normalize.c). */
+	unsigned j = k >= 2 && l[0] == 0x110Bu && !f->gap && l[1] == f->last && f->last >= 0x1161u &&
+		     f->last <= 0x1175u;
+	for (; j < k; j++) {
+		uint32_t x = l[j];
+		uint16_t c = x - 0x1100u < 256 ? f->wf->cls_jamo[x - 0x1100u] : wf_class(f->wf, x);
+		if (!fast_letter(f, x, c, normalize_is_hangul(x) ? FA_HANGUL : 0)) return false;
+	}
+	return true;
+}
+
+static bool fast_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print, bool *mixed)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	struct fast f = {.wf = wf, .gap = FA_SEP, .all = ~0u, .h = NORM_FNV_OFFSET};
+	size_t pos = 0;
+	while (pos < len) {
+		uint32_t b = s[pos];
+		if (b < 0x80) {
+			uint32_t e = wf->fast_ascii[b];
+			pos++;
+			if (e & (FA_SEP | FA_IGNORE)) {
+				f.gap |= e & (FA_SEP | FA_SYM);
+				continue;
+			}
+			if (!fast_letter(&f, e & FA_LETTER, (uint16_t)(e >> 16), e & FA_DIGIT)) return false;
+			continue;
+		}
+		if ((b & 0xF0) == 0xE0 && pos + 2 < len && (s[pos + 1] & 0xC0) == 0x80 && (s[pos + 2] & 0xC0) == 0x80) {
+			uint32_t v = ((b & 0x0Fu) << 12) | ((s[pos + 1] & 0x3Fu) << 6) | (s[pos + 2] & 0x3Fu);
+			if (v - 0xAC00u < SCOUNT_FAST) {
+				pos += 3;
+				if (!fast_syllable(&f, v - 0xAC00u)) return false;
+				continue;
+			}
+		}
+		if (!fast_other(&f, s, len, &pos)) return false;
+	}
+	if (print) *print = f.last ? f.h : 0;
+	*mixed = (f.any & FA_SYM) || ((f.any ^ f.all) & (FA_DIGIT | FA_HANGUL));
+	return true;
+}
+
+/*
  * The first pass: the automaton over the letters alone, no offsets, no
  * window, plus the fingerprint (normalize_print) on the way when print is
  * not NULL. Returns true when some banned word may hit: false is exact (the
@@ -917,10 +1188,12 @@ static bool is_hangul(uint32_t l)
  * continuous automaton here sees every such match and checks part of
  * hit_ok's rules on the letters kept), true only a hint.
  */
-static bool first_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print)
+static bool first_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print, bool *mixed)
 {
+	if (fast_pass(wf, text, len, print, mixed)) return false;
 	struct norm_reader rd;
-	uint32_t buf[HIST + FAST_BATCH], s = 0, last = 0;
+	uint32_t buf[HIST + FAST_BATCH], s = 0, last = 0, any_x = 0, all_x = ~0u;
+	bool mix = false;
 	uint64_t h = NORM_FNV_OFFSET;
 	size_t keep = 0;
 	bool pending = false, maybe = false, cut = false, any = false;
@@ -929,7 +1202,12 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 		any = true;
 		for (size_t i = keep; i < keep + n; i++) {
 			uint32_t x = buf[i], l = x & NORM_L_CP;
-			if ((x & ~NORM_L_FRESH) == last) continue; /* the same run: same letter, no separator */
+			if ((x & (NORM_L_CP | NORM_L_GAP)) == last) continue; /* the same run: same letter, no separator */
+			/* Kinds seen and kinds all letters share: a text whose letters
+			 * are all of one kind and with no symbol a disguise uses has no
+			 * disguise (disguise.h); anything else asks disguise_present. */
+			any_x |= x;
+			all_x &= x;
 			if (pending) {
 				maybe = fast_verify(wf, s, buf, i, cut, (x & NORM_L_GAP) || is_hangul(l) != is_hangul(last));
 				pending = false;
@@ -946,7 +1224,10 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 				pending = wf->term[s] && !maybe && has_ban(wf, s);
 			}
 		}
-		if (maybe && !print) break;
+		if (maybe && !print) {
+			mix = true; /* not read to the end: may be anything */
+			break;
+		}
 		keep += n;
 		if (keep > HIST) { /* keep the newest HIST letters for fast_verify */
 			memmove(buf, buf + keep - HIST, HIST * sizeof(buf[0]));
@@ -956,17 +1237,17 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 	}
 	if (pending) maybe = fast_verify(wf, s, buf, keep, cut, true);
 	if (print) *print = any ? h : 0;
+	*mixed = mix || (any_x & NORM_L_SYM) || ((any_x ^ all_x) & NORM_L_KINDS);
 	return maybe;
 }
 
-int wordfilter_apply_print(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t outcap,
-			   uint64_t *print)
+/* The scan of text as it is: the first pass, then the full one when the
+ * first pass says a banned word may hit. */
+static int scan_plain(const struct wordfilter *wf, const char *text, size_t len, char *out, uint64_t *print,
+		      size_t *out_len, bool *mixed)
 {
-	if (print) *print = 0;
-	if (!wf || (!text && len > 0)) return CHAT_ERR_INVAL;
-	if (len >= UINT32_MAX) return CHAT_ERR_TOO_LARGE;
-	if (out && outcap < len + 1) return CHAT_ERR_INVAL;
-	if (!first_pass(wf, text, len, print) || wf->nbanned == 0) {
+	*out_len = len;
+	if (!first_pass(wf, text, len, print, mixed) || wf->nbanned == 0) {
 		if (out && len > 0) memcpy(out, text, len);
 		if (out) out[len] = '\0';
 		return 0;
@@ -989,7 +1270,88 @@ int wordfilter_apply_print(const struct wordfilter *wf, const char *text, size_t
 		if (len > sc.done) memcpy(out + sc.wr, text + sc.done, len - sc.done);
 		out[sc.wr + len - sc.done] = '\0';
 	}
+	*out_len = sc.wr + len - sc.done;
 	return sc.hits;
+}
+
+/* Adds the '*' of mask (a masked rewriting: one code point for each of
+ * out's) to out, in place: a code point that is '*' in either stays '*'. */
+static void merge_mask(char *out, size_t *out_len, const char *mask, size_t mask_len)
+{
+	size_t r = 0, w = 0, m = 0, olen = *out_len;
+	while (r < olen && m < mask_len) {
+		size_t n = cp_len(out + r, olen - r), k = cp_len(mask + m, mask_len - m);
+		if (mask[m] == '*') {
+			out[w++] = '*';
+		} else {
+			memmove(out + w, out + r, n);
+			w += n;
+		}
+		r += n;
+		m += k;
+	}
+	memmove(out + w, out + r, olen - r);
+	*out_len = w + olen - r;
+	out[*out_len] = '\0';
+}
+
+/* True when text holds NORM_WILD (U+E000, EE 80 80 in UTF-8). */
+static bool has_wild(const char *text, size_t len)
+{
+	for (size_t i = 0; i + 2 < len; i++) {
+		if ((unsigned char)text[i] == 0xEE && (unsigned char)text[i + 1] == 0x80 &&
+		    (unsigned char)text[i + 2] == 0x80)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The scans of the disguise rewritings (disguise.h) of a text that has
+ * any; their masks join out's. Returns the most hits one of them found, or
+ * CHAT_ERR_NOMEM (the two buffers are the only allocation of a scan, made
+ * for such texts alone).
+ */
+static int scan_disguised(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t *out_len)
+{
+	size_t cap = DISGUISE_GROWTH * len + 1;
+	char *rw = malloc(cap), *mask = out ? malloc(cap) : NULL;
+	int best = 0;
+	if (!rw || (out && !mask)) {
+		free(rw);
+		free(mask);
+		return CHAT_ERR_NOMEM;
+	}
+	for (unsigned k = 0; k < DISGUISE_REWRITINGS; k++) {
+		size_t n = disguise_rewrite(text, len, k, rw);
+		bool wild = wf->wild && has_wild(rw, n);
+		for (const struct wordfilter *f = wf; f; f = wild && f == wf ? wf->wild : NULL) {
+			size_t mask_len;
+			bool mixed;
+			int hits = scan_plain(f, rw, n, mask, NULL, &mask_len, &mixed);
+			if (hits > best) best = hits;
+			if (hits > 0 && out) merge_mask(out, out_len, mask, mask_len);
+		}
+	}
+	free(rw);
+	free(mask);
+	return best;
+}
+
+int wordfilter_apply_print(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t outcap,
+			   uint64_t *print)
+{
+	if (print) *print = 0;
+	if (!wf || (!text && len > 0)) return CHAT_ERR_INVAL;
+	if (len >= UINT32_MAX / DISGUISE_GROWTH) return CHAT_ERR_TOO_LARGE;
+	if (out && outcap < len + 1) return CHAT_ERR_INVAL;
+	size_t out_len;
+	bool mixed;
+	int hits = scan_plain(wf, text, len, out, print, &out_len, &mixed);
+	if (wf->nbanned == 0 || !mixed || !disguise_present(text, len)) return hits;
+	int more = scan_disguised(wf, text, len, out, &out_len);
+	if (more < 0) return more;
+	return hits > more ? hits : more;
 }
 
 int wordfilter_apply(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t outcap)

@@ -24,10 +24,17 @@
  * letters are seen through only when the letters are spaced out one by one
  * (one letter per piece, two for Hangul: "b a d", "시ㅂ ㅏㄹ"), so two
  * innocent words are never glued into a banned one ("pen is"). Not seen
- * through: leetspeak and digits inside a word ("b4d", "시1발"), look-alike
- * letters from other scripts (Cyrillic "ВАD"), pieces of two or more Latin
- * letters ("ba d"), and a spaced-out letter repeated more often than the
- * word has it ("b a a d" for "bad").
+ * through: pieces of two or more Latin letters ("ba d"), and a spaced-out
+ * letter repeated more often than the word has it ("b a a d" for "bad").
+ *
+ * Seen through besides: look-alike letters of other scripts (normalize.h,
+ * from ICU's confusables); digits and symbols written for letters and
+ * ASCII slipped into Hangul (disguise.h: such a text is also scanned in
+ * its rewritten forms, "1d10t", "f*ck", "시1발"); and a Hangul entry also
+ * enters as its two-set keyboard spelling ("tlqkf" for "시발"), which must
+ * start a token. A Latin entry of three runs or more also has forms with
+ * one inner vowel or double as NORM_WILD, kept in a second automaton that
+ * only rewritten forms holding NORM_WILD are scanned with.
  */
 #ifndef CHAT_WORDFILTER_H
 #define CHAT_WORDFILTER_H
@@ -86,7 +93,9 @@ int wordfilter_word_check(const char *word);
  * A first pass runs the automaton over the letters alone and returns early
  * when no banned word can hit, the common case. Otherwise the text is
  * scanned again with byte offsets, in windows of 512 runs kept on the
- * stack (about 17 KiB), so any length is handled. Does not allocate.
+ * stack (about 17 KiB), so any length is handled. Allocates only for a
+ * text with a disguise of disguise.h (two buffers of 3 * len + 1 bytes for
+ * its rewritten forms); CHAT_ERR_NOMEM when that fails.
  */
 int wordfilter_apply(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t outcap);
 

@@ -145,8 +145,10 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	int why = chat_change_check(c, user, t->id, t->id_len, &m, now); /* edit.c */
 	if (why != REJECT_COUNT) return refuse(c, ed, user, (enum chat_reject)why, room, m.cid, 0);
 	struct moderation_verdict mv; /* moderation.h: flood control, then banned words */
-	if (moderation_refuses(c, ed->client, user, room, &m, now, &mv))
-		return refuse(c, ed, user, (enum chat_reject)mv.reason, room, m.cid, mv.until_ms);
+	if (moderation_judge(c, ed->client, user, room, r, &m, now, &mv)) {
+		moderation_refused(c, &mv, user, room, now);
+		return refuse(c, ed, user, (enum chat_reject)moderation_reason(&mv), room, m.cid, mv.v.until_ms);
+	}
 	/* Checks that may refuse the message go above this line: what follows
 	 * creates a DM room on its first message. */
 	if (!r) {
@@ -160,7 +162,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 		.text = m.text, .text_len = m.text_len, .cid = m.cid, .data = m.data, .data_len = m.data_len,
 	};
 	chat_change_stamp(&m, &e); /* edit.c */
-	moderation_stamp(c, &mv, &e); /* masked text, flagged, the moderation event */
+	moderation_stamp(&mv, &e); /* masked text and data, flagged */
 	if (m.op == ENVELOPE_POST) chat_mentions(c, user, &e, chat_mentions_buf(c)); /* mentions.c */
 	e.shard = chat_live_shard(c, room, t->id_len, user); /* live.c: 0 outside live rooms */
 	strbuf_reset(&c->out);
@@ -171,6 +173,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	rc = replace_payload(ed, &c->out);
 	if (rc != MOSQ_ERR_SUCCESS) return rc;
 	c->stats.messages_accepted++;
+	moderation_accepted(c, &mv, &e, now); /* flood record, the mask or flag event */
 	/* Out of memory here costs only the wait before the next message. */
 	if (r && r->policy.slow_mode_s) (void)slowmode_sent(&c->slow, user, room, now);
 	chat_change_record(c, room, user, id, &m, now); /* edit.c */

@@ -13,10 +13,14 @@
  * the automaton. Room filters hold only the room's own words (plus the
  * allowlists), so they stay small whatever the size of the global list.
  *
- * The per-message path allocates nothing: masking writes into two buffers
- * of max_payload + 1 bytes made at start. The text is normalized once: the
- * global filter's pass runs before flood control and also yields the
- * fingerprint that flood control compares for repeats.
+ * The per-message path allocates nothing in the common case: masking
+ * writes into buffers of max_payload + 1 bytes made at start (a masked data
+ * object into a strbuf that keeps its size), and only a text with a
+ * disguise that needs context (common/disguise.h) has the word filter
+ * allocate its rewritten forms. The text is normalized once: the global
+ * filter's pass also yields the fingerprint flood control compares for
+ * repeats. The decision itself is the pure verdict of moderation_verdict.c;
+ * this file gathers its inputs and applies its effects.
  */
 #include <errno.h>
 #include <math.h>
@@ -29,6 +33,8 @@
 
 #include "chat.h"
 #include "chat_err.h"
+#include "flood.h"
+#include "json.h"
 #include "live.h"
 #include "normalize.h"
 #include "utf8.h"
@@ -63,7 +69,9 @@ struct moderation {
 	bool stale;                /* global needs a rebuild */
 	unsigned allow_gen;        /* bumped when a global allowlist changes: room filters follow */
 	char *mask_a, *mask_b;     /* masking buffers */
-	size_t mask_cap;
+	char *data_dec;            /* one string value of data, decoded */
+	size_t mask_cap;           /* of each of the three: max_payload + 1 */
+	struct strbuf data_out;    /* data with its masked values */
 };
 
 /* ---- options ---------------------------------------------------------- */
@@ -419,10 +427,9 @@ static int scan(const struct wordfilter *wf, const char *text, size_t len, char 
 	return hits > 0 ? hits : 0;
 }
 
-/* The global filter's pass over text, made before flood control: its hits
- * (with mask set and a hit, the masked text is in m->mask_a) and, when print
- * is not NULL, the fingerprint of repeats (normalize_print) from the same
- * pass over the text. */
+/* The global filter's pass over text: its hits (with mask set and a hit,
+ * the masked text is in m->mask_a) and, when print is not NULL, the
+ * fingerprint of repeats (normalize_print) from the same pass. */
 static int scan_global(struct moderation *m, const char *text, size_t len, bool mask, uint64_t *print)
 {
 	refresh_global(m);
@@ -437,28 +444,89 @@ static int scan_global(struct moderation *m, const char *text, size_t len, bool 
 }
 
 /* Adds the room filter's hits to the global ones (hits, from scan_global).
- * With mask set and a hit, the masked text (both filters applied in turn)
- * goes into v. */
-static int words_scan(struct moderation *m, const struct room *r, const char *text, size_t len, bool mask, int hits,
-		      struct moderation_verdict *v)
+ * With mask set and a hit, *text and *len become the masked text (both
+ * filters applied in turn, in m->mask_a or m->mask_b). */
+static int words_scan(struct moderation *m, const struct room *r, const char **text, size_t *len, bool mask,
+		      int hits)
 {
 	const struct wordfilter *rf = room_filter(m, r);
-	if (!mask) return hits + scan(rf, text, len, NULL, 0);
+	if (!mask) return hits + scan(rf, *text, *len, NULL, 0);
 	if (hits > 0) {
-		len = masked_len(text, len, m->mask_a);
-		text = m->mask_a;
+		*len = masked_len(*text, *len, m->mask_a);
+		*text = m->mask_a;
 	}
-	int more = scan(rf, text, len, m->mask_b, m->mask_cap);
+	int more = scan(rf, *text, *len, m->mask_b, m->mask_cap);
 	if (more > 0) {
-		len = masked_len(text, len, m->mask_b);
-		text = m->mask_b;
-	}
-	if (hits + more > 0) {
-		v->masked = true;
-		v->text = text;
-		v->text_len = len;
+		*len = masked_len(*text, *len, m->mask_b);
+		*text = m->mask_b;
 	}
 	return hits + more;
+}
+
+/* ---- strings inside "data" ---- */
+
+/* The end of the JSON string that opens at s[i] (a '"'), past its quote. */
+static size_t string_end(const char *s, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		if (s[i] == '\\') i++;
+		else if (s[i] == '"') return i + 1;
+	}
+	return len;
+}
+
+/* True when the string ending at s[end] is a member name (':' follows). */
+static bool is_key(const char *s, size_t len, size_t end)
+{
+	while (end < len && (s[end] == ' ' || s[end] == '\t' || s[end] == '\n' || s[end] == '\r')) end++;
+	return end < len && s[end] == ':';
+}
+
+/*
+ * Scans one string value of data (the span with its quotes) with both
+ * filters. Returns the hits; with mask set and a hit, *out and *out_len
+ * are the masked value (in one of m's buffers, until the next scan).
+ */
+static int data_value(struct moderation *m, const struct room *r, const char *span, size_t n, bool mask,
+		      const char **out, size_t *out_len)
+{
+	struct json_span js = {.p = span, .len = n, .type = JSON_STRING};
+	long dl = json_string_decode(&js, m->data_dec, m->mask_cap);
+	if (dl <= 0) return 0;
+	*out = m->data_dec;
+	*out_len = (size_t)dl;
+	int hits = scan_global(m, *out, *out_len, mask, NULL);
+	return words_scan(m, r, out, out_len, mask, hits);
+}
+
+/*
+ * The string values of the data object (at any depth; member names are
+ * not text) through the filters. Returns the hits; with mask set and a
+ * hit, m->data_out holds data with those values masked.
+ */
+static int data_scan(struct moderation *m, const struct room *r, const char *data, size_t len, bool mask)
+{
+	int hits = 0;
+	size_t copied = 0;
+	refresh_global(m);
+	if (!data || (!m->global && !room_filter(m, r))) return 0;
+	strbuf_reset(&m->data_out);
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] != '"') continue;
+		size_t end = string_end(data, len, i);
+		const char *masked;
+		size_t masked_len;
+		int h = is_key(data, len, end) ? 0 : data_value(m, r, data + i, end - i, mask, &masked, &masked_len);
+		if (h > 0 && mask) {
+			strbuf_append(&m->data_out, data + copied, i - copied);
+			strbuf_append_json_string(&m->data_out, masked, masked_len);
+			copied = end;
+		}
+		hits += h;
+		i = end - 1;
+	}
+	if (mask && hits > 0) strbuf_append(&m->data_out, data + copied, len - copied);
+	return hits;
 }
 
 static enum words_action room_action(const struct chat *c, const struct room *r)
@@ -467,8 +535,10 @@ static enum words_action room_action(const struct chat *c, const struct room *r)
 	return c->cfg.mod.action;
 }
 
-void moderation_event(struct chat *c, const char *room, const char *action, const char *user, const char *extra,
-		      size_t extra_len)
+/* A {"type":"moderation","action":action,"user":...} event on the room's
+ * events topic; extra is more members (",\"id\":\"...\"") or NULL. */
+static void moderation_event(struct chat *c, const char *room, const char *action, const char *user,
+			     const char *extra, size_t extra_len)
 {
 	struct strbuf sb;
 	/* In a live room one event per moderated message would be the
@@ -487,50 +557,95 @@ void moderation_event(struct chat *c, const char *room, const char *action, cons
 	strbuf_free(&sb);
 }
 
-bool moderation_refuses(struct chat *c, const struct mosquitto *client, const char *user, const char *room,
-			const struct chat_msg *msg, uint64_t now_ms, struct moderation_verdict *v)
+bool moderation_judge(struct chat *c, const struct mosquitto *client, const char *user, const char *room,
+		      const struct room *r, const struct chat_msg *msg, uint64_t now_ms, struct moderation_verdict *v)
 {
-	const struct room *r = rooms_find(&c->rooms, room, strlen(room));
+	struct moderation *m = c->mod;
 	bool service = chat_is_service(c, client), text = msg->text && msg->text_len > 0;
-	enum words_action action = room_action(c, r);
 	uint64_t print = 0;
-	int hits = 0;
-	memset(v, 0, sizeof(*v));
-	/* Flood control decides first, but the global scan comes first so that
-	 * its pass also yields the fingerprint of repeats. */
+	struct verdict_message vm = {0};
+	struct flood_record rec;
+	flood_policy(c, r, service, &v->policy);
+	v->policy.action = room_action(c, r);
+	bool mask = v->policy.action == WORDS_MASK;
+	/* data first: its scans reuse the masking buffers the text's result stays in */
+	v->data = NULL;
+	v->data_len = 0;
+	vm.word_hits = data_scan(m, r, msg->data, msg->data ? msg->data_len : 0, mask);
+	if (mask && vm.word_hits > 0 && strbuf_status(&m->data_out) == CHAT_OK) {
+		v->data = m->data_out.buf;
+		v->data_len = m->data_out.len;
+	}
+	v->text = msg->text;
+	v->text_len = msg->text_len;
 	if (text) {
-		bool want_print = !service && c->cfg.mod.flood_repeat >= 2;
-		hits = scan_global(c->mod, msg->text, msg->text_len, action == WORDS_MASK, want_print ? &print : NULL);
+		bool want_print = !service && v->policy.flood_repeat >= 2;
+		int hits = scan_global(m, msg->text, msg->text_len, mask, want_print ? &print : NULL);
+		vm.word_hits += words_scan(m, r, &v->text, &v->text_len, mask, hits);
+		vm.fingerprint = verdict_fingerprint(room, msg->text, msg->text_len, print);
 	}
-	if (!service && flood_refuses(c, user, room, r, msg->text, msg->text ? msg->text_len : 0, print, now_ms, v))
-		return true;
-	if (!text) return false;
-	if (words_scan(c->mod, r, msg->text, msg->text_len, action == WORDS_MASK, hits, v) == 0) return false;
-	v->action = (int)action;
-	if (action == WORDS_REJECT) {
-		v->reason = REJECT_BANNED_WORDS;
-		moderation_event(c, room, "reject", user, NULL, 0);
-		return true;
-	}
-	v->flagged = action == WORDS_FLAG;
-	return false;
+	flood_gather(c, user, room, r, &v->policy, (int64_t)now_ms, &rec, &v->flood_entry);
+	verdict_decide(&v->policy, &rec, &vm, (int64_t)now_ms, &v->v);
+	return v->v.reason != VERDICT_PASS;
 }
 
-void moderation_stamp(struct chat *c, const struct moderation_verdict *v, struct envelope *e)
+int moderation_reason(const struct moderation_verdict *v)
 {
-	char extra[64];
-	if (v->action == WORDS_INHERIT) return;
-	if (v->masked) {
+	switch (v->v.reason) {
+	case VERDICT_RATE_LIMITED: return REJECT_RATE_LIMITED;
+	case VERDICT_REPEATED: return REJECT_REPEATED;
+	case VERDICT_BANNED_WORDS: return REJECT_BANNED_WORDS;
+	default: return REJECT_MUTED;
+	}
+}
+
+/* The effects both outcomes share: the flood record, the automatic mute
+ * and its event. */
+static void apply_flood(struct chat *c, const struct moderation_verdict *v, const char *user, const char *room,
+			uint64_t now_ms)
+{
+	const struct verdict *d = &v->v;
+	char extra[160];
+	if (d->store_record) flood_store(c, v->flood_entry, user, room, &v->policy, &d->record, now_ms);
+	if (!d->mute) return;
+	const char *why = chat_reject_name(d->mute_reason == VERDICT_RATE_LIMITED ? REJECT_RATE_LIMITED
+										  : REJECT_REPEATED);
+	flood_mute(c, user, room, d, why);
+	int n = snprintf(extra, sizeof(extra), ",\"reason\":\"%s\",\"scope\":\"%s\",\"seconds\":%u,\"until\":%llu",
+			 why, d->mute_everywhere ? "all" : "room", d->mute_secs, (unsigned long long)d->mute_end_ms);
+	if (n > 0 && (size_t)n < sizeof(extra)) moderation_event(c, room, "mute", user, extra, (size_t)n);
+}
+
+void moderation_refused(struct chat *c, const struct moderation_verdict *v, const char *user, const char *room,
+			uint64_t now_ms)
+{
+	apply_flood(c, v, user, room, now_ms);
+	if (v->v.event == VEVENT_REJECT) moderation_event(c, room, "reject", user, NULL, 0);
+}
+
+void moderation_stamp(const struct moderation_verdict *v, struct envelope *e)
+{
+	if (v->v.masked) {
 		e->text = v->text;
 		e->text_len = v->text_len;
-		c->stats.words_masked++;
+		if (v->data) {
+			e->data = v->data;
+			e->data_len = v->data_len;
+		}
 	}
-	if (v->flagged) {
-		e->flagged = true;
-		c->stats.words_flagged++;
-	}
+	if (v->v.flagged) e->flagged = true;
+}
+
+void moderation_accepted(struct chat *c, const struct moderation_verdict *v, const struct envelope *e,
+			 uint64_t now_ms)
+{
+	char extra[64];
+	apply_flood(c, v, e->from, e->room, now_ms);
+	if (v->v.event == VEVENT_NONE) return;
+	if (v->v.masked) c->stats.words_masked++;
+	if (v->v.flagged) c->stats.words_flagged++;
 	int n = snprintf(extra, sizeof(extra), ",\"id\":\"%s\"", e->id);
-	moderation_event(c, e->room, v->masked ? "mask" : "flag", e->from, extra, (size_t)n);
+	moderation_event(c, e->room, v->v.masked ? "mask" : "flag", e->from, extra, (size_t)n);
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
@@ -558,7 +673,9 @@ int moderation_init(struct chat *c)
 	m->mask_cap = c->cfg.limits.max_payload + 1;
 	m->mask_a = malloc(m->mask_cap);
 	m->mask_b = malloc(m->mask_cap);
-	if (!m->mask_a || !m->mask_b) return MOSQ_ERR_NOMEM;
+	m->data_dec = malloc(m->mask_cap);
+	strbuf_init(&m->data_out);
+	if (!m->mask_a || !m->mask_b || !m->data_dec) return MOSQ_ERR_NOMEM;
 	if (load_files(&c->cfg.mod, &m->file_banned, &m->file_allowed, why, sizeof(why)) != CHAT_OK) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "banned words: %s; refusing to start", why);
 		return MOSQ_ERR_INVAL;
@@ -584,6 +701,8 @@ void moderation_free(struct chat *c)
 	wordfilter_free(m->global);
 	free(m->mask_a);
 	free(m->mask_b);
+	free(m->data_dec);
+	strbuf_free(&m->data_out);
 	free(m);
 	c->mod = NULL;
 }

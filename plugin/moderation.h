@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Moderation of chat messages: banned words (moderation.c) and flood
- * control (flood.c), applied on the message path between the check of the
- * client's payload and the writing of the envelope.
+ * control (flood.c), decided by a pure verdict (moderation_verdict.c) on
+ * the message path between the check of the client's payload and the
+ * writing of the envelope, and applied after it.
  *
  * Word lists: a global list from plugin_opt_banned_words_file /
  * allowed_words_file (re-read on reload), plus lists edited live by the
@@ -24,6 +25,7 @@
 #include <stdint.h>
 
 #include "envelope.h"
+#include "moderation_verdict.h"
 #include "rooms.h"
 
 struct chat;
@@ -52,15 +54,16 @@ bool moderation_option_known(const char *key);
 int moderation_config_option(struct moderation_config *cfg, const char *key, const char *value);
 void moderation_config_free(struct moderation_config *cfg);
 
-/* What moderation decided about one message. */
+/* What moderation decided about one message, and what to do about it:
+ * the pure verdict (moderation_verdict.h) and the texts it delivers. */
 struct moderation_verdict {
-	int reason;            /* enum chat_reject, when refused */
-	uint64_t until_ms;     /* for the sender's notice; 0 = none */
-	bool flagged;
-	bool masked;           /* text below replaces the message's text */
-	const char *text;      /* masked text, in a buffer of the plugin's */
+	struct verdict v;
+	struct verdict_policy policy;
+	const char *text;      /* masked text, in a buffer of the plugin's, when v.masked */
 	size_t text_len;
-	int action;            /* enum words_action that applied, for the event */
+	const char *data;      /* masked data object, in a buffer of the plugin's, or NULL */
+	size_t data_len;
+	void *flood_entry;     /* flood.c's entry of the sender, NULL: none yet */
 };
 
 /*
@@ -75,21 +78,25 @@ int moderation_register(struct chat *c);
 void moderation_unregister(struct chat *c);
 
 /*
- * The message path. True when the message must be refused: v->reason and
- * v->until_ms say why for the sender's notice (a reject event was already
- * published). False when it is delivered: pass v to moderation_stamp once
- * the envelope is filled in. room may not exist yet (a new DM).
+ * The message path, in three steps. moderation_judge scans the text and
+ * the string values of data and decides (flood control, then banned
+ * words), changing nothing: true when the message must be refused, then
+ * moderation_refused applies the verdict's effects (flood record, mute,
+ * events) and the caller refuses with moderation_reason(v) and
+ * v->v.until_ms. Otherwise moderation_stamp puts the masked text and data
+ * and the flag into the envelope, and once the envelope is written the
+ * caller applies the effects with moderation_accepted (e->id names the
+ * message in the mask or flag event). r is room's entry, NULL when the
+ * room does not exist yet (a new DM).
  */
-bool moderation_refuses(struct chat *c, const struct mosquitto *client, const char *user, const char *room,
-			const struct chat_msg *m, uint64_t now_ms, struct moderation_verdict *v);
-/* Applies the verdict to the envelope (masked text, flagged) and publishes
- * the mask or flag event naming e->id. */
-void moderation_stamp(struct chat *c, const struct moderation_verdict *v, struct envelope *e);
-
-/* A {"type":"moderation","action":action,"user":...} event on the room's
- * events topic; extra is more members (",\"id\":\"...\"") or NULL. */
-void moderation_event(struct chat *c, const char *room, const char *action, const char *user,
-		      const char *extra, size_t extra_len);
+bool moderation_judge(struct chat *c, const struct mosquitto *client, const char *user, const char *room,
+		      const struct room *r, const struct chat_msg *m, uint64_t now_ms, struct moderation_verdict *v);
+int moderation_reason(const struct moderation_verdict *v);
+void moderation_refused(struct chat *c, const struct moderation_verdict *v, const char *user, const char *room,
+			uint64_t now_ms);
+void moderation_stamp(const struct moderation_verdict *v, struct envelope *e);
+void moderation_accepted(struct chat *c, const struct moderation_verdict *v, const struct envelope *e,
+			 uint64_t now_ms);
 
 /* ---- word lists (control_words.c, state.c) --------------------------- */
 
@@ -122,19 +129,5 @@ struct cJSON *moderation_state_save(const struct chat *c);
 /* Replaces the live global lists by g (taken over; NULL = empty). */
 void moderation_state_adopt(struct chat *c, struct moderation_global *g);
 void moderation_global_free(struct moderation_global *g);
-
-/* ---- flood control (flood.c) ----------------------------------------- */
-
-struct flood;
-int flood_init(struct chat *c);
-void flood_free(struct chat *c);
-/* Token buckets, repeats, automatic mutes: true when refused (v filled).
- * print: normalize_print of text, computed by the caller's word scan. */
-bool flood_refuses(struct chat *c, const char *user, const char *room, const struct room *r, const char *text,
-		   size_t len, uint64_t print, uint64_t now_ms, struct moderation_verdict *v);
-/* Forgets users whose buckets are full and whose offences are forgiven. */
-void flood_sweep(struct chat *c, uint64_t now_ms);
-/* Tracked users and user+room buckets, for metrics and tests. */
-size_t flood_tracked(const struct chat *c);
 
 #endif

@@ -9,7 +9,7 @@ chat_packages=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev
 	mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
 	libmongoc-dev libbson-dev libcurl4-openssl-dev libcjson-dev libssl-dev
-	uthash-dev libmicrohttpd-dev libcmocka-dev libutf8proc-dev
+	uthash-dev libmicrohttpd-dev libcmocka-dev libutf8proc-dev libicu-dev
 	jq curl valgrind openssl
 )
 

@@ -10,7 +10,12 @@
  * longer), with clean text left untouched, and the fingerprint of the
  * word filter's pass equal to normalize_print and to the hash of
  * normalize_text's letters (so the fast letter reader agrees with the
- * run iterator).
+ * run iterator). The disguise rewritings (common/disguise.h) are checked
+ * too: each keeps the code point count and stays within its growth bound,
+ * valid input gives valid UTF-8, and disguise_present says exactly whether
+ * rewriting 1 differs from the text. The fixed list has words whose
+ * disguises (digits, symbols, look-alikes, two-set keys) the rewritings
+ * and the confusables table must reach.
  *
  * Build and run (see tests/fuzz in the CMake option CHAT_FUZZ):
  *   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCHAT_FUZZ=ON
@@ -21,17 +26,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disguise.h"
 #include "normalize.h"
 #include "utf8.h"
 #include "wordfilter.h"
 
-static const char *const fixed_words[] = {"bad", "=ass", "b a d", "시발", "ㅅㅂ", "개새끼", "baad", "ab", "ㄹㅏ"};
+static const char *const fixed_words[] = {"bad", "=ass", "b a d", "시발", "ㅅㅂ", "개새끼", "baad", "ab", "ㄹㅏ",
+					 "idiot", "fuck", "바보", "asshole"};
 static const char *const fixed_allow[] = {"class", "assistant", "=badminton", "시발점"};
 
 static struct wordfilter *fixed_filter(void)
 {
 	static struct wordfilter *wf;
-	if (!wf) wf = wordfilter_build(fixed_words, 9, fixed_allow, 4, NULL);
+	if (!wf) wf = wordfilter_build(fixed_words, 13, fixed_allow, 4, NULL);
 	if (!wf) abort();
 	return wf;
 }
@@ -70,6 +77,34 @@ static void check_print(const struct wordfilter *wf, const char *text, size_t le
 	if (nlen == 0) want = 0;
 	if (wordfilter_apply_print(wf, text, len, NULL, 0, &print) < 0 || print != want) abort();
 	if (normalize_print(text, len) != want) abort();
+}
+
+/* Code points of s[0..len), an invalid byte counting as one. */
+static size_t count_cps(const char *s, size_t len)
+{
+	size_t i = 0, n = 0;
+	while (i < len) {
+		uint32_t cp;
+		size_t k = utf8_decode(s + i, len - i, &cp);
+		i += k ? k : 1;
+		n++;
+	}
+	return n;
+}
+
+static void check_disguise(const char *text, size_t len)
+{
+	char *rw = malloc(DISGUISE_GROWTH * len + 1);
+	if (!rw) abort();
+	bool differs = false;
+	for (unsigned k = 0; k < DISGUISE_REWRITINGS; k++) {
+		size_t n = disguise_rewrite(text, len, k, rw);
+		if (n > DISGUISE_GROWTH * len || count_cps(rw, n) != count_cps(text, len)) abort();
+		if (utf8_valid(text, len) && !utf8_valid(rw, n)) abort();
+		if (k == 1) differs = n != len || memcmp(rw, text, len) != 0;
+	}
+	if (disguise_present(text, len) != differs) abort();
+	free(rw);
 }
 
 /* Splits "W" lines "\0" text into a word list; skips entries that would fail. */
@@ -114,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (hits < 0 || wordfilter_apply(wf, text, len, NULL, 0) != hits) abort();
 	check_mask(text, len, out, hits);
 	free(out);
+	check_disguise(text, len);
 
 	size_t need = normalize_text(text, len, NULL, 0);
 	char *norm = malloc(need + 1);

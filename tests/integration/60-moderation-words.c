@@ -87,9 +87,10 @@ static void test_mask_disguises(void **state)
 		{"시이이발 뭐야", "**** 뭐야"},       {"시ㅂ ㅏㄹ", "*****"},
 		{"ㅅ.ㅣ.ㅂ.ㅏ.ㄹ", "*********"},      {"kick his ass", "kick his ***"},
 		{"b😀a😀d!", "*****!"},               {"{\"text\":\"so BAAAD\",\"cid\":\"m1\"}", "so *****"},
+		{"b4d 시1발", "*** ***"},
 	};
 	/* Clean, or beyond what normalization sees through (topics.md). */
-	static const char *const clean[] = {"I am a dog", "badminton class assistant", "세 시 발전소", "b4d 시1발"};
+	static const char *const clean[] = {"I am a dog", "badminton class assistant", "세 시 발전소", "see you 4ever at 10:30, $5 ㅋㅋ"};
 	struct tc *alice, *bob;
 	(void)state;
 	open_pair(&alice, &bob, "mask", "general");
