@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envelope.h"
+#include "live.h"
 #include "peer_int.h"
 #include "topic.h"
 
@@ -185,10 +187,28 @@ bool chat_peer_is_link(const struct chat *c, const struct mosquitto *client)
 	return c->peer && peer_list_has(&c->peer->links, mosquitto_client_id(client));
 }
 
+/* A live room's viewers here read batches, not the messages topic: a
+ * message stamped on another broker joins the batch of the shard its
+ * envelope names (shards are numbered room-wide, each broker deals its own
+ * viewers into them), or of every shard when it names none. */
+static void live_relay(struct chat *c, const struct mosquitto_evt_message *ed)
+{
+	struct topic_ref t;
+	struct envelope_view v;
+	if (!chat_live_active(c)) return;
+	topic_parse_memo(&c->topics, ed->topic, &t);
+	if (t.kind != TOPIC_ROOM_MESSAGES || !chat_live_is(c, t.id, t.id_len)) return;
+	if (envelope_read(ed->payload, ed->payloadlen, &v) != CHAT_OK) return;
+	chat_live_accepted(c, t.id, t.id_len, v.shard, ed->payload, ed->payloadlen);
+}
+
 int chat_peer_on_link_message(struct chat *c, struct mosquitto_evt_message *ed)
 {
 	const char *t = ed->topic;
-	if (strncmp(t, PEER_IN, sizeof(PEER_IN) - 1) != 0) return MOSQ_ERR_SUCCESS; /* chat traffic, as it came */
+	if (strncmp(t, PEER_IN, sizeof(PEER_IN) - 1) != 0) { /* chat traffic, as it came */
+		live_relay(c, ed);
+		return MOSQ_ERR_SUCCESS;
+	}
 	t += sizeof(PEER_IN) - 1;
 	if (strcmp(t, "state") == 0) peer_state_on_record(c, ed->payload, ed->payloadlen);
 	else if (strcmp(t, "presence") == 0) peer_presence_on_record(c, ed->payload, ed->payloadlen, chat_now_ms());

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "8x-util.h"
 #include "9x-util.h"
 
 static struct mesh M;
@@ -128,6 +129,33 @@ static void test_delivery(void **state)
 	tc_close(carol);
 }
 
+/* A live room's viewers on another broker get the message in their
+ * shard's batch there, once. */
+static void test_live_across(void **state)
+{
+	(void)state;
+	struct tc *a = c_admin(m_at(&M, 0), "admin-live", TC_V5);
+	c_do(a, "{\"command\":\"createRoom\",\"room\":\"arena\"}");
+	c_do(a, "{\"command\":\"addRoomMember\",\"room\":\"arena\",\"user\":\"alice\"}");
+	c_do(a, "{\"command\":\"addRoomMember\",\"room\":\"arena\",\"user\":\"bob\"}");
+	c_do(a, "{\"command\":\"setRoomLive\",\"room\":\"arena\",\"live\":true}");
+	tc_close(a);
+	struct tc *bob = l_viewer(m_at(&M, 1), "l-bob", "bob", "arena", 1); /* waits for the state on n1 */
+	struct tc *alice = m_open(&M, 0, "l-alice", "alice", TC_V5);
+	assert_int_equal(tc_pub(alice, "chat/rooms/arena/messages", "goal!", 1), 0);
+	l_wait_text(bob, "chat/rooms/arena/live/1", "goal!");
+	/* Once: the batches after it (viewer counts) do not carry it again. */
+	long long until = h_now_ms() + 700;
+	struct tc_msg *m;
+	while ((m = tc_wait(bob, "chat/rooms/arena/live/1", (int)(until - h_now_ms()))) != NULL) {
+		assert_null(strstr(m->payload, "goal!"));
+		tc_msg_free(m);
+		if (h_now_ms() >= until) break;
+	}
+	tc_close(alice);
+	tc_close(bob);
+}
+
 /* The peer role reads only what originated here, writes nothing, holds
  * only the link filters; a link's client id is nobody else's. */
 static void test_peer_rules(void **state)
@@ -169,6 +197,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_delivery),
+		cmocka_unit_test(test_live_across),
 		cmocka_unit_test(test_peer_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, teardown);
