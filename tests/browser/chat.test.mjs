@@ -258,6 +258,33 @@ async function messenger(alice, bob, aliceTcp) {
 	assert.equal(await bob.locator('#messages li.msg', { hasText: 'meeting at 1' }).count(), 0, 'the deleted text still shows');
 	if (process.env.CHAT_BROWSER_SHOTS) await shots('-deleted');
 	log('ok: an edit, a reaction, a reply and a delete from another client shown in place');
+
+	// The same from the pages' buttons: alice edits and deletes her own
+	// message, bob reacts to it.
+	await sendFromPage(alice, 'see you at teh office');
+	await waitText(bob, 'see you at teh office');
+	const mine = alice.locator('#messages li.msg', { hasText: 'see you at teh office' });
+	const mineId = await mine.getAttribute('data-id');
+	assert.equal(await bob.locator(`#messages li.msg[data-id="${mineId}"] button[data-act="edit"]`).count(), 0, 'bob may edit alice\'s message');
+	await mine.hover();
+	await mine.locator('button[data-act="edit"]').click();
+	await alice.locator('#composing', { hasText: 'Editing' }).waitFor({ timeout: WAIT });
+	await alice.fill('#composer-text', 'see you at the office');
+	await alice.press('#composer-text', 'Enter');
+	const onBob = bob.locator(`#messages li.msg[data-id="${mineId}"]`);
+	await onBob.locator('.text', { hasText: 'see you at the office' }).waitFor({ timeout: WAIT });
+	await onBob.locator('.edited').waitFor({ timeout: WAIT });
+	await onBob.hover();
+	await onBob.locator('button[data-act="react"]').click();
+	const onAlice = alice.locator(`#messages li.msg[data-id="${mineId}"]`);
+	await onAlice.locator('.reaction', { hasText: '👍 1' }).waitFor({ timeout: WAIT });
+	alice.once('dialog', (d) => d.accept());
+	await onAlice.hover();
+	await onAlice.locator('button[data-act="delete"]').click();
+	await onBob.locator('.tombstone').waitFor({ timeout: WAIT });
+	await onBob.hover();
+	assert.equal(await msgs(bob).count(), shown + 2, 'a change from the page showed as a message');
+	log('ok: edit, react and delete from the page');
 }
 
 async function steps(browser, url, adm, aliceTcp, relay) {
@@ -351,9 +378,10 @@ async function steps(browser, url, adm, aliceTcp, relay) {
 	await waitText(carol, 'are you there?');
 	// From history: the tombstone and the reply as they stand, the
 	// changes no messages of their own.
-	await carol.locator('#messages li.msg.deleted .tombstone', { hasText: 'message deleted' }).waitFor({ timeout: WAIT });
+	await carol.locator('#messages li.msg.deleted .tombstone', { hasText: 'message deleted' }).first().waitFor({ timeout: WAIT });
 	await carol.locator('#messages li.msg .quote', { hasText: '↪ alice: message deleted' }).waitFor({ timeout: WAIT });
 	assert.equal((await texts(carol)).filter((t) => /^\[/.test(t)).length, 0, 'a change shows as a message in history');
+	if (process.env.CHAT_BROWSER_SHOTS) await shots('-history');
 	assert.equal(await carol.isDisabled('#composer-text'), true);
 	await carol.locator('#room-notice', { hasText: 'read this room but not write' }).waitFor({ timeout: WAIT });
 	log('ok: JWT login, a reader cannot write');

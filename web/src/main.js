@@ -7,7 +7,8 @@
 // history (timeline.js drops what it already has, by envelope id). Edits,
 // deletes and reactions redraw the message they name in place (with a
 // reply's quote of it); others' typing shows under the messages, and this
-// page says when its user types.
+// page says when its user types. Its user replies to, reacts to, edits and
+// deletes messages from their buttons.
 //
 // The server does not hand back a user's read marker, so this page keeps its
 // own copy per browser (localStorage) and counts unread messages with a
@@ -31,6 +32,7 @@ const st = {
 	readTimer: null,
 	typing: new Map(), // room -> Map(user -> {until, timer})
 	typingSent: null, // {room, at}: when this page last said "typing"
+	composing: null, // {kind: reply|edit, room, id}: what the composer's next send is
 };
 
 const TYPING_EVERY_MS = 3000; // plugin_opt_typing_interval's default
@@ -134,6 +136,7 @@ function showRoomState() {
 
 function openRoom(room) {
 	if (st.typingSent && st.typingSent.room !== room) stopTyping();
+	if (st.composing && st.composing.room !== room) setComposing(null);
 	st.current = room;
 	const r = roomState(room);
 	$('room-title').textContent = T.roomLabel(room, st.me);
@@ -160,7 +163,8 @@ function firstUnreadId(room) {
 // The node of a timeline message of a room, quoting what it replies to.
 function nodeOf(room, msg) {
 	const r = st.rooms.get(room);
-	return R.messageNode(msg, st.me, msg.reply ? r.tl.byId.get(msg.reply) : undefined);
+	const canWrite = !r.gone && r.role !== 'reader';
+	return R.messageNode(msg, st.me, msg.reply ? r.tl.byId.get(msg.reply) : undefined, canWrite);
 }
 
 function appendNode(env, firstUnread) {
@@ -421,20 +425,70 @@ function openDm(user) {
 
 // --- sending -----------------------------------------------------------
 
+// What the next send does (null: a new message), shown over the composer.
+function setComposing(c) {
+	st.composing = c;
+	const r = c && st.rooms.get(c.room);
+	const msg = r && r.tl.byId.get(c.id);
+	const what = msg && msg.text !== undefined ? `: ${msg.text}` : '';
+	$('composing').textContent = c ? `${c.kind === 'edit' ? 'Editing' : `Replying to ${msg ? msg.from : 'a message'}`}${what} (Esc cancels)` : '';
+}
+
+// The buttons on a message: reply, 👍 (again: take it back), edit, delete.
+const ACTIONS = {
+	reply(room, msg) {
+		setComposing({ kind: 'reply', room, id: msg.id });
+		$('composer-text').focus();
+	},
+	react(room, msg) {
+		const mine = msg.live && msg.live.get(st.me) === '👍';
+		st.session.change(room, { react: msg.id, reaction: mine ? '' : '👍' }).catch(() => {});
+	},
+	edit(room, msg) {
+		setComposing({ kind: 'edit', room, id: msg.id });
+		$('composer-text').value = msg.text !== undefined ? msg.text : '';
+		$('composer-text').focus();
+	},
+	delete(room, msg) {
+		if (window.confirm('Delete this message for everyone?')) st.session.change(room, { delete: msg.id }).catch(() => {});
+	},
+};
+
+function onMessagesClick(e) {
+	const b = e.target.closest('button[data-act]');
+	const li = b && b.closest('li.msg');
+	const r = li && st.rooms.get(st.current);
+	const msg = r && r.tl.byId.get(li.dataset.id);
+	if (msg && !msg.deleted && ACTIONS[b.dataset.act]) ACTIONS[b.dataset.act](st.current, msg);
+}
+
+// An edit: no pending line; the message changes in place when the edit
+// comes back, and a refusal shows in the room's notice (onNotice).
+function sendEdit(room, id, text) {
+	st.session.send(room, text, st.session.newCid(), { edit: id }).catch(() => {});
+}
+
 function send() {
 	const box = $('composer-text');
 	const text = box.value.trim();
 	if (!text || !st.current || box.disabled) return;
 	box.value = '';
 	const room = st.current;
+	const c = st.composing && st.composing.room === room ? st.composing : null;
+	setComposing(null);
+	if (c && c.kind === 'edit') {
+		stopTyping(); // an edit is no new message: it does not end the typing
+		return sendEdit(room, c.id, text);
+	}
 	st.typingSent = null; // the message ends the typing
+	const extra = c ? { reply: c.id } : {};
 	const cid = st.session.newCid();
-	const li = R.messageNode({ from: st.me, text, cid }, st.me);
+	const li = R.messageNode({ from: st.me, text, cid, ...extra }, st.me, c ? st.rooms.get(room).tl.byId.get(c.id) : undefined);
 	li.classList.add('pending');
 	st.pendingSends.set(cid, { room, li });
 	$('pending').append(li);
 	scrollToBottom();
-	st.session.send(room, text, cid).then(() => {
+	st.session.send(room, text, cid, extra).then(() => {
 		if (li.isConnected) li.querySelector('.time').textContent = 'sent';
 	}).catch((err) => {
 		// The inbox notice with the reason follows; until then the code.
@@ -443,6 +497,11 @@ function send() {
 }
 
 function onComposerKey(e) {
+	if (e.key === 'Escape' && st.composing) {
+		if (st.composing.kind === 'edit') $('composer-text').value = '';
+		setComposing(null);
+		return;
+	}
 	// While an IME composes (Korean, Japanese...), Enter commits the
 	// syllable; it must not send.
 	if (e.key !== 'Enter' || e.shiftKey || e.isComposing || e.keyCode === 229) return;
@@ -558,6 +617,7 @@ $('composer').addEventListener('submit', (e) => {
 });
 $('composer-text').addEventListener('keydown', onComposerKey);
 $('composer-text').addEventListener('input', onComposerInput);
+$('messages').addEventListener('click', onMessagesClick);
 $('scroller').addEventListener('scroll', () => {
 	if ($('scroller').scrollTop < 60) loadOlder();
 	maybeMarkRead();

@@ -36,9 +36,26 @@ function reactionsNode(reactions) {
 	return div;
 }
 
+// The buttons of a message this user may act on (main.js handles the
+// clicks by data-act): reply and react for every message, edit and delete
+// for one's own.
+const ACTS = [['reply', 'reply', false], ['react', '👍', false], ['edit', 'edit', true], ['delete', 'delete', true]];
+function actionsNode(mine) {
+	const div = el('div', 'acts');
+	for (const [act, label, ownOnly] of ACTS) {
+		if (ownOnly && !mine) continue;
+		const b = el('button', 'act', label);
+		b.type = 'button';
+		b.dataset.act = act;
+		div.append(b);
+	}
+	return div;
+}
+
 // A message element for a timeline message (or a pending send: env
-// without id); quoted is the message a reply answers, when loaded.
-export function messageNode(env, me, quoted) {
+// without id); quoted is the message a reply answers, when loaded; acts:
+// whether to offer the buttons (the user may write here).
+export function messageNode(env, me, quoted, acts = false) {
 	const li = el('li', 'msg');
 	if (env.id) li.dataset.id = env.id;
 	if (env.cid) li.dataset.cid = env.cid;
@@ -58,6 +75,7 @@ export function messageNode(env, me, quoted) {
 	const text = env.text !== undefined ? env.text : `[${env.type || 'data'}]`;
 	li.append(el('div', 'text', text));
 	if (env.reactions) li.append(reactionsNode(env.reactions));
+	if (acts && env.id) li.append(actionsNode(env.from === me));
 	return li;
 }
 

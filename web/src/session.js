@@ -189,8 +189,9 @@ export class ChatSession extends EventTarget {
 	// Sends text; resolves with the cid once the broker took it (PUBACK
 	// success), rejects with err.code = the PUBACK reason code when refused.
 	// The reason in words comes on the inbox, carrying the same cid.
-	send(room, text, cid) {
-		const payload = JSON.stringify({ text, cid });
+	// extra: {reply: id} for a reply, {edit: id} for an edit.
+	send(room, text, cid, extra = {}) {
+		const payload = JSON.stringify({ ...extra, text, cid });
 		return this.client.publishAsync(`chat/rooms/${room}/messages`, payload, { qos: 1 }).then(() => cid);
 	}
 
@@ -200,6 +201,12 @@ export class ChatSession extends EventTarget {
 		if (this.client && this.client.connected) {
 			this.client.publish(`chat/rooms/${room}/typing`, JSON.stringify({ typing: on }), { qos: 0 });
 		}
+	}
+
+	// A delete ({delete: id}) or a reaction ({react: id, reaction}); a
+	// refusal comes on the inbox like a message's.
+	change(room, body) {
+		return this.client.publishAsync(`chat/rooms/${room}/messages`, JSON.stringify(body), { qos: 1 });
 	}
 
 	newCid() {

@@ -207,6 +207,9 @@ const REASONS = {
 	dm_not_allowed: 'direct messages with this user are not allowed',
 	retained: 'retained messages are refused',
 	user_properties: 'the message carried MQTT user properties',
+	not_found: 'that message is gone or was never here',
+	not_allowed: 'it is not your message',
+	edit_window: 'the message is too old to change',
 	store_unavailable: 'the server cannot store messages right now; try again in a moment',
 };
 
