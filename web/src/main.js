@@ -30,7 +30,7 @@ const st = {
 	people: new Set(),
 	pendingSends: new Map(), // cid -> {room, li}
 	readTimer: null,
-	typing: new Map(), // room -> Map(user -> {until, timer})
+	typing: new Map(), // room -> Map(user -> {timer}): who types there, until the timer ends it
 	typingSent: null, // {room, at}: when this page last said "typing"
 	composing: null, // {kind: reply|edit, room, id}: what the composer's next send is
 };
