@@ -6,7 +6,8 @@
 // with web/serve.mjs through a TCP relay it can cut (a dropped network),
 // and walks what users do: log in with a password and with a JWT, unread
 // counts, scroll-back through history, two users chatting (text shown as
-// text, Korean input with an IME), a refused message with its reason, a
+// text, Korean input with an IME), typing, an edit, reaction, reply and
+// delete from another client shown in place (and from history), a refused message with its reason, a
 // DM, a reconnect that fills the gap without duplicates, a member removed
 // by an admin who stops receiving. Each step fails the run when the page
 // does not show what it should; a screenshot of every page is kept under
@@ -219,6 +220,73 @@ async function run() {
 	}
 }
 
+const typingLine = (page) => page.$eval('#typing', (n) => n.textContent);
+
+// The messenger features on bob's page, both in "team": alice's typing on
+// her page; an edit, a reaction, a reply and a delete from her phone
+// (aliceTcp) change bob's view in place and add no message of their own.
+async function messenger(alice, bob, aliceTcp) {
+	await alice.fill('#composer-text', 'a thought');
+	await bob.locator('#typing', { hasText: 'alice is typing…' }).waitFor({ timeout: WAIT });
+	await alice.fill('#composer-text', '');
+	await bob.waitForFunction(() => document.getElementById('typing').textContent === '', null, { timeout: WAIT });
+	assert.equal(await typingLine(alice), '', 'a page shows its own user typing');
+	log('ok: typing shows, and goes on typing:false');
+
+	const pub = (m) => aliceTcp.publishAsync('chat/rooms/team/messages', JSON.stringify(m), { qos: 1 });
+	await pub({ text: 'meeting at 10' });
+	await waitText(bob, 'meeting at 10');
+	const node = bob.locator('#messages li.msg', { hasText: 'meeting at 10' });
+	const id = await node.getAttribute('data-id');
+	const shown = await msgs(bob).count();
+	const byId = bob.locator(`#messages li.msg[data-id="${id}"]`);
+	await pub({ edit: id, text: 'meeting at 11' });
+	await byId.locator('.text', { hasText: 'meeting at 11' }).waitFor({ timeout: WAIT });
+	await byId.locator('.edited').waitFor({ timeout: WAIT });
+	await pub({ react: id, reaction: '👍' });
+	await byId.locator('.reaction', { hasText: '👍 1' }).waitFor({ timeout: WAIT });
+	await pub({ text: 'or 12?', reply: id });
+	await bob.locator('#messages li.msg .quote', { hasText: '↪ alice: meeting at 11' }).waitFor({ timeout: WAIT });
+	assert.equal(await msgs(bob).count(), shown + 1, 'an edit or reaction showed as a message');
+	assert.equal((await texts(bob)).at(-1), 'or 12?');
+	if (process.env.CHAT_BROWSER_SHOTS) await shots('-edited');
+	await pub({ delete: id });
+	await byId.locator('.tombstone', { hasText: 'message deleted' }).waitFor({ timeout: WAIT });
+	assert.equal(await byId.locator('.reaction, .edited').count(), 0, 'a tombstone kept reactions or "edited"');
+	await bob.locator('#messages li.msg .quote', { hasText: '↪ alice: message deleted' }).waitFor({ timeout: WAIT });
+	assert.equal(await msgs(bob).count(), shown + 1, 'a delete showed as a message');
+	assert.equal(await bob.locator('#messages li.msg', { hasText: 'meeting at 1' }).count(), 0, 'the deleted text still shows');
+	if (process.env.CHAT_BROWSER_SHOTS) await shots('-deleted');
+	log('ok: an edit, a reaction, a reply and a delete from another client shown in place');
+
+	// The same from the pages' buttons: alice edits and deletes her own
+	// message, bob reacts to it.
+	await sendFromPage(alice, 'see you at teh office');
+	await waitText(bob, 'see you at teh office');
+	const mine = alice.locator('#messages li.msg', { hasText: 'see you at teh office' });
+	const mineId = await mine.getAttribute('data-id');
+	assert.equal(await bob.locator(`#messages li.msg[data-id="${mineId}"] button[data-act="edit"]`).count(), 0, 'bob may edit alice\'s message');
+	await mine.hover();
+	await mine.locator('button[data-act="edit"]').click();
+	await alice.locator('#composing', { hasText: 'Editing' }).waitFor({ timeout: WAIT });
+	await alice.fill('#composer-text', 'see you at the office');
+	await alice.press('#composer-text', 'Enter');
+	const onBob = bob.locator(`#messages li.msg[data-id="${mineId}"]`);
+	await onBob.locator('.text', { hasText: 'see you at the office' }).waitFor({ timeout: WAIT });
+	await onBob.locator('.edited').waitFor({ timeout: WAIT });
+	await onBob.hover();
+	await onBob.locator('button[data-act="react"]').click();
+	const onAlice = alice.locator(`#messages li.msg[data-id="${mineId}"]`);
+	await onAlice.locator('.reaction', { hasText: '👍 1' }).waitFor({ timeout: WAIT });
+	alice.once('dialog', (d) => d.accept());
+	await onAlice.hover();
+	await onAlice.locator('button[data-act="delete"]').click();
+	await onBob.locator('.tombstone').waitFor({ timeout: WAIT });
+	await onBob.hover();
+	assert.equal(await msgs(bob).count(), shown + 2, 'a change from the page showed as a message');
+	log('ok: edit, react and delete from the page');
+}
+
 async function steps(browser, url, adm, aliceTcp, relay) {
 	// A wrong password is refused at the login form.
 	const mallory = await openPage(browser, 'refused-login', url);
@@ -280,6 +348,8 @@ async function steps(browser, url, adm, aliceTcp, relay) {
 	assert.equal(await bob.inputValue('#composer-text'), '');
 	log('ok: two users chat, text as text, Korean IME');
 
+	await messenger(alice, bob, aliceTcp);
+
 	// Read markers: bob read everything; his marker is the newest id (at the
 	// end, stack.c checks that the bridge stored his last one).
 	const newest = (await ids(bob)).at(-1);
@@ -306,6 +376,12 @@ async function steps(browser, url, adm, aliceTcp, relay) {
 	await loginOnline(carol, 'carol', jwtFor('carol'));
 	await openRoom(carol, 'team');
 	await waitText(carol, 'are you there?');
+	// From history: the tombstone and the reply as they stand, the
+	// changes no messages of their own.
+	await carol.locator('#messages li.msg.deleted .tombstone', { hasText: 'message deleted' }).first().waitFor({ timeout: WAIT });
+	await carol.locator('#messages li.msg .quote', { hasText: '↪ alice: message deleted' }).waitFor({ timeout: WAIT });
+	assert.equal((await texts(carol)).filter((t) => /^\[/.test(t)).length, 0, 'a change shows as a message in history');
+	if (process.env.CHAT_BROWSER_SHOTS) await shots('-history');
 	assert.equal(await carol.isDisabled('#composer-text'), true);
 	await carol.locator('#room-notice', { hasText: 'read this room but not write' }).waitFor({ timeout: WAIT });
 	log('ok: JWT login, a reader cannot write');

@@ -4,7 +4,11 @@
 // the open room with scroll-back through history, sends (showing why a
 // message was refused), tracks presence, moves read markers as the user
 // reads, opens DMs, and after a reconnect fills each room's gap from
-// history (timeline.js drops what it already has, by envelope id).
+// history (timeline.js drops what it already has, by envelope id). Edits,
+// deletes and reactions redraw the message they name in place (with a
+// reply's quote of it); others' typing shows under the messages, and this
+// page says when its user types. Its user replies to, reacts to, edits and
+// deletes messages from their buttons.
 //
 // The server does not hand back a user's read marker, so this page keeps its
 // own copy per browser (localStorage) and counts unread messages with a
@@ -26,7 +30,13 @@ const st = {
 	people: new Set(),
 	pendingSends: new Map(), // cid -> {room, li}
 	readTimer: null,
+	typing: new Map(), // room -> Map(user -> {timer}): who types there, until the timer ends it
+	typingSent: null, // {room, at}: when this page last said "typing"
+	composing: null, // {kind: reply|edit, room, id}: what the composer's next send is
 };
+
+const TYPING_EVERY_MS = 3000; // plugin_opt_typing_interval's default
+const TYPING_TTL_MS = 6000;
 window.chatState = st; // for the browser tests and the console
 
 // --- read markers ------------------------------------------------------
@@ -125,6 +135,8 @@ function showRoomState() {
 }
 
 function openRoom(room) {
+	if (st.typingSent && st.typingSent.room !== room) stopTyping();
+	if (st.composing && st.composing.room !== room) setComposing(null);
 	st.current = room;
 	const r = roomState(room);
 	$('room-title').textContent = T.roomLabel(room, st.me);
@@ -135,6 +147,7 @@ function openRoom(room) {
 	for (const id of r.tl.ids) appendNode(r.tl.byId.get(id), firstUnread);
 	showRoomState();
 	renderRooms();
+	renderTyping();
 	$('history-state').textContent = '';
 	if (!r.loaded) loadNewest(room);
 	else scrollToBottom();
@@ -147,9 +160,30 @@ function firstUnreadId(room) {
 	return r.tl.ids.find((id) => id > (marker || '') && r.tl.byId.get(id).from !== st.me) || null;
 }
 
+// The node of a timeline message of a room, quoting what it replies to.
+function nodeOf(room, msg) {
+	const r = st.rooms.get(room);
+	const canWrite = !r.gone && r.role !== 'reader';
+	return R.messageNode(msg, st.me, msg.reply ? r.tl.byId.get(msg.reply) : undefined, canWrite);
+}
+
 function appendNode(env, firstUnread) {
 	if (env.id === firstUnread && markerOf(st.current)) $('messages').append(R.dividerNode());
-	$('messages').append(R.messageNode(env, st.me));
+	$('messages').append(nodeOf(st.current, env));
+}
+
+// Redraws the messages with these ids, and the replies that quote them.
+function redraw(room, ids) {
+	const r = st.rooms.get(room);
+	const list = $('messages');
+	for (const id of ids) {
+		const old = r.tl.byId.has(id) && list.querySelector(`li.msg[data-id="${id}"]`);
+		if (old) old.replaceWith(nodeOf(room, r.tl.byId.get(id)));
+		for (const q of list.querySelectorAll(`li.msg[data-reply="${id}"]`)) {
+			const reply = r.tl.byId.get(q.dataset.id);
+			if (reply) q.replaceWith(nodeOf(room, reply));
+		}
+	}
 }
 
 async function loadNewest(room) {
@@ -160,7 +194,7 @@ async function loadNewest(room) {
 		const page = await st.session.history(room, { limit: PAGE });
 		r.loaded = true;
 		r.more = page.more;
-		insertEnvelopes(room, page.messages);
+		insertEnvelopes(room, page.messages, true);
 		if (room === st.current) {
 			const first = firstUnreadId(room);
 			const node = first && $('messages').querySelector(`[data-id="${first}"]`);
@@ -193,7 +227,7 @@ async function loadOlder() {
 		const page = await st.session.history(room, { before: T.timelineOldest(r.tl), limit: PAGE });
 		r.more = page.more;
 		const before = sc.scrollHeight;
-		insertEnvelopes(room, page.messages);
+		insertEnvelopes(room, page.messages, true);
 		sc.scrollTop += sc.scrollHeight - before; // keep what the user looks at in place
 	} catch (e) {
 		$('history-state').textContent = `history: ${e.message}`;
@@ -203,21 +237,23 @@ async function loadOlder() {
 	}
 }
 
-// Merges envelopes into a room; draws the new ones when it is open.
-// Returns the envelopes that were new.
-function insertEnvelopes(room, envelopes) {
+// Merges envelopes into a room (served: a history page); draws the new
+// ones and redraws the changed ones when it is open. Returns the messages
+// that were new.
+function insertEnvelopes(room, envelopes, served = false) {
 	const r = roomState(room);
-	const added = T.timelineMerge(r.tl, envelopes);
+	const { added, changed } = T.timelineAdd(r.tl, envelopes, { served });
 	// Newest first: the node each one goes before is then already drawn.
 	for (const env of [...added].reverse()) {
 		st.people.add(env.from);
 		if (room !== st.current) continue;
 		const nextId = T.timelineNextId(r.tl, env.id);
 		const next = nextId && $('messages').querySelector(`[data-id="${nextId}"]`);
-		const node = R.messageNode(env, st.me);
+		const node = nodeOf(room, env);
 		if (next) next.before(node);
 		else $('messages').append(node);
 	}
+	if (room === st.current) redraw(room, [...changed, ...added.map((m) => m.id)]);
 	if (added.length) {
 		renderPeople();
 		if (room === st.current) {
@@ -261,6 +297,7 @@ function onMessage(room, env) {
 	const stick = room === st.current && atBottom();
 	const added = insertEnvelopes(room, [env]);
 	if (!added.length) return;
+	typingStopped(room, env.from); // a message ends its sender's typing
 	if (env.from === st.me && env.cid && st.pendingSends.has(env.cid)) {
 		st.pendingSends.get(env.cid).li.remove();
 		st.pendingSends.delete(env.cid);
@@ -283,6 +320,51 @@ function onEvent(room, ev) {
 		$('messages').append(R.systemNode(text));
 		if (stick) scrollToBottom();
 	}
+}
+
+// --- typing --------------------------------------------------------------
+
+function onTyping(room, ev) {
+	if (typeof ev.user !== 'string' || ev.user === st.me) return;
+	if (ev.typing === false) return typingStopped(room, ev.user);
+	if (!st.typing.has(room)) st.typing.set(room, new Map());
+	const users = st.typing.get(room);
+	clearTimeout(users.get(ev.user)?.timer);
+	const ttl = Number.isFinite(ev.ttl) && ev.ttl > 0 ? Math.min(ev.ttl, 60000) : TYPING_TTL_MS;
+	users.set(ev.user, { timer: setTimeout(() => typingStopped(room, ev.user), ttl) });
+	renderTyping();
+}
+
+function typingStopped(room, user) {
+	const users = st.typing.get(room);
+	if (!users || !users.has(user)) return;
+	clearTimeout(users.get(user).timer);
+	users.delete(user);
+	renderTyping();
+}
+
+function renderTyping() {
+	const users = st.typing.get(st.current);
+	$('typing').textContent = R.typingText(users ? [...users.keys()].sort() : []);
+}
+
+// While the user types: "typing" at most once per interval; an emptied
+// box (or leaving the room) says it stopped. Sending ends it by itself.
+function onComposerInput() {
+	const room = st.current;
+	const text = $('composer-text').value.trim();
+	const sent = st.typingSent;
+	if (!text) return stopTyping();
+	if (sent && sent.room === room && Date.now() - sent.at < TYPING_EVERY_MS) return;
+	if (sent && sent.room !== room) stopTyping();
+	st.session.typing(room, true);
+	st.typingSent = { room, at: Date.now() };
+}
+
+function stopTyping() {
+	if (!st.typingSent) return;
+	st.session.typing(st.typingSent.room, false);
+	st.typingSent = null;
 }
 
 function onNotice(n) {
@@ -343,19 +425,70 @@ function openDm(user) {
 
 // --- sending -----------------------------------------------------------
 
+// What the next send does (null: a new message), shown over the composer.
+function setComposing(c) {
+	st.composing = c;
+	const r = c && st.rooms.get(c.room);
+	const msg = r && r.tl.byId.get(c.id);
+	const what = msg && msg.text !== undefined ? `: ${msg.text}` : '';
+	$('composing').textContent = c ? `${c.kind === 'edit' ? 'Editing' : `Replying to ${msg ? msg.from : 'a message'}`}${what} (Esc cancels)` : '';
+}
+
+// The buttons on a message: reply, 👍 (again: take it back), edit, delete.
+const ACTIONS = {
+	reply(room, msg) {
+		setComposing({ kind: 'reply', room, id: msg.id });
+		$('composer-text').focus();
+	},
+	react(room, msg) {
+		const mine = msg.live && msg.live.get(st.me) === '👍';
+		st.session.change(room, { react: msg.id, reaction: mine ? '' : '👍' }).catch(() => {});
+	},
+	edit(room, msg) {
+		setComposing({ kind: 'edit', room, id: msg.id });
+		$('composer-text').value = msg.text !== undefined ? msg.text : '';
+		$('composer-text').focus();
+	},
+	delete(room, msg) {
+		if (window.confirm('Delete this message for everyone?')) st.session.change(room, { delete: msg.id }).catch(() => {});
+	},
+};
+
+function onMessagesClick(e) {
+	const b = e.target.closest('button[data-act]');
+	const li = b && b.closest('li.msg');
+	const r = li && st.rooms.get(st.current);
+	const msg = r && r.tl.byId.get(li.dataset.id);
+	if (msg && !msg.deleted && ACTIONS[b.dataset.act]) ACTIONS[b.dataset.act](st.current, msg);
+}
+
+// An edit: no pending line; the message changes in place when the edit
+// comes back, and a refusal shows in the room's notice (onNotice).
+function sendEdit(room, id, text) {
+	st.session.send(room, text, st.session.newCid(), { edit: id }).catch(() => {});
+}
+
 function send() {
 	const box = $('composer-text');
 	const text = box.value.trim();
 	if (!text || !st.current || box.disabled) return;
 	box.value = '';
 	const room = st.current;
+	const c = st.composing && st.composing.room === room ? st.composing : null;
+	setComposing(null);
+	if (c && c.kind === 'edit') {
+		stopTyping(); // an edit is no new message: it does not end the typing
+		return sendEdit(room, c.id, text);
+	}
+	st.typingSent = null; // the message ends the typing
+	const extra = c ? { reply: c.id } : {};
 	const cid = st.session.newCid();
-	const li = R.messageNode({ from: st.me, text, cid }, st.me);
+	const li = R.messageNode({ from: st.me, text, cid, ...extra }, st.me, c ? st.rooms.get(room).tl.byId.get(c.id) : undefined);
 	li.classList.add('pending');
 	st.pendingSends.set(cid, { room, li });
 	$('pending').append(li);
 	scrollToBottom();
-	st.session.send(room, text, cid).then(() => {
+	st.session.send(room, text, cid, extra).then(() => {
 		if (li.isConnected) li.querySelector('.time').textContent = 'sent';
 	}).catch((err) => {
 		// The inbox notice with the reason follows; until then the code.
@@ -364,6 +497,11 @@ function send() {
 }
 
 function onComposerKey(e) {
+	if (e.key === 'Escape' && st.composing) {
+		if (st.composing.kind === 'edit') $('composer-text').value = '';
+		setComposing(null);
+		return;
+	}
 	// While an IME composes (Korean, Japanese...), Enter commits the
 	// syllable; it must not send.
 	if (e.key !== 'Enter' || e.shiftKey || e.isComposing || e.keyCode === 229) return;
@@ -397,7 +535,7 @@ async function fillGaps() {
 			} catch {
 				break;
 			}
-			for (const env of insertEnvelopes(room, page.messages)) {
+			for (const env of insertEnvelopes(room, page.messages, true)) {
 				if (room !== st.current && env.from !== st.me && env.id > (markerOf(room) || '')) r.unread++;
 			}
 			if (!page.more || !page.messages.length) break;
@@ -424,6 +562,7 @@ function wire(session) {
 	session.addEventListener('rooms', (e) => onRooms(e.detail.rooms));
 	session.addEventListener('message', (e) => onMessage(e.detail.room, e.detail.body));
 	session.addEventListener('event', (e) => onEvent(e.detail.room, e.detail.body));
+	session.addEventListener('typing', (e) => onTyping(e.detail.room, e.detail.body));
 	session.addEventListener('notice', (e) => onNotice(e.detail));
 	session.addEventListener('presence', (e) => onPresence(e.detail));
 }
@@ -477,6 +616,8 @@ $('composer').addEventListener('submit', (e) => {
 	send();
 });
 $('composer-text').addEventListener('keydown', onComposerKey);
+$('composer-text').addEventListener('input', onComposerInput);
+$('messages').addEventListener('click', onMessagesClick);
 $('scroller').addEventListener('scroll', () => {
 	if ($('scroller').scrollTop < 60) loadOlder();
 	maybeMarkRead();

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
-// DOM pieces of the web chat. Every user-supplied string (text, names, room
-// ids, reasons) goes in through textContent, never as HTML, so a message
+// DOM pieces of the web chat: messages (with a reply's quote, "edited",
+// tombstones and reaction counts), the typing line, lists. Every
+// user-supplied string (text, names, room ids, reasons, reactions) goes in through textContent, never as HTML, so a message
 // that looks like markup shows as the characters it is.
 
 export function el(tag, className, text) {
@@ -18,18 +19,72 @@ function timeOf(ts) {
 	return sameDay ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleString();
 }
 
-// A message element for an envelope (or a pending send: env without id).
-export function messageNode(env, me) {
+// The line quoting the message a reply answers: its sender and text when
+// it is loaded (quoted: the timeline's message, or undefined).
+function quoteNode(quoted) {
+	const q = el('div', 'quote');
+	if (!quoted) q.textContent = '↪ an earlier message';
+	else if (quoted.deleted) q.textContent = `↪ ${quoted.from}: message deleted`;
+	else q.textContent = `↪ ${quoted.from}: ${quoted.text !== undefined ? quoted.text : `[${quoted.type || 'data'}]`}`;
+	return q;
+}
+
+// Reaction counts, as "👍 2" chips in a fixed (sorted) order.
+function reactionsNode(reactions) {
+	const div = el('div', 'reactions');
+	for (const r of Object.keys(reactions).sort()) div.append(el('span', 'reaction', `${r} ${reactions[r]}`));
+	return div;
+}
+
+// The buttons of a message this user may act on (main.js handles the
+// clicks by data-act): reply and react for every message, edit and delete
+// for one's own.
+const ACTS = [['reply', 'reply', false], ['react', '👍', false], ['edit', 'edit', true], ['delete', 'delete', true]];
+function actionsNode(mine) {
+	const div = el('div', 'acts');
+	for (const [act, label, ownOnly] of ACTS) {
+		if (ownOnly && !mine) continue;
+		const b = el('button', 'act', label);
+		b.type = 'button';
+		b.dataset.act = act;
+		div.append(b);
+	}
+	return div;
+}
+
+// A message element for a timeline message (or a pending send: env
+// without id); quoted is the message a reply answers, when loaded; acts:
+// whether to offer the buttons (the user may write here).
+export function messageNode(env, me, quoted, acts = false) {
 	const li = el('li', 'msg');
 	if (env.id) li.dataset.id = env.id;
 	if (env.cid) li.dataset.cid = env.cid;
+	if (env.reply) li.dataset.reply = env.reply;
 	if (env.from === me) li.classList.add('mine');
 	if (env.flagged) li.classList.add('flagged');
 	const head = el('div', 'head');
 	head.append(el('span', 'from', env.from), el('span', 'time', env.ts ? timeOf(env.ts) : 'sending…'));
+	if (env.edited && !env.deleted) head.append(el('span', 'edited', 'edited'));
+	li.append(head);
+	if (env.reply) li.append(quoteNode(quoted));
+	if (env.deleted) {
+		li.classList.add('deleted');
+		li.append(el('div', 'text tombstone', 'message deleted'));
+		return li;
+	}
 	const text = env.text !== undefined ? env.text : `[${env.type || 'data'}]`;
-	li.append(head, el('div', 'text', text));
+	li.append(el('div', 'text', text));
+	if (env.reactions) li.append(reactionsNode(env.reactions));
+	if (acts && env.id) li.append(actionsNode(env.from === me));
 	return li;
+}
+
+// The typing line of a room: who of the others is typing now.
+export function typingText(users) {
+	if (!users.length) return '';
+	if (users.length === 1) return `${users[0]} is typing…`;
+	if (users.length <= 3) return `${users.slice(0, -1).join(', ')} and ${users.at(-1)} are typing…`;
+	return `${users.length} people are typing…`;
 }
 
 // Marks a pending message as refused, with the reason in words.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // One user's MQTT 5 session over WebSockets (MQTT.js), seen as chat: the
-// rooms list, room messages and events, presence, the inbox (refusal
+// rooms list, room messages, events and typing, presence, the inbox (refusal
 // notices), history requests answered on a v5 Response Topic, read markers
 // and sends. It emits what arrives as DOM events on itself and knows
 // nothing of the page. After a reconnect (clean start: the broker forgot
@@ -118,8 +118,11 @@ export class ChatSession extends EventTarget {
 		this.presenceAll = code === null;
 	}
 
-	subscribeRoomTopics(room) {
-		return this.subscribe([`chat/rooms/${room}/messages`, `chat/rooms/${room}/events`]);
+	// The typing topic on its own: the room works without it.
+	async subscribeRoomTopics(room) {
+		const code = await this.subscribe([`chat/rooms/${room}/messages`, `chat/rooms/${room}/events`]);
+		if (code === null) await this.subscribe([`chat/rooms/${room}/typing`]);
+		return code;
 	}
 
 	// Starts receiving a room (a rooms-list entry, or a DM not yet opened).
@@ -135,7 +138,7 @@ export class ChatSession extends EventTarget {
 	leaveRoom(room) {
 		if (!this.rooms.delete(room)) return;
 		if (this.client.connected) {
-			this.client.unsubscribe([`chat/rooms/${room}/messages`, `chat/rooms/${room}/events`]);
+			this.client.unsubscribe([`chat/rooms/${room}/messages`, `chat/rooms/${room}/events`, `chat/rooms/${room}/typing`]);
 		}
 	}
 
@@ -148,7 +151,7 @@ export class ChatSession extends EventTarget {
 		const body = parseJson(payload);
 		if (!body) return;
 		if (parts[1] === 'rooms' && parts.length === 4) {
-			const kind = parts[3] === 'messages' ? 'message' : 'event';
+			const kind = { messages: 'message', typing: 'typing' }[parts[3]] || 'event';
 			this.emit(kind, { room: parts[2], body });
 		} else if (topic === `chat/users/${this.me}/rooms`) {
 			if (Array.isArray(body)) this.emit('rooms', { rooms: body });
@@ -186,9 +189,24 @@ export class ChatSession extends EventTarget {
 	// Sends text; resolves with the cid once the broker took it (PUBACK
 	// success), rejects with err.code = the PUBACK reason code when refused.
 	// The reason in words comes on the inbox, carrying the same cid.
-	send(room, text, cid) {
-		const payload = JSON.stringify({ text, cid });
+	// extra: {reply: id} for a reply, {edit: id} for an edit.
+	send(room, text, cid, extra = {}) {
+		const payload = JSON.stringify({ ...extra, text, cid });
 		return this.client.publishAsync(`chat/rooms/${room}/messages`, payload, { qos: 1 }).then(() => cid);
+	}
+
+	// Says the user is typing (or stopped): QoS 0, as the plugin drops
+	// what comes sooner than its interval.
+	typing(room, on) {
+		if (this.client && this.client.connected) {
+			this.client.publish(`chat/rooms/${room}/typing`, JSON.stringify({ typing: on }), { qos: 0 });
+		}
+	}
+
+	// A delete ({delete: id}) or a reaction ({react: id, reaction}); a
+	// refusal comes on the inbox like a message's.
+	change(room, body) {
+		return this.client.publishAsync(`chat/rooms/${room}/messages`, JSON.stringify(body), { qos: 1 });
 	}
 
 	newCid() {
