@@ -54,8 +54,9 @@ ensure_web() {
 	local want=() stamp=$repo/web/node_modules/.package-lock.json
 	command -v node >/dev/null || want+=(nodejs)
 	command -v npm >/dev/null || want+=(npm)
-	# Chromium, and a Korean font so that its screenshots show Hangul.
-	[[ ${1:-} != browser ]] || want+=(chromium fonts-nanum)
+	# Chromium, and Korean and emoji fonts so that its screenshots show Hangul
+	# and reactions.
+	[[ ${1:-} != browser ]] || want+=(chromium fonts-nanum fonts-noto-color-emoji)
 	[[ ${#want[@]} -eq 0 ]] || ensure_packages "${want[@]}"
 	if [[ ! -f $stamp || $repo/web/package-lock.json -nt $stamp ]]; then
 		log "installing the web app's npm packages (npm ci in web/)"
