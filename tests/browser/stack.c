@@ -9,33 +9,17 @@
  */
 #include "harness.h"
 
-#include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #define NODE_TIMEOUT_MS 150000
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-		fail_msg("no free port: %s", strerror(errno));
-	}
-	close(fd);
-	return ntohs(a.sin_port);
-}
 
 /* The listener address that keeps a WebSockets listener on loopback:
  * brokers whose WebSockets come from libwebsockets (2.0.x) bind the
@@ -105,7 +89,7 @@ static void setenv_int(const char *name, int v)
 static int start_stack(struct harness *h)
 {
 	char version[200], conf[2048], secret[600];
-	int ws_port = free_port();
+	int ws_port = h_free_port();
 	snprintf(secret, sizeof(secret), "%s/jwt.secret", h->dir);
 	h_write_file(secret, "browser-test-secret-0123456789abcdef\n");
 	const char *host = ws_bind_host(broker_version(h, version, sizeof(version)));
