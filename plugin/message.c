@@ -164,7 +164,8 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	chat_change_stamp(&m, &e); /* edit.c */
 	moderation_stamp(&mv, &e); /* masked text and data, flagged */
 	if (m.op == ENVELOPE_POST) chat_mentions(c, user, &e, chat_mentions_buf(c)); /* mentions.c */
-	e.shard = chat_live_shard(c, room, t->id_len, user); /* live.c: 0 outside live rooms */
+	bool live = r && r->policy.live; /* r is the room found above: no second lookup on the hot path */
+	if (live) e.shard = chat_live_shard(c, room, t->id_len, user); /* live.c: the sender's shard */
 	strbuf_reset(&c->out);
 	if (envelope_write(&c->out, &e) != CHAT_OK) return MOSQ_ERR_NOMEM;
 	/* Before the broker acknowledges it: a QoS 0 message gets no "ok". */
@@ -178,7 +179,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	if (r && r->policy.slow_mode_s) (void)slowmode_sent(&c->slow, user, room, now);
 	chat_change_record(c, room, user, id, &m, now); /* edit.c */
 	chat_typing_sent(c, user, room);
-	chat_live_accepted(c, room, t->id_len, e.shard, c->out.buf, c->out.len); /* its shard's next batch */
+	if (live) chat_live_accepted(c, room, t->id_len, e.shard, c->out.buf, c->out.len); /* its shard's next batch */
 	return rc;
 }
 
