@@ -267,12 +267,10 @@ static void prune_leavers(struct chat *c, struct live_room *lr, const struct roo
 	}
 }
 
-int chat_live_on_tick(int event, void *event_data, void *userdata)
+uint64_t chat_live_tick(struct chat *c, uint64_t now)
 {
-	struct chat *c = userdata;
 	struct live_room *lr, *tmp;
-	uint64_t now = chat_now_ms(), next = UINT64_MAX;
-	(void)event;
+	uint64_t next = UINT64_MAX;
 	HASH_ITER(hh, c->live->rooms, lr, tmp) {
 		const struct room *r = rooms_find(&c->rooms, lr->id, strlen(lr->id));
 		if (!r || !r->policy.live) {
@@ -284,15 +282,7 @@ int chat_live_on_tick(int event, void *event_data, void *userdata)
 		if (now - lr->last_flush_ms >= interval) flush_room(c, lr, now);
 		if (lr->last_flush_ms + interval - now < next) next = lr->last_flush_ms + interval - now;
 	}
-#if __has_include(<mosquitto/broker.h>)
-	/* 2.1 sleeps until the soonest event any tick callback asks for. */
-	struct mosquitto_evt_tick *ed = event_data;
-	if (next != UINT64_MAX && next < 1000u) ed->next_ms = (long)next;
-#else
-	(void)event_data;
-	(void)next;
-#endif
-	return MOSQ_ERR_SUCCESS;
+	return next;
 }
 
 /* ---- viewers ---------------------------------------------------------- */

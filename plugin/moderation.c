@@ -707,32 +707,23 @@ void moderation_free(struct chat *c)
 	c->mod = NULL;
 }
 
-static int on_tick(int event, void *event_data, void *userdata)
+void moderation_tick(struct chat *c, uint64_t now)
 {
-	struct chat *c = userdata;
-	(void)event;
-	(void)event_data;
 	refresh_global(c->mod);
-	flood_sweep(c, chat_now_ms());
-	return MOSQ_ERR_SUCCESS;
+	flood_sweep(c, now);
 }
 
-/* SIGHUP: the word files again; a bad file keeps the lists in force.
- * Returns MOSQ_ERR_PLUGIN_DEFER: mosquitto 2.0.11 calls the next RELOAD
- * callback (other files of this plugin) only after that value. */
-static int on_reload(int event, void *event_data, void *userdata)
+/* SIGHUP: the word files again; a bad file keeps the lists in force. */
+void moderation_reload(struct chat *c)
 {
-	struct chat *c = userdata;
 	struct moderation *m = c->mod;
 	struct word_set banned = {0}, allowed = {0};
 	char why[512];
-	(void)event;
-	(void)event_data;
-	if (!c->cfg.mod.banned_file && !c->cfg.mod.allowed_file) return MOSQ_ERR_PLUGIN_DEFER;
+	if (!c->cfg.mod.banned_file && !c->cfg.mod.allowed_file) return;
 	if (load_files(&c->cfg.mod, &banned, &allowed, why, sizeof(why)) != CHAT_OK) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "reload: banned words: %s; keeping the previous "
 				     "word lists", why);
-		return MOSQ_ERR_PLUGIN_DEFER;
+		return;
 	}
 	set_free(&m->file_banned);
 	set_free(&m->file_allowed);
@@ -743,20 +734,6 @@ static int on_reload(int event, void *event_data, void *userdata)
 	refresh_global(m);
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, CHAT_LOG_PREFIX "reload: word files re-read: %zu banned, %zu allowed",
 			     m->file_banned.n, m->file_allowed.n);
-	return MOSQ_ERR_PLUGIN_DEFER;
-}
-
-int moderation_register(struct chat *c)
-{
-	int rc = mosquitto_callback_register(c->pid, MOSQ_EVT_TICK, on_tick, NULL, c);
-	if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(c->pid, MOSQ_EVT_RELOAD, on_reload, NULL, c);
-	return rc;
-}
-
-void moderation_unregister(struct chat *c)
-{
-	mosquitto_callback_unregister(c->pid, MOSQ_EVT_TICK, on_tick, NULL);
-	mosquitto_callback_unregister(c->pid, MOSQ_EVT_RELOAD, on_reload, NULL);
 }
 
 /* ---- word lists for the admin API ------------------------------------- */

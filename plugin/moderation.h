@@ -73,9 +73,10 @@ struct moderation_verdict {
  */
 int moderation_init(struct chat *c);
 void moderation_free(struct chat *c);
-/* MOSQ_EVT_TICK (rebuilds, flood sweep) and MOSQ_EVT_RELOAD (word files). */
-int moderation_register(struct chat *c);
-void moderation_unregister(struct chat *c);
+/* The TICK work (pending rebuilds, flood sweep) and the RELOAD work (the
+ * word files again; a bad file keeps the lists in force). */
+void moderation_tick(struct chat *c, uint64_t now);
+void moderation_reload(struct chat *c);
 
 /*
  * The message path, in three steps. moderation_judge scans the text and

@@ -604,12 +604,8 @@ void chat_state_flush(struct chat *c)
 	if (c->cfg.state_file && c->state.dirty) save_now(c);
 }
 
-int chat_state_on_tick(int event, void *event_data, void *userdata)
+void chat_state_tick(struct chat *c, uint64_t now)
 {
-	struct chat *c = userdata;
-	uint64_t now = chat_now_ms();
-	(void)event;
-	(void)event_data;
 	c->state.last_tick_ms = now;
 	chat_spool_tick(c, now);
 	if (now - c->state.last_sweep_ms >= SWEEP_EVERY_MS) {
@@ -617,11 +613,10 @@ int chat_state_on_tick(int event, void *event_data, void *userdata)
 		if (sanctions_sweep(&c->sanctions, now) > 0) chat_state_dirty(c);
 		slowmode_sweep(&c->slow, now); /* not saved: nothing to write */
 	}
-	if (!c->cfg.state_file || !c->state.dirty) return MOSQ_ERR_SUCCESS;
-	if (now - c->state.last_save_ms < c->cfg.state_save_ms) return MOSQ_ERR_SUCCESS;
+	if (!c->cfg.state_file || !c->state.dirty) return;
+	if (now - c->state.last_save_ms < c->cfg.state_save_ms) return;
 	c->state.last_save_ms = now;
 	save_now(c);
-	return MOSQ_ERR_SUCCESS;
 }
 
 /* After a reload changed the state: every user whose rooms may have
@@ -674,21 +669,17 @@ static void reload_from_file(struct chat *c, const char *path)
 	free(old_users);
 }
 
-int chat_state_on_reload(int event, void *event_data, void *userdata)
+void chat_state_reload(struct chat *c)
 {
-	struct chat *c = userdata;
 	const char *path = c->cfg.state_file;
 	struct stat st;
-	(void)event;
-	(void)event_data;
-	if (!path) return MOSQ_ERR_SUCCESS;
+	if (!path) return;
 	if (stat(path, &st) == 0 && same_identity(c, &st)) {
 		mosquitto_log_printf(MOSQ_LOG_INFO, CHAT_LOG_PREFIX "reload: state file %s unchanged since written, "
 				     "not re-read", path);
-		return MOSQ_ERR_SUCCESS;
+		return;
 	}
 	reload_from_file(c, path);
-	return MOSQ_ERR_SUCCESS;
 }
 
 cJSON *chat_state_json(const struct chat *c)
