@@ -35,77 +35,7 @@ struct auth_state {
 	struct auth_jwt *jwt;
 };
 
-/* ---- options ---- */
-
-static const char *const auth_options[] = {
-	"auth", "password_file", "jwt_alg", "jwt_key_file", "jwt_issuer", "jwt_audience", "jwt_admin_claim",
-	"presence", "presence_file", NULL,
-};
-
-bool chat_auth_option_known(const char *key)
-{
-	for (int i = 0; auth_options[i]; i++) {
-		if (strcmp(key, auth_options[i]) == 0) return true;
-	}
-	return false;
-}
-
-static int bad_value(const char *key, const char *value, const char *want)
-{
-	mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "plugin_opt_%s: '%s' is not %s", key, value, want);
-	return MOSQ_ERR_INVAL;
-}
-
-static int parse_methods(const char *value, unsigned *out)
-{
-	*out = 0;
-	for (const char *p = value; *p;) {
-		while (*p == ' ' || *p == ',') p++;
-		size_t n = strcspn(p, ", ");
-		if (n == 0) break;
-		if (n == 13 && strncmp(p, "password_file", n) == 0) *out |= CHAT_AUTH_PASSWORD_FILE;
-		else if (n == 3 && strncmp(p, "jwt", n) == 0) *out |= CHAT_AUTH_JWT;
-		else return bad_value("auth", value, "password_file, jwt or both, comma-separated");
-		p += n;
-	}
-	return MOSQ_ERR_SUCCESS;
-}
-
-static int set_string(char **dst, const char *value)
-{
-	free(*dst);
-	*dst = *value ? strdup(value) : NULL;
-	return (*value && !*dst) ? MOSQ_ERR_NOMEM : MOSQ_ERR_SUCCESS;
-}
-
-int chat_auth_config_option(struct chat_auth_config *cfg, const char *key, const char *value)
-{
-	static const char *const algs[] = {[CHAT_JWT_HS256] = "HS256", [CHAT_JWT_RS256] = "RS256",
-					   [CHAT_JWT_ES256] = "ES256"};
-	static const char *const modes[] = {[CHAT_PRESENCE_ALL] = "all", [CHAT_PRESENCE_ROOMS] = "rooms",
-					    [CHAT_PRESENCE_NONE] = "none"};
-	if (strcmp(key, "auth") == 0) return parse_methods(value, &cfg->methods);
-	if (strcmp(key, "password_file") == 0) return set_string(&cfg->password_file, value);
-	if (strcmp(key, "jwt_key_file") == 0) return set_string(&cfg->jwt_key_file, value);
-	if (strcmp(key, "jwt_issuer") == 0) return set_string(&cfg->jwt_issuer, value);
-	if (strcmp(key, "jwt_audience") == 0) return set_string(&cfg->jwt_audience, value);
-	if (strcmp(key, "jwt_admin_claim") == 0) return set_string(&cfg->jwt_admin_claim, value);
-	if (strcmp(key, "presence_file") == 0) return set_string(&cfg->presence_file, value);
-	if (strcmp(key, "jwt_alg") == 0) {
-		for (int i = CHAT_JWT_HS256; i <= CHAT_JWT_ES256; i++) {
-			if (strcmp(value, algs[i]) != 0) continue;
-			cfg->jwt_alg = (enum chat_jwt_alg)i;
-			return MOSQ_ERR_SUCCESS;
-		}
-		return bad_value(key, value, "HS256, RS256 or ES256");
-	}
-	for (int i = CHAT_PRESENCE_ALL; i <= CHAT_PRESENCE_NONE; i++) {
-		if (strcmp(value, modes[i]) != 0) continue;
-		cfg->presence = (enum chat_presence_mode)i;
-		return MOSQ_ERR_SUCCESS;
-	}
-	return bad_value(key, value, "all, rooms or none");
-}
+/* ---- options (parsed by options.c) ---- */
 
 void chat_auth_config_free(struct chat_auth_config *cfg)
 {

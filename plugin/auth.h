@@ -41,11 +41,6 @@ struct chat_auth_config {
 	char *presence_file;       /* the ledger of users shown online; NULL = <state_file>.presence */
 };
 
-/* True for the option names handled by chat_auth_config_option. */
-bool chat_auth_option_known(const char *key);
-/* Parses one of those options into cfg; logs and returns MOSQ_ERR_INVAL on
- * a bad value. */
-int chat_auth_config_option(struct chat_auth_config *cfg, const char *key, const char *value);
 void chat_auth_config_free(struct chat_auth_config *cfg);
 
 /* auth.c: checks the options, loads the password file and JWT key and

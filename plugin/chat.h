@@ -106,6 +106,7 @@ struct chat_config {
 	unsigned sys_interval;          /* seconds between $SYS/broker/chat/ updates; 0 = off */
 	bool require_store;             /* refuse chat messages while no bridge subscribes (storers.c) */
 	char *spool_file;               /* spool.c; NULL = no spool */
+	bool spool_file_set;            /* plugin_opt_spool_file given; else beside the state file */
 	uint64_t spool_keep_ms;         /* age at which the current spool file rotates */
 	size_t spool_max_bytes;         /* both spool files together, at most about */
 	struct moderation_config mod;   /* moderation.h: banned words and flood options */

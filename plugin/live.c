@@ -491,26 +491,3 @@ void chat_live_publish_sys(struct chat *c)
 		}
 	}
 }
-
-/* ---- options ---------------------------------------------------------- */
-
-bool chat_live_option_known(const char *key)
-{
-	return strcmp(key, "live_interval_ms") == 0 || strcmp(key, "live_shard_size") == 0;
-}
-
-int chat_live_config_option(struct live_config *cfg, const char *key, const char *value)
-{
-	char *end = NULL;
-	bool interval = strcmp(key, "live_interval_ms") == 0;
-	unsigned long min = interval ? LIVE_INTERVAL_MIN_MS : 0, max = interval ? LIVE_INTERVAL_MAX_MS : LIVE_SHARD_SIZE_MAX;
-	unsigned long v = value[0] >= '0' && value[0] <= '9' ? strtoul(value, &end, 10) : 0;
-	if (!end || *end || v < min || v > max) {
-		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "plugin_opt_%s: '%s' is not a number in %lu..%lu", key,
-				     value, min, max);
-		return MOSQ_ERR_INVAL;
-	}
-	if (interval) cfg->interval_ms = (unsigned)v;
-	else cfg->shard_size = (unsigned)v;
-	return MOSQ_ERR_SUCCESS;
-}

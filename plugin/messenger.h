@@ -45,9 +45,6 @@ struct messenger_config {
 };
 
 void messenger_config_defaults(struct messenger_config *cfg);
-bool messenger_option_known(const char *key);
-/* Parses one option; logs and returns MOSQ_ERR_INVAL on a bad value. */
-int messenger_config_option(struct messenger_config *cfg, const char *key, const char *value);
 
 /* The state (recent record, typing table) in c->messenger: init at start,
  * free at cleanup (NULL-safe). MOSQ_ERR_*. */

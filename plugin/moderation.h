@@ -47,12 +47,6 @@ struct moderation_config {
 	unsigned mute_decay_s;      /* quiet time that forgives one level */
 };
 
-/* options.c: defaults, and one option of ours (key without plugin_opt_).
- * option returns MOSQ_ERR_* and logs a bad value. */
-void moderation_config_defaults(struct moderation_config *cfg);
-bool moderation_option_known(const char *key);
-int moderation_config_option(struct moderation_config *cfg, const char *key, const char *value);
-void moderation_config_free(struct moderation_config *cfg);
 
 /* What moderation decided about one message, and what to do about it:
  * the pure verdict (moderation_verdict.h) and the texts it delivers. */
