@@ -155,7 +155,7 @@ struct chat {
 	struct slowmode slow;       /* last message per user in slow rooms */
 	struct chat_state state;
 	struct chat_stats stats;
-	struct moderation *mod; /* moderation.c: word lists and filters */
+	struct moderation *mod; /* moderation*.c: word lists and filters */
 	struct flood *flood;    /* flood.c: buckets, repeats, offences */
 	struct topic_memo topics; /* acl.c, message.c: the last topic classified */
 	void (*prop_free)(void *); /* props.c: frees what a property reader copied out */
