@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * MOSQ_EVT_BASIC_AUTH and the events around a session's life: DISCONNECT
- * (the session ends), TICK (tokens that expired are kicked) and RELOAD
- * (SIGHUP re-reads the password file and the JWT key).
+ * MOSQ_EVT_BASIC_AUTH and the session's life around it: each TICK kicks
+ * the tokens that expired, and RELOAD (SIGHUP) re-reads the password file
+ * and the JWT key. plugin.c registers the events and calls the tick and
+ * reload work from here; DISCONNECT is plugin.c's too (it ends the
+ * session of every module).
  *
  * Decisions (README and topics.md say the same):
  * - No username: MOSQ_ERR_PLUGIN_DEFER, so the broker's allow_anonymous
@@ -33,77 +35,7 @@ struct auth_state {
 	struct auth_jwt *jwt;
 };
 
-/* ---- options ---- */
-
-static const char *const auth_options[] = {
-	"auth", "password_file", "jwt_alg", "jwt_key_file", "jwt_issuer", "jwt_audience", "jwt_admin_claim",
-	"presence", "presence_file", NULL,
-};
-
-bool chat_auth_option_known(const char *key)
-{
-	for (int i = 0; auth_options[i]; i++) {
-		if (strcmp(key, auth_options[i]) == 0) return true;
-	}
-	return false;
-}
-
-static int bad_value(const char *key, const char *value, const char *want)
-{
-	mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "plugin_opt_%s: '%s' is not %s", key, value, want);
-	return MOSQ_ERR_INVAL;
-}
-
-static int parse_methods(const char *value, unsigned *out)
-{
-	*out = 0;
-	for (const char *p = value; *p;) {
-		while (*p == ' ' || *p == ',') p++;
-		size_t n = strcspn(p, ", ");
-		if (n == 0) break;
-		if (n == 13 && strncmp(p, "password_file", n) == 0) *out |= CHAT_AUTH_PASSWORD_FILE;
-		else if (n == 3 && strncmp(p, "jwt", n) == 0) *out |= CHAT_AUTH_JWT;
-		else return bad_value("auth", value, "password_file, jwt or both, comma-separated");
-		p += n;
-	}
-	return MOSQ_ERR_SUCCESS;
-}
-
-static int set_string(char **dst, const char *value)
-{
-	free(*dst);
-	*dst = *value ? strdup(value) : NULL;
-	return (*value && !*dst) ? MOSQ_ERR_NOMEM : MOSQ_ERR_SUCCESS;
-}
-
-int chat_auth_config_option(struct chat_auth_config *cfg, const char *key, const char *value)
-{
-	static const char *const algs[] = {[CHAT_JWT_HS256] = "HS256", [CHAT_JWT_RS256] = "RS256",
-					   [CHAT_JWT_ES256] = "ES256"};
-	static const char *const modes[] = {[CHAT_PRESENCE_ALL] = "all", [CHAT_PRESENCE_ROOMS] = "rooms",
-					    [CHAT_PRESENCE_NONE] = "none"};
-	if (strcmp(key, "auth") == 0) return parse_methods(value, &cfg->methods);
-	if (strcmp(key, "password_file") == 0) return set_string(&cfg->password_file, value);
-	if (strcmp(key, "jwt_key_file") == 0) return set_string(&cfg->jwt_key_file, value);
-	if (strcmp(key, "jwt_issuer") == 0) return set_string(&cfg->jwt_issuer, value);
-	if (strcmp(key, "jwt_audience") == 0) return set_string(&cfg->jwt_audience, value);
-	if (strcmp(key, "jwt_admin_claim") == 0) return set_string(&cfg->jwt_admin_claim, value);
-	if (strcmp(key, "presence_file") == 0) return set_string(&cfg->presence_file, value);
-	if (strcmp(key, "jwt_alg") == 0) {
-		for (int i = CHAT_JWT_HS256; i <= CHAT_JWT_ES256; i++) {
-			if (strcmp(value, algs[i]) != 0) continue;
-			cfg->jwt_alg = (enum chat_jwt_alg)i;
-			return MOSQ_ERR_SUCCESS;
-		}
-		return bad_value(key, value, "HS256, RS256 or ES256");
-	}
-	for (int i = CHAT_PRESENCE_ALL; i <= CHAT_PRESENCE_NONE; i++) {
-		if (strcmp(value, modes[i]) != 0) continue;
-		cfg->presence = (enum chat_presence_mode)i;
-		return MOSQ_ERR_SUCCESS;
-	}
-	return bad_value(key, value, "all, rooms or none");
-}
+/* ---- options (parsed by options.c) ---- */
 
 void chat_auth_config_free(struct chat_auth_config *cfg)
 {
@@ -197,7 +129,7 @@ static int verdict(struct chat *c, const struct mosquitto_evt_basic_auth *ed, co
  * then the session is recorded. When the broker authenticates, the login
  * is deferred to it after that.
  */
-static int on_basic_auth(int event, void *event_data, void *userdata)
+int chat_on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
 	struct chat *c = userdata;
@@ -225,48 +157,22 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	return rc;
 }
 
-static int on_disconnect(int event, void *event_data, void *userdata)
+void chat_auth_tick(struct chat *c, uint64_t now)
 {
-	struct mosquitto_evt_disconnect *ed = event_data;
-	struct chat *c = userdata;
-	(void)event;
-	/* A login that takes this client id over and resumes its session moves
-	 * the session, subscriptions included, even though the broker ends the
-	 * old connection as if it were clean. */
-	const struct mosquitto *next = c->sessions->connecting;
-	bool moving = next && sessions_taken_over(c->sessions, ed->client) && !mosquitto_client_clean_session(next);
-	chat_storers_disconnected(c, ed->client, moving);
-	chat_typing_disconnected(c, ed->client);
-	chat_live_disconnected(c, ed->client);
-	sessions_remove(c, ed->client);
-	c->sessions->connecting = NULL;
-	return MOSQ_ERR_SUCCESS;
-}
-
-static int on_tick(int event, void *event_data, void *userdata)
-{
-	struct chat *c = userdata;
-	(void)event;
-	(void)event_data; /* 2.0.11 leaves its time fields zero */
 	c->sessions->ticks++;
 	c->sessions->connecting = NULL;
-	sessions_expire(c, chat_now_ms());
-	return MOSQ_ERR_SUCCESS;
+	sessions_expire(c, now);
 }
 
 /*
  * SIGHUP: a new password file or key replaces the old only when it loads;
- * else the running one stays. Sessions already authenticated stay.
- * Returns MOSQ_ERR_PLUGIN_DEFER on purpose: mosquitto 2.0.11 stops calling
- * the remaining RELOAD callbacks (other files of this plugin included) at
- * the first one that returns anything else.
+ * else the running one stays. Sessions already authenticated stay. With
+ * the broker authenticating there is nothing to reload.
  */
-static int on_reload(int event, void *event_data, void *userdata)
+void chat_auth_reload(struct chat *c)
 {
-	struct chat *c = userdata;
 	struct auth_state *fresh = NULL;
-	(void)event;
-	(void)event_data;
+	if (c->cfg.auth.methods == 0) return;
 	if (auth_state_load(&c->cfg.auth, &fresh) == MOSQ_ERR_SUCCESS) {
 		auth_state_free(c->auth);
 		c->auth = fresh;
@@ -274,31 +180,7 @@ static int on_reload(int event, void *event_data, void *userdata)
 	} else {
 		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "reload failed: keeping the previous credentials");
 	}
-	return MOSQ_ERR_PLUGIN_DEFER;
 }
-
-/* Mosquitto 2.1 sends MOSQ_EVT_DISCONNECT only when a session ends, and
- * this event (its number there) when a client with a persistent session
- * goes; its data starts like the DISCONNECT event's. 2.0.x has neither the
- * event nor the name, and refuses to register it. */
-enum { CHAT_EVT_CLIENT_OFFLINE = 28 };
-
-/* The events of auth.c; plugin_only ones only when the plugin
- * authenticates (with the broker authenticating there is nothing to
- * reload), optional ones where the broker knows them. */
-static const struct {
-	int event;
-	MOSQ_FUNC_generic_callback cb;
-	bool plugin_only, optional;
-} auth_events[] = {
-	{MOSQ_EVT_BASIC_AUTH, on_basic_auth, false, false},
-	{MOSQ_EVT_DISCONNECT, on_disconnect, false, false},
-	{CHAT_EVT_CLIENT_OFFLINE, on_disconnect, false, true},
-	{MOSQ_EVT_TICK, on_tick, false, false},
-	{MOSQ_EVT_RELOAD, on_reload, true, false},
-};
-
-#define AUTH_EVENT_COUNT (sizeof(auth_events) / sizeof(auth_events[0]))
 
 /* The ledger path: the option, else next to the state file, else none. */
 static char *ledger_path(const struct chat_config *cfg)
@@ -323,7 +205,7 @@ static int load_plugin_auth(struct chat *c)
 	return rc;
 }
 
-int chat_auth_register(struct chat *c)
+int chat_auth_init(struct chat *c)
 {
 	bool plugin = c->cfg.auth.methods != 0;
 	c->sessions = sessions_new();
@@ -332,22 +214,12 @@ int chat_auth_register(struct chat *c)
 		mosquitto_log_printf(MOSQ_LOG_WARNING, CHAT_LOG_PREFIX "plugin_opt_auth not set: authentication is left "
 				     "to the broker (each login is deferred to it), and presence is not tracked");
 	}
-	int rc = plugin ? load_plugin_auth(c) : MOSQ_ERR_SUCCESS;
-	for (size_t i = 0; rc == MOSQ_ERR_SUCCESS && i < AUTH_EVENT_COUNT; i++) {
-		if (auth_events[i].plugin_only && !plugin) continue;
-		rc = mosquitto_callback_register(c->pid, auth_events[i].event, auth_events[i].cb, NULL, c);
-		if (rc == MOSQ_ERR_NOT_SUPPORTED && auth_events[i].optional) rc = MOSQ_ERR_SUCCESS;
-	}
-	return rc;
+	return plugin ? load_plugin_auth(c) : MOSQ_ERR_SUCCESS;
 }
 
-void chat_auth_unregister(struct chat *c)
+void chat_auth_free(struct chat *c)
 {
-	if (c->sessions) {
-		for (size_t i = 0; i < AUTH_EVENT_COUNT; i++)
-			mosquitto_callback_unregister(c->pid, auth_events[i].event, auth_events[i].cb, NULL);
-		presence_stop(c);
-	}
+	if (c->sessions) presence_stop(c);
 	sessions_free(c->sessions);
 	c->sessions = NULL;
 	auth_state_free(c->auth);

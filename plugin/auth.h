@@ -41,20 +41,21 @@ struct chat_auth_config {
 	char *presence_file;       /* the ledger of users shown online; NULL = <state_file>.presence */
 };
 
-/* True for the option names handled by chat_auth_config_option. */
-bool chat_auth_option_known(const char *key);
-/* Parses one of those options into cfg; logs and returns MOSQ_ERR_INVAL on
- * a bad value. */
-int chat_auth_config_option(struct chat_auth_config *cfg, const char *key, const char *value);
 void chat_auth_config_free(struct chat_auth_config *cfg);
 
-/* auth.c: checks the options, loads the password file and JWT key, opens
- * the presence ledger and registers BASIC_AUTH, DISCONNECT, TICK and
- * RELOAD. Returns MOSQ_ERR_*, having logged why. */
-int chat_auth_register(struct chat *c);
-/* Unregisters, saves the presence ledger and frees everything (safe after
- * a failed or no register). */
-void chat_auth_unregister(struct chat *c);
+/* auth.c: checks the options, loads the password file and JWT key and
+ * opens the presence ledger. Returns MOSQ_ERR_*, having logged why. */
+int chat_auth_init(struct chat *c);
+/* Saves the presence ledger and frees everything (safe after a failed or
+ * no init). */
+void chat_auth_free(struct chat *c);
+/* MOSQ_EVT_BASIC_AUTH (registered by plugin.c). */
+int chat_on_basic_auth(int event, void *event_data, void *userdata);
+/* The TICK work: the login seen is over, expired tokens are kicked. */
+void chat_auth_tick(struct chat *c, uint64_t now);
+/* The RELOAD work: the password file and JWT key again, when the plugin
+ * authenticates; a file that does not load keeps the running one. */
+void chat_auth_reload(struct chat *c);
 
 /* auth_passwd.c: the mosquitto_passwd file ($7$ PBKDF2-SHA512 and $6$
  * salted SHA-512 entries). */

@@ -106,6 +106,7 @@ struct chat_config {
 	unsigned sys_interval;          /* seconds between $SYS/broker/chat/ updates; 0 = off */
 	bool require_store;             /* refuse chat messages while no bridge subscribes (storers.c) */
 	char *spool_file;               /* spool.c; NULL = no spool */
+	bool spool_file_set;            /* plugin_opt_spool_file given; else beside the state file */
 	uint64_t spool_keep_ms;         /* age at which the current spool file rotates */
 	size_t spool_max_bytes;         /* both spool files together, at most about */
 	struct moderation_config mod;   /* moderation.h: banned words and flood options */
@@ -154,7 +155,7 @@ struct chat {
 	struct slowmode slow;       /* last message per user in slow rooms */
 	struct chat_state state;
 	struct chat_stats stats;
-	struct moderation *mod; /* moderation.c: word lists and filters */
+	struct moderation *mod; /* moderation*.c: word lists and filters */
 	struct flood *flood;    /* flood.c: buckets, repeats, offences */
 	struct topic_memo topics; /* acl.c, message.c: the last topic classified */
 	void (*prop_free)(void *); /* props.c: frees what a property reader copied out */
@@ -253,13 +254,15 @@ int chat_state_load(struct chat *c);
 void chat_state_dirty(struct chat *c);
 /* Writes the state now if it changed (cleanup). */
 void chat_state_flush(struct chat *c);
-int chat_state_on_tick(int event, void *event_data, void *userdata);
-int chat_state_on_reload(int event, void *event_data, void *userdata);
+/* The TICK work: spool rotation, sanction sweeps, the batched save. */
+void chat_state_tick(struct chat *c, uint64_t now);
+/* The RELOAD work: the state file again, when it changed on disk. */
+void chat_state_reload(struct chat *c);
 
-/* control.c: $CONTROL/chat/v1, plus the tick and reload callbacks of the
- * state; register at init, unregister at cleanup. */
-int chat_control_register(struct chat *c);
-void chat_control_unregister(struct chat *c);
+/* control.c: the MOSQ_EVT_CONTROL callback of the admin API's topic
+ * (registered by plugin.c with that topic). */
+#define CONTROL_TOPIC "$CONTROL/chat/v1"
+int chat_on_control(int event, void *event_data, void *userdata);
 
 /* acl.c: MOSQ_EVT_ACL_CHECK for subscribe, publish (write) and each
  * delivery (read); see topics.md for the rules. */
@@ -283,8 +286,8 @@ void chat_refuse_notice(struct chat *c, const char *user, enum chat_reject why, 
 int chat_stats_json(struct chat *c, struct strbuf *out);
 /* The reason's name in notices and $SYS ("not_member", ...). */
 const char *chat_reject_name(enum chat_reject why);
-/* MOSQ_EVT_TICK: publishes $SYS/broker/chat/... every sys_interval s. */
-int chat_metrics_on_tick(int event, void *event_data, void *userdata);
+/* The TICK work: publishes $SYS/broker/chat/... every sys_interval s. */
+void chat_metrics_tick(struct chat *c, uint64_t now);
 
 /* Milliseconds since the epoch, from CLOCK_REALTIME. */
 uint64_t chat_now_ms(void);

@@ -28,7 +28,6 @@
 #include "topic.h"
 #include "utf8.h"
 
-#define CONTROL_TOPIC "$CONTROL/chat/v1"
 #define CONTROL_RESPONSE_TOPIC "$CONTROL/chat/v1/response"
 #define CONTROL_MAX_COMMANDS 100
 
@@ -392,7 +391,7 @@ static void send_reply(const struct chat *c, const struct mosquitto_evt_control 
 	free(corr);
 }
 
-static int on_control(int event, void *event_data, void *userdata)
+int chat_on_control(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_control *ed = event_data;
 	struct chat *c = userdata;
@@ -411,25 +410,4 @@ static int on_control(int event, void *event_data, void *userdata)
 	free(json);
 	/* Any other value would make the broker drop the admin's connection. */
 	return MOSQ_ERR_SUCCESS;
-}
-
-/* ---- registration ----------------------------------------------------- */
-
-int chat_control_register(struct chat *c)
-{
-	int rc = mosquitto_callback_register(c->pid, MOSQ_EVT_CONTROL, on_control, CONTROL_TOPIC, c);
-	if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(c->pid, MOSQ_EVT_TICK, chat_state_on_tick, NULL, c);
-	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_callback_register(c->pid, MOSQ_EVT_RELOAD, chat_state_on_reload, NULL, c);
-	if (rc != MOSQ_ERR_SUCCESS)
-		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "cannot register the admin API: %s",
-				     mosquitto_strerror(rc));
-	return rc;
-}
-
-void chat_control_unregister(struct chat *c)
-{
-	mosquitto_callback_unregister(c->pid, MOSQ_EVT_CONTROL, on_control, CONTROL_TOPIC);
-	mosquitto_callback_unregister(c->pid, MOSQ_EVT_TICK, chat_state_on_tick, NULL);
-	mosquitto_callback_unregister(c->pid, MOSQ_EVT_RELOAD, chat_state_on_reload, NULL);
 }

@@ -267,12 +267,10 @@ static void prune_leavers(struct chat *c, struct live_room *lr, const struct roo
 	}
 }
 
-int chat_live_on_tick(int event, void *event_data, void *userdata)
+uint64_t chat_live_tick(struct chat *c, uint64_t now)
 {
-	struct chat *c = userdata;
 	struct live_room *lr, *tmp;
-	uint64_t now = chat_now_ms(), next = UINT64_MAX;
-	(void)event;
+	uint64_t next = UINT64_MAX;
 	HASH_ITER(hh, c->live->rooms, lr, tmp) {
 		const struct room *r = rooms_find(&c->rooms, lr->id, strlen(lr->id));
 		if (!r || !r->policy.live) {
@@ -284,15 +282,7 @@ int chat_live_on_tick(int event, void *event_data, void *userdata)
 		if (now - lr->last_flush_ms >= interval) flush_room(c, lr, now);
 		if (lr->last_flush_ms + interval - now < next) next = lr->last_flush_ms + interval - now;
 	}
-#if __has_include(<mosquitto/broker.h>)
-	/* 2.1 sleeps until the soonest event any tick callback asks for. */
-	struct mosquitto_evt_tick *ed = event_data;
-	if (next != UINT64_MAX && next < 1000u) ed->next_ms = (long)next;
-#else
-	(void)event_data;
-	(void)next;
-#endif
-	return MOSQ_ERR_SUCCESS;
+	return next;
 }
 
 /* ---- viewers ---------------------------------------------------------- */
@@ -500,27 +490,4 @@ void chat_live_publish_sys(struct chat *c)
 			sys_value(lr, name, lr->n.refused[i]);
 		}
 	}
-}
-
-/* ---- options ---------------------------------------------------------- */
-
-bool chat_live_option_known(const char *key)
-{
-	return strcmp(key, "live_interval_ms") == 0 || strcmp(key, "live_shard_size") == 0;
-}
-
-int chat_live_config_option(struct live_config *cfg, const char *key, const char *value)
-{
-	char *end = NULL;
-	bool interval = strcmp(key, "live_interval_ms") == 0;
-	unsigned long min = interval ? LIVE_INTERVAL_MIN_MS : 0, max = interval ? LIVE_INTERVAL_MAX_MS : LIVE_SHARD_SIZE_MAX;
-	unsigned long v = value[0] >= '0' && value[0] <= '9' ? strtoul(value, &end, 10) : 0;
-	if (!end || *end || v < min || v > max) {
-		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "plugin_opt_%s: '%s' is not a number in %lu..%lu", key,
-				     value, min, max);
-		return MOSQ_ERR_INVAL;
-	}
-	if (interval) cfg->interval_ms = (unsigned)v;
-	else cfg->shard_size = (unsigned)v;
-	return MOSQ_ERR_SUCCESS;
 }

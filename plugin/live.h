@@ -13,14 +13,12 @@
 #include "chat.h"
 #include "control.h"
 
-/* plugin.c: the live state, and its MOSQ_EVT_TICK callback. */
+/* plugin.c: the live state, and its TICK work: flushes the batches due
+ * and returns the ms until the soonest next one (UINT64_MAX: none). */
 int chat_live_init(struct chat *c);
 void chat_live_free(struct chat *c);
-int chat_live_on_tick(int event, void *event_data, void *userdata);
+uint64_t chat_live_tick(struct chat *c, uint64_t now);
 
-/* options.c: plugin_opt_live_interval_ms and plugin_opt_live_shard_size. */
-bool chat_live_option_known(const char *key);
-int chat_live_config_option(struct live_config *cfg, const char *key, const char *value);
 
 /* True when some room has been live since start (else no check below
  * needs to look): one load, for the read check of every delivery. */

@@ -45,9 +45,6 @@ struct messenger_config {
 };
 
 void messenger_config_defaults(struct messenger_config *cfg);
-bool messenger_option_known(const char *key);
-/* Parses one option; logs and returns MOSQ_ERR_INVAL on a bad value. */
-int messenger_config_option(struct messenger_config *cfg, const char *key, const char *value);
 
 /* The state (recent record, typing table) in c->messenger: init at start,
  * free at cleanup (NULL-safe). MOSQ_ERR_*. */
@@ -84,8 +81,8 @@ void chat_receipts_on_read(struct chat *c, const struct mosquitto_evt_message *e
 bool chat_receipts_request_refused(struct chat *c, const struct mosquitto_evt_message *ed, const struct topic_ref *t);
 bool chat_receipts_on(const struct chat *c, const struct room *r);
 void chat_receipts_flush(struct chat *c, uint64_t now);
-int chat_receipts_register(struct chat *c);
-void chat_receipts_unregister(struct chat *c);
+/* The TICK work: pending markers flushed, quiet ones forgotten. */
+void chat_receipts_tick(struct chat *c, uint64_t now);
 int chat_receipts_parse(const char *name);
 const char *chat_receipts_name(int mode);
 

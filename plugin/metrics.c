@@ -140,15 +140,10 @@ static void publish_all(struct chat *c)
 	chat_live_publish_sys(c);
 }
 
-int chat_metrics_on_tick(int event, void *event_data, void *userdata)
+void chat_metrics_tick(struct chat *c, uint64_t now)
 {
-	struct chat *c = userdata;
-	(void)event;
-	(void)event_data;
-	if (c->cfg.sys_interval == 0) return MOSQ_ERR_SUCCESS;
-	uint64_t now = chat_now_ms();
-	if (now - c->stats.last_sys_ms < (uint64_t)c->cfg.sys_interval * 1000u) return MOSQ_ERR_SUCCESS;
+	if (c->cfg.sys_interval == 0) return;
+	if (now - c->stats.last_sys_ms < (uint64_t)c->cfg.sys_interval * 1000u) return;
 	c->stats.last_sys_ms = now;
 	publish_all(c);
-	return MOSQ_ERR_SUCCESS;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Moderation of chat messages: banned words (moderation.c) and flood
- * control (flood.c), decided by a pure verdict (moderation_verdict.c) on
+ * Moderation of chat messages: banned words (filters and the message path
+ * in moderation.c, the lists in moderation_words.c and their part of the
+ * state file in moderation_state.c) and flood control (flood.c), decided by a pure verdict (moderation_verdict.c) on
  * the message path between the check of the client's payload and the
  * writing of the envelope, and applied after it.
  *
@@ -47,12 +48,6 @@ struct moderation_config {
 	unsigned mute_decay_s;      /* quiet time that forgives one level */
 };
 
-/* options.c: defaults, and one option of ours (key without plugin_opt_).
- * option returns MOSQ_ERR_* and logs a bad value. */
-void moderation_config_defaults(struct moderation_config *cfg);
-bool moderation_option_known(const char *key);
-int moderation_config_option(struct moderation_config *cfg, const char *key, const char *value);
-void moderation_config_free(struct moderation_config *cfg);
 
 /* What moderation decided about one message, and what to do about it:
  * the pure verdict (moderation_verdict.h) and the texts it delivers. */
@@ -73,9 +68,10 @@ struct moderation_verdict {
  */
 int moderation_init(struct chat *c);
 void moderation_free(struct chat *c);
-/* MOSQ_EVT_TICK (rebuilds, flood sweep) and MOSQ_EVT_RELOAD (word files). */
-int moderation_register(struct chat *c);
-void moderation_unregister(struct chat *c);
+/* The TICK work (pending rebuilds, flood sweep) and the RELOAD work (the
+ * word files again; a bad file keeps the lists in force). */
+void moderation_tick(struct chat *c, uint64_t now);
+void moderation_reload(struct chat *c);
 
 /*
  * The message path, in three steps. moderation_judge scans the text and
@@ -98,7 +94,7 @@ void moderation_stamp(const struct moderation_verdict *v, struct envelope *e);
 void moderation_accepted(struct chat *c, const struct moderation_verdict *v, const struct envelope *e,
 			 uint64_t now_ms);
 
-/* ---- word lists (control_words.c, state.c) --------------------------- */
+/* ---- word lists (moderation_words.c, for control_words.c and state.c) - */
 
 /*
  * Adds or removes words (already checked with moderation_word_check) in
@@ -120,7 +116,7 @@ int moderation_word_check(const char *word);
 
 /* The live global lists as loaded from the state file, before adoption. */
 struct moderation_global;
-/* state.c's "bannedWords" section: item may be NULL (none). Per-room lists
+/* moderation_state.c: state.c's "bannedWords" section: item may be NULL (none). Per-room lists
  * go into the rooms of rs (which must exist); global lists into *out.
  * Returns 0 or CHAT_ERR_* with why filled in. */
 int moderation_state_load(struct rooms *rs, const struct cJSON *item, struct moderation_global **out, char *why,

@@ -336,25 +336,10 @@ bool chat_peer_refuses_login(struct chat *c, const char *client_id, const char *
 	return why != NULL;
 }
 
-static int on_tick(int event, void *event_data, void *userdata)
+void chat_peer_tick(struct chat *c, uint64_t now)
 {
-	struct chat *c = userdata;
-	(void)event;
-	(void)event_data;
-	uint64_t now = chat_now_ms();
+	if (!c->peer) return;
 	sync_check(c->peer, now);
 	peer_state_tick(c, now);
 	peer_presence_tick(c, now);
-	return MOSQ_ERR_SUCCESS;
-}
-
-int chat_peer_register(struct chat *c)
-{
-	if (!c->peer) return MOSQ_ERR_SUCCESS;
-	return mosquitto_callback_register(c->pid, MOSQ_EVT_TICK, on_tick, NULL, c);
-}
-
-void chat_peer_unregister(struct chat *c)
-{
-	if (c->peer) mosquitto_callback_unregister(c->pid, MOSQ_EVT_TICK, on_tick, NULL);
 }

@@ -38,9 +38,9 @@ bool chat_peer_option_known(const char *key);
 /* Reads the peer options; leaves c->peer NULL when none is set (a single
  * broker). Returns MOSQ_ERR_*; logs a bad value. */
 int chat_peer_init(struct chat *c, struct mosquitto_opt *opts, int opt_count);
-/* Registers the tick that drives heartbeats and catch-up; after init. */
-int chat_peer_register(struct chat *c);
-void chat_peer_unregister(struct chat *c);
+/* The TICK work that drives heartbeats and catch-up (nothing without
+ * peers). */
+void chat_peer_tick(struct chat *c, uint64_t now);
 void chat_peer_free(struct chat *c);
 
 /* True when client is one of this broker's links (a bridge context). */

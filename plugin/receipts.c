@@ -122,24 +122,10 @@ static void sweep(struct messenger *ms, uint64_t now)
 	}
 }
 
-static int on_tick(int event, void *event_data, void *userdata)
+void chat_receipts_tick(struct chat *c, uint64_t now)
 {
-	struct chat *c = userdata;
-	uint64_t now = chat_now_ms();
-	(void)event, (void)event_data;
 	chat_receipts_flush(c, now);
 	sweep(c->messenger, now);
-	return MOSQ_ERR_SUCCESS;
-}
-
-int chat_receipts_register(struct chat *c)
-{
-	return mosquitto_callback_register(c->pid, MOSQ_EVT_TICK, on_tick, NULL, c);
-}
-
-void chat_receipts_unregister(struct chat *c)
-{
-	mosquitto_callback_unregister(c->pid, MOSQ_EVT_TICK, on_tick, NULL);
 }
 
 static int by_key(const void *a, const void *b)
