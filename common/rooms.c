@@ -104,10 +104,9 @@ struct room *rooms_find(const struct rooms *rs, const char *id, size_t len)
 	return r;
 }
 
-struct room *rooms_lookup(struct rooms *rs, const char *id, size_t len)
+struct room *rooms_lookup_remember(struct rooms *rs, const char *id, size_t len)
 {
 	struct rooms_memo *m = &rs->memo;
-	if (m->room_known && m->len == len && memcmp(m->id, id, len) == 0) return m->room;
 	struct room *r = rooms_find(rs, id, len);
 	if (len < sizeof(m->id)) { /* an id too long is no room: asked rarely, never remembered */
 		memcpy(m->id, id, len);
@@ -173,14 +172,10 @@ enum room_role rooms_role(const struct room *r, const char *user, size_t len)
 	return m ? m->role : ROLE_NONE;
 }
 
-enum room_role rooms_member_role(struct rooms *rs, const struct room *r, const char *user, size_t len)
+enum room_role rooms_member_role_remember(struct rooms *rs, const struct room *r, const char *user, size_t len)
 {
 	struct rooms_memo *m = &rs->memo;
 	if (!r) return ROLE_NONE;
-	for (unsigned i = 0; i < ROOMS_MEMO_ROLES; i++) {
-		const struct rooms_memo_role *e = &m->roles[i];
-		if (e->room == r && e->len == len && memcmp(e->user, user, len) == 0) return e->role;
-	}
 	enum room_role role = rooms_role(r, user, len);
 	if (len < sizeof(m->roles[0].user)) {
 		struct rooms_memo_role *e = &m->roles[m->next_role];

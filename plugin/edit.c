@@ -91,21 +91,24 @@ static void evict(struct messenger *ms, uint64_t window_ms, size_t max, uint64_t
 }
 
 /* Makes room for one more entry (up to max in all); false when the ring is
- * full at max or out of memory. Grows by doubling, the oldest moved to the
- * start, so a broker that sends little holds little. */
+ * full at max or out of memory. Grows by doubling, so a broker that sends
+ * little holds little: the slots before the head (the newest) move to just
+ * past the old end, which keeps the order. */
 static bool reserve(struct messenger *ms, size_t max)
 {
-	if (ms->recent_count < ms->recent_cap) return true;
-	if (ms->recent_cap >= max) return false;
-	size_t cap = ms->recent_cap ? 2 * ms->recent_cap : 64;
+	size_t old = ms->recent_cap;
+	if (ms->recent_count < old) return true;
+	if (old >= max) return false;
+	size_t cap = old ? 2 * old : 64;
 	if (cap > max) cap = max;
-	struct recent_msg *ring = malloc(cap * sizeof(*ring));
+	struct recent_msg *ring = realloc(ms->recent, cap * sizeof(*ring));
 	if (!ring) return false;
-	for (size_t i = 0; i < ms->recent_count; i++) ring[i] = *slot(ms, i);
-	free(ms->recent);
+	size_t wrapped = ms->recent_head, fits = cap - old; /* the ring was full: these follow the old end */
+	size_t moved = wrapped < fits ? wrapped : fits;
+	memcpy(ring + old, ring, moved * sizeof(*ring));
+	memmove(ring, ring + moved, (wrapped - moved) * sizeof(*ring));
 	ms->recent = ring;
 	ms->recent_cap = cap;
-	ms->recent_head = 0;
 	return true;
 }
 

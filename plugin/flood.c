@@ -49,6 +49,7 @@ struct flood {
 	struct ratelimit_ladder ladder;
 	int64_t last_sweep_ms;
 	bool sweeping;                  /* a pass is under way */
+	struct flood_user *last;        /* the sender found last: mostly the next one too */
 	struct flood_user *user_cursor; /* next entries the pass looks at */
 	struct flood_room *room_cursor;
 	size_t forgot_users, forgot_rooms;
@@ -129,7 +130,11 @@ const struct flood_record *flood_gather(const struct chat *c, const char *user, 
 	const struct flood *f = c->flood;
 	struct flood_user *u;
 	double rate = 0, burst = 0;
-	HASH_FIND(hh, f->users, user, strlen(user), u);
+	u = f->last;
+	if (!u || strcmp(u->user, user) != 0) {
+		HASH_FIND(hh, f->users, user, strlen(user), u);
+		if (u) c->flood->last = u;
+	}
 	*entry = u;
 	/* Without a room bucket the stored record is the whole record: no copy. */
 	if (u && !p->room_limited) return &u->rec;
@@ -224,6 +229,7 @@ static size_t sweep_some(struct chat *c, int64_t now, size_t budget)
 		f->user_cursor = u->hh.next;
 		budget--;
 		if (!user_idle(c, u, now)) continue;
+		if (f->last == u) f->last = NULL;
 		HASH_DEL(f->users, u);
 		free(u);
 		f->forgot_users++;
