@@ -142,7 +142,9 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	int rc = envelope_parse_client(ed->payload, ed->payloadlen, &c->cfg.limits, c->scratch,
 				       c->cfg.limits.max_payload + 1, &m);
 	if (rc != CHAT_OK) return refuse(c, ed, user, parse_reason(rc), room, NULL, 0);
-	int why = chat_change_check(c, user, t->id, t->id_len, &m, now); /* edit.c */
+	/* A plain post (no target, no reply) has nothing to check: no call. */
+	bool change = (m.op != ENVELOPE_POST ? m.ref : m.reply)[0] != '\0';
+	int why = change ? chat_change_check(c, user, t->id, t->id_len, &m, now) : REJECT_COUNT; /* edit.c */
 	if (why != REJECT_COUNT) return refuse(c, ed, user, (enum chat_reject)why, room, m.cid, 0);
 	struct moderation_verdict mv; /* moderation.h: flood control, then banned words */
 	if (moderation_judge(c, ed->client, user, room, r, &m, now, &mv)) {
