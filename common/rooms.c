@@ -10,10 +10,26 @@
 #include <string.h>
 
 #include "chat_err.h"
+#include "fnv.h"
+
+/* The tables hash their keys (ids of a few bytes, room pointers) with the
+ * project's FNV-1a instead of uthash's default: fewer instructions per
+ * lookup, and the read check of every delivery makes one. Only this file
+ * adds to or searches these tables. */
+#undef HASH_FUNCTION
+#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = fnv32(FNV32_OFFSET, (keyptr), (keylen)))
 
 void rooms_init(struct rooms *rs)
 {
 	memset(rs, 0, sizeof(*rs));
+}
+
+/* Called by every change of rooms or members: the memo's answers may be
+ * wrong from now on. */
+static void memo_forget(struct rooms *rs)
+{
+	rs->memo.room_known = false;
+	for (unsigned i = 0; i < ROOMS_MEMO_ROLES; i++) rs->memo.roles[i].room = NULL;
 }
 
 static struct user_entry *user_find(const struct rooms *rs, const char *user, size_t len)
@@ -78,12 +94,26 @@ void rooms_clear(struct rooms *rs)
 		room_free(rs, r);
 	}
 	rs->count = 0;
+	memo_forget(rs);
 }
 
 struct room *rooms_find(const struct rooms *rs, const char *id, size_t len)
 {
 	struct room *r = NULL;
 	HASH_FIND(hh, rs->by_id, id, len, r);
+	return r;
+}
+
+struct room *rooms_lookup_remember(struct rooms *rs, const char *id, size_t len)
+{
+	struct rooms_memo *m = &rs->memo;
+	struct room *r = rooms_find(rs, id, len);
+	if (len < sizeof(m->id)) { /* an id too long is no room: asked rarely, never remembered */
+		memcpy(m->id, id, len);
+		m->len = len;
+		m->room = r;
+		m->room_known = true;
+	}
 	return r;
 }
 
@@ -113,6 +143,7 @@ int rooms_create(struct rooms *rs, const char *id, const char *title, struct roo
 	}
 	HASH_ADD_KEYPTR(hh, rs->by_id, r->id, len, r);
 	rs->count++;
+	memo_forget(rs);
 	if (out) *out = r;
 	return CHAT_OK;
 }
@@ -123,6 +154,7 @@ int rooms_delete(struct rooms *rs, const char *id)
 	if (!r) return CHAT_ERR_NOTFOUND;
 	HASH_DEL(rs->by_id, r);
 	rs->count--;
+	memo_forget(rs);
 	room_free(rs, r);
 	return CHAT_OK;
 }
@@ -140,11 +172,28 @@ enum room_role rooms_role(const struct room *r, const char *user, size_t len)
 	return m ? m->role : ROLE_NONE;
 }
 
+enum room_role rooms_member_role_remember(struct rooms *rs, const struct room *r, const char *user, size_t len)
+{
+	struct rooms_memo *m = &rs->memo;
+	if (!r) return ROLE_NONE;
+	enum room_role role = rooms_role(r, user, len);
+	if (len < sizeof(m->roles[0].user)) {
+		struct rooms_memo_role *e = &m->roles[m->next_role];
+		m->next_role = (m->next_role + 1) % ROOMS_MEMO_ROLES;
+		memcpy(e->user, user, len);
+		e->len = len;
+		e->role = role;
+		e->room = r;
+	}
+	return role;
+}
+
 int rooms_set_member(struct rooms *rs, struct room *r, const char *user, enum room_role role)
 {
 	size_t len = strlen(user);
 	if (!topic_user_valid(user, len) || role <= ROLE_NONE || role > ROLE_OWNER) return CHAT_ERR_INVAL;
 	struct room_member *m = member_find(r, user, len);
+	memo_forget(rs);
 	if (m) {
 		m->role = role;
 		return CHAT_OK;
@@ -166,6 +215,7 @@ int rooms_remove_member(struct rooms *rs, struct room *r, const char *user)
 {
 	struct room_member *m = member_find(r, user, strlen(user));
 	if (!m) return CHAT_ERR_NOTFOUND;
+	memo_forget(rs);
 	HASH_DEL(r->members, m);
 	r->member_count--;
 	index_remove(rs, m->user, r);

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <uthash.h>
 
@@ -73,11 +74,38 @@ struct user_entry {
 	UT_hash_handle hh;
 };
 
+/*
+ * The last answers of rooms_lookup() and rooms_member_role(). The broker
+ * asks about one room several times per message (the publisher's write
+ * check, the envelope, each delivery's read check) and about the same few
+ * users, so a remembered answer saves a hash lookup each time. Every
+ * change of the set forgets them all; nothing else is ever stale, because
+ * a remembered room is a pointer that only a change could free.
+ */
+#define ROOMS_MEMO_ROLES 4
+
+struct rooms_memo_role {
+	const struct room *room; /* NULL: an empty slot */
+	size_t len;
+	enum room_role role;
+	char user[TOPIC_ID_MAX + 1];
+};
+
+struct rooms_memo {
+	bool room_known;  /* room and id hold an answer */
+	struct room *room; /* may be NULL: no room with that id */
+	size_t len;
+	char id[TOPIC_ROOM_MAX + 1];
+	struct rooms_memo_role roles[ROOMS_MEMO_ROLES];
+	unsigned next_role; /* the slot the next new answer takes */
+};
+
 struct rooms {
 	struct room *by_id;
 	struct user_entry *by_user;
 	unsigned count;
 	void (*ext_free)(void *ext); /* may be NULL */
+	struct rooms_memo memo;
 };
 
 /* Initialises an empty set. */
@@ -87,6 +115,16 @@ void rooms_clear(struct rooms *rs);
 
 /* The room with this id, or NULL. */
 struct room *rooms_find(const struct rooms *rs, const char *id, size_t len);
+/* rooms_find through the memo: the same answer, cheaper when the id is the
+ * one asked about last (the hot path's lookups: acl.c, message.c). The
+ * memo's hit is inline; rooms_lookup_remember() looks up and remembers. */
+struct room *rooms_lookup_remember(struct rooms *rs, const char *id, size_t len);
+static inline struct room *rooms_lookup(struct rooms *rs, const char *id, size_t len)
+{
+	const struct rooms_memo *m = &rs->memo;
+	if (m->room_known && m->len == len && memcmp(m->id, id, len) == 0) return m->room;
+	return rooms_lookup_remember(rs, id, len);
+}
 
 /*
  * Creates a room. Returns 0 and the room in *out (may be NULL),
@@ -100,6 +138,21 @@ int rooms_set_title(struct room *r, const char *title);
 
 /* The user's role in r, ROLE_NONE when not a member. */
 enum room_role rooms_role(const struct room *r, const char *user, size_t len);
+/* rooms_role through the memo (r from this set, or NULL): the same answer,
+ * cheaper for the few users asked about last. The last byte is compared
+ * first: users asked about together mostly differ there ("u1", "u2"). */
+enum room_role rooms_member_role_remember(struct rooms *rs, const struct room *r, const char *user, size_t len);
+static inline enum room_role rooms_member_role(struct rooms *rs, const struct room *r, const char *user,
+					       size_t len)
+{
+	for (unsigned i = 0; r && i < ROOMS_MEMO_ROLES; i++) {
+		const struct rooms_memo_role *e = &rs->memo.roles[i];
+		if (e->room != r || e->len != len) continue;
+		if (len && e->user[len - 1] != user[len - 1]) continue;
+		if (memcmp(e->user, user, len) == 0) return e->role;
+	}
+	return rooms_member_role_remember(rs, r, user, len);
+}
 /*
  * Adds user to r with role, or changes the role of a member. Returns 0,
  * CHAT_ERR_INVAL (invalid user id or ROLE_NONE), or CHAT_ERR_NOMEM.

@@ -127,10 +127,10 @@ bool chat_dm_allowed(const struct chat *c, const char *user, size_t ulen, const 
 /* The user's role in the topic's room. A DM room that does not exist yet
  * counts its two users as members, so that both may subscribe before the
  * first message creates it. */
-static enum room_role room_role(const struct chat *c, const struct topic_ref *t, const char *user, size_t ulen)
+static enum room_role room_role(struct chat *c, const struct topic_ref *t, const char *user, size_t ulen)
 {
-	const struct room *r = rooms_find(&c->rooms, t->id, t->id_len);
-	if (r) return rooms_role(r, user, ulen);
+	const struct room *r = rooms_lookup(&c->rooms, t->id, t->id_len);
+	if (r) return rooms_member_role(&c->rooms, r, user, ulen);
 	const char *a, *b;
 	size_t alen, blen;
 	if (!topic_dm_users(t->id, t->id_len, &a, &alen, &b, &blen)) return ROLE_NONE;
@@ -147,7 +147,7 @@ static bool is_self(const struct topic_ref *t, const char *user, size_t ulen)
 
 /* Evaluates a rule's flags for one client, cheapest and likeliest first:
  * on a delivery of a room message that is the membership lookup. */
-static int grant(const struct chat *c, const struct mosquitto *client, const struct topic_ref *t, unsigned who)
+static int grant(struct chat *c, const struct mosquitto *client, const struct topic_ref *t, unsigned who)
 {
 	const char *user = mosquitto_client_username(client);
 	if (!user) return (who & WHO_OTHER) ? other_topics(c) : MOSQ_ERR_ACL_DENIED;
@@ -208,11 +208,11 @@ static int write_messages(struct chat *c, const struct mosquitto_evt_acl_check *
 	if (!ed->retain) {
 		/* grant(WHO_WRITER) spelled out, to look the room up once. */
 		size_t ulen = strlen(user);
-		const struct room *r = rooms_find(&c->rooms, t->id, t->id_len);
+		const struct room *r = rooms_lookup(&c->rooms, t->id, t->id_len);
 		const char *a, *b;
 		size_t alen, blen;
 		if (r) {
-			if (rooms_role(r, user, ulen) >= ROLE_MEMBER) return MOSQ_ERR_SUCCESS;
+			if (rooms_member_role(&c->rooms, r, user, ulen) >= ROLE_MEMBER) return MOSQ_ERR_SUCCESS;
 		} else if (topic_dm_users(t->id, t->id_len, &a, &alen, &b, &blen)) {
 			bool is_a = alen == ulen && memcmp(a, user, ulen) == 0;
 			bool is_b = blen == ulen && memcmp(b, user, ulen) == 0;

@@ -23,13 +23,35 @@
 #include "chat.h"
 #include "messenger_int.h"
 
+/* The slot i places after the oldest. */
+static struct recent_msg *slot(const struct messenger *ms, size_t i)
+{
+	size_t k = ms->recent_head + i;
+	return &ms->recent[k < ms->recent_cap ? k : k - ms->recent_cap];
+}
+
+/* The recorded message with id ref, or NULL: a search by halves, the ring
+ * being in id order. */
+static struct recent_msg *find(const struct messenger *ms, const char *ref)
+{
+	size_t lo = 0, hi = ms->recent_count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct recent_msg *r = slot(ms, mid);
+		int cmp = memcmp(r->id, ref, ID_LEN);
+		if (cmp == 0) return r;
+		if (cmp < 0) lo = mid + 1;
+		else hi = mid;
+	}
+	return NULL;
+}
+
 static struct change_target look_up(const struct messenger *ms, const char *ref, const char *room, const char *user,
 			     uint64_t now)
 {
 	struct change_target t = {0};
-	struct recent_msg *r = NULL;
+	const struct recent_msg *r = find(ms, ref);
 	uint64_t when = id_time_ms(ref);
-	HASH_FIND(hh, ms->recent, ref, ID_LEN, r);
 	t.age_ms = now > when ? now - when : 0;
 	t.known = r != NULL;
 	t.vouched = t.known || when >= ms->horizon_ms;
@@ -46,9 +68,9 @@ int chat_change_check(struct chat *c, const char *user, const char *room, size_t
 {
 	const char *ref = m->op != ENVELOPE_POST ? m->ref : m->reply;
 	if (!ref[0]) return REJECT_COUNT; /* a plain post */
-	const struct room *r = rooms_find(&c->rooms, room, room_len);
+	const struct room *r = rooms_lookup(&c->rooms, room, room_len);
 	if (!r) return REJECT_NOT_FOUND;  /* a DM room's first message points at nothing */
-	bool moderator = rooms_role(r, user, strlen(user)) >= ROLE_ADMIN;
+	bool moderator = rooms_member_role(&c->rooms, r, user, strlen(user)) >= ROLE_ADMIN;
 	static const int reasons[] = {[CHANGE_OK] = REJECT_COUNT, [CHANGE_NOT_FOUND] = REJECT_NOT_FOUND,
 				      [CHANGE_NOT_ALLOWED] = REJECT_NOT_ALLOWED, [CHANGE_TOO_OLD] = REJECT_EDIT_WINDOW};
 	struct change_target t = look_up(c->messenger, ref, r->id, user, now);
@@ -59,22 +81,43 @@ int chat_change_check(struct chat *c, const char *user, const char *room, size_t
  * forgotten moves the horizon. */
 static void evict(struct messenger *ms, uint64_t window_ms, size_t max, uint64_t now)
 {
-	while (ms->recent && (ms->recent_count > max || ms->recent->t + window_ms < now)) {
-		struct recent_msg *old = ms->recent;
+	while (ms->recent_count > 0) {
+		const struct recent_msg *old = slot(ms, 0);
+		if (ms->recent_count <= max && old->t + window_ms >= now) break;
 		if (old->t + 1 > ms->horizon_ms) ms->horizon_ms = old->t + 1;
-		HASH_DEL(ms->recent, old);
+		ms->recent_head = ms->recent_head + 1 < ms->recent_cap ? ms->recent_head + 1 : 0;
 		ms->recent_count--;
-		free(old);
 	}
 }
 
-void chat_change_record(struct chat *c, const char *room, const char *user, const char *id,
+/* Makes room for one more entry (up to max in all); false when the ring is
+ * full at max or out of memory. Grows by doubling, so a broker that sends
+ * little holds little: the slots before the head (the newest) move to just
+ * past the old end, which keeps the order. */
+static bool reserve(struct messenger *ms, size_t max)
+{
+	size_t old = ms->recent_cap;
+	if (ms->recent_count < old) return true;
+	if (old >= max) return false;
+	size_t cap = old ? 2 * old : 64;
+	if (cap > max) cap = max;
+	struct recent_msg *ring = realloc(ms->recent, cap * sizeof(*ring));
+	if (!ring) return false;
+	size_t wrapped = ms->recent_head, fits = cap - old; /* the ring was full: these follow the old end */
+	size_t moved = wrapped < fits ? wrapped : fits;
+	memcpy(ring + old, ring, moved * sizeof(*ring));
+	memmove(ring, ring + moved, (wrapped - moved) * sizeof(*ring));
+	ms->recent = ring;
+	ms->recent_cap = cap;
+	return true;
+}
+
+void chat_change_record(struct chat *c, const char *room, size_t room_len, const char *user, const char *id,
 			const struct chat_msg *m, uint64_t now)
 {
 	struct messenger *ms = c->messenger;
 	if (m->op == ENVELOPE_DELETE) {
-		struct recent_msg *r = NULL;
-		HASH_FIND(hh, ms->recent, m->ref, ID_LEN, r);
+		struct recent_msg *r = find(ms, m->ref);
 		if (r) r->deleted = true;
 		return;
 	}
@@ -82,21 +125,21 @@ void chat_change_record(struct chat *c, const char *room, const char *user, cons
 	size_t max = c->cfg.msgr.recent_max;
 	evict(ms, c->cfg.msgr.edit_window_ms, max > 0 ? max - 1 : 0, now);
 	/* The id was made just now: its time is the generator's last. The
-	 * message path pays for this record: no zeroing, no formatting. */
+	 * message path pays for this record: no allocation once the ring has
+	 * grown, no zeroing, no formatting. */
 	uint64_t t = c->ids.last_ms;
-	struct recent_msg *r = max > 0 ? malloc(sizeof(*r)) : NULL;
-	size_t room_len = strlen(room), user_len = strlen(user);
-	if (!r || room_len >= sizeof(r->room) || user_len >= sizeof(r->from)) {
-		free(r);
+	size_t user_len = strlen(user);
+	if (room_len >= sizeof(ms->recent->room) || user_len >= sizeof(ms->recent->from) || !reserve(ms, max)) {
 		ms->horizon_ms = t + 1; /* unrecorded: it must not pass for absent */
 		return;
 	}
+	struct recent_msg *r = slot(ms, ms->recent_count);
 	memcpy(r->id, id, ID_LEN + 1);
-	memcpy(r->room, room, room_len + 1);
+	memcpy(r->room, room, room_len);
+	r->room[room_len] = '\0';
 	memcpy(r->from, user, user_len + 1);
 	r->t = t;
 	r->deleted = false;
-	HASH_ADD(hh, ms->recent, id, ID_LEN, r);
 	ms->recent_count++;
 }
 
@@ -116,10 +159,7 @@ void chat_change_stamp(const struct chat_msg *m, struct envelope *e)
 
 void chat_recent_free(struct messenger *ms)
 {
-	struct recent_msg *r, *tmp;
-	HASH_ITER(hh, ms->recent, r, tmp) {
-		HASH_DEL(ms->recent, r);
-		free(r);
-	}
-	ms->recent_count = 0;
+	free(ms->recent);
+	ms->recent = NULL;
+	ms->recent_cap = ms->recent_head = ms->recent_count = 0;
 }

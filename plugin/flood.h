@@ -25,10 +25,13 @@ void flood_policy(const struct chat *c, const struct room *r, bool service, stru
 
 /* The sender's record for a message in room at now: the stored one, or a
  * fresh one for a sender not tracked; the room bucket follows r's policy.
- * *entry gets the sender's entry for flood_store (NULL: none yet); it stays
- * valid until flood_store or the next sweep. */
-void flood_gather(const struct chat *c, const char *user, const char *room, const struct room *r,
-		  const struct verdict_policy *p, int64_t now, struct flood_record *rec, void **entry);
+ * Returns the stored record itself when it is the whole answer (no room
+ * bucket), else rec filled in; either stays valid until flood_store or
+ * the next sweep, and is not to be changed. *entry gets the sender's
+ * entry for flood_store (NULL: none yet). */
+const struct flood_record *flood_gather(const struct chat *c, const char *user, const char *room,
+					const struct room *r, const struct verdict_policy *p, int64_t now,
+					struct flood_record *rec, void **entry);
 
 /* Keeps rec as the sender's record, in entry (from flood_gather) or a new
  * one (out of memory keeps nothing, which lets the sender through next

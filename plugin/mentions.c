@@ -42,7 +42,7 @@ void chat_mentions(struct chat *c, const char *sender, struct envelope *e, struc
 	int count = 0;
 	strbuf_reset(sb);
 	const char *first = t ? memchr(t, '@', e->text_len) : NULL;
-	const struct room *r = first ? rooms_find(&c->rooms, e->room, strlen(e->room)) : NULL;
+	const struct room *r = first ? rooms_lookup(&c->rooms, e->room, strlen(e->room)) : NULL;
 	if (!r) return;
 	for (const char *at = first; at; at = memchr(at + 1, '@', (size_t)(end - at - 1))) {
 		if (at > t && id_char(at[-1])) continue; /* an e-mail address, not a mention */

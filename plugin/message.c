@@ -118,7 +118,7 @@ static enum chat_reject room_gate(struct chat *c, const char *user, const struct
 {
 	unsigned slow = r ? r->policy.slow_mode_s : 0;
 	if (!c->sanctions.freezes && !slow) return REJECT_COUNT;
-	if (r && rooms_role(r, user, strlen(user)) >= ROLE_ADMIN) return REJECT_COUNT;
+	if (r && rooms_member_role(&c->rooms, r, user, strlen(user)) >= ROLE_ADMIN) return REJECT_COUNT;
 	if (chat_room_frozen(c, room, now, until)) return REJECT_FROZEN;
 	if (slowmode_waiting(&c->slow, user, room, slow * 1000ull, now, until)) return REJECT_SLOW_MODE;
 	return REJECT_COUNT;
@@ -136,13 +136,15 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	if (ed->retain) return refuse(c, ed, user, REJECT_RETAINED, room, NULL, 0);
 	if (!chat_store_ready(c)) return refuse_unstored(c, ed, user, room);
 	if (chat_user_muted(c, user, room, now, &until)) return refuse(c, ed, user, REJECT_MUTED, room, NULL, until);
-	const struct room *r = rooms_find(&c->rooms, t->id, t->id_len);
+	const struct room *r = rooms_lookup(&c->rooms, t->id, t->id_len); /* memoized by the write check */
 	enum chat_reject gate = room_gate(c, user, r, room, now, &until);
 	if (gate != REJECT_COUNT) return refuse(c, ed, user, gate, room, NULL, until);
 	int rc = envelope_parse_client(ed->payload, ed->payloadlen, &c->cfg.limits, c->scratch,
 				       c->cfg.limits.max_payload + 1, &m);
 	if (rc != CHAT_OK) return refuse(c, ed, user, parse_reason(rc), room, NULL, 0);
-	int why = chat_change_check(c, user, t->id, t->id_len, &m, now); /* edit.c */
+	/* A plain post (no target, no reply) has nothing to check: no call. */
+	bool change = (m.op != ENVELOPE_POST ? m.ref : m.reply)[0] != '\0';
+	int why = change ? chat_change_check(c, user, t->id, t->id_len, &m, now) : REJECT_COUNT; /* edit.c */
 	if (why != REJECT_COUNT) return refuse(c, ed, user, (enum chat_reject)why, room, m.cid, 0);
 	struct moderation_verdict mv; /* moderation.h: flood control, then banned words */
 	if (moderation_judge(c, ed->client, user, room, r, &m, now, &mv)) {
@@ -177,7 +179,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	moderation_accepted(c, &mv, &e, now); /* flood record, the mask or flag event */
 	/* Out of memory here costs only the wait before the next message. */
 	if (r && r->policy.slow_mode_s) (void)slowmode_sent(&c->slow, user, room, now);
-	chat_change_record(c, room, user, id, &m, now); /* edit.c */
+	chat_change_record(c, room, t->id_len, user, id, &m, now); /* edit.c */
 	chat_typing_sent(c, user, room);
 	if (live) chat_live_accepted(c, room, t->id_len, e.shard, c->out.buf, c->out.len); /* its shard's next batch */
 	return rc;

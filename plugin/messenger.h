@@ -60,8 +60,9 @@ int chat_change_check(struct chat *c, const char *user, const char *room, size_t
  * delete, react and reaction; the type of a delete or reaction), what a
  * post replies to. Pointers into m. */
 void chat_change_stamp(const struct chat_msg *m, struct envelope *e);
-/* After the envelope id was given: remembers a post, marks a delete. */
-void chat_change_record(struct chat *c, const char *room, const char *user, const char *id,
+/* After the envelope id was given (by c->ids, just now): remembers a post
+ * in room[0..room_len), marks a delete. */
+void chat_change_record(struct chat *c, const char *room, size_t room_len, const char *user, const char *id,
 			const struct chat_msg *m, uint64_t now);
 
 /* mentions.c: the members of e's room (not sender) that e's text

@@ -12,15 +12,13 @@
 #include "messenger.h"
 #include "topic.h"
 
-/* A message the plugin stamped, remembered for edit checks (edit.c). The
- * table's insertion order is time order: the head is the oldest. */
+/* A message the plugin stamped, remembered for edit checks (edit.c). */
 struct recent_msg {
 	char id[ID_LEN + 1];
 	char room[TOPIC_ROOM_MAX + 1];
 	char from[TOPIC_ID_MAX + 1];
 	uint64_t t; /* the id's time */
 	bool deleted;
-	UT_hash_handle hh; /* by id */
 };
 
 /* A user typing in a room (typing.c). */
@@ -45,8 +43,11 @@ struct receipt {
 };
 
 struct messenger {
+	/* The record: a ring of recent_cap slots, the oldest at recent_head.
+	 * Ids come from one generator in string order, so the ring is sorted
+	 * by id as well as by time (edit.c searches it by halves). */
 	struct recent_msg *recent;
-	size_t recent_count;
+	size_t recent_cap, recent_head, recent_count;
 	uint64_t horizon_ms; /* the record holds every message stamped since */
 	struct typing_entry *typing;
 	uint64_t typing_swept_ms;

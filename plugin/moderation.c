@@ -298,8 +298,9 @@ bool moderation_judge(struct chat *c, const struct mosquitto *client, const char
 		vm.word_hits += words_scan(m, r, &v->text, &v->text_len, mask, hits);
 		vm.fingerprint = verdict_fingerprint(room, msg->text, msg->text_len, print);
 	}
-	flood_gather(c, user, room, r, &v->policy, (int64_t)now_ms, &rec, &v->flood_entry);
-	verdict_decide(&v->policy, &rec, &vm, (int64_t)now_ms, &v->v);
+	const struct flood_record *cur = flood_gather(c, user, room, r, &v->policy, (int64_t)now_ms, &rec,
+						     &v->flood_entry);
+	verdict_decide(&v->policy, cur, &vm, (int64_t)now_ms, &v->v);
 	return v->v.reason != VERDICT_PASS;
 }
 

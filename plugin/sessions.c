@@ -128,16 +128,20 @@ static void id_remove(struct chat_sessions *s, const struct chat_session *e)
 	s->id_count--;
 }
 
-static struct chat_session *find_client(const struct chat_sessions *s, const struct mosquitto *client)
+static struct chat_session *find_client(struct chat_sessions *s, const struct mosquitto *client)
 {
-	struct chat_session *e = NULL;
+	struct chat_session *e = s->last_found;
+	if (e && e->client == client) return e;
+	e = NULL;
 	HASH_FIND(hh, s->by_client, &client, sizeof(client), e);
+	if (e) s->last_found = e;
 	return e;
 }
 
 /* Unlinks e; the caller updates presence and frees. */
 static void unlink_session(struct chat_sessions *s, struct chat_session *e)
 {
+	if (s->last_found == e) s->last_found = NULL;
 	HASH_DELETE(hh, s->by_client, e);
 	id_remove(s, e);
 }

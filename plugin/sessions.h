@@ -89,6 +89,9 @@ struct client_owner {
 
 struct chat_sessions {
 	struct chat_session *by_client;
+	/* The session found last: the write check of every publish asks for
+	 * its client's, mostly the same one (sessions.c find_client). */
+	struct chat_session *last_found;
 	/* By client id: open addressing, linear probing, at most half full
 	 * (8 bytes a slot instead of a second 56-byte handle per session). */
 	struct chat_session **by_id;

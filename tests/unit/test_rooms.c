@@ -97,6 +97,49 @@ static void test_many_rooms(void **state)
 	rooms_clear(&rs);
 }
 
+/* The memoized lookups answer as the plain ones after every kind of
+ * change: a room created where none was, a role changed, a member
+ * removed, a room deleted, more users than the memo has slots. */
+static void test_memo(void **state)
+{
+	(void)state;
+	struct rooms rs;
+	struct room *r;
+	char user[8];
+	rooms_init(&rs);
+	assert_null(rooms_lookup(&rs, "dm:a:b", 6));
+	assert_int_equal(rooms_create(&rs, "dm:a:b", NULL, &r), CHAT_OK);
+	assert_ptr_equal(rooms_lookup(&rs, "dm:a:b/messages", 6), r);
+	assert_int_equal(rooms_member_role(&rs, r, "a", 1), ROLE_NONE);
+	assert_int_equal(rooms_set_member(&rs, r, "a", ROLE_MEMBER), CHAT_OK);
+	assert_int_equal(rooms_member_role(&rs, r, "a", 1), ROLE_MEMBER);
+	assert_int_equal(rooms_member_role(&rs, r, "ab", 1), ROLE_MEMBER); /* a span */
+	assert_int_equal(rooms_member_role(&rs, r, "ab", 2), ROLE_NONE);
+	assert_int_equal(rooms_set_member(&rs, r, "a", ROLE_READER), CHAT_OK);
+	assert_int_equal(rooms_member_role(&rs, r, "a", 1), ROLE_READER);
+	for (int i = 0; i < 2 * ROOMS_MEMO_ROLES; i++) { /* more users than slots */
+		snprintf(user, sizeof(user), "u%d", i);
+		assert_int_equal(rooms_set_member(&rs, r, user, i % 2 ? ROLE_ADMIN : ROLE_MEMBER), CHAT_OK);
+	}
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 2 * ROOMS_MEMO_ROLES; i++) {
+			snprintf(user, sizeof(user), "u%d", i);
+			assert_int_equal(rooms_member_role(&rs, r, user, strlen(user)), i % 2 ? ROLE_ADMIN : ROLE_MEMBER);
+		}
+	}
+	assert_int_equal(rooms_remove_member(&rs, r, "a"), CHAT_OK);
+	assert_int_equal(rooms_member_role(&rs, r, "a", 1), ROLE_NONE);
+	assert_int_equal(rooms_member_role(&rs, NULL, "u0", 2), ROLE_NONE);
+	assert_int_equal(rooms_delete(&rs, "dm:a:b"), CHAT_OK);
+	assert_null(rooms_lookup(&rs, "dm:a:b", 6));
+	assert_int_equal(rooms_create(&rs, "dm:a:b", NULL, &r), CHAT_OK);
+	assert_ptr_equal(rooms_lookup(&rs, "dm:a:b", 6), r);
+	assert_int_equal(rooms_member_role(&rs, r, "u1", 2), ROLE_NONE); /* a new room has no members */
+	rooms_clear(&rs);
+	assert_null(rooms_lookup(&rs, "dm:a:b", 6));
+	rooms_clear(&rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -104,6 +147,7 @@ int main(void)
 		cmocka_unit_test(test_members_and_index),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_many_rooms),
+		cmocka_unit_test(test_memo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
