@@ -66,6 +66,10 @@ struct auth_passwd {
 	unsigned char dummy_salt[12], dummy_hash[PW_HASH_LEN]; /* hashed for unknown users */
 };
 
+/* The broker's allocator, so that its memory_limit and $SYS heap count
+ * the table (the blob and the struct come from it too). */
+static const struct oatable_alloc broker_alloc = {mosquitto_calloc, mosquitto_free};
+
 /* A user id as the index looks it up. */
 struct pw_key {
 	const char *user;
@@ -115,7 +119,7 @@ static bool reserve_blob(struct auth_passwd *p, size_t n)
 	size_t cap = p->cap ? p->cap * 2 : 64 * 1024;
 	while (cap - p->used < n) cap *= 2;
 	if (cap > UINT32_MAX) return false;
-	unsigned char *b = realloc(p->blob, cap);
+	unsigned char *b = mosquitto_realloc(p->blob, cap);
 	if (!b) return false;
 	p->blob = b;
 	p->cap = cap;
@@ -126,9 +130,9 @@ void auth_passwd_free(struct auth_passwd *p)
 {
 	if (!p) return;
 	if (p->blob) OPENSSL_cleanse(p->blob, p->used);
-	free(p->blob);
+	mosquitto_free(p->blob);
 	oatable_free(&p->index);
-	free(p);
+	mosquitto_free(p);
 }
 
 /* Splits the '$'-separated fields after the leading '$' into f[]; returns
@@ -252,8 +256,8 @@ int auth_passwd_load(const char *path, struct auth_passwd **out)
 				     strerror(errno));
 		return MOSQ_ERR_INVAL;
 	}
-	struct auth_passwd *p = calloc(1, sizeof(*p));
-	if (p) oatable_init(&p->index, rec_hash, p, NULL);
+	struct auth_passwd *p = mosquitto_calloc(1, sizeof(*p));
+	if (p) oatable_init(&p->index, rec_hash, p, &broker_alloc);
 	int rc = p ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NOMEM;
 	char line[PW_LINE_MAX];
 	int lineno = 0;
@@ -265,7 +269,7 @@ int auth_passwd_load(const char *path, struct auth_passwd **out)
 	OPENSSL_cleanse(line, sizeof(line));
 	if (rc == MOSQ_ERR_SUCCESS) {
 		/* The blob grew by doubling: give back what the last step left over. */
-		unsigned char *b = p->used ? realloc(p->blob, p->used) : NULL;
+		unsigned char *b = p->used ? mosquitto_realloc(p->blob, p->used) : NULL;
 		if (b) {
 			p->blob = b;
 			p->cap = p->used;

@@ -43,6 +43,10 @@ static bool client_is(uint32_t ref, const void *key, const void *ctx)
 	return s->list[ref - 1]->client == key;
 }
 
+/* The broker's allocator, so that its memory_limit and $SYS heap count
+ * the indexes as they count every session's memory (sessions.h). */
+static const struct oatable_alloc broker_alloc = {mosquitto_calloc, mosquitto_free};
+
 static bool id_is(uint32_t ref, const void *key, const void *ctx)
 {
 	const struct chat_sessions *s = ctx;
@@ -51,17 +55,17 @@ static bool id_is(uint32_t ref, const void *key, const void *ctx)
 
 struct chat_sessions *sessions_new(void)
 {
-	struct chat_sessions *s = calloc(1, sizeof(*s));
+	struct chat_sessions *s = mosquitto_calloc(1, sizeof(*s));
 	if (!s) return NULL;
 	s->ledger_fd = -1;
-	oatable_init(&s->by_client, by_client_hash, s, NULL);
-	oatable_init(&s->by_id, by_id_hash, s, NULL);
+	oatable_init(&s->by_client, by_client_hash, s, &broker_alloc);
+	oatable_init(&s->by_id, by_id_hash, s, &broker_alloc);
 	return s;
 }
 
 static void session_free(struct chat_session *e)
 {
-	free(e);
+	mosquitto_free(e);
 }
 
 /* A session entry with its client id and user copied after it. The user
@@ -70,7 +74,7 @@ static void session_free(struct chat_session *e)
 static struct chat_session *session_new(const char *id, const char *user)
 {
 	size_t idn = strlen(id) + 1, un = strlen(user) + 1;
-	struct chat_session *e = calloc(1, sizeof(*e) + idn + un);
+	struct chat_session *e = mosquitto_calloc(1, sizeof(*e) + idn + un);
 	if (!e) return NULL;
 	e->client_id = e->names;
 	memcpy(e->client_id, id, idn);
@@ -91,21 +95,21 @@ void sessions_free(struct chat_sessions *s)
 {
 	if (!s) return;
 	for (size_t i = 0; i < s->count; i++) session_free(s->list[i]);
-	free(s->list);
+	mosquitto_free(s->list);
 	oatable_free(&s->by_client);
 	oatable_free(&s->by_id);
 	struct client_owner *o, *otmp;
 	HASH_ITER(hh, s->owners, o, otmp) {
 		HASH_DEL(s->owners, o);
-		free(o);
+		mosquitto_free(o);
 	}
 	struct presence_user *u, *utmp;
 	HASH_ITER(hh, s->users, u, utmp) {
 		HASH_DEL(s->users, u);
-		free(u);
+		mosquitto_free(u);
 	}
-	free(s->ledger_path);
-	free(s);
+	mosquitto_free(s->ledger_path);
+	mosquitto_free(s);
 }
 
 /* The first session with client id `id` (hash h), or NULL. */
@@ -128,7 +132,7 @@ static bool reserve_one(struct chat_sessions *s)
 	if (s->count == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
 		if (cap > UINT32_MAX) return false; /* places must fit a reference */
-		struct chat_session **l = realloc(s->list, cap * sizeof(*l));
+		struct chat_session **l = mosquitto_realloc(s->list, cap * sizeof(*l));
 		if (!l) return false;
 		s->list = l;
 		s->cap = cap;
@@ -229,7 +233,7 @@ void sessions_expire(struct chat *c, uint64_t now_ms)
 		}
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
-			struct chat_session **p = realloc(due, ncap * sizeof(*p));
+			struct chat_session **p = mosquitto_realloc(due, ncap * sizeof(*p));
 			if (!p) {
 				partial = true; /* the rest waits for the next tick */
 				break;
@@ -242,15 +246,15 @@ void sessions_expire(struct chat *c, uint64_t now_ms)
 	s->next_expiry_ms = partial ? now_ms : next;
 	for (size_t i = 0; i < n; i++) {
 		/* Copies: the entry is freed during the kick. */
-		char *id = strdup(due[i]->client_id);
+		char *id = mosquitto_strdup(due[i]->client_id);
 		char user[TOPIC_ID_MAX + 1];
 		const struct mosquitto *client = due[i]->client;
 		snprintf(user, sizeof(user), "%s", due[i]->user);
 		if (id) kick(c, client, id, user);
 		else s->next_expiry_ms = now_ms;
-		free(id);
+		mosquitto_free(id);
 	}
-	free(due);
+	mosquitto_free(due);
 }
 
 const struct chat_session *chat_session_of(const struct chat *c, const struct mosquitto *client)
