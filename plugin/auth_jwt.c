@@ -49,7 +49,7 @@ void auth_jwt_free(struct auth_jwt *j)
 	if (!j) return;
 	if (j->secret) OPENSSL_clear_free(j->secret, j->secret_len);
 	EVP_PKEY_free(j->pkey);
-	free(j);
+	mosquitto_free(j);
 }
 
 static unsigned char *read_small_file(const char *path, size_t max, size_t *len)
@@ -128,7 +128,7 @@ int auth_jwt_load(const struct chat_auth_config *cfg, struct auth_jwt **out)
 								   "plugin_opt_jwt_key_file");
 		return MOSQ_ERR_INVAL;
 	}
-	struct auth_jwt *j = calloc(1, sizeof(*j));
+	struct auth_jwt *j = mosquitto_calloc(1, sizeof(*j));
 	if (!j) return MOSQ_ERR_NOMEM;
 	j->alg = cfg->jwt_alg;
 	int rc = j->alg == CHAT_JWT_HS256 ? load_secret(j, cfg->jwt_key_file) : load_public_key(j, cfg->jwt_key_file);

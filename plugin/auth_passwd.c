@@ -20,6 +20,7 @@
 #include "base64.h"
 #include "chat.h"
 #include "fnv.h"
+#include "oatable.h"
 #include "topic.h"
 
 #define PW_SALT_MAX 64
@@ -54,17 +55,25 @@ struct pw_view {
 
 /*
  * The table: every record in one growing blob, and an open-addressing
- * index of blob offsets + 1 (0 = empty slot), at most half full, found by
- * the user id's hash with linear probing. At 10,000 users this is about
- * 100 bytes a user instead of a 272-byte struct with a uthash handle each.
+ * index (oatable.h) of blob offsets + 1, found by the user id's hash. At
+ * 10,000 users this is about 100 bytes a user instead of a 272-byte
+ * struct with a uthash handle each.
  */
 struct auth_passwd {
 	unsigned char *blob;
 	size_t used, cap;
-	uint32_t *slots;
-	size_t nslots; /* a power of two, or 0 */
-	size_t count;
+	struct oatable index;
 	unsigned char dummy_salt[12], dummy_hash[PW_HASH_LEN]; /* hashed for unknown users */
+};
+
+/* The broker's allocator, so that its memory_limit and $SYS heap count
+ * the table (the blob and the struct come from it too). */
+static const struct oatable_alloc broker_alloc = {mosquitto_calloc, mosquitto_free};
+
+/* A user id as the index looks it up. */
+struct pw_key {
+	const char *user;
+	size_t len;
 };
 
 static size_t rec_size(size_t salt_len, size_t user_len)
@@ -82,36 +91,25 @@ static uint32_t user_hash(const char *user, size_t len)
 	return fnv32(FNV32_OFFSET, user, len);
 }
 
-/* The index slot holding user, or the empty slot where it would go. */
-static size_t find_slot(const struct auth_passwd *p, const char *user, size_t len)
+/* The index's hash of a record: its user id's (growth moves records). */
+static uint32_t rec_hash(uint32_t ref, const void *ctx)
 {
-	size_t mask = p->nslots - 1, i = user_hash(user, len) & mask;
-	for (;; i = (i + 1) & mask) {
-		if (!p->slots[i]) return i;
-		const struct pw_rec *r = rec_at(p, p->slots[i]);
-		if (r->user_len == len && memcmp(r->bytes + r->salt_len, user, len) == 0) return i;
-	}
+	const struct pw_rec *r = rec_at(ctx, ref);
+	return user_hash((const char *)r->bytes + r->salt_len, r->user_len);
 }
 
-/* Doubles the index (rehashing every entry); false on out of memory. */
-static bool grow_index(struct auth_passwd *p)
+static bool rec_is(uint32_t ref, const void *key, const void *ctx)
 {
-	size_t n = p->nslots ? p->nslots * 2 : 1024;
-	uint32_t *old = p->slots;
-	size_t old_n = p->nslots;
-	p->slots = calloc(n, sizeof(*p->slots));
-	if (!p->slots) {
-		p->slots = old;
-		return false;
-	}
-	p->nslots = n;
-	for (size_t i = 0; i < old_n; i++) {
-		if (!old[i]) continue;
-		const struct pw_rec *r = rec_at(p, old[i]);
-		p->slots[find_slot(p, (const char *)r->bytes + r->salt_len, r->user_len)] = old[i];
-	}
-	free(old);
-	return true;
+	const struct pw_rec *r = rec_at(ctx, ref);
+	const struct pw_key *k = key;
+	return r->user_len == k->len && memcmp(r->bytes + r->salt_len, k->user, k->len) == 0;
+}
+
+/* The record reference of user (len bytes), or 0. */
+static uint32_t find_user(const struct auth_passwd *p, const char *user, size_t len)
+{
+	const struct pw_key k = {user, len};
+	return oatable_find(&p->index, user_hash(user, len), rec_is, &k);
 }
 
 /* Room for one more record of size n in the blob; false on out of memory. */
@@ -121,7 +119,7 @@ static bool reserve_blob(struct auth_passwd *p, size_t n)
 	size_t cap = p->cap ? p->cap * 2 : 64 * 1024;
 	while (cap - p->used < n) cap *= 2;
 	if (cap > UINT32_MAX) return false;
-	unsigned char *b = realloc(p->blob, cap);
+	unsigned char *b = mosquitto_realloc(p->blob, cap);
 	if (!b) return false;
 	p->blob = b;
 	p->cap = cap;
@@ -132,9 +130,9 @@ void auth_passwd_free(struct auth_passwd *p)
 {
 	if (!p) return;
 	if (p->blob) OPENSSL_cleanse(p->blob, p->used);
-	free(p->blob);
-	free(p->slots);
-	free(p);
+	mosquitto_free(p->blob);
+	oatable_free(&p->index);
+	mosquitto_free(p);
 }
 
 /* Splits the '$'-separated fields after the leading '$' into f[]; returns
@@ -198,8 +196,7 @@ static int add_entry(struct auth_passwd *p, const char *user, size_t ulen, const
 		     bool *replaced)
 {
 	size_t n = rec_size(e->salt_len, ulen);
-	if ((p->count + 1) * 2 > p->nslots && !grow_index(p)) return MOSQ_ERR_NOMEM;
-	if (!reserve_blob(p, n)) return MOSQ_ERR_NOMEM;
+	if (oatable_reserve(&p->index, 1) != CHAT_OK || !reserve_blob(p, n)) return MOSQ_ERR_NOMEM;
 	struct pw_rec *r = (struct pw_rec *)(void *)(p->blob + p->used);
 	memset(r, 0, n);
 	r->iterations = (uint32_t)e->iterations;
@@ -209,11 +206,12 @@ static int add_entry(struct auth_passwd *p, const char *user, size_t ulen, const
 	memcpy(r->hash, e->hash, PW_HASH_LEN);
 	memcpy(r->bytes, e->salt, e->salt_len);
 	memcpy(r->bytes + e->salt_len, user, ulen);
-	size_t slot = find_slot(p, user, ulen);
-	*replaced = p->slots[slot] != 0; /* the earlier record stays in the blob, unreachable */
-	if (!*replaced) p->count++;
-	p->slots[slot] = (uint32_t)(p->used + 1);
+	uint32_t h = user_hash(user, ulen), earlier = find_user(p, user, ulen), ref = (uint32_t)(p->used + 1);
 	p->used += n;
+	/* An earlier record of the user stays in the blob, unreachable. */
+	*replaced = earlier != 0;
+	if (*replaced) oatable_replace(&p->index, h, earlier, ref);
+	else oatable_insert(&p->index, h, ref); /* room reserved above */
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -258,8 +256,9 @@ int auth_passwd_load(const char *path, struct auth_passwd **out)
 				     strerror(errno));
 		return MOSQ_ERR_INVAL;
 	}
-	struct auth_passwd *p = calloc(1, sizeof(*p));
-	int rc = p && grow_index(p) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NOMEM;
+	struct auth_passwd *p = mosquitto_calloc(1, sizeof(*p));
+	if (p) oatable_init(&p->index, rec_hash, p, &broker_alloc);
+	int rc = p ? MOSQ_ERR_SUCCESS : MOSQ_ERR_NOMEM;
 	char line[PW_LINE_MAX];
 	int lineno = 0;
 	while (rc == MOSQ_ERR_SUCCESS && fgets(line, sizeof(line), f)) {
@@ -270,13 +269,14 @@ int auth_passwd_load(const char *path, struct auth_passwd **out)
 	OPENSSL_cleanse(line, sizeof(line));
 	if (rc == MOSQ_ERR_SUCCESS) {
 		/* The blob grew by doubling: give back what the last step left over. */
-		unsigned char *b = p->used ? realloc(p->blob, p->used) : NULL;
+		unsigned char *b = p->used ? mosquitto_realloc(p->blob, p->used) : NULL;
 		if (b) {
 			p->blob = b;
 			p->cap = p->used;
 		}
 		*out = p;
-		mosquitto_log_printf(MOSQ_LOG_INFO, CHAT_LOG_PREFIX "password file %s: %zu users", path, p->count);
+		mosquitto_log_printf(MOSQ_LOG_INFO, CHAT_LOG_PREFIX "password file %s: %zu users", path,
+				     p->index.count);
 		return MOSQ_ERR_SUCCESS;
 	}
 	auth_passwd_free(p);
@@ -304,7 +304,7 @@ static bool digest(const struct pw_view *e, const char *password, unsigned char 
 static bool lookup(const struct auth_passwd *p, const char *user, struct pw_view *v)
 {
 	size_t len = strlen(user);
-	uint32_t slot = len <= TOPIC_ID_MAX && p->nslots ? p->slots[find_slot(p, user, len)] : 0;
+	uint32_t slot = len <= TOPIC_ID_MAX ? find_user(p, user, len) : 0;
 	if (!slot) {
 		*v = (struct pw_view){PW_PBKDF2, 101, p->dummy_salt, sizeof(p->dummy_salt), p->dummy_hash};
 		return false;

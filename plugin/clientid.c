@@ -59,7 +59,7 @@ static void forget(struct chat_sessions *s, struct client_owner *o)
 {
 	unlink_owner(o);
 	HASH_DEL(s->owners, o);
-	free(o);
+	mosquitto_free(o);
 }
 
 /*
@@ -80,7 +80,7 @@ static struct client_owner *remember(struct chat_sessions *s, struct presence_us
 		return o;
 	}
 	if (o) forget(s, o);
-	o = calloc(1, sizeof(*o) + len + 1);
+	o = mosquitto_calloc(1, sizeof(*o) + len + 1);
 	if (!o) return NULL;
 	memcpy(o->id, id, len);
 	o->user = u;

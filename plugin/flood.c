@@ -58,7 +58,7 @@ struct flood {
 int flood_init(struct chat *c)
 {
 	const struct moderation_config *cfg = &c->cfg.mod;
-	struct flood *f = calloc(1, sizeof(*f));
+	struct flood *f = mosquitto_calloc(1, sizeof(*f));
 	if (!f) return MOSQ_ERR_NOMEM;
 	c->flood = f;
 	f->ladder = ratelimit_ladder_default;
@@ -78,13 +78,13 @@ void flood_free(struct chat *c)
 	if (!f) return;
 	HASH_ITER(hh, f->users, u, ut) {
 		HASH_DEL(f->users, u);
-		free(u);
+		mosquitto_free(u);
 	}
 	HASH_ITER(hh, f->rooms, r, rt) {
 		HASH_DEL(f->rooms, r);
-		free(r);
+		mosquitto_free(r);
 	}
-	free(f);
+	mosquitto_free(f);
 	c->flood = NULL;
 }
 
@@ -165,7 +165,7 @@ static struct flood_user *user_entry(struct chat *c, const char *user)
 	size_t len = strlen(user);
 	HASH_FIND(hh, f->users, user, len, u);
 	if (u || len > TOPIC_ID_MAX) return u;
-	u = calloc(1, sizeof(*u));
+	u = mosquitto_calloc(1, sizeof(*u));
 	if (!u) return NULL;
 	memcpy(u->user, user, len + 1);
 	HASH_ADD(hh, f->users, user, len, u);
@@ -181,7 +181,7 @@ static struct flood_room *room_entry(struct chat *c, const char *user, const cha
 	if (!room_key(key, user, room, &n)) return NULL;
 	HASH_FIND(hh, f->rooms, key, n, fr);
 	if (fr) return fr;
-	fr = calloc(1, sizeof(*fr));
+	fr = mosquitto_calloc(1, sizeof(*fr));
 	if (!fr) return NULL;
 	memcpy(fr->key, key, n + 1);
 	HASH_ADD(hh, f->rooms, key, n, fr);
@@ -231,7 +231,7 @@ static size_t sweep_some(struct chat *c, int64_t now, size_t budget)
 		if (!user_idle(c, u, now)) continue;
 		if (f->last == u) f->last = NULL;
 		HASH_DEL(f->users, u);
-		free(u);
+		mosquitto_free(u);
 		f->forgot_users++;
 	}
 	while (f->room_cursor && budget > 0) {
@@ -240,7 +240,7 @@ static size_t sweep_some(struct chat *c, int64_t now, size_t budget)
 		budget--;
 		if (ratelimit_wait_ms(&r->bucket, r->bucket.burst, now) > 0) continue;
 		HASH_DEL(f->rooms, r);
-		free(r);
+		mosquitto_free(r);
 		f->forgot_rooms++;
 	}
 	return budget;

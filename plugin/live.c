@@ -100,7 +100,7 @@ static struct live_room *room_state(struct chat *c, const struct room *room)
 	size_t len = strlen(room->id);
 	struct live_room *lr = find_room(c, room->id, len);
 	if (lr) return lr;
-	lr = calloc(1, sizeof(*lr));
+	lr = mosquitto_calloc(1, sizeof(*lr));
 	if (!lr) return NULL;
 	memcpy(lr->id, room->id, len + 1);
 	live_shards_init(&lr->shards, shard_size_of(c, room));
@@ -116,22 +116,22 @@ static void room_free(struct chat *c, struct live_room *lr)
 	HASH_DEL(c->live->rooms, lr);
 	HASH_ITER(hh, lr->sessions, s, st) {
 		HASH_DEL(lr->sessions, s);
-		free(s->client_id);
-		free(s);
+		mosquitto_free(s->client_id);
+		mosquitto_free(s);
 	}
 	HASH_ITER(hh, lr->viewers, v, vt) {
 		HASH_DEL(lr->viewers, v);
-		free(v);
+		mosquitto_free(v);
 	}
 	for (unsigned i = 0; i < lr->nbatches; i++) live_batch_free(&lr->batches[i]);
-	free(lr->batches);
+	mosquitto_free(lr->batches);
 	live_shards_free(&lr->shards);
-	free(lr);
+	mosquitto_free(lr);
 }
 
 int chat_live_init(struct chat *c)
 {
-	c->live = calloc(1, sizeof(*c->live));
+	c->live = mosquitto_calloc(1, sizeof(*c->live));
 	if (!c->live) return MOSQ_ERR_NOMEM;
 	strbuf_init(&c->live->out);
 	return MOSQ_ERR_SUCCESS;
@@ -143,7 +143,7 @@ void chat_live_free(struct chat *c)
 	struct live_room *lr, *tmp;
 	HASH_ITER(hh, c->live->rooms, lr, tmp) room_free(c, lr);
 	strbuf_free(&c->live->out);
-	free(c->live);
+	mosquitto_free(c->live);
 	c->live = NULL;
 }
 
@@ -166,7 +166,7 @@ static struct live_batch *batch_of(struct live_room *lr, unsigned shard)
 	if (shard == 0) return NULL;
 	if (shard > lr->nbatches) {
 		unsigned n = shard < 8 ? 8 : shard * 2;
-		struct live_batch *b = realloc(lr->batches, n * sizeof(*b));
+		struct live_batch *b = mosquitto_realloc(lr->batches, n * sizeof(*b));
 		if (!b) return NULL;
 		for (unsigned i = lr->nbatches; i < n; i++) live_batch_init(&b[i]);
 		lr->batches = b;
@@ -327,11 +327,11 @@ static struct live_viewer *viewer_of(struct chat *c, struct live_room *lr, const
 	struct live_viewer *v = NULL;
 	HASH_FIND_STR(lr->viewers, user, v);
 	if (v) return v;
-	v = calloc(1, sizeof(*v));
+	v = mosquitto_calloc(1, sizeof(*v));
 	if (!v) return NULL;
 	v->shard = live_shards_join(&lr->shards);
 	if (v->shard == 0) {
-		free(v);
+		mosquitto_free(v);
 		return NULL;
 	}
 	snprintf(v->user, sizeof(v->user), "%s", user);
@@ -349,12 +349,12 @@ void chat_live_subscribed(struct chat *c, const struct mosquitto *client, const 
 	if (!lr) return;
 	HASH_FIND_STR(lr->sessions, id, s);
 	if (s) return; /* subscribed again */
-	s = calloc(1, sizeof(*s));
-	if (s) s->client_id = strdup(id);
+	s = mosquitto_calloc(1, sizeof(*s));
+	if (s) s->client_id = mosquitto_strdup(id);
 	if (s && s->client_id) s->viewer = viewer_of(c, lr, user);
 	if (!s || !s->viewer) {
-		if (s) free(s->client_id);
-		free(s);
+		if (s) mosquitto_free(s->client_id);
+		mosquitto_free(s);
 		return;
 	}
 	s->viewer->sessions++;
@@ -366,14 +366,14 @@ static void session_leaves(struct chat *c, struct live_room *lr, struct live_ses
 {
 	struct live_viewer *v = s->viewer;
 	HASH_DEL(lr->sessions, s);
-	free(s->client_id);
-	free(s);
+	mosquitto_free(s->client_id);
+	mosquitto_free(s);
 	if (--v->sessions > 0) return;
 	HASH_DEL(lr->viewers, v);
 	live_shards_leave(&lr->shards, v->shard);
 	char user[TOPIC_ID_MAX + 1];
 	memcpy(user, v->user, sizeof(user));
-	free(v);
+	mosquitto_free(v);
 	merge(c, lr);
 	chat_publish_rooms_list(c, user);
 }

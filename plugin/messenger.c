@@ -29,7 +29,7 @@ void messenger_config_defaults(struct messenger_config *cfg)
 
 int messenger_init(struct chat *c)
 {
-	c->messenger = calloc(1, sizeof(*c->messenger));
+	c->messenger = mosquitto_calloc(1, sizeof(*c->messenger));
 	if (!c->messenger) return MOSQ_ERR_NOMEM;
 	c->messenger->horizon_ms = chat_now_ms();
 	strbuf_init(&c->messenger->mentions);
@@ -48,6 +48,6 @@ void messenger_free(struct chat *c)
 	chat_typing_free(c->messenger);
 	chat_receipts_free(c->messenger);
 	strbuf_free(&c->messenger->mentions);
-	free(c->messenger);
+	mosquitto_free(c->messenger);
 	c->messenger = NULL;
 }

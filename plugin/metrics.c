@@ -64,7 +64,7 @@ static uint64_t get_sessions(const struct chat *c)
 {
 	/* When the broker authenticates, the table holds logins the plugin
 	 * deferred, not ones it authenticated. */
-	return c->sessions && c->cfg.auth.methods ? HASH_COUNT(c->sessions->by_client) : 0;
+	return c->sessions && c->cfg.auth.methods ? c->sessions->count : 0;
 }
 
 /* Walks the presence table: once per sys_interval or getStats, not per message. */

@@ -42,7 +42,7 @@ static void counts_free(struct peer_node *n)
 	struct peer_count *e, *t;
 	HASH_ITER(hh, n->counts, e, t) {
 		HASH_DEL(n->counts, e);
-		free(e);
+		mosquitto_free(e);
 	}
 }
 
@@ -52,7 +52,7 @@ void peer_presence_free(struct chat_peer *p)
 	HASH_ITER(hh, p->nodes, n, t) {
 		HASH_DEL(p->nodes, n);
 		counts_free(n);
-		free(n);
+		mosquitto_free(n);
 	}
 	cJSON_Delete(p->presence_pending);
 	p->presence_pending = NULL;
@@ -93,7 +93,7 @@ static void set_count(struct chat *c, struct peer_node *n, const char *name, uns
 	unsigned local = chat_user_sessions(c, user), others = chat_peer_sessions(c, user) - before;
 	bool flipped = (local + others + before > 0) != (local + others + sessions > 0);
 	if (!e && sessions) {
-		e = calloc(1, sizeof(*e));
+		e = mosquitto_calloc(1, sizeof(*e));
 		if (!e) return;
 		snprintf(e->user, sizeof(e->user), "%s", user);
 		HASH_ADD_STR(n->counts, user, e);
@@ -102,7 +102,7 @@ static void set_count(struct chat *c, struct peer_node *n, const char *name, uns
 		e->sessions = sessions;
 	} else {
 		HASH_DEL(n->counts, e);
-		free(e);
+		mosquitto_free(e);
 	}
 	chat_presence_refresh(c, user, flipped);
 }
@@ -112,7 +112,7 @@ static struct peer_node *node_get(struct chat_peer *p, const char *node)
 	struct peer_node *n = NULL;
 	HASH_FIND_STR(p->nodes, node, n);
 	if (n) return n;
-	n = calloc(1, sizeof(*n));
+	n = mosquitto_calloc(1, sizeof(*n));
 	if (!n) return NULL;
 	snprintf(n->node, sizeof(n->node), "%s", node);
 	HASH_ADD_STR(p->nodes, node, n);
@@ -190,7 +190,7 @@ static void expire(struct chat *c, uint64_t now)
 		struct peer_count *e, *et;
 		HASH_ITER(hh, n->counts, e, et) set_count(c, n, e->user, 0);
 		HASH_DEL(c->peer->nodes, n);
-		free(n);
+		mosquitto_free(n);
 	}
 }
 

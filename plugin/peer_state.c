@@ -47,11 +47,11 @@ static struct peer_key *key_get(struct chat_peer *p, const char *key, bool creat
 	struct peer_key *k = NULL;
 	HASH_FIND_STR(p->keys, key, k);
 	if (k || !create) return k;
-	k = calloc(1, sizeof(*k));
+	k = mosquitto_calloc(1, sizeof(*k));
 	if (!k) return NULL;
-	k->key = strdup(key);
+	k->key = mosquitto_strdup(key);
 	if (!k->key) {
-		free(k);
+		mosquitto_free(k);
 		return NULL;
 	}
 	HASH_ADD_KEYPTR(hh, p->keys, k->key, strlen(k->key), k);
@@ -60,9 +60,9 @@ static struct peer_key *key_get(struct chat_peer *p, const char *key, bool creat
 
 static int set_value(struct peer_key *k, const char *value)
 {
-	char *v = value ? strdup(value) : NULL;
+	char *v = value ? mosquitto_strdup(value) : NULL;
 	if (value && !v) return MOSQ_ERR_NOMEM;
-	free(k->value);
+	mosquitto_free(k->value);
 	k->value = v;
 	return MOSQ_ERR_SUCCESS;
 }
@@ -85,9 +85,9 @@ void peer_state_free(struct chat_peer *p)
 	struct peer_key *k, *t;
 	HASH_ITER(hh, p->keys, k, t) {
 		HASH_DEL(p->keys, k);
-		free(k->key);
-		free(k->value);
-		free(k);
+		mosquitto_free(k->key);
+		mosquitto_free(k->value);
+		mosquitto_free(k);
 	}
 }
 

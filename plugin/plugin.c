@@ -174,9 +174,9 @@ static void chat_free(struct chat *c)
 	messenger_free(c);
 	chat_live_free(c);
 	strbuf_free(&c->out);
-	free(c->scratch);
+	mosquitto_free(c->scratch);
 	chat_config_free(&c->cfg);
-	free(c);
+	mosquitto_free(c);
 }
 
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
@@ -190,7 +190,7 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
 int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, struct mosquitto_opt *opts,
 			  int opt_count)
 {
-	struct chat *c = calloc(1, sizeof(*c));
+	struct chat *c = mosquitto_calloc(1, sizeof(*c));
 	if (!c) return MOSQ_ERR_NOMEM;
 	c->pid = identifier;
 	chat_props_init(c);
@@ -201,7 +201,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, s
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
 	rc = chat_live_init(c);
 	if (rc != MOSQ_ERR_SUCCESS) goto fail;
-	c->scratch = malloc(c->cfg.limits.max_payload + 1);
+	c->scratch = mosquitto_malloc(c->cfg.limits.max_payload + 1);
 	if (!c->scratch) {
 		rc = MOSQ_ERR_NOMEM;
 		goto fail;

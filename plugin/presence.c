@@ -48,7 +48,7 @@ struct presence_user *presence_user_get(struct chat_sessions *s, const char *use
 	struct presence_user *u = find_user(s, user);
 	if (u) return u;
 	size_t n = strnlen(user, TOPIC_ID_MAX);
-	u = calloc(1, sizeof(*u) + n + 1);
+	u = mosquitto_calloc(1, sizeof(*u) + n + 1);
 	if (!u) return NULL;
 	memcpy(u->user, user, n);
 	u->user[n] = '\0';
@@ -148,14 +148,14 @@ static int replay_owner(struct chat *c, const char *line, size_t n, const char *
 	struct json_span span;
 	if (!topic_user_valid(line, ulen) || json_check(sp + 1, rest, &span) != CHAT_OK || span.type != JSON_STRING)
 		return MOSQ_ERR_SUCCESS;
-	char user[TOPIC_ID_MAX + 1], *id = malloc(rest + 1);
+	char user[TOPIC_ID_MAX + 1], *id = mosquitto_malloc(rest + 1);
 	if (!id) return MOSQ_ERR_NOMEM;
 	memcpy(user, line, ulen);
 	user[ulen] = '\0';
 	long len = json_string_decode(&span, id, rest + 1);
 	int rc = MOSQ_ERR_SUCCESS;
 	if (len > 0 && !memchr(id, '\0', (size_t)len)) rc = clientid_restore(c, user, id, (size_t)len);
-	free(id);
+	mosquitto_free(id);
 	return rc;
 }
 
@@ -193,7 +193,7 @@ int presence_start(struct chat *c, const char *ledger_path)
 						     "persistence, a crash can leave users shown online");
 		return MOSQ_ERR_SUCCESS;
 	}
-	s->ledger_path = strdup(ledger_path);
+	s->ledger_path = mosquitto_strdup(ledger_path);
 	if (!s->ledger_path) return MOSQ_ERR_NOMEM;
 	FILE *f = fopen(ledger_path, "r");
 	int rc = MOSQ_ERR_SUCCESS;
@@ -225,7 +225,7 @@ static bool keep_user(const struct chat_sessions *s, const struct presence_user 
 static long write_ledger_file(const struct chat_sessions *s, bool stopping)
 {
 	size_t n = strlen(s->ledger_path) + sizeof(".tmp");
-	char *tmp = malloc(n);
+	char *tmp = mosquitto_malloc(n);
 	if (!tmp) return -1;
 	snprintf(tmp, n, "%s.tmp", s->ledger_path);
 	FILE *f = fopen(tmp, "w");
@@ -244,17 +244,17 @@ static long write_ledger_file(const struct chat_sessions *s, bool stopping)
 	}
 	ok = ok && rename(tmp, s->ledger_path) == 0;
 	if (ok) {
-		char *dir = strdup(s->ledger_path);
+		char *dir = mosquitto_strdup(s->ledger_path);
 		int dfd = dir ? open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 		if (dfd >= 0) {
 			fsync(dfd);
 			close(dfd);
 		}
-		free(dir);
+		mosquitto_free(dir);
 	} else {
 		unlink(tmp);
 	}
-	free(tmp);
+	mosquitto_free(tmp);
 	return ok ? lines + (long)HASH_COUNT(s->owners) : -1;
 }
 

@@ -76,7 +76,7 @@ void chat_receipts_on_read(struct chat *c, const struct mosquitto_evt_message *e
 	HASH_FIND_STR(ms->receipts, key, e);
 	if (e && strcmp(upto, e->upto) <= 0) return; /* not forward */
 	if (!e) {
-		e = calloc(1, sizeof(*e));
+		e = mosquitto_calloc(1, sizeof(*e));
 		if (!e) return;
 		snprintf(e->key, sizeof(e->key), "%s", key);
 		e->room_len = strlen(r->id);
@@ -118,7 +118,7 @@ static void sweep(struct messenger *ms, uint64_t now)
 	HASH_ITER(hh, ms->receipts, e, tmp) {
 		if (e->pending || e->at_ms + RECEIPT_KEEP_MS > now) continue;
 		HASH_DEL(ms->receipts, e);
-		free(e);
+		mosquitto_free(e);
 	}
 }
 
@@ -166,7 +166,7 @@ void chat_receipts_flush(struct chat *c, uint64_t now)
 	ms->receipts_flushed_ms = now;
 	size_t n = 0;
 	for (struct receipt *e = ms->pending; e; e = e->next_pending) n++;
-	struct receipt **rs = malloc(n * sizeof(*rs));
+	struct receipt **rs = mosquitto_malloc(n * sizeof(*rs));
 	if (!rs) return;
 	n = 0;
 	for (struct receipt *e = ms->pending; e; e = e->next_pending) rs[n++] = e;
@@ -180,7 +180,7 @@ void chat_receipts_flush(struct chat *c, uint64_t now)
 		}
 		publish_room(c, rs + i, j - i, now);
 	}
-	free(rs);
+	mosquitto_free(rs);
 }
 
 void chat_receipts_free(struct messenger *ms)
@@ -188,7 +188,7 @@ void chat_receipts_free(struct messenger *ms)
 	struct receipt *e, *tmp;
 	HASH_ITER(hh, ms->receipts, e, tmp) {
 		HASH_DEL(ms->receipts, e);
-		free(e);
+		mosquitto_free(e);
 	}
 	ms->pending = NULL;
 }

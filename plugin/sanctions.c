@@ -18,7 +18,7 @@ static void table_clear(struct sanction **table)
 	struct sanction *e, *tmp;
 	HASH_ITER(hh, *table, e, tmp) {
 		HASH_DEL(*table, e);
-		free(e);
+		mosquitto_free(e);
 	}
 }
 
@@ -50,7 +50,7 @@ static int table_set(struct sanction **table, const char *key, uint64_t until_ms
 	struct sanction *e;
 	HASH_FIND_STR(*table, key, e);
 	if (!e) {
-		e = calloc(1, sizeof(*e));
+		e = mosquitto_calloc(1, sizeof(*e));
 		if (!e) return CHAT_ERR_NOMEM;
 		memcpy(e->key, key, strlen(key) + 1);
 		HASH_ADD_STR(*table, key, e);
@@ -65,7 +65,7 @@ static int table_remove(struct sanction **table, const char *key)
 	HASH_FIND_STR(*table, key, e);
 	if (!e) return CHAT_ERR_NOTFOUND;
 	HASH_DEL(*table, e);
-	free(e);
+	mosquitto_free(e);
 	return CHAT_OK;
 }
 
@@ -81,7 +81,7 @@ static const struct sanction *table_find(struct sanction **table, const char *ke
 	HASH_FIND_STR(*table, key, e);
 	if (e && expired(e, now_ms)) {
 		HASH_DEL(*table, e);
-		free(e);
+		mosquitto_free(e);
 		if (reclaimed) *reclaimed = true;
 		return NULL;
 	}
@@ -174,7 +174,7 @@ static size_t table_sweep(struct sanction **table, uint64_t now_ms)
 	HASH_ITER(hh, *table, e, tmp) {
 		if (expired(e, now_ms)) {
 			HASH_DEL(*table, e);
-			free(e);
+			mosquitto_free(e);
 			n++;
 		}
 	}
@@ -194,7 +194,7 @@ size_t sanctions_forget_room(struct sanctions *s, const char *room)
 		const char *slash = strchr(e->key, '/');
 		if (slash && strlen(slash + 1) == rlen && memcmp(slash + 1, room, rlen) == 0) {
 			HASH_DEL(s->mutes, e);
-			free(e);
+			mosquitto_free(e);
 			n++;
 		}
 	}

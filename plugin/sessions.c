@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The session table; see sessions.h for why it is keyed the way it is.
- * Two indexes over the same entries: a uthash by client pointer
- * (DISCONNECT, the ACL's questions) and an open-addressing array by
- * client id (takeovers), which costs a slot, not a hash handle, a session.
+ * The sessions sit in one array; two open-addressing indexes (oatable.h)
+ * hold places in it: by client pointer (DISCONNECT, the ACL's questions,
+ * once or more per message) and by client id (takeovers).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +12,60 @@
 #include "fnv.h"
 #include "sessions.h"
 
+/* The client pointer's hash: Fibonacci hashing, one multiply, whose high
+ * half mixes every bit of an address (the low ones are zero); FNV-1a over
+ * the pointer's 8 bytes costs eight steps on the per-message path. */
+static inline uint32_t client_hash(const struct mosquitto *client)
+{
+	return (uint32_t)(((uint64_t)(uintptr_t)client * 0x9e3779b97f4a7c15ull) >> 32);
+}
+
+static uint32_t id_hash(const char *id)
+{
+	return fnv32(FNV32_OFFSET, id, strlen(id));
+}
+
+static uint32_t by_client_hash(uint32_t ref, const void *ctx)
+{
+	const struct chat_sessions *s = ctx;
+	return client_hash(s->list[ref - 1]->client);
+}
+
+static uint32_t by_id_hash(uint32_t ref, const void *ctx)
+{
+	const struct chat_sessions *s = ctx;
+	return s->list[ref - 1]->id_hash;
+}
+
+static bool client_is(uint32_t ref, const void *key, const void *ctx)
+{
+	const struct chat_sessions *s = ctx;
+	return s->list[ref - 1]->client == key;
+}
+
+/* The broker's allocator, so that its memory_limit and $SYS heap count
+ * the indexes as they count every session's memory (sessions.h). */
+static const struct oatable_alloc broker_alloc = {mosquitto_calloc, mosquitto_free};
+
+static bool id_is(uint32_t ref, const void *key, const void *ctx)
+{
+	const struct chat_sessions *s = ctx;
+	return strcmp(s->list[ref - 1]->client_id, key) == 0;
+}
+
 struct chat_sessions *sessions_new(void)
 {
-	struct chat_sessions *s = calloc(1, sizeof(*s));
-	if (s) s->ledger_fd = -1;
+	struct chat_sessions *s = mosquitto_calloc(1, sizeof(*s));
+	if (!s) return NULL;
+	s->ledger_fd = -1;
+	oatable_init(&s->by_client, by_client_hash, s, &broker_alloc);
+	oatable_init(&s->by_id, by_id_hash, s, &broker_alloc);
 	return s;
 }
 
 static void session_free(struct chat_session *e)
 {
-	free(e);
+	mosquitto_free(e);
 }
 
 /* A session entry with its client id and user copied after it. The user
@@ -30,12 +74,13 @@ static void session_free(struct chat_session *e)
 static struct chat_session *session_new(const char *id, const char *user)
 {
 	size_t idn = strlen(id) + 1, un = strlen(user) + 1;
-	struct chat_session *e = calloc(1, sizeof(*e) + idn + un);
+	struct chat_session *e = mosquitto_calloc(1, sizeof(*e) + idn + un);
 	if (!e) return NULL;
 	e->client_id = e->names;
 	memcpy(e->client_id, id, idn);
 	e->user = e->names + idn;
 	memcpy(e->user, user, un);
+	e->id_hash = id_hash(e->client_id);
 	return e;
 }
 
@@ -49,101 +94,80 @@ static bool plugin_auth(const struct chat *c)
 void sessions_free(struct chat_sessions *s)
 {
 	if (!s) return;
-	struct chat_session *e, *tmp;
-	HASH_ITER(hh, s->by_client, e, tmp) {
-		HASH_DELETE(hh, s->by_client, e);
-		session_free(e);
-	}
-	free(s->by_id);
+	for (size_t i = 0; i < s->count; i++) session_free(s->list[i]);
+	mosquitto_free(s->list);
+	oatable_free(&s->by_client);
+	oatable_free(&s->by_id);
 	struct client_owner *o, *otmp;
 	HASH_ITER(hh, s->owners, o, otmp) {
 		HASH_DEL(s->owners, o);
-		free(o);
+		mosquitto_free(o);
 	}
 	struct presence_user *u, *utmp;
 	HASH_ITER(hh, s->users, u, utmp) {
 		HASH_DEL(s->users, u);
-		free(u);
+		mosquitto_free(u);
 	}
-	free(s->ledger_path);
-	free(s);
-}
-
-static uint32_t id_hash(const char *id)
-{
-	return fnv32(FNV32_OFFSET, id, strlen(id));
+	mosquitto_free(s->ledger_path);
+	mosquitto_free(s);
 }
 
 /* The first session with client id `id` (hash h), or NULL. */
 static struct chat_session *find_id(const struct chat_sessions *s, const char *id, uint32_t h)
 {
-	size_t mask = s->id_slots - 1;
-	for (size_t i = s->id_slots ? h & mask : 0; s->id_slots && s->by_id[i]; i = (i + 1) & mask) {
-		if (s->by_id[i]->id_hash == h && strcmp(s->by_id[i]->client_id, id) == 0) return s->by_id[i];
-	}
-	return NULL;
-}
-
-/* Puts e in the first free slot of its probe sequence (room is there). */
-static void id_place(struct chat_session **slots, size_t n, struct chat_session *e)
-{
-	size_t i = e->id_hash & (n - 1);
-	while (slots[i]) i = (i + 1) & (n - 1);
-	slots[i] = e;
-}
-
-/* Makes room for one more entry in the id index; false on out of memory. */
-static bool id_reserve(struct chat_sessions *s)
-{
-	if ((s->id_count + 1) * 2 <= s->id_slots) return true;
-	size_t n = s->id_slots ? s->id_slots * 2 : 64;
-	struct chat_session **slots = calloc(n, sizeof(*slots));
-	if (!slots) return false;
-	for (size_t i = 0; i < s->id_slots; i++) {
-		if (s->by_id[i]) id_place(slots, n, s->by_id[i]);
-	}
-	free(s->by_id);
-	s->by_id = slots;
-	s->id_slots = n;
-	return true;
-}
-
-/* Takes e out of the id index, moving back the entries after it in the
- * probe run that would otherwise become unreachable. */
-static void id_remove(struct chat_sessions *s, const struct chat_session *e)
-{
-	if (!s->id_slots) return;
-	size_t mask = s->id_slots - 1, i = e->id_hash & mask;
-	while (s->by_id[i] && s->by_id[i] != e) i = (i + 1) & mask;
-	if (!s->by_id[i]) return;
-	for (size_t j = (i + 1) & mask; s->by_id[j]; j = (j + 1) & mask) {
-		size_t home = s->by_id[j]->id_hash & mask;
-		/* Move j to the hole at i unless its home lies cyclically in (i, j]. */
-		bool stays = i < j ? (home > i && home <= j) : (home > i || home <= j);
-		if (stays) continue;
-		s->by_id[i] = s->by_id[j];
-		i = j;
-	}
-	s->by_id[i] = NULL;
-	s->id_count--;
+	uint32_t ref = oatable_find(&s->by_id, h, id_is, id);
+	return ref ? s->list[ref - 1] : NULL;
 }
 
 static struct chat_session *find_client(struct chat_sessions *s, const struct mosquitto *client)
 {
 	struct chat_session *e = s->last_found;
 	if (e && e->client == client) return e;
-	e = NULL;
-	HASH_FIND(hh, s->by_client, &client, sizeof(client), e);
+	uint32_t ref = oatable_find(&s->by_client, client_hash(client), client_is, client);
+	e = ref ? s->list[ref - 1] : NULL;
 	if (e) s->last_found = e;
 	return e;
 }
 
-/* Unlinks e; the caller updates presence and frees. */
+/* Makes room for one more session in the array and both indexes, so that
+ * linking it cannot fail; false on out of memory. */
+static bool reserve_one(struct chat_sessions *s)
+{
+	if (s->count == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		if (cap > UINT32_MAX) return false; /* places must fit a reference */
+		struct chat_session **l = mosquitto_realloc(s->list, cap * sizeof(*l));
+		if (!l) return false;
+		s->list = l;
+		s->cap = cap;
+	}
+	return oatable_reserve(&s->by_client, 1) == CHAT_OK && oatable_reserve(&s->by_id, 1) == CHAT_OK;
+}
+
+/* Appends e to the array and both indexes (room reserved). */
+static void link_session(struct chat_sessions *s, struct chat_session *e)
+{
+	s->list[s->count++] = e;
+	e->ref = (uint32_t)s->count;
+	oatable_insert(&s->by_client, client_hash(e->client), e->ref);
+	oatable_insert(&s->by_id, e->id_hash, e->ref);
+}
+
+/* Unlinks e, moving the last session into its place; the caller updates
+ * presence and frees. */
 static void unlink_session(struct chat_sessions *s, struct chat_session *e)
 {
 	if (s->last_found == e) s->last_found = NULL;
-	HASH_DELETE(hh, s->by_client, e);
-	id_remove(s, e);
+	uint32_t ref = e->ref;
+	oatable_remove(&s->by_client, client_hash(e->client), ref);
+	oatable_remove(&s->by_id, e->id_hash, ref);
+	struct chat_session *last = s->list[--s->count];
+	if (last == e) return;
+	uint32_t moved = last->ref;
+	s->list[ref - 1] = last;
+	last->ref = ref;
+	oatable_replace(&s->by_client, client_hash(last->client), moved, ref);
+	oatable_replace(&s->by_id, last->id_hash, moved, ref);
 }
 
 int sessions_add(struct chat *c, const struct mosquitto *client, const char *user, bool admin,
@@ -151,9 +175,8 @@ int sessions_add(struct chat *c, const struct mosquitto *client, const char *use
 {
 	struct chat_sessions *s = c->sessions;
 	const char *id = mosquitto_client_id(client);
-	struct chat_session *e = id_reserve(s) ? session_new(id ? id : "", user) : NULL;
+	struct chat_session *e = reserve_one(s) ? session_new(id ? id : "", user) : NULL;
 	if (!e) return MOSQ_ERR_NOMEM;
-	e->id_hash = id_hash(e->client_id);
 	e->client = client;
 	e->admin = admin;
 	e->expires_ms = expires_ms;
@@ -171,9 +194,7 @@ int sessions_add(struct chat *c, const struct mosquitto *client, const char *use
 		if (!same_user && track) presence_update(c, old->user, -1);
 		session_free(old);
 	}
-	HASH_ADD(hh, s->by_client, client, sizeof(e->client), e);
-	id_place(s->by_id, s->id_slots, e); /* room reserved above */
-	s->id_count++;
+	link_session(s, e); /* room reserved above */
 	if (expires_ms && (s->next_expiry_ms == 0 || expires_ms < s->next_expiry_ms)) s->next_expiry_ms = expires_ms;
 	if (!same_user && track) presence_update(c, user, +1);
 	return MOSQ_ERR_SUCCESS;
@@ -208,8 +229,8 @@ void sessions_expire(struct chat *c, uint64_t now_ms)
 	struct chat_session **due = NULL;
 	uint64_t next = 0;
 	bool partial = false;
-	struct chat_session *e, *tmp;
-	HASH_ITER(hh, s->by_client, e, tmp) {
+	for (size_t i = 0; i < s->count; i++) {
+		struct chat_session *e = s->list[i];
 		if (e->expires_ms == 0) continue;
 		if (e->expires_ms > now_ms) {
 			if (next == 0 || e->expires_ms < next) next = e->expires_ms;
@@ -217,7 +238,7 @@ void sessions_expire(struct chat *c, uint64_t now_ms)
 		}
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
-			struct chat_session **p = realloc(due, ncap * sizeof(*p));
+			struct chat_session **p = mosquitto_realloc(due, ncap * sizeof(*p));
 			if (!p) {
 				partial = true; /* the rest waits for the next tick */
 				break;
@@ -230,15 +251,15 @@ void sessions_expire(struct chat *c, uint64_t now_ms)
 	s->next_expiry_ms = partial ? now_ms : next;
 	for (size_t i = 0; i < n; i++) {
 		/* Copies: the entry is freed during the kick. */
-		char *id = strdup(due[i]->client_id);
+		char *id = mosquitto_strdup(due[i]->client_id);
 		char user[TOPIC_ID_MAX + 1];
 		const struct mosquitto *client = due[i]->client;
 		snprintf(user, sizeof(user), "%s", due[i]->user);
 		if (id) kick(c, client, id, user);
 		else s->next_expiry_ms = now_ms;
-		free(id);
+		mosquitto_free(id);
 	}
-	free(due);
+	mosquitto_free(due);
 }
 
 const struct chat_session *chat_session_of(const struct chat *c, const struct mosquitto *client)

@@ -41,6 +41,7 @@
 
 #include <uthash.h>
 
+#include "oatable.h"
 #include "topic.h"
 
 struct chat;
@@ -48,13 +49,13 @@ struct mosquitto;
 
 /* One allocation per session: the two strings follow the struct (names). */
 struct chat_session {
-	const struct mosquitto *client; /* key of hh; only compared, never used after DISCONNECT */
-	char *client_id;                /* key of the id index; points into names */
+	const struct mosquitto *client; /* key of by_client; only compared, never used after DISCONNECT */
+	char *client_id;                /* key of by_id; points into names */
 	char *user;                     /* points into names */
 	uint64_t expires_ms;            /* token expiry, unix ms; 0 = none */
-	uint32_t id_hash;               /* of client_id, for the id index */
+	uint32_t id_hash;               /* of client_id, for by_id */
+	uint32_t ref;                   /* its place in chat_sessions.list, + 1 */
 	bool admin;                     /* the token's admin claim */
-	UT_hash_handle hh;
 	char names[];                   /* client id, NUL, user, NUL */
 };
 
@@ -88,14 +89,17 @@ struct client_owner {
 #define CLIENTID_PER_USER 32
 
 struct chat_sessions {
-	struct chat_session *by_client;
+	/* Every session, in no particular order: a removal moves the last
+	 * one into the hole. count is the metrics' session count. */
+	struct chat_session **list;
+	size_t count, cap;
+	/* Two indexes of list places + 1 (oatable.h, 4 bytes a slot instead
+	 * of a 56-byte hash handle a session): by client pointer (DISCONNECT,
+	 * the ACL's questions) and by client id (takeovers). */
+	struct oatable by_client, by_id;
 	/* The session found last: the write check of every publish asks for
 	 * its client's, mostly the same one (sessions.c find_client). */
 	struct chat_session *last_found;
-	/* By client id: open addressing, linear probing, at most half full
-	 * (8 bytes a slot instead of a second 56-byte handle per session). */
-	struct chat_session **by_id;
-	size_t id_slots, id_count; /* id_slots a power of two, or 0 */
 	uint64_t next_expiry_ms; /* earliest expires_ms, 0 = none */
 	/* The client of the BASIC_AUTH last seen, until the next DISCONNECT or
 	 * TICK: a takeover sends the old connection's will during this login. */

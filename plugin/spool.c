@@ -37,7 +37,7 @@
 static char *old_path(const char *path)
 {
 	size_t n = strlen(path);
-	char *p = malloc(n + 5);
+	char *p = mosquitto_malloc(n + 5);
 	if (p) {
 		memcpy(p, path, n);
 		memcpy(p + n, ".old", 5);
@@ -53,7 +53,7 @@ static uint8_t *read_all(const char *path, size_t *len)
 	if (fd < 0) return NULL;
 	struct stat st;
 	uint8_t *buf = NULL;
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && (buf = malloc((size_t)st.st_size)) != NULL) {
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && (buf = mosquitto_malloc((size_t)st.st_size)) != NULL) {
 		ssize_t n = read(fd, buf, (size_t)st.st_size);
 		*len = n > 0 ? (size_t)n : 0;
 	}
@@ -67,7 +67,7 @@ static int open_current(struct chat_spool *s)
 	size_t len, count;
 	uint8_t *buf = read_all(s->path, &len);
 	size_t valid = buf ? jrec_valid_prefix(buf, len, &count) : 0;
-	free(buf);
+	mosquitto_free(buf);
 	s->fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (s->fd < 0) return -1;
 	if (valid < len) {
@@ -84,7 +84,7 @@ int chat_spool_open(struct chat *c)
 	struct chat_spool *s = &c->spool;
 	s->fd = -1;
 	if (!c->cfg.spool_file) return MOSQ_ERR_SUCCESS;
-	s->path = strdup(c->cfg.spool_file);
+	s->path = mosquitto_strdup(c->cfg.spool_file);
 	s->old = old_path(c->cfg.spool_file);
 	if (!s->path || !s->old) return MOSQ_ERR_NOMEM;
 	if (open_current(s) != 0) {
@@ -102,8 +102,8 @@ void chat_spool_close(struct chat *c)
 	struct chat_spool *s = &c->spool;
 	if (s->fd >= 0) close(s->fd);
 	s->fd = -1;
-	free(s->path);
-	free(s->old);
+	mosquitto_free(s->path);
+	mosquitto_free(s->old);
 	s->path = s->old = NULL;
 }
 
@@ -183,7 +183,7 @@ void chat_spool_replay(struct chat *c, const char *client_id)
 	uint8_t *old = read_all(s->old, &olen), *cur = read_all(s->path, &clen);
 	if (old) sent += replay_buffer(client_id, old, olen);
 	if (cur) sent += replay_buffer(client_id, cur, clen);
-	free(old);
-	free(cur);
+	mosquitto_free(old);
+	mosquitto_free(cur);
 	mosquitto_log_printf(MOSQ_LOG_INFO, CHAT_LOG_PREFIX "spool: %zu messages handed to %s again", sent, client_id);
 }

@@ -37,7 +37,7 @@ static void forget(struct chat_storers *s, const char *id)
 {
 	size_t i = find(s, id);
 	if (i == s->count) return;
-	free(s->ids[i]);
+	mosquitto_free(s->ids[i]);
 	s->ids[i] = s->ids[--s->count];
 }
 
@@ -53,12 +53,12 @@ void chat_storers_subscribed(struct chat *c, const struct mosquitto *client, con
 	if (!id || strcmp(filter, STORE_FILTER) != 0 || find(s, id) < s->count) return;
 	if (s->count == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 4;
-		char **ids = realloc(s->ids, cap * sizeof(*ids));
+		char **ids = mosquitto_realloc(s->ids, cap * sizeof(*ids));
 		if (!ids) return; /* not counted: messages are refused, never lost */
 		s->ids = ids;
 		s->cap = cap;
 	}
-	char *copy = strdup(id);
+	char *copy = mosquitto_strdup(id);
 	if (!copy) return;
 	s->ids[s->count++] = copy;
 	mosquitto_log_printf(MOSQ_LOG_INFO, CHAT_LOG_PREFIX "%s subscribed to every room's messages (%zu storing)",
@@ -80,7 +80,7 @@ void chat_storers_disconnected(struct chat *c, const struct mosquitto *client, b
 
 void chat_storers_free(struct chat *c)
 {
-	for (size_t i = 0; i < c->storers.count; i++) free(c->storers.ids[i]);
-	free(c->storers.ids);
+	for (size_t i = 0; i < c->storers.count; i++) mosquitto_free(c->storers.ids[i]);
+	mosquitto_free(c->storers.ids);
 	memset(&c->storers, 0, sizeof(c->storers));
 }

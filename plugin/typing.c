@@ -70,7 +70,7 @@ static void make_key(char *key, size_t cap, const char *user, const char *room, 
 static void drop(struct messenger *ms, struct typing_entry *e)
 {
 	HASH_DEL(ms->typing, e);
-	free(e);
+	mosquitto_free(e);
 }
 
 /* Forgets entries whose ttl has passed (their receivers have). */
@@ -97,7 +97,7 @@ static bool admit(struct chat *c, const struct mosquitto *client, const char *ke
 	}
 	if (e && now < e->last_ms + c->cfg.msgr.typing_interval_ms) return false;
 	if (!e) {
-		e = calloc(1, sizeof(*e));
+		e = mosquitto_calloc(1, sizeof(*e));
 		if (!e) return false;
 		snprintf(e->key, sizeof(e->key), "%s", key);
 		e->user_len = ulen;

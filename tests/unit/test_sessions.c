@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit test of plugin/sessions.c's two indexes (by client pointer and the
- * open-addressing one by client id), linked on their own with stand-ins
- * for the few broker calls they make. A random run of connects (some
+ * Unit test of plugin/sessions.c's session array and its two indexes
+ * (common/oatable.c, by client pointer and by client id), linked on their
+ * own with stand-ins for the few broker calls they make. A random run of connects (some
  * taking over another client's id), re-authentications and disconnects is
  * checked against a plain model of who holds which id.
  */
@@ -62,6 +62,13 @@ static uint32_t next_random(uint32_t *s)
 	return *s;
 }
 
+/* Client k logs in as one of a few users, so a takeover may change user. */
+static const char *user_of(int k)
+{
+	static const char *users[] = {"ana", "bo", "cy", "di", "ed"};
+	return users[k % 5];
+}
+
 /* Every client the model has connected has its session under its id, and
  * nothing else is indexed. */
 static void check_model(struct chat *c, const struct mosquitto *clients, const int *holds)
@@ -76,13 +83,20 @@ static void check_model(struct chat *c, const struct mosquitto *clients, const i
 		live++;
 		assert_non_null(e);
 		assert_string_equal(e->client_id, clients[k].id);
-		assert_string_equal(e->user, "someone");
+		assert_string_equal(e->user, user_of(k));
 	}
-	size_t indexed = 0;
-	for (size_t i = 0; i < c->sessions->id_slots; i++) indexed += c->sessions->by_id[i] != NULL;
-	assert_int_equal(indexed, live);
-	assert_int_equal(c->sessions->id_count, live);
-	assert_int_equal(HASH_COUNT(c->sessions->by_client), live);
+	const struct chat_sessions *s = c->sessions;
+	assert_int_equal(s->count, live);
+	assert_int_equal(s->by_id.count, live);
+	assert_int_equal(s->by_client.count, live);
+	/* Every session knows its place, and the id index finds it. */
+	for (size_t i = 0; i < s->count; i++) assert_int_equal(s->list[i]->ref, i + 1);
+	for (int k = 0; k < CLIENTS; k++) {
+		if (holds[k] < 0) continue;
+		const char *u = sessions_id_user(s, clients[k].id);
+		assert_non_null(u);
+		assert_string_equal(u, user_of(k));
+	}
 	assert_int_equal(online, (long)live);
 }
 
@@ -114,7 +128,7 @@ static void test_random_run(void **state)
 				if (j != k && holds[j] == id) holds[j] = -1; /* taken over */
 			}
 			snprintf(clients[k].id, sizeof(clients[k].id), "c%d", id);
-			assert_int_equal(sessions_add(&c, &clients[k], "someone", false, 0), MOSQ_ERR_SUCCESS);
+			assert_int_equal(sessions_add(&c, &clients[k], user_of(k), false, 0), MOSQ_ERR_SUCCESS);
 			holds[k] = id;
 		}
 		if (step % 20000 == 0) check_model(&c, clients, holds);
@@ -125,10 +139,44 @@ static void test_random_run(void **state)
 	sessions_free(c.sessions);
 }
 
+/* Expired sessions are kicked (the kick re-enters removal, which moves
+ * sessions in the array), the others stay, and the next expiry is the
+ * earliest left. */
+static void test_expire(void **state)
+{
+	(void)state;
+	static struct mosquitto clients[40];
+	struct chat c;
+	memset(&c, 0, sizeof(c));
+	c.cfg.auth.methods = CHAT_AUTH_PASSWORD_FILE;
+	c.sessions = sessions_new();
+	assert_non_null(c.sessions);
+	online = 0;
+	for (int k = 0; k < 40; k++) {
+		snprintf(clients[k].id, sizeof(clients[k].id), "e%d", k);
+		uint64_t expires = k % 4 == 0 ? 0 : 1000 + (uint64_t)k * 10; /* every fourth never expires */
+		assert_int_equal(sessions_add(&c, &clients[k], user_of(k), false, expires), MOSQ_ERR_SUCCESS);
+	}
+	assert_int_equal(c.sessions->next_expiry_ms, 1010);
+	sessions_expire(&c, 1200); /* expires 1010..1200: k = 1..20 but not 4, 8, ..., 20 */
+	for (int k = 0; k < 40; k++) {
+		bool gone = k % 4 != 0 && 1000 + k * 10 <= 1200;
+		assert_true((chat_session_of(&c, &clients[k]) == NULL) == gone);
+	}
+	assert_int_equal(c.sessions->count, 40 - 15);
+	assert_int_equal(c.sessions->next_expiry_ms, 1210);
+	assert_int_equal(online, 40 - 15);
+	sessions_expire(&c, 5000);
+	assert_int_equal(c.sessions->count, 10);
+	assert_int_equal(c.sessions->next_expiry_ms, 0);
+	sessions_free(c.sessions);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_run),
+		cmocka_unit_test(test_expire),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
