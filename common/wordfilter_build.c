@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DENSE_BUDGET (1u << 20)
+#define DENSE_BUDGET (3u << 20)
 #define DENSE_BUDGET_WILD (1u << 16) /* the wildcard filter: scanned on rewritten forms only */
 #define WF_MAX_WORDS (1u << 22)
 
@@ -247,7 +247,8 @@ static void fill_fast_ascii(struct wordfilter *wf)
 		unsigned k = normalize_cp(b, out, &gap);
 		uint32_t e;
 		if (k == 0) e = gap ? FA_SEP : FA_IGNORE;
-		else e = (out[0] & FA_LETTER) | ((uint32_t)wf_class(wf, out[0]) << 16) | (b >= '0' && b <= '9' ? FA_DIGIT : 0);
+		else e = (out[0] & FA_LETTER) | ((uint32_t)wf_class(wf, out[0]) << 16) | FA_NOT_HANGUL |
+			 (b >= '0' && b <= '9' ? FA_DIGIT : FA_NOT_DIGIT);
 		if (k == 0 && gap && b && strchr("$@!|(+*", (int)b)) e |= FA_SYM;
 		wf->fast_ascii[b] = e;
 	}
@@ -284,6 +285,7 @@ static int build_alphabet(struct wordfilter *wf, struct wf_build *b)
 	free(u);
 	for (size_t i = 0; i < b->nsyms; i++) b->syms[i] = wf_class(wf, b->syms[i]);
 	fill_fast_ascii(wf);
+	wf->syllables = normalize_syllable_jamo();
 	wf->bytes += (n + 1) * (sizeof(uint32_t) + sizeof(uint16_t));
 	return 0;
 }
@@ -302,6 +304,7 @@ static uint32_t trie_child(const struct wf_build *b, uint32_t node, uint16_t c)
 static int build_trie(struct wordfilter *wf, struct wf_build *b)
 {
 	size_t max = b->nsyms + 1;
+	if (max > STATE_MASK) return CHAT_ERR_TOO_LARGE; /* state ids and dense flags share 32 bits */
 	b->first_child = calloc(max, sizeof(uint32_t));
 	b->next_sibling = calloc(max, sizeof(uint32_t));
 	b->node_cls = calloc(max, sizeof(uint16_t));
@@ -375,13 +378,22 @@ static int number_states(struct wordfilter *wf, struct wf_build *b)
 
 /* ---- automaton ---- */
 
+/* A dense cell leading to state t (dense_state reads it back). */
+static uint32_t dense_cell(const struct wordfilter *wf, uint32_t t)
+{
+	return t < wf->ndense ? t * wf->ncls : t | DENSE_SPARSE;
+}
+
+/* The row of s: its children, else what its failure state does, whose row
+ * is already there (breadth-first, it is shallower). */
 static void fill_row(struct wordfilter *wf, uint32_t s)
 {
 	uint32_t *row = wf->dense + (size_t)s * wf->ncls;
+	const uint32_t *back = wf->dense + (size_t)wf->fail[s] * wf->ncls;
 	uint32_t v = wf->child_lo[s], end = wf->child_lo[s + 1];
 	for (uint32_t c = 0; c < wf->ncls; c++) {
-		if (v < end && wf->in_cls[v] == c) row[c] = v++;
-		else row[c] = s == 0 ? 0 : wf_step(wf, wf->fail[s], (uint16_t)c);
+		if (v < end && wf->in_cls[v] == c) row[c] = dense_cell(wf, v++);
+		else row[c] = s == 0 ? 0 : back[c];
 	}
 }
 
@@ -390,7 +402,7 @@ static int build_links(struct wordfilter *wf)
 {
 	size_t budget = (wf->is_wild ? DENSE_BUDGET_WILD : DENSE_BUDGET) / (wf->ncls * sizeof(uint32_t));
 	wf->ndense = (uint32_t)(budget < 1 ? 1 : budget < wf->nstates ? budget : wf->nstates);
-	wf->dense = malloc((size_t)wf->ndense * wf->ncls * sizeof(uint32_t));
+	wf->dense = malloc(((size_t)wf->ndense + 1) * wf->ncls * sizeof(uint32_t));
 	wf->fail = malloc(wf->nstates * sizeof(uint32_t));
 	if (!wf->dense || !wf->fail) return CHAT_ERR_NOMEM;
 	wf->fail[0] = 0;
@@ -399,7 +411,7 @@ static int build_links(struct wordfilter *wf)
 			wf->fail[v] = s == 0 ? 0 : wf_step(wf, wf->fail[s], wf->in_cls[v]);
 		if (s < wf->ndense) fill_row(wf, s);
 	}
-	wf->bytes += (size_t)wf->ndense * wf->ncls * sizeof(uint32_t) + wf->nstates * sizeof(uint32_t);
+	wf->bytes += ((size_t)wf->ndense + 1) * wf->ncls * sizeof(uint32_t) + wf->nstates * sizeof(uint32_t);
 	return 0;
 }
 
@@ -458,9 +470,16 @@ static int build_outputs(struct wordfilter *wf, struct wf_build *b)
 		wf->term[s] = own ? s : s == 0 ? 0 : wf->term[wf->fail[s]];
 		if (own_ban(wf, s) || (s != 0 && has_ban(wf, wf->fail[s]))) wf->ban[s / 64] |= 1ull << (s % 64);
 	}
-	/* Flag row targets with hits so the scan skips term[] on most steps. */
-	for (size_t x = 0; x < (size_t)wf->ndense * wf->ncls; x++)
-		wf->dense[x] |= wf->term[wf->dense[x]] ? DENSE_OUT : 0;
+	/* Flag row targets with hits so the scan skips term[] on most steps, and
+	 * what the first pass must stop for. The deep row stands for every
+	 * state without a row of its own: the first pass keeps such a state
+	 * aside and steps it through wf_step. */
+	size_t cells = (size_t)wf->ndense * wf->ncls;
+	for (size_t x = 0; x < cells; x++) {
+		uint32_t t = dense_state(wf, wf->dense[x]);
+		wf->dense[x] |= (wf->term[t] ? DENSE_OUT : 0) | (has_ban(wf, t) ? DENSE_BAN : 0);
+	}
+	for (size_t x = cells; x < cells + wf->ncls; x++) wf->dense[x] = DENSE_SPARSE;
 	wf->info = b->info;
 	b->info = NULL;
 	wf->bytes += n * sizeof(struct wf_entry) + b->nsyms + (size_t)wf->nstates * 2 * sizeof(uint32_t) +
@@ -530,7 +549,7 @@ struct wordfilter *wordfilter_build(const char *const *words, size_t nwords, con
 	struct wordfilter *wf = calloc(1, sizeof(*wf));
 	int rc = CHAT_ERR_NOMEM;
 	if (!wf) goto cleanup;
-	rc = CHAT_ERR_TOO_LARGE; /* keeps state ids within 31 bits */
+	rc = CHAT_ERR_TOO_LARGE; /* keeps the build's counts in range (build_trie checks the states) */
 	if (nwords > WF_MAX_WORDS || nallow > WF_MAX_WORDS) goto cleanup;
 	normalize_init();
 	b.wild = &bw;

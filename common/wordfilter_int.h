@@ -28,8 +28,12 @@
 #define INFO_GAP 0x80u    /* the word itself has a space before this letter */
 #define INFO_SPLIT 0x40u  /* a repeat that the text must space out ("a s s") */
 #define INFO_COUNT 0x3Fu  /* minimum repeat count of this letter */
-#define DENSE_OUT 0x80000000u /* in a dense row: the target state has hits */
-#define STATE_MASK 0x7FFFFFFFu
+/* A cell of a dense row holds the target's row offset (state * ncls) when
+ * the target has a row, else the target itself with DENSE_SPARSE; plus: */
+#define DENSE_OUT 0x80000000u    /* the target state has hits */
+#define DENSE_BAN 0x40000000u    /* a banned entry ends there (has_ban) */
+#define DENSE_SPARSE 0x20000000u /* it has no dense row (alone: the deep row, below) */
+#define STATE_MASK 0x1FFFFFFFu
 
 /* One word (banned or allowed) ending in a state. */
 struct wf_entry {
@@ -44,12 +48,13 @@ struct wordfilter {
 	uint16_t cls_ascii[128];
 	uint16_t cls_jamo[256]; /* U+1100..U+11FF */
 	uint32_t fast_ascii[128]; /* per byte: letter, class << 16 and FA_* flags (fast_pass) */
+	const uint32_t *syllables; /* normalize_syllable_jamo() */
 	uint32_t *other_cp;     /* sorted letters outside those two ranges */
 	uint16_t *other_cls;
 	size_t nother;
 	uint32_t nstates;
 	uint32_t ndense;   /* states [0, ndense) have a dense row */
-	uint32_t *dense;   /* ndense * ncls */
+	uint32_t *dense;   /* ndense * ncls, then the deep row: ncls times DENSE_SPARSE */
 	uint32_t *child_lo; /* children of s: states child_lo[s] .. child_lo[s+1]-1 */
 	uint16_t *in_cls;  /* class on the edge into each state */
 	uint32_t *fail;
@@ -73,6 +78,8 @@ struct wordfilter {
 #define FA_DIGIT 0x400u   /* a digit: a letter of its own kind */
 #define FA_HANGUL 0x800u  /* (for jamo, not in the table) */
 #define FA_IGNORE 0x1000u /* neither letter nor separator */
+#define FA_NOT_DIGIT (FA_DIGIT << 3) /* a letter that is no digit */
+#define FA_NOT_HANGUL (FA_HANGUL << 3)
 
 /* The class of a normalized letter: 0 when no word has it. */
 static inline uint16_t wf_class(const struct wordfilter *wf, uint32_t cp)
@@ -102,13 +109,19 @@ static inline uint32_t wf_child(const struct wordfilter *wf, uint32_t s, uint16_
 	return 0;
 }
 
+/* The state a dense cell v leads to. */
+static inline uint32_t dense_state(const struct wordfilter *wf, uint32_t v)
+{
+	return v & DENSE_SPARSE ? v & STATE_MASK : (v & STATE_MASK) / wf->ncls;
+}
+
 /* The automaton's transition: children, then the failure chain, until a
  * state with a dense row answers. */
 static inline uint32_t wf_step(const struct wordfilter *wf, uint32_t s, uint16_t c)
 {
 	if (c == 0) return 0;
 	for (;;) {
-		if (s < wf->ndense) return wf->dense[(size_t)s * wf->ncls + c] & STATE_MASK;
+		if (s < wf->ndense) return dense_state(wf, wf->dense[(size_t)s * wf->ncls + c]);
 		uint32_t v = wf_child(wf, s, c);
 		if (v) return v;
 		s = wf->fail[s];

@@ -197,7 +197,7 @@ static void scan_window(struct wf_scan *sc)
 		uint16_t c = sc->w.cls[j];
 		if (s < wf->ndense) {
 			uint32_t v = wf->dense[(size_t)s * wf->ncls + c];
-			s = v & STATE_MASK;
+			s = dense_state(wf, v);
 			if (!(v & DENSE_OUT)) continue;
 		} else {
 			s = wf_step(wf, s, c);
@@ -404,122 +404,177 @@ static bool is_hangul(uint32_t l)
 /*
  * The pass that decides most texts: the automaton over the letters,
  * decoded right from the bytes (ASCII through fast_ascii, Hangul syllables
- * by arithmetic, anything else through normalize_cp) into the same
- * letters, runs, fingerprint and kind flags that first_pass below reads
- * through norm_reader, but without a buffer, a history or a check of
- * candidates. It gives up, returning false, at the first state where a
- * banned entry ends, and first_pass then reads the text again and looks
- * closer; for a text where none ends anywhere it decides alone.
+ * through normalize_syllable_jamo, anything else through normalize_cp)
+ * into the same letters, runs, fingerprint and kind flags that first_pass
+ * below reads through norm_reader, but without a buffer, a history or a
+ * check of candidates. It gives up, returning false, at the first state
+ * where a banned entry ends, and first_pass then reads the text again and
+ * looks closer; for a text where none ends anywhere it decides alone.
+ *
+ * Its state is a local struct fast that only always-inlined helpers see,
+ * so the compiler keeps it in registers. A step is one cell of a dense row
+ * unless the cell is flagged (DENSE_BAN, DENSE_SPARSE): states without a
+ * row of their own, rare in chat, step through fast_deep.
  */
+#define FAST_BANNED UINT32_MAX /* fast_deep: a banned entry ends */
+
 struct fast {
-	const struct wordfilter *wf;
-	uint32_t s;        /* automaton state */
-	uint32_t last;     /* last letter, 0 before the first */
-	uint32_t gap;      /* FA_SEP, FA_SYM since the last letter */
-	uint32_t any, all; /* kinds and flags of the letters, OR and AND */
-	uint64_t h;        /* normalize_print's hash */
+	const uint32_t *dense;
+	uint32_t row;  /* the state's row offset in dense; the deep row's: see deep */
+	uint32_t deep; /* the state when row is the deep row's */
+	uint32_t last; /* last letter, 0 before the first */
+	uint32_t gap;  /* FA_SEP, FA_SYM since the last letter */
+	uint32_t any;  /* the kinds of the letters (FA_DIGIT, FA_NOT_DIGIT, ...) and FA_SYM before them */
+	uint64_t h;    /* normalize_print's hash */
 };
 
-/* One letter of class c and kind (FA_DIGIT, FA_HANGUL or 0); false when a
- * banned entry may end on it. Always inlined: f stays in registers. */
-__attribute__((always_inline)) static inline bool fast_letter(struct fast *f, uint32_t l, uint16_t c, uint32_t kind)
+/* The step on class c for a flagged cell v: the new state, or FAST_BANNED.
+ * deep: the state the deep row stands for. */
+__attribute__((noinline)) static uint32_t fast_deep(const struct wordfilter *wf, uint32_t v, uint32_t c,
+						     uint32_t deep)
 {
-	const struct wordfilter *wf = f->wf;
+	if (v & DENSE_BAN) return FAST_BANNED;
+	if (v != DENSE_SPARSE) return dense_state(wf, v); /* hits, but allowed ones only; or no row */
+	uint32_t t = wf_step(wf, deep, (uint16_t)c);
+	return wf->term[t] && has_ban(wf, t) ? FAST_BANNED : t;
+}
+
+/* The automaton's step on class c; false when a banned entry ends. */
+__attribute__((always_inline)) static inline bool fast_step(const struct wordfilter *wf, struct fast *f, uint32_t c)
+{
+	uint32_t v = f->dense[f->row + c];
+	if (__builtin_expect(!(v & (DENSE_OUT | DENSE_BAN | DENSE_SPARSE)), 1)) {
+		f->row = v;
+		return true;
+	}
+	uint32_t t = fast_deep(wf, v, c, f->deep);
+	if (t == FAST_BANNED) return false;
+	f->deep = t;
+	f->row = (t < wf->ndense ? t : wf->ndense) * wf->ncls;
+	return true;
+}
+
+/* One letter l of class c and kind (FA_DIGIT or FA_NOT_DIGIT, with
+ * FA_HANGUL or FA_NOT_HANGUL; other bits are ignored); false when a banned
+ * entry may end on it. */
+__attribute__((always_inline)) static inline bool fast_letter(const struct wordfilter *wf, struct fast *f, uint32_t l,
+							      uint32_t c, uint32_t kind)
+{
 	uint32_t gap = f->gap;
 	f->gap = 0;
 	f->any |= kind | gap;
-	f->all &= kind;
 	if (l == f->last && !gap) return true; /* the same run */
 	if (l != f->last) f->h = normalize_hash_letter(f->h, l);
 	f->last = l;
-	if (f->s < wf->ndense) {
-		uint32_t v = wf->dense[(size_t)f->s * wf->ncls + c];
-		f->s = v & STATE_MASK;
-		return !(v & DENSE_OUT) || !has_ban(wf, f->s);
-	}
-	f->s = wf_step(wf, f->s, c);
-	return !wf->term[f->s] || !has_ban(wf, f->s);
+	return fast_step(wf, f, c);
 }
 
-#define SCOUNT_FAST 11172u /* Hangul syllables from U+AC00 */
+/* A Hangul syllable, its jamo as normalize_syllable_jamo gives them (d),
+ * as norm_reader reads it. */
+#define FA_JAMO (FA_HANGUL | FA_NOT_DIGIT)
 
-/* Final consonants as initials, as in normalize.c. */
-static const uint16_t fast_jong[28][2] = {
-	{0, 0},           {0x1100, 0},      {0x1101, 0},      {0x1100, 0x1109}, {0x1102, 0},
-	{0x1102, 0x110C}, {0x1102, 0x1112}, {0x1103, 0},      {0x1105, 0},      {0x1105, 0x1100},
-	{0x1105, 0x1106}, {0x1105, 0x1107}, {0x1105, 0x1109}, {0x1105, 0x1110}, {0x1105, 0x1111},
-	{0x1105, 0x1112}, {0x1106, 0},      {0x1107, 0},      {0x1107, 0x1109}, {0x1109, 0},
-	{0x110A, 0},      {0x110B, 0},      {0x110C, 0},      {0x110E, 0},      {0x110F, 0},
-	{0x1110, 0},      {0x1111, 0},      {0x1112, 0},
-};
-
-/* A Hangul syllable (index syl from U+AC00) as norm_reader gives it. */
-__attribute__((always_inline)) static inline bool fast_syllable(struct fast *f, uint32_t syl)
+/* fast_letter for a letter known to start a run, with no separator before
+ * it and of a kind already counted: the vowel and finals of a syllable. */
+__attribute__((always_inline)) static inline bool fast_next(const struct wordfilter *wf, struct fast *f, uint32_t l,
+							    uint32_t c)
 {
-	const uint16_t *jamo = f->wf->cls_jamo;
-	uint32_t lead = 0x1100u + syl / 588, vowel = 0x1161u + (syl % 588) / 28, t = syl % 28;
+	f->h = normalize_hash_letter(f->h, l);
+	f->last = l;
+	return fast_step(wf, f, c);
+}
+
+/* A Hangul syllable, its jamo as normalize_syllable_jamo gives them (d),
+ * as norm_reader reads it: the initial may continue a run, the rest are
+ * new runs (a vowel follows a consonant, and a final's two parts differ). */
+__attribute__((always_inline)) static inline bool fast_syllable(const struct wordfilter *wf, struct fast *f, uint32_t d)
+{
+	const uint16_t *jamo = wf->cls_jamo;
+	uint32_t lead = d & 0xFFu, vowel = (d >> 8) & 0xFFu, t1 = (d >> 16) & 0xFFu, t2 = d >> 24;
 	/* "시이이발": a silent ㅇ before the vowel just read only stretches it. */
-	if (!(lead == 0x110Bu && !f->gap && vowel == f->last) && !fast_letter(f, lead, jamo[lead - 0x1100u], FA_HANGUL))
-		return false;
-	if (!fast_letter(f, vowel, jamo[vowel - 0x1100u], FA_HANGUL)) return false;
-	if (t == 0) return true;
-	if (!fast_letter(f, fast_jong[t][0], jamo[fast_jong[t][0] - 0x1100u], FA_HANGUL)) return false;
-	return !fast_jong[t][1] || fast_letter(f, fast_jong[t][1], jamo[fast_jong[t][1] - 0x1100u], FA_HANGUL);
+	if (!(lead == 0x0Bu && !f->gap && 0x1100u + vowel == f->last)) {
+		if (!fast_letter(wf, f, 0x1100u + lead, jamo[lead], FA_JAMO)) return false;
+		if (!fast_next(wf, f, 0x1100u + vowel, jamo[vowel])) return false;
+	}
+	if (t1 == NORM_SYL_NONE) return true;
+	if (!fast_next(wf, f, 0x1100u + t1, jamo[t1])) return false;
+	return t2 == NORM_SYL_NONE || fast_next(wf, f, 0x1100u + t2, jamo[t2]);
 }
 
-/* Any other code point at s[*pos], through normalize_cp as norm_reader does. */
-static bool fast_other(struct fast *f, const unsigned char *s, size_t len, size_t *pos)
+/* Any other code point at s[0..avail): its letters through normalize_cp,
+ * as norm_reader reads them; *used gets its bytes, *gap (when it has no
+ * letter) whether it separates. */
+static unsigned fast_decode(const unsigned char *s, size_t avail, uint32_t l[NORM_MAX_OUT], size_t *used, bool *gap)
 {
-	uint32_t cp, l[NORM_MAX_OUT];
-	size_t n = utf8_decode((const char *)s + *pos, len - *pos, &cp);
+	uint32_t cp;
+	size_t n = utf8_decode((const char *)s, avail, &cp);
 	if (n == 0) n = 1, cp = 0xFFFD;
-	*pos += n;
-	bool gap = true;
-	unsigned k = normalize_cp(cp, l, &gap);
-	if (k == 0) {
-		f->gap |= gap ? FA_SEP : 0;
-		return true;
-	}
+	*used = n;
+	*gap = true;
+	return normalize_cp(cp, l, gap);
+}
+
+/* The letters of one such code point; false when a banned entry may end. */
+__attribute__((always_inline)) static inline bool fast_other(const struct wordfilter *wf, struct fast *f,
+							     const uint32_t *l, unsigned k)
+{
 	/* The silent ㅇ, as norm_reader drops it (normalize.c). */
 	unsigned j = k >= 2 && l[0] == 0x110Bu && !f->gap && l[1] == f->last && f->last >= 0x1161u &&
 		     f->last <= 0x1175u;
 	for (; j < k; j++) {
 		uint32_t x = l[j];
-		uint16_t c = x - 0x1100u < 256 ? f->wf->cls_jamo[x - 0x1100u] : wf_class(f->wf, x);
-		if (!fast_letter(f, x, c, normalize_is_hangul(x) ? FA_HANGUL : 0)) return false;
+		uint16_t c = x - 0x1100u < 256 ? wf->cls_jamo[x - 0x1100u] : wf_class(wf, x);
+		if (!fast_letter(wf, f, x, c, normalize_is_hangul(x) ? FA_JAMO : FA_NOT_HANGUL | FA_NOT_DIGIT)) return false;
 	}
 	return true;
 }
 
-static bool fast_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print, bool *mixed)
+/* A precomposed Hangul syllable at s[0..avail) as an index from U+AC00;
+ * NORM_SYLLABLES when the bytes are anything else. With four bytes at
+ * hand, one load and a mask check all three bytes at once. */
+static inline uint32_t fast_syllable_at(const unsigned char *s, size_t avail)
 {
-	const unsigned char *s = (const unsigned char *)text;
-	struct fast f = {.wf = wf, .gap = FA_SEP, .all = ~0u, .h = NORM_FNV_OFFSET};
-	size_t pos = 0;
-	while (pos < len) {
-		uint32_t b = s[pos];
-		if (b < 0x80) {
-			uint32_t e = wf->fast_ascii[b];
-			pos++;
-			if (e & (FA_SEP | FA_IGNORE)) {
-				f.gap |= e & (FA_SEP | FA_SYM);
-				continue;
-			}
-			if (!fast_letter(&f, e & FA_LETTER, (uint16_t)(e >> 16), e & FA_DIGIT)) return false;
-			continue;
+	uint32_t w;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (avail >= 4) memcpy(&w, s, 4);
+	else
+#endif
+	if (avail >= 3) w = s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16;
+	else return NORM_SYLLABLES;
+	if ((w & 0xC0C0F0u) != 0x8080E0u) return NORM_SYLLABLES; /* 1110xxxx 10xxxxxx 10xxxxxx */
+	uint32_t v = (((w & 0x0Fu) << 12) | ((w >> 2) & 0xFC0u) | ((w >> 16) & 0x3Fu)) - 0xAC00u;
+	return v < NORM_SYLLABLES ? v : NORM_SYLLABLES;
+}
+
+__attribute__((noinline)) static bool fast_pass(const struct wordfilter *wf, const char *text, size_t len,
+						 uint64_t *print, bool *mixed)
+{
+	const unsigned char *p = (const unsigned char *)text, *end = p + len;
+	struct fast f = {.dense = wf->dense, .gap = FA_SEP, .h = NORM_FNV_OFFSET};
+	while (p < end) {
+		/* Runs of ASCII, then of Hangul syllables, as inner loops: the
+		 * compiler keeps their state in registers. */
+		while (p < end && *p < 0x80) {
+			uint32_t e = wf->fast_ascii[*p++];
+			if (e & (FA_SEP | FA_IGNORE)) f.gap |= e & (FA_SEP | FA_SYM);
+			else if (!fast_letter(wf, &f, e & FA_LETTER, e >> 16, e)) return false;
 		}
-		if ((b & 0xF0) == 0xE0 && pos + 2 < len && (s[pos + 1] & 0xC0) == 0x80 && (s[pos + 2] & 0xC0) == 0x80) {
-			uint32_t v = ((b & 0x0Fu) << 12) | ((s[pos + 1] & 0x3Fu) << 6) | (s[pos + 2] & 0x3Fu);
-			if (v - 0xAC00u < SCOUNT_FAST) {
-				pos += 3;
-				if (!fast_syllable(&f, v - 0xAC00u)) return false;
-				continue;
-			}
+		uint32_t syl;
+		while (p < end && (syl = fast_syllable_at(p, (size_t)(end - p))) < NORM_SYLLABLES) {
+			p += 3;
+			if (!fast_syllable(wf, &f, wf->syllables[syl])) return false;
 		}
-		if (!fast_other(&f, s, len, &pos)) return false;
+		if (p == end || *p < 0x80) continue;
+		uint32_t l[NORM_MAX_OUT];
+		size_t used;
+		bool gap;
+		unsigned k = fast_decode(p, (size_t)(end - p), l, &used, &gap);
+		p += used;
+		if (k == 0) f.gap |= gap ? FA_SEP : 0;
+		else if (!fast_other(wf, &f, l, k)) return false;
 	}
 	if (print) *print = f.last ? f.h : 0;
-	*mixed = (f.any & FA_SYM) || ((f.any ^ f.all) & (FA_DIGIT | FA_HANGUL));
+	/* A symbol a disguise uses, or letters of two kinds (disguise.h). */
+	*mixed = (f.any & FA_SYM) || (f.any & (f.any >> 3) & (FA_DIGIT | FA_HANGUL));
 	return true;
 }
 
@@ -560,7 +615,7 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 			uint16_t c = l < 128 ? wf->cls_ascii[l] : l - 0x1100u < 256 ? wf->cls_jamo[l - 0x1100u] : wf_class(wf, l);
 			if (s < wf->ndense) {
 				uint32_t v = wf->dense[(size_t)s * wf->ncls + c];
-				s = v & STATE_MASK;
+				s = dense_state(wf, v);
 				if (v & DENSE_OUT) pending = !maybe && has_ban(wf, s);
 			} else {
 				s = wf_step(wf, s, c);
