@@ -40,6 +40,8 @@
 /* Built once, read-only afterwards: not per-process state but a constant. */
 static uint32_t norm_table[0x10000];
 static uint32_t norm_pool[POOL_SIZE];
+/* Hangul syllables as jamo (normalize_syllable_jamo). */
+static uint32_t norm_syllables[SCOUNT];
 /* ASCII for norm_reader_next: letter | NORM_L_FRESH, NORM_L_GAP, or 0. */
 static uint32_t norm_ascii[0x80];
 static pthread_once_t norm_once = PTHREAD_ONCE_INIT;
@@ -166,6 +168,12 @@ static void build_table(void)
 		/* No ASCII character decomposes, so KIND_MANY does not occur. */
 		norm_ascii[cp] = kind == KIND_ONE ? (e & CP_MASK) | NORM_L_FRESH : kind == KIND_GAP ? NORM_L_GAP : 0;
 	}
+	for (uint32_t syl = 0; syl < SCOUNT; syl++) {
+		uint32_t t = syl % 28;
+		norm_syllables[syl] = (syl / 588) | (VBASE - LBASE + (syl % 588) / 28) << 8 |
+				      (t ? jong_cho[t][0] - LBASE : NORM_SYL_NONE) << 16 |
+				      (jong_cho[t][1] ? jong_cho[t][1] - LBASE : NORM_SYL_NONE) << 24;
+	}
 	for (uint32_t d = '0'; d <= '9'; d++) norm_ascii[d] |= NORM_L_DIGIT;
 	for (const char *sym = "$@!|(+*"; *sym; sym++) norm_ascii[(unsigned char)*sym] |= NORM_L_SYM;
 	if (spoof) uspoof_close(spoof);
@@ -178,6 +186,12 @@ static void build_table(void)
 void normalize_init(void)
 {
 	pthread_once(&norm_once, build_table);
+}
+
+const uint32_t *normalize_syllable_jamo(void)
+{
+	normalize_init();
+	return norm_syllables;
 }
 
 static unsigned map_syllable(uint32_t s, uint32_t *out)

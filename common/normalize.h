@@ -86,6 +86,17 @@ static inline bool normalize_is_hangul(uint32_t letter)
 }
 
 /*
+ * The letters of the Hangul syllable U+AC00 + i (i < NORM_SYLLABLES) are
+ * the bytes of table[i], low byte first, each a jamo minus U+1100, up to
+ * the first NORM_SYL_NONE: initial, vowel, then the final consonant as
+ * zero, one or two initials, as normalize_cp gives them. The table is
+ * built with normalize_init's and lives as long as the process.
+ */
+#define NORM_SYLLABLES 11172u
+#define NORM_SYL_NONE 0xFFu
+const uint32_t *normalize_syllable_jamo(void);
+
+/*
  * Starts iterating text[0..len). Invalid UTF-8 bytes count as separators,
  * one byte each. The iterator borrows text; nothing to free.
  */
