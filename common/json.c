@@ -7,11 +7,9 @@
 
 #include <stdint.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "chat_err.h"
+#include "json_bytes.h"
 #include "utf8.h"
 
 struct scan {
@@ -20,17 +18,21 @@ struct scan {
 	size_t i;
 	bool no_nul;  /* json_check_cstrings: a string may not decode to U+0000 */
 	bool saw_nul; /* ...and one did */
+	bool escaped; /* the last string scanned held an escape */
 };
 
 static int scan_value(struct scan *sc, int depth, struct json_span *out);
 
-static void skip_ws(struct scan *sc)
+static bool is_ws(char c)
 {
-	while (sc->i < sc->len) {
-		char c = sc->s[sc->i];
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
-		sc->i++;
-	}
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Inline, and one test when there is no white space (compact JSON, the
+ * common case between a message's tokens). */
+static inline void skip_ws(struct scan *sc)
+{
+	while (sc->i < sc->len && is_ws(sc->s[sc->i])) sc->i++;
 }
 
 static bool is_digit(char c)
@@ -80,40 +82,6 @@ static size_t unicode_escape(const char *s, size_t len, unsigned long *cp)
 	return 10;
 }
 
-#define BYTES_01 0x0101010101010101ull
-#define BYTES_80 0x8080808080808080ull
-
-/* The top bit of each byte of v that is zero (exact as to whether any is). */
-static uint64_t zero_bytes(uint64_t v)
-{
-	return (v - BYTES_01) & ~v & BYTES_80;
-}
-
-/* The top bit of each of the 8 bytes at p that json_plain_prefix() stops
- * at. Only the lowest flagged byte is exact (borrows run upwards), and it
- * is the only one used. */
-static uint64_t odd_bytes8(const char *p, bool ascii)
-{
-	uint64_t w;
-	memcpy(&w, p, 8);
-	uint64_t odd = ((w - BYTES_01 * 0x20) & ~w) | zero_bytes(w ^ (BYTES_01 * '"')) |
-		       zero_bytes(w ^ (BYTES_01 * '\\'));
-	return (ascii ? odd | w : odd) & BYTES_80;
-}
-
-#if defined(__SSE2__)
-/* One bit per byte of the 16 at p that json_plain_prefix() stops at. */
-static unsigned odd_bytes16(const char *p, bool ascii)
-{
-	__m128i v = _mm_loadu_si128((const void *)p);
-	/* v < 0x20 (unsigned) exactly when the saturating 0x20 - v is not zero. */
-	__m128i plain_ctl = _mm_cmpeq_epi8(_mm_subs_epu8(_mm_set1_epi8(0x20), v), _mm_setzero_si128());
-	__m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-	unsigned odd = (unsigned)_mm_movemask_epi8(special) | ((unsigned)_mm_movemask_epi8(plain_ctl) ^ 0xFFFFu);
-	return ascii ? odd | (unsigned)_mm_movemask_epi8(v) : odd;
-}
-#endif
-
 /* Bytes a JSON string cannot hold as they are (1), and bytes above 0x7F (2). */
 static const unsigned char byte_class[256] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -132,23 +100,26 @@ static const unsigned char byte_class[256] = {
 size_t json_plain_prefix(const char *s, size_t n, bool ascii)
 {
 	size_t i = 0;
-#if defined(__SSE2__)
+#if JSON_SSE2
 	if (n >= 16) {
 		for (; n - i >= 16; i += 16) {
-			unsigned odd = odd_bytes16(s + i, ascii);
+			__m128i v = _mm_loadu_si128((const void *)(s + i));
+			unsigned odd = json_odd16(v) | (ascii ? (unsigned)_mm_movemask_epi8(v) : 0u);
 			if (odd) return i + (size_t)__builtin_ctz(odd);
 		}
-		unsigned odd = i == n ? 0 : odd_bytes16(s + n - 16, ascii);
+		if (i == n) return n;
+		__m128i v = _mm_loadu_si128((const void *)(s + n - 16));
+		unsigned odd = json_odd16(v) | (ascii ? (unsigned)_mm_movemask_epi8(v) : 0u);
 		return odd ? n - 16 + (size_t)__builtin_ctz(odd) : n;
 	}
 #endif
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if JSON_SWAR
 	if (n >= 8) {
 		for (; n - i >= 8; i += 8) {
-			uint64_t odd = odd_bytes8(s + i, ascii);
+			uint64_t odd = json_odd8(json_load8(s + i), ascii);
 			if (odd) return i + (size_t)__builtin_ctzll(odd) / 8;
 		}
-		uint64_t odd = i == n ? 0 : odd_bytes8(s + n - 8, ascii);
+		uint64_t odd = i == n ? 0 : json_odd8(json_load8(s + n - 8), ascii);
 		return odd ? n - 8 + (size_t)__builtin_ctzll(odd) / 8 : n;
 	}
 #endif
@@ -167,64 +138,177 @@ static bool common_3byte(const char *s, size_t left)
 	       (p[0] != 0xED || p[1] < 0xA0);
 }
 
-/* Steps over the non-ASCII characters at sc->i, and over each single space
- * that has another one right after it. */
-static int scan_non_ascii(struct scan *sc)
+/* The length of the valid UTF-8 character at sc->i (a byte above 0x7F), 0
+ * when there is none. */
+static size_t non_ascii_char(const struct scan *sc)
 {
-	for (;;) {
-		uint32_t cp;
-		size_t n = common_3byte(sc->s + sc->i, sc->len - sc->i) ? 3
-			 : utf8_decode(sc->s + sc->i, sc->len - sc->i, &cp);
-		if (n == 0) return CHAT_ERR_JSON;
-		sc->i += n;
-		if (sc->i < sc->len && (unsigned char)sc->s[sc->i] >= 0x80) continue;
-		if (sc->len - sc->i < 2 || sc->s[sc->i] != ' ' || (unsigned char)sc->s[sc->i + 1] < 0x80)
-			return CHAT_OK;
-		sc->i++;
-	}
+	uint32_t cp;
+	if (common_3byte(sc->s + sc->i, sc->len - sc->i)) return 3;
+	return utf8_decode(sc->s + sc->i, sc->len - sc->i, &cp);
 }
 
+/* The escape at sc->i (a backslash), stepped over when valid. */
+static int scan_escape(struct scan *sc)
+{
+	if (sc->i + 1 >= sc->len) return CHAT_ERR_JSON;
+	char e = sc->s[sc->i + 1];
+	if (e == 'u') {
+		unsigned long cp;
+		size_t n = unicode_escape(sc->s + sc->i + 2, sc->len - sc->i - 2, &cp);
+		if (n == 0) return CHAT_ERR_JSON;
+		if (cp == 0 && sc->no_nul) {
+			sc->saw_nul = true;
+			return CHAT_ERR_JSON;
+		}
+		sc->i += 2 + n;
+		return CHAT_OK;
+	}
+	if (e == '\0' || !strchr("\"\\/bfnrt", e)) return CHAT_ERR_JSON;
+	sc->i += 2;
+	return CHAT_OK;
+}
+
+#if JSON_SSE2
+/* Bit k of the mask of bytes of v that, as signed bytes, are above b (a
+ * byte value from 0x80 up: the bytes above it are exactly those at or
+ * above b + 1 among the bytes above 0x7F), for bits from shift on. */
+static inline unsigned above(__m128i v, int b, unsigned shift)
+{
+	return (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)(b - 256)))) >> shift;
+}
+
+static inline unsigned equal(__m128i v, int b, unsigned shift)
+{
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)(b - 256)))) >> shift;
+}
+
+/*
+ * The UTF-8 of one block of the scan: v's bytes (bit k of a mask is byte
+ * shift + k) start at a character boundary; hi marks those above 0x7F and
+ * lim the ones that count (up to the string's first stop byte). Returns
+ * how far the next block starts (16, or the lead byte of a character cut
+ * off by the block's end), or 0 when the bytes need the byte-by-byte check:
+ * a lead byte without its continuation bytes or one of those without its
+ * lead, ED followed by A0-BF (a surrogate), and the lead bytes with range
+ * rules of their own or none valid (C0, C1, E0, F0-FF), rare in chat text.
+ * Hangul (EA-ED) and CJK pass here, 16 bytes at a time.
+ */
+static unsigned block_utf8(__m128i v, unsigned hi, unsigned lim, unsigned shift)
+{
+	unsigned lead = above(v, 0xBF, shift) & hi, lead3 = above(v, 0xDF, shift) & hi;
+	unsigned lead4 = above(v, 0xEF, shift) & hi, over_c1 = above(v, 0xC1, shift) & hi;
+	unsigned over_9f = above(v, 0x9F, shift) & hi;
+	unsigned expect = (lead << 1) | (lead3 << 2) | (lead4 << 3); /* where continuation bytes go */
+	unsigned bad = (expect ^ (hi & ~lead)) | ((equal(v, 0xED, shift) << 1) & over_9f) | lead4 |
+		       equal(v, 0xE0, shift) | (lead & ~over_c1);
+	if (bad & lim) return 0;
+	return expect >> 16 ? 31u - (unsigned)__builtin_clz(lead) : 16u;
+}
+
+/* Byte by byte from sc->i to end or the first byte that stops a plain run
+ * ('"', '\', a control byte), whichever comes first, one character at a
+ * time: for the blocks block_utf8 leaves to it. */
+static int scan_chars(struct scan *sc, size_t end)
+{
+	while (sc->i < end) {
+		unsigned char c = (unsigned char)sc->s[sc->i];
+		if (byte_class[c] & 1) return CHAT_OK;
+		size_t n = c < 0x80 ? 1 : non_ascii_char(sc);
+		if (n == 0) return CHAT_ERR_JSON;
+		sc->i += n;
+	}
+	return CHAT_OK;
+}
+
+/* The 16 bytes from i on, or when fewer are left, the input's last 16
+ * with *shift set to the count of those before i (never a read past the
+ * end); an input under 16 bytes is copied, zeros after it. */
+static __m128i load_block(const struct scan *sc, size_t i, unsigned *shift)
+{
+	size_t left = sc->len - i;
+	*shift = 0;
+	if (left >= 16) return _mm_loadu_si128((const void *)(sc->s + i));
+	if (sc->len >= 16) {
+		*shift = (unsigned)(16 - left);
+		return _mm_loadu_si128((const void *)(sc->s + sc->len - 16));
+	}
+	char tail[16] = {0}; /* zero bytes stop the scan, at len or later */
+	memcpy(tail, sc->s + i, left);
+	return _mm_loadu_si128((const void *)tail);
+}
+
+/*
+ * Steps sc->i over valid UTF-8 without a byte that stops a plain run, up
+ * to such a byte or len (or past len in the input's last block: then the
+ * caller sees the end). Each block is tested once for both: stop bytes and,
+ * when it holds bytes above 0x7F, their UTF-8 form.
+ */
+static int scan_plain(struct scan *sc)
+{
+	size_t i = sc->i;
+	for (;;) {
+		unsigned shift;
+		__m128i v = load_block(sc, i, &shift);
+		unsigned hi = (unsigned)_mm_movemask_epi8(v) >> shift, stop = json_odd16(v) >> shift;
+		unsigned lim = stop ? stop ^ (stop - 1) : 0xFFFFu, step = 16;
+		if (hi & lim) step = block_utf8(v, hi, lim, shift);
+		if (step == 0) {
+			size_t end = sc->len - i < 16 ? sc->len : i + 16;
+			sc->i = i;
+			if (scan_chars(sc, end) != CHAT_OK) return CHAT_ERR_JSON;
+			if (sc->i < end) return CHAT_OK;
+			i = sc->i;
+			continue;
+		}
+		if (stop) {
+			sc->i = i + (size_t)__builtin_ctz(stop);
+			return CHAT_OK;
+		}
+		if (sc->len - i <= 16) {
+			sc->i = sc->len;
+			return CHAT_OK;
+		}
+		i += step;
+	}
+}
+#else
+/* Steps sc->i over valid UTF-8 without a byte that stops a plain run:
+ * ASCII a word at a time, then each run of non-ASCII characters (words of
+ * Korean, and the single spaces between them) character by character. */
+static int scan_plain(struct scan *sc)
+{
+	for (;;) {
+		sc->i += json_plain_prefix(sc->s + sc->i, sc->len - sc->i, true);
+		if (sc->i >= sc->len || (unsigned char)sc->s[sc->i] < 0x80) return CHAT_OK;
+		for (;;) {
+			size_t n = non_ascii_char(sc);
+			if (n == 0) return CHAT_ERR_JSON;
+			sc->i += n;
+			if (sc->i < sc->len && (unsigned char)sc->s[sc->i] >= 0x80) continue;
+			if (sc->len - sc->i < 2 || sc->s[sc->i] != ' ' || (unsigned char)sc->s[sc->i + 1] < 0x80)
+				break;
+			sc->i++;
+		}
+	}
+}
+#endif
+
+/* The string whose opening quote is at sc->i; sc->escaped says whether it
+ * held an escape. */
 static int scan_string(struct scan *sc)
 {
 	sc->i++; /* opening quote */
-	while (sc->i < sc->len) {
-		sc->i += json_plain_prefix(sc->s + sc->i, sc->len - sc->i, true);
-		if (sc->i >= sc->len) break;
-		unsigned char c = (unsigned char)sc->s[sc->i];
+	sc->escaped = false;
+	for (;;) {
+		if (scan_plain(sc) != CHAT_OK || sc->i >= sc->len) return CHAT_ERR_JSON;
+		char c = sc->s[sc->i];
 		if (c == '"') {
 			sc->i++;
 			return CHAT_OK;
 		}
-		if (c < 0x20) return CHAT_ERR_JSON;
-		if (c == '\\') {
-			if (sc->i + 1 >= sc->len) return CHAT_ERR_JSON;
-			char e = sc->s[sc->i + 1];
-			if (e == 'u') {
-				unsigned long cp;
-				size_t n = unicode_escape(sc->s + sc->i + 2, sc->len - sc->i - 2, &cp);
-				if (n == 0) return CHAT_ERR_JSON;
-				if (cp == 0 && sc->no_nul) {
-					sc->saw_nul = true;
-					return CHAT_ERR_JSON;
-				}
-				sc->i += 2 + n;
-			} else if (strchr("\"\\/bfnrt", e) && e != '\0') {
-				sc->i += 2;
-			} else {
-				return CHAT_ERR_JSON;
-			}
-			continue;
-		}
-		if (c < 0x80) {
-			sc->i++;
-			continue;
-		}
-		/* A run of non-ASCII characters (words of Korean, and the single
-		 * spaces between them) is checked here, before the word-at-a-time
-		 * test is tried again. */
-		if (scan_non_ascii(sc) != CHAT_OK) return CHAT_ERR_JSON;
+		if (c != '\\' || scan_escape(sc) != CHAT_OK) return CHAT_ERR_JSON;
+		sc->escaped = true;
 	}
-	return CHAT_ERR_JSON;
 }
 
 static int scan_number(struct scan *sc)
@@ -315,6 +399,7 @@ static int scan_value(struct scan *sc, int depth, struct json_span *out)
 		out->p = sc->s + start;
 		out->len = sc->i - start;
 		out->type = type;
+		out->plain = type == JSON_STRING && !sc->escaped;
 	}
 	return CHAT_OK;
 }
@@ -350,9 +435,10 @@ int json_object_foreach(const struct json_span *obj, json_member_cb cb, void *ud
 	for (;;) {
 		skip_ws(&sc);
 		if (sc.i >= sc.len || sc.s[sc.i] == '}') return CHAT_OK;
-		struct json_span key = {sc.s + sc.i, 0, JSON_STRING};
+		struct json_span key = {sc.s + sc.i, 0, JSON_STRING, false};
 		if (scan_string(&sc) != CHAT_OK) return CHAT_ERR_JSON;
 		key.len = (size_t)(sc.s + sc.i - key.p);
+		key.plain = !sc.escaped;
 		skip_ws(&sc);
 		sc.i++; /* ':' */
 		struct json_span val;
@@ -373,6 +459,7 @@ static int scan_member(struct scan *sc, struct json_span *key, struct json_span 
 	key->type = JSON_STRING;
 	if (scan_string(sc) != CHAT_OK) return CHAT_ERR_JSON;
 	key->len = (size_t)(sc->s + sc->i - key->p);
+	key->plain = !sc->escaped;
 	skip_ws(sc);
 	if (sc->i >= sc->len || sc->s[sc->i] != ':') return CHAT_ERR_JSON;
 	sc->i++;
@@ -417,7 +504,7 @@ bool json_key_is(const struct json_span *key, const char *name)
 	size_t n = strlen(name);
 	if (key->type != JSON_STRING || key->len < 2) return false;
 	if (key->len == n + 2 && memcmp(key->p + 1, name, n) == 0) return true;
-	if (!memchr(key->p, '\\', key->len)) return false;
+	if (key->plain || !memchr(key->p, '\\', key->len)) return false;
 	char tmp[64];
 	long got = json_string_decode(key, tmp, sizeof(tmp));
 	return got >= 0 && (size_t)got == n && memcmp(tmp, name, n) == 0;

@@ -27,6 +27,10 @@ struct json_span {
 	const char *p;
 	size_t len;
 	enum json_type type;
+	/* A string the scanner found without escapes: its value is the bytes
+	 * between the quotes (valid UTF-8, no control byte). false when it has
+	 * escapes or is not known not to (a span made by hand). */
+	bool plain;
 };
 
 /*
@@ -70,7 +74,7 @@ int json_object_parse(const char *buf, size_t len, json_member_cb cb, void *ud);
  * The length of the longest prefix of s[0..n) that stands in a JSON string
  * as it is: no control character, quote or backslash, and, when ascii, no
  * byte above 0x7F either. Steps 16 or 8 bytes at a time: chat text is
- * mostly such runs. For the scanner here and for writers of JSON strings.
+ * mostly such runs.
  */
 size_t json_plain_prefix(const char *s, size_t n, bool ascii);
 

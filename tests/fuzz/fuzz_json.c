@@ -49,7 +49,7 @@ static enum json_type type_of(const struct refjson *r)
 
 static struct json_span span_of(const struct refjson *r)
 {
-	struct json_span s = {r->span, r->span_len, type_of(r)};
+	struct json_span s = {r->span, r->span_len, type_of(r), false};
 	return s;
 }
 
@@ -57,7 +57,7 @@ static struct json_span span_of(const struct refjson *r)
 
 static void check_decode(const char *span, size_t span_len, const char *want, size_t want_len)
 {
-	struct json_span s = {span, span_len, JSON_STRING};
+	struct json_span s = {span, span_len, JSON_STRING, false};
 	char *out = malloc(want_len + 1);
 	if (!out) abort();
 	if (json_string_decode(&s, out, want_len + 1) != (long)want_len) abort();
@@ -70,7 +70,7 @@ static void check_decode(const char *span, size_t span_len, const char *want, si
  * less is not. */
 static void check_key_is(const char *span, size_t span_len, const char *dec, size_t len)
 {
-	struct json_span s = {span, span_len, JSON_STRING};
+	struct json_span s = {span, span_len, JSON_STRING, false};
 	char name[66];
 	if (len >= 64 || memchr(dec, '\0', len)) return;
 	for (size_t i = 0; i < len; i++) {

@@ -230,14 +230,14 @@ static void test_object_parse(void **state)
 static void test_decode_limits(void **state)
 {
 	(void)state;
-	struct json_span s = {"\"abcdef\"", 8, JSON_STRING};
+	struct json_span s = {"\"abcdef\"", 8, JSON_STRING, false};
 	char small[4], big[16];
 	assert_int_equal(json_string_decode(&s, small, sizeof(small)), CHAT_ERR_TOO_LARGE);
 	assert_int_equal(json_string_decode(&s, big, sizeof(big)), 6);
 	assert_string_equal(big, "abcdef");
 	/* Runs between escapes are copied whole; the limit counts the NUL. */
 	const char *esc = "\"ab\\tcd\\u00e9\"";
-	struct json_span e = {esc, strlen(esc), JSON_STRING};
+	struct json_span e = {esc, strlen(esc), JSON_STRING, false};
 	assert_int_equal(json_string_decode(&e, big, sizeof(big)), 7);
 	assert_string_equal(big, "ab\tcd\xC3\xA9");
 	assert_int_equal(json_string_decode(&e, big, 8), 7);
@@ -245,10 +245,10 @@ static void test_decode_limits(void **state)
 	assert_int_equal(json_string_decode(&e, big, 5), CHAT_ERR_TOO_LARGE);
 	assert_int_equal(json_string_decode(&s, big, 7), 6);
 	assert_int_equal(json_string_decode(&s, small, 3), CHAT_ERR_TOO_LARGE);
-	struct json_span n = {"12345678901234567890", 20, JSON_NUMBER};
+	struct json_span n = {"12345678901234567890", 20, JSON_NUMBER, false};
 	long long v;
 	assert_int_equal(json_number_i64(&n, &v), CHAT_ERR_INVAL);
-	struct json_span f = {"1.5", 3, JSON_NUMBER};
+	struct json_span f = {"1.5", 3, JSON_NUMBER, false};
 	assert_int_equal(json_number_i64(&f, &v), CHAT_ERR_INVAL);
 }
 
