@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "fnv.h"
 
 /*
  * U+E000 (private use) is read as this letter, which banned words have in
@@ -113,12 +114,12 @@ bool norm_iter_next(struct norm_iter *it, struct norm_run *run);
  */
 size_t normalize_text(const char *text, size_t len, char *out, size_t outcap);
 
-/* Start value and step of the fingerprint hash: FNV-1a (64 bits), fed one
- * normalized letter (a code point) at a time. */
-#define NORM_FNV_OFFSET 14695981039346656037ull
+/* Start value and step of the fingerprint hash: FNV-1a (64 bits, fnv.h),
+ * fed one normalized letter (a code point) at a time. */
+#define NORM_FNV_OFFSET FNV64_OFFSET
 static inline uint64_t normalize_hash_letter(uint64_t h, uint32_t letter)
 {
-	return (h ^ letter) * 1099511628211ull;
+	return fnv64_step(h, letter);
 }
 
 /*
