@@ -201,8 +201,11 @@ static void check_model(const struct chat *c)
 			if (m->role < ROLE_READER || m->role > ROLE_OWNER) abort();
 			if (!dm_party(r, m->user)) abort();
 			const struct user_entry *u = rooms_of_user(&c->rooms, m->user, strlen(m->user));
+			/* A walk, not HASH_FIND: rooms.c hashes its tables with its own
+			 * function (FNV-1a), which this file does not define. */
 			const struct user_room *ur = NULL;
-			if (u) HASH_FIND_PTR(u->rooms, &r, ur);
+			for (ur = u ? u->rooms : NULL; ur && ur->room != r; ur = ur->hh.next) {
+			}
 			if (!ur) abort();
 		}
 	}
