@@ -37,17 +37,6 @@ struct auth_state {
 
 /* ---- options (parsed by options.c) ---- */
 
-void chat_auth_config_free(struct chat_auth_config *cfg)
-{
-	free(cfg->password_file);
-	free(cfg->jwt_key_file);
-	free(cfg->jwt_issuer);
-	free(cfg->jwt_audience);
-	free(cfg->jwt_admin_claim);
-	free(cfg->presence_file);
-	memset(cfg, 0, sizeof(*cfg));
-}
-
 /* ---- loading ---- */
 
 static void auth_state_free(struct auth_state *a)

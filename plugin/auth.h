@@ -41,7 +41,6 @@ struct chat_auth_config {
 	char *presence_file;       /* the ledger of users shown online; NULL = <state_file>.presence */
 };
 
-void chat_auth_config_free(struct chat_auth_config *cfg);
 
 /* auth.c: checks the options, loads the password file and JWT key and
  * opens the presence ledger. Returns MOSQ_ERR_*, having logged why. */

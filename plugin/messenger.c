@@ -12,21 +12,6 @@
 #include "chat.h"
 #include "messenger_int.h"
 
-#define DEFAULT_EDIT_WINDOW_S 900
-#define DEFAULT_RECENT_MAX 65536
-#define DEFAULT_TYPING_INTERVAL_MS 3000
-#define DEFAULT_RECEIPTS_MAX_MEMBERS 100
-#define DEFAULT_RECEIPTS_INTERVAL_MS 1000
-
-void messenger_config_defaults(struct messenger_config *cfg)
-{
-	cfg->edit_window_ms = DEFAULT_EDIT_WINDOW_S * 1000u;
-	cfg->recent_max = DEFAULT_RECENT_MAX;
-	cfg->typing_interval_ms = DEFAULT_TYPING_INTERVAL_MS;
-	cfg->receipts_max_members = DEFAULT_RECEIPTS_MAX_MEMBERS;
-	cfg->receipts_interval_ms = DEFAULT_RECEIPTS_INTERVAL_MS;
-}
-
 int messenger_init(struct chat *c)
 {
 	c->messenger = mosquitto_calloc(1, sizeof(*c->messenger));

@@ -44,7 +44,6 @@ struct messenger_config {
 	uint64_t receipts_interval_ms; /* least time between two read events of a room */
 };
 
-void messenger_config_defaults(struct messenger_config *cfg);
 
 /* The state (recent record, typing table) in c->messenger: init at start,
  * free at cleanup (NULL-safe). MOSQ_ERR_*. */

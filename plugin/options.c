@@ -370,6 +370,32 @@ static const struct option *find_option(const char *name)
 
 /* ---- load ------------------------------------------------------------- */
 
+#define DEFAULT_EDIT_WINDOW_S 900
+#define DEFAULT_RECENT_MAX 65536
+#define DEFAULT_TYPING_INTERVAL_MS 3000
+#define DEFAULT_RECEIPTS_MAX_MEMBERS 100
+#define DEFAULT_RECEIPTS_INTERVAL_MS 1000
+
+static void messenger_config_defaults(struct messenger_config *cfg)
+{
+	cfg->edit_window_ms = DEFAULT_EDIT_WINDOW_S * 1000u;
+	cfg->recent_max = DEFAULT_RECENT_MAX;
+	cfg->typing_interval_ms = DEFAULT_TYPING_INTERVAL_MS;
+	cfg->receipts_max_members = DEFAULT_RECEIPTS_MAX_MEMBERS;
+	cfg->receipts_interval_ms = DEFAULT_RECEIPTS_INTERVAL_MS;
+}
+
+static void auth_config_free(struct chat_auth_config *cfg)
+{
+	free(cfg->password_file);
+	free(cfg->jwt_key_file);
+	free(cfg->jwt_issuer);
+	free(cfg->jwt_audience);
+	free(cfg->jwt_admin_claim);
+	free(cfg->presence_file);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
 static void set_defaults(struct chat_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -428,7 +454,7 @@ void chat_config_free(struct chat_config *cfg)
 	free(cfg->spool_file);
 	user_list_free(&cfg->admins);
 	user_list_free(&cfg->service_users);
-	chat_auth_config_free(&cfg->auth);
+	auth_config_free(&cfg->auth);
 	free(cfg->mod.banned_file);
 	free(cfg->mod.allowed_file);
 	free(cfg->mod.mute_ladder);

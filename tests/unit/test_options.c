@@ -31,23 +31,6 @@ void mosquitto_log_printf(int level, const char *fmt, ...)
 	last_level = level;
 }
 
-void messenger_config_defaults(struct messenger_config *cfg)
-{
-	cfg->edit_window_ms = 900000;
-	cfg->recent_max = 65536;
-}
-
-void chat_auth_config_free(struct chat_auth_config *cfg)
-{
-	free(cfg->password_file);
-	free(cfg->jwt_key_file);
-	free(cfg->jwt_issuer);
-	free(cfg->jwt_audience);
-	free(cfg->jwt_admin_claim);
-	free(cfg->presence_file);
-	memset(cfg, 0, sizeof(*cfg));
-}
-
 /* Loads the one option key=value into cfg; returns the load's code. */
 static int load1(struct chat_config *cfg, const char *key, const char *value)
 {
