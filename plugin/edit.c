@@ -187,7 +187,9 @@ void chat_change_stamp(const struct chat_msg *m, struct envelope *e)
 
 void chat_recent_free(struct messenger *ms)
 {
-	for (size_t i = 0; i < ms->block_count; i++) free(ms->blocks[(ms->block_head + i) & (ms->block_cap - 1)]);
+	for (size_t i = 0; i < ms->block_count; i++) {
+		free(ms->blocks[(ms->block_head + i) & (ms->block_cap - 1)]);
+	}
 	free(ms->blocks);
 	free(ms->spare);
 	ms->blocks = NULL;

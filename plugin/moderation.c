@@ -272,7 +272,8 @@ static void moderation_event(struct chat *c, const char *room, const char *actio
 }
 
 bool moderation_judge(struct chat *c, const struct mosquitto *client, const char *user, const char *room,
-		      const struct room *r, const struct chat_msg *msg, uint64_t now_ms, struct moderation_verdict *v)
+		      size_t room_len, const struct room *r, const struct chat_msg *msg, uint64_t now_ms,
+		      struct moderation_verdict *v)
 {
 	struct moderation *m = c->mod;
 	bool service = chat_is_service(c, client), text = msg->text && msg->text_len > 0;
@@ -296,7 +297,7 @@ bool moderation_judge(struct chat *c, const struct mosquitto *client, const char
 		bool want_print = !service && v->policy.flood_repeat >= 2;
 		int hits = scan_global(m, msg->text, msg->text_len, mask, want_print ? &print : NULL);
 		vm.word_hits += words_scan(m, r, &v->text, &v->text_len, mask, hits);
-		vm.fingerprint = verdict_fingerprint(room, msg->text, msg->text_len, print);
+		vm.fingerprint = verdict_fingerprint(room, room_len, msg->text, msg->text_len, print);
 	}
 	const struct flood_record *cur = flood_gather(c, user, room, r, &v->policy, (int64_t)now_ms, &rec,
 						     &v->flood_entry);

@@ -91,7 +91,9 @@ static void test_bound(void **state)
 		}
 		if (held && i % 7 != 0) assert_int_equal(edit, REJECT_COUNT);
 		else assert_int_not_equal(edit, REJECT_COUNT); /* deleted, or older than the record */
-		if (held && i % 7 != 0) assert_int_equal(change(ENVELOPE_EDIT, other, ids[i], now + SENT), REJECT_NOT_ALLOWED);
+		if (held && i % 7 != 0) {
+			assert_int_equal(change(ENVELOPE_EDIT, other, ids[i], now + SENT), REJECT_NOT_ALLOWED);
+		}
 	}
 	teardown_chat();
 }

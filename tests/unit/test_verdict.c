@@ -104,10 +104,11 @@ static void test_repeats_expire(void **state)
 	p.flood_rate = 0;
 	p.flood_repeat = 3;
 	verdict_record_init(&rec, &p, 1, 0, 0, 0);
-	uint64_t a = verdict_fingerprint("general", "hello", 5, 42), b = verdict_fingerprint("general", "other", 5, 43);
+	uint64_t a = verdict_fingerprint("general", 7, "hello", 5, 42);
+	uint64_t b = verdict_fingerprint("general", 7, "other", 5, 43);
 	assert_int_not_equal(a, b);
-	assert_int_equal(verdict_fingerprint("general", NULL, 0, 0), 0);
-	assert_int_not_equal(verdict_fingerprint("other", "hello", 5, 42), a);
+	assert_int_equal(verdict_fingerprint("general", 7, NULL, 0, 0), 0);
+	assert_int_not_equal(verdict_fingerprint("other", 5, "hello", 5, 42), a);
 	assert_int_equal(send(&p, &rec, a, 0, 0, &v), VERDICT_PASS);
 	assert_int_equal(send(&p, &rec, b, 0, 1, &v), VERDICT_PASS);
 	assert_int_equal(send(&p, &rec, a, 0, 2, &v), VERDICT_PASS);
