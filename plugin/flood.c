@@ -249,7 +249,7 @@ static size_t sweep_some(struct chat *c, int64_t now, size_t budget)
 /* A pass, once FLOOD_SWEEP_MS after the last: out of line, so that the
  * answer of nearly every call (every tick and every message), "not yet",
  * costs a compare and no saving of registers. */
-__attribute__((noinline)) static void sweep_pass(struct chat *c, int64_t now)
+CHAT_OUT_OF_LINE static void sweep_pass(struct chat *c, int64_t now)
 {
 	struct flood *f = c->flood;
 	if (!f->sweeping) {

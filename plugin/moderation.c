@@ -89,12 +89,32 @@ static int build(const struct word_set *const *banned, size_t nb, const struct w
 	return CHAT_OK;
 }
 
-static void refresh_global(struct moderation *m)
+CHAT_OUT_OF_LINE static void rebuild_global(struct moderation *m)
 {
 	const struct word_set *banned[] = {&m->file_banned, &m->live.banned};
 	const struct word_set *allow[] = {&m->file_allowed, &m->live.allowed};
-	if (!m->stale) return;
 	if (build(banned, 2, allow, 2, &m->global, "global") == CHAT_OK) m->stale = false;
+}
+
+/* The global filter, rebuilt first when its lists changed (asked on every
+ * message and tick). */
+static void refresh_global(struct moderation *m)
+{
+	if (m->stale) rebuild_global(m);
+}
+
+/* room_filter's rebuild, out of line: the message path only checks. */
+CHAT_OUT_OF_LINE static void rebuild_room(struct moderation *m, const struct room *r,
+					 struct room_words *rw)
+{
+	const struct word_set *banned[] = {&rw->banned};
+	const struct word_set *allow[] = {&m->file_allowed, &m->live.allowed, &rw->allowed};
+	char what[TOPIC_ROOM_MAX + 8];
+	snprintf(what, sizeof(what), "room %s", r->id);
+	if (build(banned, 1, allow, 3, &rw->wf, what) == CHAT_OK) {
+		rw->stale = false;
+		rw->built_gen = m->allow_gen;
+	}
 }
 
 /* The room's filter, rebuilt first when its lists or the global
@@ -103,16 +123,7 @@ static const struct wordfilter *room_filter(struct moderation *m, const struct r
 {
 	struct room_words *rw = r ? r->ext : NULL;
 	if (!rw) return NULL;
-	if (rw->stale || rw->built_gen != m->allow_gen) {
-		const struct word_set *banned[] = {&rw->banned};
-		const struct word_set *allow[] = {&m->file_allowed, &m->live.allowed, &rw->allowed};
-		char what[TOPIC_ROOM_MAX + 8];
-		snprintf(what, sizeof(what), "room %s", r->id);
-		if (build(banned, 1, allow, 3, &rw->wf, what) == CHAT_OK) {
-			rw->stale = false;
-			rw->built_gen = m->allow_gen;
-		}
-	}
+	if (rw->stale || rw->built_gen != m->allow_gen) rebuild_room(m, r, rw);
 	return rw->wf;
 }
 
@@ -222,8 +233,9 @@ static int data_scan(struct moderation *m, const struct room *r, const char *dat
 {
 	int hits = 0;
 	size_t copied = 0;
+	if (!data) return 0; /* nothing to scan: a pending rebuild waits for the text or the tick */
 	refresh_global(m);
-	if (!data || (!m->global && !room_filter(m, r))) return 0;
+	if (!m->global && !room_filter(m, r)) return 0;
 	strbuf_reset(&m->data_out);
 	for (size_t i = 0; i < len; i++) {
 		if (data[i] != '"') continue;
