@@ -40,13 +40,22 @@ uint64_t verdict_fingerprint(const char *room, size_t room_len, const char *text
  * freed first), or a fresh one in place of a free or the oldest slot. */
 static struct flood_recent *recent_slot(struct flood_record *r, uint64_t h, int64_t now, int64_t window)
 {
-	struct flood_recent *victim = &r->recent[0];
+	/* The fresh slot is the first free one, else the oldest (the first
+	 * of equals); the slots up to the one found are expired on the way. */
+	struct flood_recent *victim = NULL, *oldest = &r->recent[0];
 	for (int i = 0; i < FLOOD_RECENT; i++) {
 		struct flood_recent *s = &r->recent[i];
-		if (s->count && now - s->start_ms >= window) s->count = 0;
-		if (s->count && s->hash == h) return s;
-		if (victim->count && (s->count == 0 || s->start_ms < victim->start_ms)) victim = s;
+		if (s->count) {
+			if (now - s->start_ms < window) {
+				if (s->hash == h) return s;
+				if (s->start_ms < oldest->start_ms) oldest = s;
+				continue;
+			}
+			s->count = 0;
+		}
+		if (!victim) victim = s;
 	}
+	if (!victim) victim = oldest;
 	victim->hash = h;
 	victim->start_ms = now;
 	victim->count = 0;

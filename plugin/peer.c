@@ -266,10 +266,10 @@ static int peer_rule(struct chat *c, const struct mosquitto_evt_acl_check *ed, b
 	}
 }
 
-bool chat_peer_acl(struct chat *c, const struct mosquitto_evt_acl_check *ed, int *rc)
+/* chat_peer_acl of a broker with peers. */
+CHAT_OUT_OF_LINE static bool peer_acl(struct chat *c, const struct mosquitto_evt_acl_check *ed, int *rc)
 {
 	struct chat_peer *p = c->peer;
-	if (!p) return false;
 	bool ns = strncmp(ed->topic, "chatpeer/", 9) == 0;
 	if (peer_list_has(&p->users, mosquitto_client_username(ed->client))) {
 		*rc = peer_rule(c, ed, ns);
@@ -288,6 +288,12 @@ bool chat_peer_acl(struct chat *c, const struct mosquitto_evt_acl_check *ed, int
 	if (!chat_is_service(c, ed->client)) return false;
 	*rc = MOSQ_ERR_ACL_DENIED;
 	return true;
+}
+
+/* Every ACL check asks, mostly on a broker without peers. */
+bool chat_peer_acl(struct chat *c, const struct mosquitto_evt_acl_check *ed, int *rc)
+{
+	return c->peer && peer_acl(c, ed, rc);
 }
 
 void chat_peer_forward(struct chat *c, const char *topic, const char *payload, size_t len)
