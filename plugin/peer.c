@@ -342,10 +342,14 @@ bool chat_peer_refuses_login(struct chat *c, const char *client_id, const char *
 	return why != NULL;
 }
 
-void chat_peer_tick(struct chat *c, uint64_t now)
+CHAT_OUT_OF_LINE static void peer_tick(struct chat *c, uint64_t now)
 {
-	if (!c->peer) return;
 	sync_check(c->peer, now);
 	peer_state_tick(c, now);
 	peer_presence_tick(c, now);
+}
+
+void chat_peer_tick(struct chat *c, uint64_t now)
+{
+	if (c->peer) peer_tick(c, now);
 }
