@@ -327,21 +327,27 @@ int moderation_reason(const struct moderation_verdict *v)
 	}
 }
 
-/* The effects both outcomes share: the flood record, the automatic mute
- * and its event. */
-static void apply_flood(struct chat *c, const struct moderation_verdict *v, const char *user, const char *room,
-			uint64_t now_ms)
+/* The verdict's automatic mute and its event (out of line: rare). */
+CHAT_OUT_OF_LINE static void apply_mute(struct chat *c, const struct verdict *d, const char *user,
+				       const char *room)
 {
-	const struct verdict *d = &v->v;
 	char extra[160];
-	if (d->store_record) flood_store(c, v->flood_entry, user, room, &v->policy, &d->record, now_ms);
-	if (!d->mute) return;
 	const char *why = chat_reject_name(d->mute_reason == VERDICT_RATE_LIMITED ? REJECT_RATE_LIMITED
 										  : REJECT_REPEATED);
 	flood_mute(c, user, room, d, why);
 	int n = snprintf(extra, sizeof(extra), ",\"reason\":\"%s\",\"scope\":\"%s\",\"seconds\":%u,\"until\":%llu",
 			 why, d->mute_everywhere ? "all" : "room", d->mute_secs, (unsigned long long)d->mute_end_ms);
 	if (n > 0 && (size_t)n < sizeof(extra)) moderation_event(c, room, "mute", user, extra, (size_t)n);
+}
+
+/* The effects both outcomes share: the flood record, the automatic mute
+ * and its event. */
+static void apply_flood(struct chat *c, const struct moderation_verdict *v, const char *user, const char *room,
+			uint64_t now_ms)
+{
+	const struct verdict *d = &v->v;
+	if (d->store_record) flood_store(c, v->flood_entry, user, room, &v->policy, &d->record, now_ms);
+	if (d->mute) apply_mute(c, d, user, room);
 }
 
 void moderation_refused(struct chat *c, const struct moderation_verdict *v, const char *user, const char *room,
@@ -364,16 +370,22 @@ void moderation_stamp(const struct moderation_verdict *v, struct envelope *e)
 	if (v->v.flagged) e->flagged = true;
 }
 
-void moderation_accepted(struct chat *c, const struct moderation_verdict *v, const struct envelope *e,
-			 uint64_t now_ms)
+/* The mask or flag event of a delivered message (out of line: rare). */
+CHAT_OUT_OF_LINE static void accepted_event(struct chat *c, const struct moderation_verdict *v,
+					    const struct envelope *e)
 {
 	char extra[64];
-	apply_flood(c, v, e->from, e->room, now_ms);
-	if (v->v.event == VEVENT_NONE) return;
 	if (v->v.masked) c->stats.words_masked++;
 	if (v->v.flagged) c->stats.words_flagged++;
 	int n = snprintf(extra, sizeof(extra), ",\"id\":\"%s\"", e->id);
 	moderation_event(c, e->room, v->v.masked ? "mask" : "flag", e->from, extra, (size_t)n);
+}
+
+void moderation_accepted(struct chat *c, const struct moderation_verdict *v, const struct envelope *e,
+			 uint64_t now_ms)
+{
+	apply_flood(c, v, e->from, e->room, now_ms);
+	if (v->v.event != VEVENT_NONE) accepted_event(c, v, e);
 }
 
 /* ---- lifecycle -------------------------------------------------------- */
