@@ -283,12 +283,13 @@ static void moderation_event(struct chat *c, const char *room, const char *actio
 	strbuf_free(&sb);
 }
 
-bool moderation_judge(struct chat *c, const struct mosquitto *client, const char *user, const char *room,
-		      size_t room_len, const struct room *r, const struct chat_msg *msg, uint64_t now_ms,
+bool moderation_judge(struct chat *c, const char *user, const char *room, size_t room_len,
+		      const struct room *r, const struct chat_msg *msg, uint64_t now_ms,
 		      struct moderation_verdict *v)
 {
 	struct moderation *m = c->mod;
-	bool service = chat_is_service(c, client), text = msg->text && msg->text_len > 0;
+	/* chat_is_service() of the sender, from the username the caller has */
+	bool service = user_list_has(&c->cfg.service_users, user), text = msg->text && msg->text_len > 0;
 	uint64_t print = 0;
 	struct verdict_message vm = {0};
 	struct flood_record rec;
