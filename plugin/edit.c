@@ -38,6 +38,13 @@ static struct recent_msg *slot(const struct messenger *ms, size_t i)
 	return &b[k % RECENT_BLOCK];
 }
 
+/* The oldest slot (slot(ms, 0)): recent_head is always inside the oldest
+ * block, which eviction gives back when recent_head reaches its end. */
+static struct recent_msg *oldest(const struct messenger *ms)
+{
+	return &ms->blocks[ms->block_head][ms->recent_head];
+}
+
 /* The recorded message with id ref, or NULL: a search by halves, the ring
  * being in id order. */
 static struct recent_msg *find(const struct messenger *ms, const char *ref)
@@ -102,7 +109,7 @@ static void drop_oldest_block(struct messenger *ms)
 static void evict(struct messenger *ms, uint64_t window_ms, size_t max, uint64_t now)
 {
 	while (ms->recent_count > 0) {
-		const struct recent_msg *old = slot(ms, 0);
+		const struct recent_msg *old = oldest(ms);
 		if (ms->recent_count <= max && old->t + window_ms >= now) break;
 		if (old->t + 1 > ms->horizon_ms) ms->horizon_ms = old->t + 1;
 		ms->recent_count--;
