@@ -64,17 +64,35 @@ bool ratelimit_allow(struct ratelimit *rl, int64_t now_ms)
 	return ratelimit_take(rl, 1.0, now_ms);
 }
 
+/* The wait of a refilled bucket without cost tokens. */
+static int64_t wait_for(const struct ratelimit *rl, double cost)
+{
+	if (rl->rate <= 0) return INT64_MAX;
+	double ms = (cost - rl->tokens) * 1000.0 / rl->rate;
+	if (ms >= 9e18) return INT64_MAX;
+	int64_t whole = (int64_t)ms;
+	return (double)whole < ms ? whole + 1 : whole;
+}
+
 int64_t ratelimit_wait_ms(const struct ratelimit *rl, double cost, int64_t now_ms)
 {
 	if (!rl || !(cost >= 0) || cost > rl->burst) return INT64_MAX;
 	struct ratelimit copy = *rl;
 	refill(&copy, now_ms);
 	if (copy.tokens + 1e-9 >= cost) return 0;
-	if (copy.rate <= 0) return INT64_MAX;
-	double ms = (cost - copy.tokens) * 1000.0 / copy.rate;
-	if (ms >= 9e18) return INT64_MAX;
-	int64_t whole = (int64_t)ms;
-	return (double)whole < ms ? whole + 1 : whole;
+	return wait_for(&copy, cost);
+}
+
+int64_t ratelimit_wait_take(const struct ratelimit *rl, double cost, int64_t now_ms, struct ratelimit *after)
+{
+	if (!rl || !(cost >= 0) || cost > rl->burst) return INT64_MAX;
+	struct ratelimit copy = *rl;
+	refill(&copy, now_ms);
+	if (copy.tokens + 1e-9 < cost) return wait_for(&copy, cost);
+	/* What ratelimit_take does after the same refill. */
+	copy.tokens = copy.tokens > cost ? copy.tokens - cost : 0;
+	*after = copy;
+	return 0;
 }
 
 uint32_t ratelimit_strike_level(const struct ratelimit_strikes *s, const struct ratelimit_ladder *ladder,

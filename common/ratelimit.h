@@ -51,6 +51,13 @@ bool ratelimit_allow(struct ratelimit *rl, int64_t now_ms);
  * cost above burst). Does not change the bucket.
  */
 int64_t ratelimit_wait_ms(const struct ratelimit *rl, double cost, int64_t now_ms);
+/*
+ * ratelimit_wait_ms, and when that is 0, *after gets rl as ratelimit_take
+ * would leave it (cost tokens taken at now_ms): the check and the take in
+ * one refill, for a caller that takes only once every bucket has tokens.
+ * rl is not changed; *after only on 0.
+ */
+int64_t ratelimit_wait_take(const struct ratelimit *rl, double cost, int64_t now_ms, struct ratelimit *after);
 
 /*
  * Repeat offences of one sender. Each offence raises the level by one and

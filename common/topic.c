@@ -169,13 +169,8 @@ void topic_parse(const char *topic, struct topic_ref *out)
 	}
 }
 
-void topic_parse_memo(struct topic_memo *m, const char *topic, struct topic_ref *out)
+void topic_parse_remember(struct topic_memo *m, const char *topic, struct topic_ref *out)
 {
-	if (m->valid && strcmp(m->text, topic) == 0) {
-		*out = m->ref;
-		if (out->id) out->id = topic + m->id_off;
-		return;
-	}
 	topic_parse(topic, out);
 	size_t len = strlen(topic);
 	m->valid = len < sizeof(m->text);

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #define TOPIC_ID_MAX 64
 /* "dm:" + two user ids + ':' */
@@ -88,8 +89,20 @@ struct topic_memo {
 /*
  * topic_parse(topic, out), through memo m: the same result, with ids
  * pointing into topic. Topics longer than the memo are parsed every time.
+ * The memo's hit is inline (three times a message: the write check, the
+ * MESSAGE event, each read check); topic_parse_remember() parses and
+ * remembers.
  */
-void topic_parse_memo(struct topic_memo *m, const char *topic, struct topic_ref *out);
+void topic_parse_remember(struct topic_memo *m, const char *topic, struct topic_ref *out);
+static inline void topic_parse_memo(struct topic_memo *m, const char *topic, struct topic_ref *out)
+{
+	if (!m->valid || strcmp(m->text, topic) != 0) {
+		topic_parse_remember(m, topic, out);
+		return;
+	}
+	*out = m->ref;
+	if (out->id) out->id = topic + m->id_off;
+}
 
 /* A user id: [A-Za-z0-9_.-]{1,64}. */
 bool topic_user_valid(const char *s, size_t len);

@@ -196,6 +196,17 @@ static void payload_cid(struct chat *c, const struct mosquitto_evt_acl_check *ed
 	}
 }
 
+/* The notice of a refused write (the payload's cid read back), out of
+ * line: a write that passes does not set up its buffer. */
+CHAT_OUT_OF_LINE static int refuse_write(struct chat *c, const struct mosquitto_evt_acl_check *ed,
+					 const struct topic_ref *t, const char *user, enum chat_reject why)
+{
+	char cid[ENVELOPE_CID_MAX + 1];
+	payload_cid(c, ed, cid);
+	chat_refuse_notice(c, user, why, t->id, t->id_len, cid, 0);
+	return MOSQ_ERR_ACL_DENIED;
+}
+
 /* A write to a room's messages: the table's answer, plus the DM rule (a
  * room that does not exist yet may be written by its two users when the
  * policy allows; message.c creates it once the message is accepted) and a
@@ -221,10 +232,7 @@ static int write_messages(struct chat *c, const struct mosquitto_evt_acl_check *
 		}
 		why = write_reason(c, t, user);
 	}
-	char cid[ENVELOPE_CID_MAX + 1];
-	payload_cid(c, ed, cid);
-	chat_refuse_notice(c, user, why, t->id, t->id_len, cid, 0);
-	return MOSQ_ERR_ACL_DENIED;
+	return refuse_write(c, ed, t, user, why);
 }
 
 /* Strips "$share/{group}/" and returns the filter behind it, or NULL. */

@@ -23,11 +23,26 @@
 #include "chat.h"
 #include "messenger_int.h"
 
+/* Slots per block of the record. A block is taken when the record grows
+ * past its last one and given back when eviction empties its oldest (one
+ * is kept for the next growth), so no slot is ever copied: the message
+ * path pays no reallocation, and a broker holds at most a block and a
+ * spare beyond what it remembers. 128 slots are 22 KiB. */
+#define RECENT_BLOCK 128
+
 /* The slot i places after the oldest. */
 static struct recent_msg *slot(const struct messenger *ms, size_t i)
 {
 	size_t k = ms->recent_head + i;
-	return &ms->recent[k < ms->recent_cap ? k : k - ms->recent_cap];
+	struct recent_msg *b = ms->blocks[(ms->block_head + k / RECENT_BLOCK) & (ms->block_cap - 1)];
+	return &b[k % RECENT_BLOCK];
+}
+
+/* The oldest slot (slot(ms, 0)): recent_head is always inside the oldest
+ * block, which eviction gives back when recent_head reaches its end. */
+static struct recent_msg *oldest(const struct messenger *ms)
+{
+	return &ms->blocks[ms->block_head][ms->recent_head];
 }
 
 /* The recorded message with id ref, or NULL: a search by halves, the ring
@@ -77,38 +92,57 @@ int chat_change_check(struct chat *c, const char *user, const char *room, size_t
 	return reasons[change_rule_decide(m->op, moderator, c->cfg.msgr.edit_window_ms, &t)];
 }
 
+/* The oldest block is empty: it becomes the spare (or is freed, one
+ * spare being enough: a block is needed once per RECENT_BLOCK messages). */
+static void drop_oldest_block(struct messenger *ms)
+{
+	struct recent_msg *b = ms->blocks[ms->block_head];
+	ms->block_head = (ms->block_head + 1) & (ms->block_cap - 1);
+	ms->block_count--;
+	ms->recent_head = 0;
+	if (ms->spare) free(b);
+	else ms->spare = b;
+}
+
 /* Forgets the oldest entries: past the window, or over the bound. What is
  * forgotten moves the horizon. */
 static void evict(struct messenger *ms, uint64_t window_ms, size_t max, uint64_t now)
 {
 	while (ms->recent_count > 0) {
-		const struct recent_msg *old = slot(ms, 0);
+		const struct recent_msg *old = oldest(ms);
 		if (ms->recent_count <= max && old->t + window_ms >= now) break;
 		if (old->t + 1 > ms->horizon_ms) ms->horizon_ms = old->t + 1;
-		ms->recent_head = ms->recent_head + 1 < ms->recent_cap ? ms->recent_head + 1 : 0;
 		ms->recent_count--;
+		if (++ms->recent_head == RECENT_BLOCK) drop_oldest_block(ms);
 	}
 }
 
-/* Makes room for one more entry (up to max in all); false when the ring is
- * full at max or out of memory. Grows by doubling, so a broker that sends
- * little holds little: the slots before the head (the newest) move to just
- * past the old end, which keeps the order. */
+/* Doubles the ring of block pointers, which is full: the pointers before
+ * the head (the newest) move to just past the old end, which keeps the
+ * order. A few pointers, once per doubling of the record. */
+static bool grow_blocks(struct messenger *ms)
+{
+	size_t old = ms->block_cap, cap = old ? 2 * old : 4;
+	struct recent_msg **ring = realloc(ms->blocks, cap * sizeof(*ring));
+	if (!ring) return false;
+	memcpy(ring + old, ring, ms->block_head * sizeof(*ring));
+	ms->blocks = ring;
+	ms->block_cap = cap;
+	return true;
+}
+
+/* Makes room for one more entry (up to max in all); false when the record
+ * holds max or out of memory. */
 static bool reserve(struct messenger *ms, size_t max)
 {
-	size_t old = ms->recent_cap;
-	if (ms->recent_count < old) return true;
-	if (old >= max) return false;
-	size_t cap = old ? 2 * old : 64;
-	if (cap > max) cap = max;
-	struct recent_msg *ring = realloc(ms->recent, cap * sizeof(*ring));
-	if (!ring) return false;
-	size_t wrapped = ms->recent_head, fits = cap - old; /* the ring was full: these follow the old end */
-	size_t moved = wrapped < fits ? wrapped : fits;
-	memcpy(ring + old, ring, moved * sizeof(*ring));
-	memmove(ring, ring + moved, (wrapped - moved) * sizeof(*ring));
-	ms->recent = ring;
-	ms->recent_cap = cap;
+	if (ms->recent_count >= max) return false;
+	if (ms->recent_head + ms->recent_count < ms->block_count * RECENT_BLOCK) return true;
+	if (ms->block_count == ms->block_cap && !grow_blocks(ms)) return false;
+	struct recent_msg *b = ms->spare ? ms->spare : malloc(RECENT_BLOCK * sizeof(*b));
+	if (!b) return false;
+	ms->spare = NULL;
+	ms->blocks[(ms->block_head + ms->block_count) & (ms->block_cap - 1)] = b;
+	ms->block_count++;
 	return true;
 }
 
@@ -125,11 +159,12 @@ void chat_change_record(struct chat *c, const char *room, size_t room_len, const
 	size_t max = c->cfg.msgr.recent_max;
 	evict(ms, c->cfg.msgr.edit_window_ms, max > 0 ? max - 1 : 0, now);
 	/* The id was made just now: its time is the generator's last. The
-	 * message path pays for this record: no allocation once the ring has
-	 * grown, no zeroing, no formatting. */
+	 * message path pays for this record: no copying as it grows (a block
+	 * per RECENT_BLOCK messages, the spare once it is full), no zeroing,
+	 * no formatting. */
 	uint64_t t = c->ids.last_ms;
 	size_t user_len = strlen(user);
-	if (room_len >= sizeof(ms->recent->room) || user_len >= sizeof(ms->recent->from) || !reserve(ms, max)) {
+	if (room_len > TOPIC_ROOM_MAX || user_len > TOPIC_ID_MAX || !reserve(ms, max)) {
 		ms->horizon_ms = t + 1; /* unrecorded: it must not pass for absent */
 		return;
 	}
@@ -159,7 +194,13 @@ void chat_change_stamp(const struct chat_msg *m, struct envelope *e)
 
 void chat_recent_free(struct messenger *ms)
 {
-	free(ms->recent);
-	ms->recent = NULL;
-	ms->recent_cap = ms->recent_head = ms->recent_count = 0;
+	for (size_t i = 0; i < ms->block_count; i++) {
+		free(ms->blocks[(ms->block_head + i) & (ms->block_cap - 1)]);
+	}
+	free(ms->blocks);
+	free(ms->spare);
+	ms->blocks = NULL;
+	ms->spare = NULL;
+	ms->block_cap = ms->block_head = ms->block_count = 0;
+	ms->recent_head = ms->recent_count = 0;
 }

@@ -267,7 +267,8 @@ static void prune_leavers(struct chat *c, struct live_room *lr, const struct roo
 	}
 }
 
-uint64_t chat_live_tick(struct chat *c, uint64_t now)
+/* chat_live_tick for a broker with live rooms. */
+CHAT_OUT_OF_LINE static uint64_t tick_rooms(struct chat *c, uint64_t now)
 {
 	struct live_room *lr, *tmp;
 	uint64_t next = UINT64_MAX;
@@ -283,6 +284,11 @@ uint64_t chat_live_tick(struct chat *c, uint64_t now)
 		if (lr->last_flush_ms + interval - now < next) next = lr->last_flush_ms + interval - now;
 	}
 	return next;
+}
+
+uint64_t chat_live_tick(struct chat *c, uint64_t now)
+{
+	return c->live->rooms ? tick_rooms(c, now) : UINT64_MAX;
 }
 
 /* ---- viewers ---------------------------------------------------------- */

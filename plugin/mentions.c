@@ -36,13 +36,14 @@ static bool add(struct strbuf *sb, const char *u, size_t n, int *count)
 	return true;
 }
 
-void chat_mentions(struct chat *c, const char *sender, struct envelope *e, struct strbuf *sb)
+/* The scan from the first '@' on: out of line, most texts having none. */
+CHAT_OUT_OF_LINE static void scan(struct chat *c, const char *sender, struct envelope *e, struct strbuf *sb,
+				  const char *first)
 {
-	const char *t = e->text, *end = e->text ? e->text + e->text_len : NULL;
+	const char *t = e->text, *end = e->text + e->text_len;
 	int count = 0;
 	strbuf_reset(sb);
-	const char *first = t ? memchr(t, '@', e->text_len) : NULL;
-	const struct room *r = first ? rooms_lookup(&c->rooms, e->room, strlen(e->room)) : NULL;
+	const struct room *r = rooms_lookup(&c->rooms, e->room, strlen(e->room));
 	if (!r) return;
 	for (const char *at = first; at; at = memchr(at + 1, '@', (size_t)(end - at - 1))) {
 		if (at > t && id_char(at[-1])) continue; /* an e-mail address, not a mention */
@@ -60,4 +61,10 @@ void chat_mentions(struct chat *c, const char *sender, struct envelope *e, struc
 	if (strbuf_status(sb) != 0) return;
 	e->mentions = sb->buf;
 	e->mentions_len = sb->len;
+}
+
+void chat_mentions(struct chat *c, const char *sender, struct envelope *e, struct strbuf *sb)
+{
+	const char *first = e->text ? memchr(e->text, '@', e->text_len) : NULL;
+	if (first) scan(c, sender, e, sb, first);
 }

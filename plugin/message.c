@@ -147,7 +147,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	int why = change ? chat_change_check(c, user, t->id, t->id_len, &m, now) : REJECT_COUNT; /* edit.c */
 	if (why != REJECT_COUNT) return refuse(c, ed, user, (enum chat_reject)why, room, m.cid, 0);
 	struct moderation_verdict mv; /* moderation.h: flood control, then banned words */
-	if (moderation_judge(c, ed->client, user, room, r, &m, now, &mv)) {
+	if (moderation_judge(c, user, room, t->id_len, r, &m, now, &mv)) {
 		moderation_refused(c, &mv, user, room, now);
 		return refuse(c, ed, user, (enum chat_reject)moderation_reason(&mv), room, m.cid, mv.v.until_ms);
 	}

@@ -43,11 +43,16 @@ struct receipt {
 };
 
 struct messenger {
-	/* The record: a ring of recent_cap slots, the oldest at recent_head.
-	 * Ids come from one generator in string order, so the ring is sorted
-	 * by id as well as by time (edit.c searches it by halves). */
-	struct recent_msg *recent;
-	size_t recent_cap, recent_head, recent_count;
+	/* The record: recent_count slots from slot recent_head of the oldest
+	 * block on, in blocks of RECENT_BLOCK slots taken as it grows (edit.c).
+	 * blocks is a ring of block_cap pointers (a power of two), the oldest
+	 * block at block_head. Ids come from one generator in string order, so
+	 * the record is sorted by id as well as by time (edit.c searches it by
+	 * halves). */
+	struct recent_msg **blocks;
+	size_t block_cap, block_head, block_count;
+	struct recent_msg *spare; /* a block emptied by eviction, kept for the next one */
+	size_t recent_head, recent_count;
 	uint64_t horizon_ms; /* the record holds every message stamped since */
 	struct typing_entry *typing;
 	uint64_t typing_swept_ms;

@@ -131,7 +131,7 @@ static void publish_counter(const char *prefix, const char *name, uint64_t v)
 	chat_publish(topic, payload, (size_t)n, false);
 }
 
-static void publish_all(struct chat *c)
+CHAT_OUT_OF_LINE static void publish_all(struct chat *c)
 {
 	for (size_t i = 0; i < N_COUNTERS; i++) publish_counter("", counters[i].name, counters[i].get(c));
 	for (int i = 0; i < REJECT_COUNT; i++) {

@@ -89,12 +89,32 @@ static int build(const struct word_set *const *banned, size_t nb, const struct w
 	return CHAT_OK;
 }
 
-static void refresh_global(struct moderation *m)
+CHAT_OUT_OF_LINE static void rebuild_global(struct moderation *m)
 {
 	const struct word_set *banned[] = {&m->file_banned, &m->live.banned};
 	const struct word_set *allow[] = {&m->file_allowed, &m->live.allowed};
-	if (!m->stale) return;
 	if (build(banned, 2, allow, 2, &m->global, "global") == CHAT_OK) m->stale = false;
+}
+
+/* The global filter, rebuilt first when its lists changed (asked on every
+ * message and tick). */
+static void refresh_global(struct moderation *m)
+{
+	if (m->stale) rebuild_global(m);
+}
+
+/* room_filter's rebuild, out of line: the message path only checks. */
+CHAT_OUT_OF_LINE static void rebuild_room(struct moderation *m, const struct room *r,
+					 struct room_words *rw)
+{
+	const struct word_set *banned[] = {&rw->banned};
+	const struct word_set *allow[] = {&m->file_allowed, &m->live.allowed, &rw->allowed};
+	char what[TOPIC_ROOM_MAX + 8];
+	snprintf(what, sizeof(what), "room %s", r->id);
+	if (build(banned, 1, allow, 3, &rw->wf, what) == CHAT_OK) {
+		rw->stale = false;
+		rw->built_gen = m->allow_gen;
+	}
 }
 
 /* The room's filter, rebuilt first when its lists or the global
@@ -103,16 +123,7 @@ static const struct wordfilter *room_filter(struct moderation *m, const struct r
 {
 	struct room_words *rw = r ? r->ext : NULL;
 	if (!rw) return NULL;
-	if (rw->stale || rw->built_gen != m->allow_gen) {
-		const struct word_set *banned[] = {&rw->banned};
-		const struct word_set *allow[] = {&m->file_allowed, &m->live.allowed, &rw->allowed};
-		char what[TOPIC_ROOM_MAX + 8];
-		snprintf(what, sizeof(what), "room %s", r->id);
-		if (build(banned, 1, allow, 3, &rw->wf, what) == CHAT_OK) {
-			rw->stale = false;
-			rw->built_gen = m->allow_gen;
-		}
-	}
+	if (rw->stale || rw->built_gen != m->allow_gen) rebuild_room(m, r, rw);
 	return rw->wf;
 }
 
@@ -222,8 +233,9 @@ static int data_scan(struct moderation *m, const struct room *r, const char *dat
 {
 	int hits = 0;
 	size_t copied = 0;
+	if (!data) return 0; /* nothing to scan: a pending rebuild waits for the text or the tick */
 	refresh_global(m);
-	if (!data || (!m->global && !room_filter(m, r))) return 0;
+	if (!m->global && !room_filter(m, r)) return 0;
 	strbuf_reset(&m->data_out);
 	for (size_t i = 0; i < len; i++) {
 		if (data[i] != '"') continue;
@@ -271,11 +283,13 @@ static void moderation_event(struct chat *c, const char *room, const char *actio
 	strbuf_free(&sb);
 }
 
-bool moderation_judge(struct chat *c, const struct mosquitto *client, const char *user, const char *room,
-		      const struct room *r, const struct chat_msg *msg, uint64_t now_ms, struct moderation_verdict *v)
+bool moderation_judge(struct chat *c, const char *user, const char *room, size_t room_len,
+		      const struct room *r, const struct chat_msg *msg, uint64_t now_ms,
+		      struct moderation_verdict *v)
 {
 	struct moderation *m = c->mod;
-	bool service = chat_is_service(c, client), text = msg->text && msg->text_len > 0;
+	/* chat_is_service() of the sender, from the username the caller has */
+	bool service = user_list_has(&c->cfg.service_users, user), text = msg->text && msg->text_len > 0;
 	uint64_t print = 0;
 	struct verdict_message vm = {0};
 	struct flood_record rec;
@@ -296,7 +310,7 @@ bool moderation_judge(struct chat *c, const struct mosquitto *client, const char
 		bool want_print = !service && v->policy.flood_repeat >= 2;
 		int hits = scan_global(m, msg->text, msg->text_len, mask, want_print ? &print : NULL);
 		vm.word_hits += words_scan(m, r, &v->text, &v->text_len, mask, hits);
-		vm.fingerprint = verdict_fingerprint(room, msg->text, msg->text_len, print);
+		vm.fingerprint = verdict_fingerprint(room, room_len, msg->text, msg->text_len, print);
 	}
 	const struct flood_record *cur = flood_gather(c, user, room, r, &v->policy, (int64_t)now_ms, &rec,
 						     &v->flood_entry);
@@ -314,21 +328,27 @@ int moderation_reason(const struct moderation_verdict *v)
 	}
 }
 
-/* The effects both outcomes share: the flood record, the automatic mute
- * and its event. */
-static void apply_flood(struct chat *c, const struct moderation_verdict *v, const char *user, const char *room,
-			uint64_t now_ms)
+/* The verdict's automatic mute and its event (out of line: rare). */
+CHAT_OUT_OF_LINE static void apply_mute(struct chat *c, const struct verdict *d, const char *user,
+				       const char *room)
 {
-	const struct verdict *d = &v->v;
 	char extra[160];
-	if (d->store_record) flood_store(c, v->flood_entry, user, room, &v->policy, &d->record, now_ms);
-	if (!d->mute) return;
 	const char *why = chat_reject_name(d->mute_reason == VERDICT_RATE_LIMITED ? REJECT_RATE_LIMITED
 										  : REJECT_REPEATED);
 	flood_mute(c, user, room, d, why);
 	int n = snprintf(extra, sizeof(extra), ",\"reason\":\"%s\",\"scope\":\"%s\",\"seconds\":%u,\"until\":%llu",
 			 why, d->mute_everywhere ? "all" : "room", d->mute_secs, (unsigned long long)d->mute_end_ms);
 	if (n > 0 && (size_t)n < sizeof(extra)) moderation_event(c, room, "mute", user, extra, (size_t)n);
+}
+
+/* The effects both outcomes share: the flood record, the automatic mute
+ * and its event. */
+static void apply_flood(struct chat *c, const struct moderation_verdict *v, const char *user, const char *room,
+			uint64_t now_ms)
+{
+	const struct verdict *d = &v->v;
+	if (d->store_record) flood_store(c, v->flood_entry, user, room, &v->policy, &d->record, now_ms);
+	if (d->mute) apply_mute(c, d, user, room);
 }
 
 void moderation_refused(struct chat *c, const struct moderation_verdict *v, const char *user, const char *room,
@@ -351,16 +371,22 @@ void moderation_stamp(const struct moderation_verdict *v, struct envelope *e)
 	if (v->v.flagged) e->flagged = true;
 }
 
-void moderation_accepted(struct chat *c, const struct moderation_verdict *v, const struct envelope *e,
-			 uint64_t now_ms)
+/* The mask or flag event of a delivered message (out of line: rare). */
+CHAT_OUT_OF_LINE static void accepted_event(struct chat *c, const struct moderation_verdict *v,
+					    const struct envelope *e)
 {
 	char extra[64];
-	apply_flood(c, v, e->from, e->room, now_ms);
-	if (v->v.event == VEVENT_NONE) return;
 	if (v->v.masked) c->stats.words_masked++;
 	if (v->v.flagged) c->stats.words_flagged++;
 	int n = snprintf(extra, sizeof(extra), ",\"id\":\"%s\"", e->id);
 	moderation_event(c, e->room, v->v.masked ? "mask" : "flag", e->from, extra, (size_t)n);
+}
+
+void moderation_accepted(struct chat *c, const struct moderation_verdict *v, const struct envelope *e,
+			 uint64_t now_ms)
+{
+	apply_flood(c, v, e->from, e->room, now_ms);
+	if (v->v.event != VEVENT_NONE) accepted_event(c, v, e);
 }
 
 /* ---- lifecycle -------------------------------------------------------- */

@@ -82,11 +82,13 @@ void moderation_reload(struct chat *c);
  * v->v.until_ms. Otherwise moderation_stamp puts the masked text and data
  * and the flag into the envelope, and once the envelope is written the
  * caller applies the effects with moderation_accepted (e->id names the
- * message in the mask or flag event). r is room's entry, NULL when the
- * room does not exist yet (a new DM).
+ * message in the mask or flag event). user is the sender's username;
+ * room is NUL-terminated at room_len; r is its entry, NULL when the room
+ * does not exist yet (a new DM).
  */
-bool moderation_judge(struct chat *c, const struct mosquitto *client, const char *user, const char *room,
-		      const struct room *r, const struct chat_msg *m, uint64_t now_ms, struct moderation_verdict *v);
+bool moderation_judge(struct chat *c, const char *user, const char *room, size_t room_len,
+		      const struct room *r, const struct chat_msg *m, uint64_t now_ms,
+		      struct moderation_verdict *v);
 int moderation_reason(const struct moderation_verdict *v);
 void moderation_refused(struct chat *c, const struct moderation_verdict *v, const char *user, const char *room,
 			uint64_t now_ms);

@@ -26,10 +26,11 @@ void verdict_record_init(struct flood_record *rec, const struct verdict_policy *
 	rec->offence_start_ms = INT64_MIN / 2;
 }
 
-uint64_t verdict_fingerprint(const char *room, const char *text, size_t len, uint64_t print)
+uint64_t verdict_fingerprint(const char *room, size_t room_len, const char *text, size_t len, uint64_t print)
 {
 	if (!text || len == 0) return 0;
-	uint64_t h = fnv64(FNV64_OFFSET, room, strlen(room) + 1);
+	/* The room and a NUL after it, so that no room is a prefix of another. */
+	uint64_t h = fnv64_step(fnv64(FNV64_OFFSET, room, room_len), 0);
 	/* The print in one step: it is a hash already, no need to go byte by byte. */
 	h = print == 0 ? fnv64(h ^ 1, text, len) : fnv64_step(h, print);
 	return h ? h : 1;
@@ -39,13 +40,22 @@ uint64_t verdict_fingerprint(const char *room, const char *text, size_t len, uin
  * freed first), or a fresh one in place of a free or the oldest slot. */
 static struct flood_recent *recent_slot(struct flood_record *r, uint64_t h, int64_t now, int64_t window)
 {
-	struct flood_recent *victim = &r->recent[0];
+	/* The fresh slot is the first free one, else the oldest (the first
+	 * of equals); the slots up to the one found are expired on the way. */
+	struct flood_recent *victim = NULL, *oldest = &r->recent[0];
 	for (int i = 0; i < FLOOD_RECENT; i++) {
 		struct flood_recent *s = &r->recent[i];
-		if (s->count && now - s->start_ms >= window) s->count = 0;
-		if (s->count && s->hash == h) return s;
-		if (victim->count && (s->count == 0 || s->start_ms < victim->start_ms)) victim = s;
+		if (s->count) {
+			if (now - s->start_ms < window) {
+				if (s->hash == h) return s;
+				if (s->start_ms < oldest->start_ms) oldest = s;
+				continue;
+			}
+			s->count = 0;
+		}
+		if (!victim) victim = s;
 	}
+	if (!victim) victim = oldest;
 	victim->hash = h;
 	victim->start_ms = now;
 	victim->count = 0;
@@ -102,15 +112,17 @@ static bool flood_decide(const struct verdict_policy *p, const struct verdict_me
 			 struct verdict *v)
 {
 	struct flood_record *r = &v->record;
-	int64_t wait_user = p->flood_rate > 0 ? ratelimit_wait_ms(&r->bucket, 1, now) : 0;
-	int64_t wait_room = p->room_limited ? ratelimit_wait_ms(&r->room, 1, now) : 0;
+	struct ratelimit user = r->bucket, room = r->room; /* then with this message's token taken */
+	int64_t wait_user = p->flood_rate > 0 ? ratelimit_wait_take(&r->bucket, 1, now, &user) : 0;
+	int64_t wait_room = p->room_limited ? ratelimit_wait_take(&r->room, 1, now, &room) : 0;
 	if (wait_user > 0 || wait_room > 0) {
 		int64_t wait = wait_user > wait_room ? wait_user : wait_room;
 		offence(p, wait_user > 0, VERDICT_RATE_LIMITED, retry_at(now, wait), now, v);
 		return true;
 	}
-	if (p->flood_rate > 0) ratelimit_allow(&r->bucket, now);
-	if (p->room_limited) ratelimit_allow(&r->room, now);
+	/* Both have a token: take them (a refused message takes none). */
+	if (p->flood_rate > 0) r->bucket = user;
+	if (p->room_limited) r->room = room;
 	uint64_t until = 0;
 	if (!repeated(p, r, m->fingerprint, now, &until)) return false;
 	offence(p, false, VERDICT_REPEATED, until, now, v);

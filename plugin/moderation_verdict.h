@@ -88,10 +88,10 @@ struct verdict {
 void verdict_record_init(struct flood_record *rec, const struct verdict_policy *p, double burst,
 			 double room_rate, double room_burst, int64_t now_ms);
 
-/* What makes two messages "identical": the room and the text's normalized
- * print (normalize_print); the raw text when the print is 0 (no letters).
- * Returns 0 for no text. */
-uint64_t verdict_fingerprint(const char *room, const char *text, size_t len, uint64_t print);
+/* What makes two messages "identical": the room (room_len bytes) and the
+ * text's normalized print (normalize_print); the raw text when the print
+ * is 0 (no letters). Returns 0 for no text. */
+uint64_t verdict_fingerprint(const char *room, size_t room_len, const char *text, size_t len, uint64_t print);
 
 /*
  * The verdict on one message at now_ms, from the sender's record rec (not

@@ -259,9 +259,21 @@ static void user_list_free(struct user_list *l)
 	l->count = 0;
 }
 
+/* Lists this short (the bridge's user or two, a few admins) are scanned:
+ * the first bytes compared inline, strcmp only on a likely match, as the
+ * message path asks about every sender. Longer ones are searched by halves. */
+#define USER_LIST_SCAN 8
+
 bool user_list_has(const struct user_list *l, const char *user)
 {
-	return user && l->count && bsearch(&user, l->users, l->count, sizeof(*l->users), cmp_str);
+	if (!user || !l->count) return false;
+	if (l->count > USER_LIST_SCAN) {
+		return bsearch(&user, l->users, l->count, sizeof(*l->users), cmp_str) != NULL;
+	}
+	for (size_t i = 0; i < l->count; i++) {
+		if (l->users[i][0] == user[0] && strcmp(l->users[i], user) == 0) return true;
+	}
+	return false;
 }
 
 /* "a, b,c" (replacing what the list held); every id must be valid. */

@@ -266,10 +266,10 @@ static int peer_rule(struct chat *c, const struct mosquitto_evt_acl_check *ed, b
 	}
 }
 
-bool chat_peer_acl(struct chat *c, const struct mosquitto_evt_acl_check *ed, int *rc)
+/* chat_peer_acl of a broker with peers. */
+CHAT_OUT_OF_LINE static bool peer_acl(struct chat *c, const struct mosquitto_evt_acl_check *ed, int *rc)
 {
 	struct chat_peer *p = c->peer;
-	if (!p) return false;
 	bool ns = strncmp(ed->topic, "chatpeer/", 9) == 0;
 	if (peer_list_has(&p->users, mosquitto_client_username(ed->client))) {
 		*rc = peer_rule(c, ed, ns);
@@ -288,6 +288,12 @@ bool chat_peer_acl(struct chat *c, const struct mosquitto_evt_acl_check *ed, int
 	if (!chat_is_service(c, ed->client)) return false;
 	*rc = MOSQ_ERR_ACL_DENIED;
 	return true;
+}
+
+/* Every ACL check asks, mostly on a broker without peers. */
+bool chat_peer_acl(struct chat *c, const struct mosquitto_evt_acl_check *ed, int *rc)
+{
+	return c->peer && peer_acl(c, ed, rc);
 }
 
 void chat_peer_forward(struct chat *c, const char *topic, const char *payload, size_t len)
@@ -336,10 +342,14 @@ bool chat_peer_refuses_login(struct chat *c, const char *client_id, const char *
 	return why != NULL;
 }
 
-void chat_peer_tick(struct chat *c, uint64_t now)
+CHAT_OUT_OF_LINE static void peer_tick(struct chat *c, uint64_t now)
 {
-	if (!c->peer) return;
 	sync_check(c->peer, now);
 	peer_state_tick(c, now);
 	peer_presence_tick(c, now);
+}
+
+void chat_peer_tick(struct chat *c, uint64_t now)
+{
+	if (c->peer) peer_tick(c, now);
 }

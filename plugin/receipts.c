@@ -110,10 +110,9 @@ bool chat_receipts_request_refused(struct chat *c, const struct mosquitto_evt_me
  * (a member gone quiet, or gone): the table stays as large as the members
  * reading now. A marker forgotten and sent again later is announced again,
  * older or not; receivers keep the newest per user. */
-static void sweep(struct messenger *ms, uint64_t now)
+CHAT_OUT_OF_LINE static void sweep(struct messenger *ms, uint64_t now)
 {
 	struct receipt *e, *tmp;
-	if (now < ms->receipts_swept_ms + 60000) return;
 	ms->receipts_swept_ms = now;
 	HASH_ITER(hh, ms->receipts, e, tmp) {
 		if (e->pending || e->at_ms + RECEIPT_KEEP_MS > now) continue;
@@ -124,8 +123,9 @@ static void sweep(struct messenger *ms, uint64_t now)
 
 void chat_receipts_tick(struct chat *c, uint64_t now)
 {
+	struct messenger *ms = c->messenger;
 	chat_receipts_flush(c, now);
-	sweep(c->messenger, now);
+	if (now >= ms->receipts_swept_ms + 60000) sweep(ms, now);
 }
 
 static int by_key(const void *a, const void *b)
@@ -159,10 +159,10 @@ static void publish_room(struct chat *c, struct receipt **rs, size_t n, uint64_t
 	strbuf_free(&sb);
 }
 
-void chat_receipts_flush(struct chat *c, uint64_t now)
+/* chat_receipts_flush once there is something to announce. */
+CHAT_OUT_OF_LINE static void flush_pending(struct chat *c, uint64_t now)
 {
 	struct messenger *ms = c->messenger;
-	if (!ms->pending || now < ms->receipts_flushed_ms + c->cfg.msgr.receipts_interval_ms) return;
 	ms->receipts_flushed_ms = now;
 	size_t n = 0;
 	for (struct receipt *e = ms->pending; e; e = e->next_pending) n++;
@@ -181,6 +181,13 @@ void chat_receipts_flush(struct chat *c, uint64_t now)
 		publish_room(c, rs + i, j - i, now);
 	}
 	mosquitto_free(rs);
+}
+
+void chat_receipts_flush(struct chat *c, uint64_t now)
+{
+	const struct messenger *ms = c->messenger;
+	if (!ms->pending || now < ms->receipts_flushed_ms + c->cfg.msgr.receipts_interval_ms) return;
+	flush_pending(c, now);
 }
 
 void chat_receipts_free(struct messenger *ms)

@@ -129,7 +129,7 @@ int chat_spool_append(struct chat *c, const char *env, size_t len)
 }
 
 /* Makes the current file .old and starts an empty one. */
-static void rotate(struct chat *c, uint64_t now)
+CHAT_OUT_OF_LINE static void rotate(struct chat *c, uint64_t now)
 {
 	struct chat_spool *s = &c->spool;
 	if (rename(s->path, s->old) != 0) {

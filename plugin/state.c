@@ -120,7 +120,7 @@ static int write_atomic(const char *path, const char *text, size_t len, const ch
 	return sync_dir_of(path);
 }
 
-static int save_now(struct chat *c)
+CHAT_OUT_OF_LINE static int save_now(struct chat *c)
 {
 	const char *path = c->cfg.state_file, *what = "serialise";
 	cJSON *root = state_to_json(c);
@@ -218,15 +218,19 @@ void chat_state_flush(struct chat *c)
 	if (c->cfg.state_file && c->state.dirty) save_now(c);
 }
 
+/* Expired sanctions and slow mode's old entries, every SWEEP_EVERY_MS. */
+CHAT_OUT_OF_LINE static void sweep_sanctions(struct chat *c, uint64_t now)
+{
+	c->state.last_sweep_ms = now;
+	if (sanctions_sweep(&c->sanctions, now) > 0) chat_state_dirty(c);
+	slowmode_sweep(&c->slow, now); /* not saved: nothing to write */
+}
+
 void chat_state_tick(struct chat *c, uint64_t now)
 {
 	c->state.last_tick_ms = now;
 	chat_spool_tick(c, now);
-	if (now - c->state.last_sweep_ms >= SWEEP_EVERY_MS) {
-		c->state.last_sweep_ms = now;
-		if (sanctions_sweep(&c->sanctions, now) > 0) chat_state_dirty(c);
-		slowmode_sweep(&c->slow, now); /* not saved: nothing to write */
-	}
+	if (now - c->state.last_sweep_ms >= SWEEP_EVERY_MS) sweep_sanctions(c, now);
 	if (!c->cfg.state_file || !c->state.dirty) return;
 	if (now - c->state.last_save_ms < c->cfg.state_save_ms) return;
 	c->state.last_save_ms = now;

@@ -117,6 +117,33 @@ static void test_good_values(void **state)
 	chat_config_free(&cfg);
 }
 
+/* A short list is scanned, a long one searched by halves: both answer the
+ * same for members, near misses and NULL. */
+static void test_user_list(void **state)
+{
+	(void)state;
+	struct mosquitto_opt opts[] = {
+		{"admins", "bob,amy"},
+		{"service_users", "s9,s1,s2,s3,s4,s5,s6,s7,s8,bridge,b"},
+	};
+	struct chat_config cfg;
+	assert_int_equal(chat_config_load(&cfg, opts, (int)(sizeof(opts) / sizeof(opts[0]))), MOSQ_ERR_SUCCESS);
+	const struct user_list *lists[] = {&cfg.admins, &cfg.service_users};
+	const char *in[][11] = {
+		{"amy", "bob"},
+		{"b", "bridge", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"},
+	};
+	const char *out[] = {"", "a", "am", "amyx", "bo", "bobb", "bri", "bridge2", "s", "s10", "s0", "zed"};
+	for (size_t l = 0; l < 2; l++) {
+		for (size_t i = 0; i < 11 && in[l][i]; i++) assert_true(user_list_has(lists[l], in[l][i]));
+		for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+			assert_false(user_list_has(lists[l], out[i]));
+		}
+		assert_false(user_list_has(lists[l], NULL));
+	}
+	chat_config_free(&cfg);
+}
+
 static void test_spool(void **state)
 {
 	(void)state;
@@ -172,7 +199,8 @@ static void test_bad_values(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults), cmocka_unit_test(test_good_values), cmocka_unit_test(test_spool),
+		cmocka_unit_test(test_defaults), cmocka_unit_test(test_good_values),
+		cmocka_unit_test(test_user_list), cmocka_unit_test(test_spool),
 		cmocka_unit_test(test_unknown), cmocka_unit_test(test_bad_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

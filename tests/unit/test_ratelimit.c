@@ -39,6 +39,36 @@ static void test_fractional_rate(void **state)
 	}
 }
 
+/* ratelimit_wait_take answers as ratelimit_wait_ms and leaves what
+ * ratelimit_take leaves, bit for bit, over uneven steps of the clock (one
+ * going back among them); on a wait it leaves both buckets alone. */
+static void test_wait_take(void **state)
+{
+	(void)state;
+	struct ratelimit a, b, after;
+	assert_int_equal(ratelimit_init(&a, 0.7, 3.0, 1000), 0);
+	b = a;
+	int64_t t = 1000;
+	const int64_t steps[] = {0, 1, 130, 7, 999, 333, -50, 2, 1428, 0, 77};
+	for (int i = 0; i < 200; i++) {
+		t += steps[i % (int)(sizeof(steps) / sizeof(steps[0]))];
+		int64_t wait = ratelimit_wait_ms(&a, 1.0, t);
+		struct ratelimit before = b;
+		after = b;
+		after.tokens = -1;
+		assert_int_equal(ratelimit_wait_take(&b, 1.0, t, &after), wait);
+		assert_memory_equal(&b, &before, sizeof(b));
+		if (wait == 0) {
+			assert_true(ratelimit_take(&a, 1.0, t));
+			assert_memory_equal(&after, &a, sizeof(a));
+			b = after;
+		} else {
+			assert_true(after.tokens == -1);
+		}
+	}
+	assert_int_equal(ratelimit_wait_take(&b, 4.0, t, &after), INT64_MAX); /* above burst */
+}
+
 static void test_clock_back_and_zero_rate(void **state)
 {
 	(void)state;
@@ -118,6 +148,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_burst_then_rate),
 		cmocka_unit_test(test_fractional_rate),
+		cmocka_unit_test(test_wait_take),
 		cmocka_unit_test(test_clock_back_and_zero_rate),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_configure),

@@ -97,6 +97,27 @@ static void test_many_rooms(void **state)
 	rooms_clear(&rs);
 }
 
+/* The memo's compare agrees with memcmp at every length an id can have,
+ * for a difference at every place (and none). */
+static void test_id_equal(void **state)
+{
+	(void)state;
+	char a[TOPIC_ROOM_MAX + 8], b[TOPIC_ROOM_MAX + 8];
+	for (size_t i = 0; i < sizeof(a); i++) a[i] = (char)('a' + i % 26);
+	for (size_t len = 0; len <= TOPIC_ROOM_MAX; len++) {
+		memcpy(b, a, sizeof(b));
+		assert_true(rooms_id_equal(a, b, len));
+		for (size_t k = 0; k < len; k++) {
+			b[k] = 'Z';
+			assert_false(rooms_id_equal(a, b, len));
+			assert_false(rooms_id_equal(b, a, len));
+			b[k] = a[k];
+		}
+		b[len] = 'Z'; /* past the span: not compared */
+		assert_true(rooms_id_equal(a, b, len));
+	}
+}
+
 /* The memoized lookups answer as the plain ones after every kind of
  * change: a room created where none was, a role changed, a member
  * removed, a room deleted, more users than the memo has slots. */
@@ -147,6 +168,7 @@ int main(void)
 		cmocka_unit_test(test_members_and_index),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_many_rooms),
+		cmocka_unit_test(test_id_equal),
 		cmocka_unit_test(test_memo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

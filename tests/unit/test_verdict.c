@@ -104,10 +104,11 @@ static void test_repeats_expire(void **state)
 	p.flood_rate = 0;
 	p.flood_repeat = 3;
 	verdict_record_init(&rec, &p, 1, 0, 0, 0);
-	uint64_t a = verdict_fingerprint("general", "hello", 5, 42), b = verdict_fingerprint("general", "other", 5, 43);
+	uint64_t a = verdict_fingerprint("general", 7, "hello", 5, 42);
+	uint64_t b = verdict_fingerprint("general", 7, "other", 5, 43);
 	assert_int_not_equal(a, b);
-	assert_int_equal(verdict_fingerprint("general", NULL, 0, 0), 0);
-	assert_int_not_equal(verdict_fingerprint("other", "hello", 5, 42), a);
+	assert_int_equal(verdict_fingerprint("general", 7, NULL, 0, 0), 0);
+	assert_int_not_equal(verdict_fingerprint("other", 5, "hello", 5, 42), a);
 	assert_int_equal(send(&p, &rec, a, 0, 0, &v), VERDICT_PASS);
 	assert_int_equal(send(&p, &rec, b, 0, 1, &v), VERDICT_PASS);
 	assert_int_equal(send(&p, &rec, a, 0, 2, &v), VERDICT_PASS);
@@ -120,6 +121,62 @@ static void test_repeats_expire(void **state)
 	assert_int_equal(send(&p, &rec, a, 0, 60002, &v), VERDICT_REPEATED);
 	/* A message without text is no repeat of anything. */
 	for (int i = 0; i < 5; i++) assert_int_equal(send(&p, &rec, 0, 0, 60003 + i, &v), VERDICT_PASS);
+	(void)state;
+}
+
+/* The slot choice as first written (a fresh slot in the first free one,
+ * else the oldest; expired slots freed on the way): the model the verdict
+ * must agree with, slot for slot. */
+static bool model_repeated(struct flood_recent *rs, uint64_t h, int64_t now, int64_t window, unsigned repeat,
+			   uint64_t *until)
+{
+	struct flood_recent *victim = &rs[0], *found = NULL;
+	for (int i = 0; i < FLOOD_RECENT && !found; i++) {
+		struct flood_recent *s = &rs[i];
+		if (s->count && now - s->start_ms >= window) s->count = 0;
+		if (s->count && s->hash == h) found = s;
+		else if (victim->count && (s->count == 0 || s->start_ms < victim->start_ms)) victim = s;
+	}
+	if (!found) {
+		found = victim;
+		found->hash = h;
+		found->start_ms = now;
+		found->count = 0;
+	}
+	*until = (uint64_t)(found->start_ms + window);
+	return ++found->count >= repeat;
+}
+
+/* Many senders' worth of texts (a few prints, uneven steps of the clock
+ * across the window): the same answers and the same slots as the model. */
+static void test_repeats_model(void **state)
+{
+	struct verdict_policy p = policy();
+	struct flood_record rec;
+	struct verdict v;
+	struct flood_recent model[FLOOD_RECENT];
+	p.flood_rate = 0;
+	p.flood_repeat = 3;
+	p.flood_window_s = 1;
+	verdict_record_init(&rec, &p, 1, 0, 0, 0);
+	memcpy(model, rec.recent, sizeof(model));
+	uint32_t x = 12345;
+	int64_t now = 0;
+	for (int i = 0; i < 20000; i++) {
+		x = x * 1103515245u + 12345u;
+		uint64_t print = 1 + (x >> 16) % 7;
+		now += (x >> 8) % 97;
+		uint64_t until = 0;
+		bool refused = model_repeated(model, print, now, 1000, p.flood_repeat, &until);
+		assert_int_equal(send(&p, &rec, print, 0, now, &v), refused ? VERDICT_REPEATED : VERDICT_PASS);
+		if (refused) assert_int_equal(v.until_ms, until);
+		for (int k = 0; k < FLOOD_RECENT; k++) {
+			assert_int_equal(rec.recent[k].count, model[k].count);
+			if (!model[k].count) continue;
+			assert_int_equal(rec.recent[k].hash, model[k].hash);
+			assert_int_equal(rec.recent[k].start_ms, model[k].start_ms);
+		}
+	}
 	(void)state;
 }
 
@@ -211,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_escalation_and_decay),
 		cmocka_unit_test(test_repeats_expire),
+		cmocka_unit_test(test_repeats_model),
 		cmocka_unit_test(test_room_bucket_mutes_in_room),
 		cmocka_unit_test(test_word_actions),
 		cmocka_unit_test(test_service_and_purity),
