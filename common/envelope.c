@@ -11,6 +11,7 @@
 
 #include "chat_err.h"
 #include "id.h"
+#include "json_bytes.h"
 #include "utf8.h"
 
 struct parse_ctx {
@@ -22,6 +23,38 @@ struct parse_ctx {
 	bool seen_reaction;
 };
 
+#if JSON_SSE2
+/* The bytes of v that a token cannot hold: below 0x21 as signed bytes (the
+ * blanks, controls and all above 0x7F), DEL, '"' and '\\'. */
+static inline unsigned token_odd16(__m128i v)
+{
+	__m128i odd = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x21)), _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)));
+	odd = _mm_or_si128(odd, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(odd, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+}
+
+/* type and cid are short tokens: printable ASCII without quotes or '\\'.
+ * 16 bytes at a time, the last block overlapping the one before, and under
+ * 16 as two overlapping halves: whether any byte is odd, never which. */
+static bool token_ok(const char *s, size_t n)
+{
+	if (n >= 16) {
+		for (size_t i = 0; n - i > 16; i += 16) {
+			if (token_odd16(_mm_loadu_si128((const void *)(s + i)))) return false;
+		}
+		return !token_odd16(_mm_loadu_si128((const void *)(s + n - 16)));
+	}
+	if (n >= 8) {
+		__m128i a = _mm_loadl_epi64((const void *)s), b = _mm_loadl_epi64((const void *)(s + n - 8));
+		return !token_odd16(_mm_unpacklo_epi64(a, b));
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x21 || c > 0x7E || c == '"' || c == '\\') return false;
+	}
+	return n > 0;
+}
+#else
 #define BYTES_01 0x0101010101010101ull
 #define BYTES_80 0x8080808080808080ull
 
@@ -45,8 +78,12 @@ static bool token_ok8(const char *s)
 static bool token_ok(const char *s, size_t n)
 {
 	size_t i = 0;
-	for (; n - i >= 8; i += 8) {
-		if (!token_ok8(s + i)) return false;
+	if (n >= 8) {
+		/* Words, the last one overlapping the one before. */
+		for (; n - i > 8; i += 8) {
+			if (!token_ok8(s + i)) return false;
+		}
+		return token_ok8(s + n - 8);
 	}
 	for (; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -55,9 +92,21 @@ static bool token_ok(const char *s, size_t n)
 	return n > 0;
 }
 
+#endif
+
 static int take_token(const struct json_span *v, char *out, size_t cap)
 {
 	if (v->type != JSON_STRING) return CHAT_ERR_JSON;
+	if (v->plain) {
+		/* Without escapes the value is the bytes between the quotes:
+		 * checked where they stand, then copied (json_string_decode's
+		 * answer, without its search for a backslash). */
+		size_t n = v->len - 2;
+		if (n >= cap || !token_ok(v->p + 1, n)) return CHAT_ERR_JSON;
+		memcpy(out, v->p + 1, n);
+		out[n] = '\0';
+		return CHAT_OK;
+	}
 	long n = json_string_decode(v, out, cap);
 	if (n < 0 || !token_ok(out, (size_t)n)) return CHAT_ERR_JSON;
 	return CHAT_OK;
@@ -131,7 +180,7 @@ static int client_member(const struct json_span *key, const struct json_span *v,
 	enum client_key k = client_key(key);
 	if (k == KEY_TEXT) {
 		if (v->type != JSON_STRING) return CHAT_ERR_JSON;
-		if (!memchr(v->p + 1, '\\', v->len - 2)) {
+		if (v->plain) {
 			/* Without escapes the text is the span between the quotes
 			 * (a checked string holds no raw control byte, so no NUL). */
 			m->text = v->p + 1;
