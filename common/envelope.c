@@ -185,6 +185,7 @@ static int client_member(const struct json_span *key, const struct json_span *v,
 			 * (a checked string holds no raw control byte, so no NUL). */
 			m->text = v->p + 1;
 			m->text_len = v->len - 2;
+			m->text_plain = true;
 			c->seen_text = true;
 			return CHAT_OK;
 		}
@@ -193,6 +194,7 @@ static int client_member(const struct json_span *key, const struct json_span *v,
 		if (memchr(c->scratch, '\0', (size_t)n)) return CHAT_ERR_JSON;
 		m->text = c->scratch;
 		m->text_len = (size_t)n;
+		m->text_plain = false;
 		c->seen_text = true;
 	} else if (k == KEY_TYPE) {
 		return take_token(v, m->type, sizeof(m->type));
@@ -375,7 +377,11 @@ int envelope_write(struct strbuf *sb, const struct envelope *e)
 	o = strbuf_json_escape(put(o, LIT(",\"from\":")), e->from, from_n);
 	o = put_i64(put(o, LIT(",\"ts\":")), e->ts);
 	o = strbuf_json_escape(put(o, LIT(",\"type\":")), e->type, type_n);
-	if (e->text) o = strbuf_json_escape(put(o, LIT(",\"text\":")), e->text, text_n);
+	if (e->text && e->text_plain) {
+		o = put(put(put(o, LIT(",\"text\":\"")), e->text, text_n), LIT("\""));
+	} else if (e->text) {
+		o = strbuf_json_escape(put(o, LIT(",\"text\":")), e->text, text_n);
+	}
 	if (cid) o = strbuf_json_escape(put(o, LIT(",\"cid\":")), cid, cid_n);
 	if (e->data) o = put(put(o, LIT(",\"data\":")), e->data, e->data_len);
 	if (e->flagged) o = put(o, LIT(",\"flagged\":true"));
