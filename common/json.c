@@ -520,53 +520,61 @@ int json_object_foreach(const struct json_span *obj, json_member_cb cb, void *ud
 	}
 }
 
-/* One "key": value member at sc->i; its spans in *key and *val. */
-static int scan_member(struct scan *sc, struct json_span *key, struct json_span *val)
+/* The index of the first byte from i on that is not white space. */
+static inline size_t ws_end(const char *s, size_t len, size_t i)
 {
-	skip_ws(sc);
-	if (sc->i >= sc->len || sc->s[sc->i] != '"') return CHAT_ERR_JSON;
-	key->p = sc->s + sc->i;
-	key->type = JSON_STRING;
+	while (i < len && (unsigned char)s[i] <= ' ' && is_ws(s[i])) i++;
+	return i;
+}
+
+/* The value at sc->i (white space skipped) into *val: a string, the usual
+ * member value, without the call to scan_value. */
+static inline int scan_member_value(struct scan *sc, struct json_span *val)
+{
+	size_t start = sc->i;
+	if (start >= sc->len || sc->s[start] != '"') return scan_value(sc, 1, val);
 	if (scan_string(sc) != CHAT_OK) return CHAT_ERR_JSON;
-	key->len = (size_t)(sc->s + sc->i - key->p);
-	key->plain = !sc->escaped;
-	skip_ws(sc);
-	if (sc->i >= sc->len || sc->s[sc->i] != ':') return CHAT_ERR_JSON;
-	sc->i++;
-	return scan_value(sc, 1, val);
+	*val = (struct json_span){sc->s + start, sc->i - start, JSON_STRING, !sc->escaped};
+	return CHAT_OK;
 }
 
-/* The members of the object whose '{' is at sc->i, up to its '}'. */
-static int scan_members(struct scan *sc, json_member_cb cb, void *ud, int *cb_rc)
-{
-	sc->i++;
-	skip_ws(sc);
-	if (sc->i < sc->len && sc->s[sc->i] == '}') {
-		sc->i++;
-		return CHAT_OK;
-	}
-	for (;;) {
-		struct json_span key, val;
-		if (scan_member(sc, &key, &val) != CHAT_OK) return CHAT_ERR_JSON;
-		if (*cb_rc == 0) *cb_rc = cb(&key, &val, ud);
-		skip_ws(sc);
-		if (sc->i >= sc->len) return CHAT_ERR_JSON;
-		char c = sc->s[sc->i++];
-		if (c == '}') return CHAT_OK;
-		if (c != ',') return CHAT_ERR_JSON;
-	}
-}
-
+/*
+ * The object walk keeps its index in a local, so that the white space
+ * between tokens (none in compact JSON) costs a compare at each place, and
+ * hands it to the scanner only for the keys and values.
+ */
 int json_object_parse(const char *buf, size_t len, json_member_cb cb, void *ud)
 {
 	struct scan sc = {.s = buf, .len = len};
 	int cb_rc = 0;
 	if (!buf) return CHAT_ERR_JSON;
-	skip_ws(&sc);
-	if (sc.i >= len || buf[sc.i] != '{') return CHAT_ERR_JSON;
-	if (scan_members(&sc, cb, ud, &cb_rc) != CHAT_OK) return CHAT_ERR_JSON;
-	skip_ws(&sc);
-	return sc.i == len ? cb_rc : CHAT_ERR_JSON;
+	size_t i = ws_end(buf, len, 0);
+	if (i >= len || buf[i] != '{') return CHAT_ERR_JSON;
+	i = ws_end(buf, len, i + 1);
+	if (i < len && buf[i] == '}') {
+		i++;
+	} else {
+		for (;;) {
+			struct json_span key, val;
+			if (i >= len || buf[i] != '"') return CHAT_ERR_JSON;
+			sc.i = i;
+			if (scan_string(&sc) != CHAT_OK) return CHAT_ERR_JSON;
+			key = (struct json_span){buf + i, sc.i - i, JSON_STRING, !sc.escaped};
+			i = ws_end(buf, len, sc.i);
+			if (i >= len || buf[i] != ':') return CHAT_ERR_JSON;
+			sc.i = ws_end(buf, len, i + 1);
+			if (scan_member_value(&sc, &val) != CHAT_OK) return CHAT_ERR_JSON;
+			if (cb_rc == 0) cb_rc = cb(&key, &val, ud);
+			i = ws_end(buf, len, sc.i);
+			if (i >= len) return CHAT_ERR_JSON;
+			char c = buf[i++];
+			if (c == '}') break;
+			if (c != ',') return CHAT_ERR_JSON;
+			i = ws_end(buf, len, i);
+		}
+	}
+	i = ws_end(buf, len, i);
+	return i == len ? cb_rc : CHAT_ERR_JSON;
 }
 
 bool json_key_is(const struct json_span *key, const char *name)
