@@ -34,26 +34,38 @@ static inline unsigned token_odd16(__m128i v)
 }
 
 /* type and cid are short tokens: printable ASCII without quotes or '\\'.
- * 16 bytes at a time, the last block overlapping the one before, and under
- * 16 as two overlapping halves: whether any byte is odd, never which. */
-static bool token_ok(const char *s, size_t n)
+ * Copies s[0..n) to out when it is one: 16 bytes at a time, the last block
+ * overlapping the one before, and under 16 as two overlapping halves
+ * (whether any byte is odd, never which), storing what it loaded; out may
+ * be s itself, to test a token in place. */
+static bool token_copy(char *out, const char *s, size_t n)
 {
 	if (n >= 16) {
 		for (size_t i = 0; n - i > 16; i += 16) {
-			if (token_odd16(_mm_loadu_si128((const void *)(s + i)))) return false;
+			__m128i v = _mm_loadu_si128((const void *)(s + i));
+			if (token_odd16(v)) return false;
+			_mm_storeu_si128((void *)(out + i), v);
 		}
-		return !token_odd16(_mm_loadu_si128((const void *)(s + n - 16)));
+		__m128i v = _mm_loadu_si128((const void *)(s + n - 16));
+		if (token_odd16(v)) return false;
+		_mm_storeu_si128((void *)(out + n - 16), v);
+		return true;
 	}
 	if (n >= 8) {
 		__m128i a = _mm_loadl_epi64((const void *)s), b = _mm_loadl_epi64((const void *)(s + n - 8));
-		return !token_odd16(_mm_unpacklo_epi64(a, b));
+		if (token_odd16(_mm_unpacklo_epi64(a, b))) return false;
+		_mm_storel_epi64((void *)out, a);
+		_mm_storel_epi64((void *)(out + n - 8), b);
+		return true;
 	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x21 || c > 0x7E || c == '"' || c == '\\') return false;
+		out[i] = (char)c;
 	}
 	return n > 0;
 }
+
 #else
 #define BYTES_01 0x0101010101010101ull
 #define BYTES_80 0x8080808080808080ull
@@ -92,6 +104,12 @@ static bool token_ok(const char *s, size_t n)
 	return n > 0;
 }
 
+static bool token_copy(char *out, const char *s, size_t n)
+{
+	if (!token_ok(s, n)) return false;
+	memmove(out, s, n);
+	return true;
+}
 #endif
 
 static int take_token(const struct json_span *v, char *out, size_t cap)
@@ -102,13 +120,16 @@ static int take_token(const struct json_span *v, char *out, size_t cap)
 		 * checked where they stand, then copied (json_string_decode's
 		 * answer, without its search for a backslash). */
 		size_t n = v->len - 2;
-		if (n >= cap || !token_ok(v->p + 1, n)) return CHAT_ERR_JSON;
-		memcpy(out, v->p + 1, n);
+		if (n >= cap) return CHAT_ERR_JSON;
+		if (!token_copy(out, v->p + 1, n)) {
+			out[0] = '\0'; /* not left unterminated */
+			return CHAT_ERR_JSON;
+		}
 		out[n] = '\0';
 		return CHAT_OK;
 	}
 	long n = json_string_decode(v, out, cap);
-	if (n < 0 || !token_ok(out, (size_t)n)) return CHAT_ERR_JSON;
+	if (n < 0 || !token_copy(out, out, (size_t)n)) return CHAT_ERR_JSON; /* tested in place */
 	return CHAT_OK;
 }
 

@@ -366,7 +366,10 @@ static inline int scan_string(struct scan *sc)
 			sc->i = at + 1;
 			return CHAT_OK;
 		}
-		if (len - i <= 16) return CHAT_ERR_JSON; /* no closing quote */
+		if (len - i <= 16) {
+			sc->i = len; /* no closing quote: where json_check_cstrings says it stopped */
+			return CHAT_ERR_JSON;
+		}
 		i += 16;
 	}
 	sc->i = i;
