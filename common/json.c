@@ -530,6 +530,15 @@ static inline size_t ws_end(const char *s, size_t len, size_t i)
 	return i;
 }
 
+/* Whether the byte at *i, after the white space there (which *i steps
+ * over), is c: one compare when there is none. */
+static inline bool next_is(const char *s, size_t len, size_t *i, char c)
+{
+	if (*i < len && s[*i] == c) return true;
+	*i = ws_end(s, len, *i);
+	return *i < len && s[*i] == c;
+}
+
 /* The value at sc->i (white space skipped) into *val: a string, the usual
  * member value, without the call to scan_value. */
 static inline int scan_member_value(struct scan *sc, struct json_span *val)
@@ -551,29 +560,31 @@ int json_object_parse(const char *buf, size_t len, json_member_cb cb, void *ud)
 	struct scan sc = {.s = buf, .len = len};
 	int cb_rc = 0;
 	if (!buf) return CHAT_ERR_JSON;
-	size_t i = ws_end(buf, len, 0);
-	if (i >= len || buf[i] != '{') return CHAT_ERR_JSON;
-	i = ws_end(buf, len, i + 1);
-	if (i < len && buf[i] == '}') {
+	size_t i = 0;
+	if (!next_is(buf, len, &i, '{')) return CHAT_ERR_JSON;
+	i++;
+	if (next_is(buf, len, &i, '}')) {
 		i++;
 	} else {
 		for (;;) {
 			struct json_span key, val;
-			if (i >= len || buf[i] != '"') return CHAT_ERR_JSON;
+			if (!next_is(buf, len, &i, '"')) return CHAT_ERR_JSON;
 			sc.i = i;
 			if (scan_string(&sc) != CHAT_OK) return CHAT_ERR_JSON;
 			key = (struct json_span){buf + i, sc.i - i, JSON_STRING, !sc.escaped};
-			i = ws_end(buf, len, sc.i);
-			if (i >= len || buf[i] != ':') return CHAT_ERR_JSON;
+			i = sc.i;
+			if (!next_is(buf, len, &i, ':')) return CHAT_ERR_JSON;
 			sc.i = ws_end(buf, len, i + 1);
 			if (scan_member_value(&sc, &val) != CHAT_OK) return CHAT_ERR_JSON;
 			if (cb_rc == 0) cb_rc = cb(&key, &val, ud);
-			i = ws_end(buf, len, sc.i);
-			if (i >= len) return CHAT_ERR_JSON;
-			char c = buf[i++];
-			if (c == '}') break;
-			if (c != ',') return CHAT_ERR_JSON;
-			i = ws_end(buf, len, i);
+			i = sc.i;
+			if (next_is(buf, len, &i, ',')) {
+				i++;
+				continue;
+			}
+			if (i >= len || buf[i] != '}') return CHAT_ERR_JSON;
+			i++;
+			break;
 		}
 	}
 	i = ws_end(buf, len, i);
