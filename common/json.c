@@ -169,9 +169,8 @@ static int scan_escape(struct scan *sc)
 }
 
 #if JSON_SSE2
-/* The mask of the bytes of v that are above b (unsigned), for bits from
- * shift on; vs is v with each byte's top bit flipped, so that a signed
- * compare orders bytes as unsigned ones. */
+/* 0xFF in each byte of v above b (unsigned), given vs, v with each byte's
+ * top bit flipped: a signed compare then orders bytes as unsigned ones. */
 static inline __m128i above(__m128i vs, int b)
 {
 	return _mm_cmpgt_epi8(vs, _mm_set1_epi8((char)(b ^ 0x80)));
