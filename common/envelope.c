@@ -11,6 +11,7 @@
 
 #include "chat_err.h"
 #include "id.h"
+#include "json_bytes.h"
 #include "utf8.h"
 
 struct parse_ctx {
@@ -22,6 +23,50 @@ struct parse_ctx {
 	bool seen_reaction;
 };
 
+#if JSON_SSE2
+/* The bytes of v that a token cannot hold: below 0x21 as signed bytes (the
+ * blanks, controls and all above 0x7F), DEL, '"' and '\\'. */
+static inline unsigned token_odd16(__m128i v)
+{
+	__m128i odd = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x21)), _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)));
+	odd = _mm_or_si128(odd, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(odd, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+}
+
+/* type and cid are short tokens: printable ASCII without quotes or '\\'.
+ * Copies s[0..n) to out when it is one: 16 bytes at a time, the last block
+ * overlapping the one before, and under 16 as two overlapping halves
+ * (whether any byte is odd, never which), storing what it loaded; out may
+ * be s itself, to test a token in place. */
+static bool token_copy(char *out, const char *s, size_t n)
+{
+	if (n >= 16) {
+		for (size_t i = 0; n - i > 16; i += 16) {
+			__m128i v = _mm_loadu_si128((const void *)(s + i));
+			if (token_odd16(v)) return false;
+			_mm_storeu_si128((void *)(out + i), v);
+		}
+		__m128i v = _mm_loadu_si128((const void *)(s + n - 16));
+		if (token_odd16(v)) return false;
+		_mm_storeu_si128((void *)(out + n - 16), v);
+		return true;
+	}
+	if (n >= 8) {
+		__m128i a = _mm_loadl_epi64((const void *)s), b = _mm_loadl_epi64((const void *)(s + n - 8));
+		if (token_odd16(_mm_unpacklo_epi64(a, b))) return false;
+		_mm_storel_epi64((void *)out, a);
+		_mm_storel_epi64((void *)(out + n - 8), b);
+		return true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x21 || c > 0x7E || c == '"' || c == '\\') return false;
+		out[i] = (char)c;
+	}
+	return n > 0;
+}
+
+#else
 #define BYTES_01 0x0101010101010101ull
 #define BYTES_80 0x8080808080808080ull
 
@@ -45,8 +90,12 @@ static bool token_ok8(const char *s)
 static bool token_ok(const char *s, size_t n)
 {
 	size_t i = 0;
-	for (; n - i >= 8; i += 8) {
-		if (!token_ok8(s + i)) return false;
+	if (n >= 8) {
+		/* Words, the last one overlapping the one before. */
+		for (; n - i > 8; i += 8) {
+			if (!token_ok8(s + i)) return false;
+		}
+		return token_ok8(s + n - 8);
 	}
 	for (; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -55,11 +104,32 @@ static bool token_ok(const char *s, size_t n)
 	return n > 0;
 }
 
+static bool token_copy(char *out, const char *s, size_t n)
+{
+	if (!token_ok(s, n)) return false;
+	memmove(out, s, n);
+	return true;
+}
+#endif
+
 static int take_token(const struct json_span *v, char *out, size_t cap)
 {
 	if (v->type != JSON_STRING) return CHAT_ERR_JSON;
+	if (v->plain) {
+		/* Without escapes the value is the bytes between the quotes:
+		 * checked where they stand, then copied (json_string_decode's
+		 * answer, without its search for a backslash). */
+		size_t n = v->len - 2;
+		if (n >= cap) return CHAT_ERR_JSON;
+		if (!token_copy(out, v->p + 1, n)) {
+			out[0] = '\0'; /* not left unterminated */
+			return CHAT_ERR_JSON;
+		}
+		out[n] = '\0';
+		return CHAT_OK;
+	}
 	long n = json_string_decode(v, out, cap);
-	if (n < 0 || !token_ok(out, (size_t)n)) return CHAT_ERR_JSON;
+	if (n < 0 || !token_copy(out, out, (size_t)n)) return CHAT_ERR_JSON; /* tested in place */
 	return CHAT_OK;
 }
 
@@ -131,11 +201,12 @@ static int client_member(const struct json_span *key, const struct json_span *v,
 	enum client_key k = client_key(key);
 	if (k == KEY_TEXT) {
 		if (v->type != JSON_STRING) return CHAT_ERR_JSON;
-		if (!memchr(v->p + 1, '\\', v->len - 2)) {
+		if (v->plain) {
 			/* Without escapes the text is the span between the quotes
 			 * (a checked string holds no raw control byte, so no NUL). */
 			m->text = v->p + 1;
 			m->text_len = v->len - 2;
+			m->text_plain = true;
 			c->seen_text = true;
 			return CHAT_OK;
 		}
@@ -144,6 +215,7 @@ static int client_member(const struct json_span *key, const struct json_span *v,
 		if (memchr(c->scratch, '\0', (size_t)n)) return CHAT_ERR_JSON;
 		m->text = c->scratch;
 		m->text_len = (size_t)n;
+		m->text_plain = false;
 		c->seen_text = true;
 	} else if (k == KEY_TYPE) {
 		return take_token(v, m->type, sizeof(m->type));
@@ -179,8 +251,17 @@ static int change_form(const struct parse_ctx *c)
 int envelope_parse_client(const char *payload, size_t len, const struct envelope_limits *lim,
 			  char *scratch, size_t cap, struct chat_msg *m)
 {
-	memset(m, 0, sizeof(*m));
+	/* Each member set, not the whole struct zeroed: its strings are a
+	 * quarter of a kilobyte that only their first bytes need. */
+	m->text = NULL;
+	m->text_len = 0;
+	m->text_plain = false;
 	memcpy(m->type, "text", 5);
+	m->cid[0] = '\0';
+	m->data = NULL;
+	m->data_len = 0;
+	m->op = ENVELOPE_POST;
+	m->ref[0] = m->reply[0] = m->reaction[0] = '\0';
 	if (len > lim->max_payload) return CHAT_ERR_TOO_LARGE;
 	if (cap < len + 1) return utf8_valid(payload, len) ? CHAT_ERR_INVAL : CHAT_ERR_UTF8;
 	size_t i = 0;
@@ -211,28 +292,57 @@ int envelope_parse_client(const char *payload, size_t len, const struct envelope
  * runs once per message, so its fixed pieces are not strlen'd each time. */
 #define LIT(s) (s), (sizeof(s) - 1)
 
-/* A member with a string value; key is its whole prefix, as in
- * LIT(",\"room\":"). */
-struct string_member {
-	const char *key;
-	size_t key_len;
-	const char *s;
-	size_t n;
-};
-
 static char *put(char *o, const char *s, size_t n)
 {
 	memcpy(o, s, n);
 	return o + n;
 }
 
-static char *put_member(char *o, const struct string_member *f)
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The 8 decimal digits of v (below 10^8), most significant first, as the
+ * bytes of a little-endian word holding the digits' values: v is split in
+ * two halves of 4 digits, each of those in two of 2, then in single digits,
+ * all lanes of one word at once (a multiply and shift divide a lane by 100
+ * or 10 exactly at these sizes; no lane carries into the next). */
+static uint64_t digits8(uint32_t v)
 {
-	return strbuf_json_escape(put(o, f->key, f->key_len), f->s, f->n);
+	uint64_t y = (uint64_t)(v / 10000) | (uint64_t)(v % 10000) << 32;
+	uint64_t z = ((y * 10486) >> 20) & 0x0000007F0000007Full;
+	y = z | (y - z * 100) << 16;
+	z = ((y * 103) >> 10) & 0x000F000F000F000Full;
+	return z | (y - z * 10) << 8;
 }
 
+/* Writes u (below 10^16: a timestamp in ms until the year 318857) without
+ * leading zeros, in at most two 8-byte stores; o has room for 16 bytes. */
+static char *put_u64_short(char *o, uint64_t u)
+{
+	const uint64_t zeros = 0x3030303030303030ull; /* '0' in each byte */
+	uint64_t lo = digits8((uint32_t)(u % 100000000)), hi = u / 100000000;
+	uint64_t w;
+	if (hi == 0) {
+		unsigned skip = lo ? (unsigned)__builtin_ctzll(lo) / 8 : 7; /* leading zeros */
+		w = (lo + zeros) >> 8 * skip;
+		memcpy(o, &w, 8);
+		return o + 8 - skip;
+	}
+	uint64_t d = digits8((uint32_t)hi);
+	unsigned skip = (unsigned)__builtin_ctzll(d) / 8;
+	w = (d + zeros) >> 8 * skip;
+	memcpy(o, &w, 8);
+	w = lo + zeros;
+	memcpy(o + 8 - skip, &w, 8);
+	return o + 16 - skip;
+}
+#define PUT_SHORT_MAX 10000000000000000ull
+#endif
+
+/* Writes v in decimal; o has room for 24 bytes. */
 static char *put_i64(char *o, int64_t v)
 {
+#ifdef PUT_SHORT_MAX
+	if (v >= 0 && (uint64_t)v < PUT_SHORT_MAX) return put_u64_short(o, (uint64_t)v);
+#endif
 	char tmp[24];
 	size_t i = sizeof(tmp);
 	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
@@ -280,41 +390,43 @@ static void write_messenger(struct strbuf *sb, const struct envelope *e)
 int envelope_write(struct strbuf *sb, const struct envelope *e)
 {
 	const char *cid = e->cid && *e->cid ? e->cid : NULL;
-	const struct string_member f[] = {
-		{LIT("{\"id\":"), e->id, strlen(e->id)},
-		{LIT(",\"room\":"), e->room, strlen(e->room)},
-		{LIT(",\"from\":"), e->from, strlen(e->from)},
-		{LIT(",\"type\":"), e->type, strlen(e->type)},
-		{LIT(",\"text\":"), e->text, e->text ? e->text_len : 0},
-		{LIT(",\"cid\":"), cid, cid ? strlen(cid) : 0},
-	};
-	/* Fixed parts: keys of at most 16 bytes, ts (sign and 20 digits), data's
-	 * key, flagged, the closing brace. */
-	size_t max = 8 + 24 + 16 + sizeof(",\"flagged\":true") + sizeof(",\"shard\":4294967295") + 1;
-	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		if (f[i].n > SIZE_MAX / 64) return CHAT_ERR_TOO_LARGE;
-		max += 16 + STRBUF_JSON_MAX(f[i].n);
-	}
+	size_t id_n = strlen(e->id), room_n = strlen(e->room), from_n = strlen(e->from), type_n = strlen(e->type);
+	size_t text_n = e->text ? e->text_len : 0, cid_n = cid ? strlen(cid) : 0;
+	if ((id_n | room_n | from_n | type_n | text_n | cid_n) > SIZE_MAX / 64) return CHAT_ERR_TOO_LARGE;
+	/* Fixed parts: six keys of at most 16 bytes, ts (sign and 20 digits,
+	 * and 8 bytes that put_i64 may store past them), data's key, flagged,
+	 * shard, the closing brace. */
+	size_t max = 6 * 16 + 32 + 16 + sizeof(",\"flagged\":true") + sizeof(",\"shard\":4294967295") + 8 + 1;
+	max += STRBUF_JSON_MAX(id_n + room_n + from_n + type_n + text_n + cid_n) + 5 * 2;
 	if (e->data && e->data_len > SIZE_MAX / 2 - max) return CHAT_ERR_TOO_LARGE;
 	if (e->data) max += e->data_len;
 	if (strbuf_reserve(sb, max) != CHAT_OK) return CHAT_ERR_NOMEM;
 	char *o = sb->buf + sb->len;
-	o = put_member(o, &f[0]);
-	o = put_member(o, &f[1]);
-	o = put_member(o, &f[2]);
+	o = strbuf_json_escape(put(o, LIT("{\"id\":")), e->id, id_n);
+	o = strbuf_json_escape(put(o, LIT(",\"room\":")), e->room, room_n);
+	o = strbuf_json_escape(put(o, LIT(",\"from\":")), e->from, from_n);
 	o = put_i64(put(o, LIT(",\"ts\":")), e->ts);
-	o = put_member(o, &f[3]);
-	if (e->text) o = put_member(o, &f[4]);
-	if (cid) o = put_member(o, &f[5]);
+	o = strbuf_json_escape(put(o, LIT(",\"type\":")), e->type, type_n);
+	if (e->text && e->text_plain) {
+		o = put(put(put(o, LIT(",\"text\":\"")), e->text, text_n), LIT("\""));
+	} else if (e->text) {
+		o = strbuf_json_escape(put(o, LIT(",\"text\":")), e->text, text_n);
+	}
+	if (cid) o = strbuf_json_escape(put(o, LIT(",\"cid\":")), cid, cid_n);
 	if (e->data) o = put(put(o, LIT(",\"data\":")), e->data, e->data_len);
 	if (e->flagged) o = put(o, LIT(",\"flagged\":true"));
 	if (e->shard) o = put_i64(put(o, LIT(",\"shard\":")), (int64_t)e->shard);
+	if (e->edit || e->del || e->react || e->reply || e->mentions || e->edited || e->deleted || e->reactions) {
+		*o = '\0';
+		sb->len = (size_t)(o - sb->buf);
+		write_messenger(sb, e);
+		strbuf_putc(sb, '}');
+		return strbuf_status(sb);
+	}
+	*o++ = '}';
 	*o = '\0';
 	sb->len = (size_t)(o - sb->buf);
-	if (e->edit || e->del || e->react || e->reply || e->mentions || e->edited || e->deleted || e->reactions)
-		write_messenger(sb, e);
-	strbuf_putc(sb, '}');
-	return strbuf_status(sb);
+	return CHAT_OK;
 }
 
 static int view_member(const struct json_span *key, const struct json_span *v, void *ud)

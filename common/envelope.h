@@ -35,6 +35,8 @@ struct envelope_limits {
 struct chat_msg {
 	const char *text;  /* decoded UTF-8, may be NULL when only data is given */
 	size_t text_len;
+	bool text_plain;   /* text is the payload's own bytes of a string without
+			    * escapes: it needs none in an envelope either */
 	char type[ENVELOPE_TYPE_MAX + 1]; /* "text" when absent */
 	char cid[ENVELOPE_CID_MAX + 1];   /* "" when absent */
 	const char *data;  /* raw JSON object text from the payload, or NULL */
@@ -72,6 +74,8 @@ struct envelope {
 	const char *type;
 	const char *text;  /* may be NULL */
 	size_t text_len;
+	bool text_plain;   /* text needs no escapes (chat_msg.text_plain, when the
+			    * text is the client's as it came): copied as it is */
 	const char *cid;   /* NULL or "" = omitted */
 	const char *data;  /* raw JSON or NULL */
 	size_t data_len;

@@ -42,11 +42,19 @@ void id_gen_init(struct id_gen *g, const char *node_id, uint32_t boot)
 	put32(g->head, 0, 10);
 	put32(g->head + 10, g->node, 4);
 	put32(g->head + 14, g->boot, 4);
+	put32(g->tail, 0, 8);
+}
+
+/* The chars of a 5-bit-per-char number that change from a to b: the
+ * number of low chars in which they differ. */
+static int changed_chars(uint64_t a, uint64_t b)
+{
+	return a == b ? 0 : (64 - __builtin_clzll(a ^ b) + 4) / 5;
 }
 
 void id_next(struct id_gen *g, uint64_t now_ms, char out[ID_LEN + 1])
 {
-	uint64_t ms = g->last_ms;
+	uint64_t ms = g->last_ms, seq = g->seq;
 	if (now_ms > g->last_ms) {
 		g->last_ms = now_ms;
 		g->seq = 0;
@@ -57,10 +65,16 @@ void id_next(struct id_gen *g, uint64_t now_ms, char out[ID_LEN + 1])
 			g->seq = 0;
 		}
 	}
-	/* The time chars change at most once a millisecond; node and boot never. */
-	if (g->last_ms != ms) put32(g->head, g->last_ms & 0xFFFFFFFFFFFFull, 10);
+	/* Only the chars that changed since the last id are written again: the
+	 * time's low ones (at most once a millisecond) and the sequence's low
+	 * ones; node and boot never change. */
+	const uint64_t ms_mask = 0xFFFFFFFFFFFFull;
+	int k = changed_chars(ms & ms_mask, g->last_ms & ms_mask);
+	if (k) put32(g->head + 10 - k, g->last_ms & ms_mask, k);
+	k = changed_chars(seq, g->seq);
+	if (k) put32(g->tail + 8 - k, g->seq, k);
 	memcpy(out, g->head, sizeof(g->head));
-	put32(out + 18, g->seq, 8);
+	memcpy(out + sizeof(g->head), g->tail, sizeof(g->tail));
 	out[ID_LEN] = '\0';
 }
 

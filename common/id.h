@@ -29,6 +29,7 @@ struct id_gen {
 	uint32_t node; /* 20 bits */
 	uint32_t boot; /* 20 bits */
 	char head[18]; /* the id's first 18 chars (last_ms, node, boot), kept between ids */
+	char tail[8];  /* the last id's sequence chars */
 };
 
 /* Sets up g for node_id (any string; NULL or "" = the host name) with

@@ -32,7 +32,7 @@ static bool is_ws(char c)
  * common case between a message's tokens). */
 static inline void skip_ws(struct scan *sc)
 {
-	while (sc->i < sc->len && is_ws(sc->s[sc->i])) sc->i++;
+	while (sc->i < sc->len && (unsigned char)sc->s[sc->i] <= ' ' && is_ws(sc->s[sc->i])) sc->i++;
 }
 
 static bool is_digit(char c)
@@ -169,17 +169,11 @@ static int scan_escape(struct scan *sc)
 }
 
 #if JSON_SSE2
-/* Bit k of the mask of bytes of v that, as signed bytes, are above b (a
- * byte value from 0x80 up: the bytes above it are exactly those at or
- * above b + 1 among the bytes above 0x7F), for bits from shift on. */
-static inline unsigned above(__m128i v, int b, unsigned shift)
+/* 0xFF in each byte of v above b (unsigned), given vs, v with each byte's
+ * top bit flipped: a signed compare then orders bytes as unsigned ones. */
+static inline __m128i above(__m128i vs, int b)
 {
-	return (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)(b - 256)))) >> shift;
-}
-
-static inline unsigned equal(__m128i v, int b, unsigned shift)
-{
-	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)(b - 256)))) >> shift;
+	return _mm_cmpgt_epi8(vs, _mm_set1_epi8((char)(b ^ 0x80)));
 }
 
 /*
@@ -191,16 +185,21 @@ static inline unsigned equal(__m128i v, int b, unsigned shift)
  * a lead byte without its continuation bytes or one of those without its
  * lead, ED followed by A0-BF (a surrogate), and the lead bytes with range
  * rules of their own or none valid (C0, C1, E0, F0-FF), rare in chat text.
- * Hangul (EA-ED) and CJK pass here, 16 bytes at a time.
+ * Continuation bytes are where the lead bytes say, exactly when the places
+ * the leads claim are the continuation bytes. Hangul (EA-ED) and CJK pass
+ * here, 16 bytes at a time.
  */
-static unsigned block_utf8(__m128i v, unsigned hi, unsigned lim, unsigned shift)
+static inline unsigned block_utf8(__m128i v, unsigned hi, unsigned lim, unsigned shift)
 {
-	unsigned lead = above(v, 0xBF, shift) & hi, lead3 = above(v, 0xDF, shift) & hi;
-	unsigned lead4 = above(v, 0xEF, shift) & hi, over_c1 = above(v, 0xC1, shift) & hi;
-	unsigned over_9f = above(v, 0x9F, shift) & hi;
-	unsigned expect = (lead << 1) | (lead3 << 2) | (lead4 << 3); /* where continuation bytes go */
-	unsigned bad = (expect ^ (hi & ~lead)) | ((equal(v, 0xED, shift) << 1) & over_9f) | lead4 |
-		       equal(v, 0xE0, shift) | (lead & ~over_c1);
+	__m128i vs = _mm_xor_si128(v, _mm_set1_epi8((char)0x80));
+	unsigned lead = (unsigned)_mm_movemask_epi8(above(vs, 0xBF)) >> shift;
+	unsigned lead3 = (unsigned)_mm_movemask_epi8(above(vs, 0xDF)) >> shift;
+	__m128i rare = _mm_or_si128(above(vs, 0xEF), _mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xE0)));
+	rare = _mm_or_si128(rare, _mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(1)), _mm_set1_epi8((char)0xC1)));
+	__m128i sur = _mm_slli_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8((char)0xED)), 1);
+	rare = _mm_or_si128(rare, _mm_and_si128(sur, above(vs, 0x9F)));
+	unsigned expect = (lead << 1) | (lead3 << 2); /* where continuation bytes go */
+	unsigned bad = (expect ^ (hi & ~lead)) | ((unsigned)_mm_movemask_epi8(rare) >> shift);
 	if (bad & lim) return 0;
 	return expect >> 16 ? 31u - (unsigned)__builtin_clz(lead) : 16u;
 }
@@ -223,7 +222,7 @@ static int scan_chars(struct scan *sc, size_t end)
 /* The 16 bytes from i on, or when fewer are left, the input's last 16
  * with *shift set to the count of those before i (never a read past the
  * end); an input under 16 bytes is copied, zeros after it. */
-static __m128i load_block(const struct scan *sc, size_t i, unsigned *shift)
+static inline __m128i load_block(const struct scan *sc, size_t i, unsigned *shift)
 {
 	size_t left = sc->len - i;
 	*shift = 0;
@@ -238,22 +237,47 @@ static __m128i load_block(const struct scan *sc, size_t i, unsigned *shift)
 }
 
 /*
+ * One block of scan_plain, v's bytes from bit shift on: 0 when it needs
+ * the byte-by-byte check, else how far the next block starts, and in
+ * *stop the mask of the stop bytes. One mask tests for both the stop bytes
+ * and the bytes above 0x7F (a signed compare below 0x20 takes both the
+ * control bytes and those); only a block with bytes above 0x7F is checked
+ * for their UTF-8 form. Inline twice: with shift 0 for the blocks inside
+ * the input, where the shifts then cost nothing.
+ */
+__attribute__((always_inline)) static inline unsigned plain_block(__m128i v, unsigned shift, unsigned *stop)
+{
+	__m128i odd = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+	odd = _mm_or_si128(odd, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+	unsigned any = (unsigned)_mm_movemask_epi8(odd) >> shift;
+	*stop = 0;
+	if (!any) return 16;
+	unsigned hi = (unsigned)_mm_movemask_epi8(v) >> shift;
+	*stop = any & ~hi;
+	unsigned lim = *stop ? *stop ^ (*stop - 1) : 0xFFFFu;
+	return hi & lim ? block_utf8(v, hi, lim, shift) : 16;
+}
+
+/*
  * Steps sc->i over valid UTF-8 without a byte that stops a plain run, up
  * to such a byte or len (or past len in the input's last block: then the
  * caller sees the end). Each block is tested once for both: stop bytes and,
  * when it holds bytes above 0x7F, their UTF-8 form.
  */
-static int scan_plain(struct scan *sc)
+static inline int scan_plain(struct scan *sc)
 {
 	size_t i = sc->i;
 	for (;;) {
-		unsigned shift;
-		__m128i v = load_block(sc, i, &shift);
-		unsigned hi = (unsigned)_mm_movemask_epi8(v) >> shift, stop = json_odd16(v) >> shift;
-		unsigned lim = stop ? stop ^ (stop - 1) : 0xFFFFu, step = 16;
-		if (hi & lim) step = block_utf8(v, hi, lim, shift);
+		unsigned shift, stop, step;
+		bool last = sc->len - i <= 16;
+		if (!last) {
+			step = plain_block(_mm_loadu_si128((const void *)(sc->s + i)), 0, &stop);
+		} else {
+			__m128i v = load_block(sc, i, &shift);
+			step = plain_block(v, shift, &stop);
+		}
 		if (step == 0) {
-			size_t end = sc->len - i < 16 ? sc->len : i + 16;
+			size_t end = last ? sc->len : i + 16;
 			sc->i = i;
 			if (scan_chars(sc, end) != CHAT_OK) return CHAT_ERR_JSON;
 			if (sc->i < end) return CHAT_OK;
@@ -264,7 +288,7 @@ static int scan_plain(struct scan *sc)
 			sc->i = i + (size_t)__builtin_ctz(stop);
 			return CHAT_OK;
 		}
-		if (sc->len - i <= 16) {
+		if (last) {
 			sc->i = sc->len;
 			return CHAT_OK;
 		}
@@ -293,12 +317,10 @@ static int scan_plain(struct scan *sc)
 }
 #endif
 
-/* The string whose opening quote is at sc->i; sc->escaped says whether it
- * held an escape. */
-static int scan_string(struct scan *sc)
+/* The rest of the string from sc->i on (a character boundary inside it):
+ * every form of string, byte by byte where need be. */
+__attribute__((noinline)) static int scan_string_rest(struct scan *sc)
 {
-	sc->i++; /* opening quote */
-	sc->escaped = false;
 	for (;;) {
 		if (scan_plain(sc) != CHAT_OK || sc->i >= sc->len) return CHAT_ERR_JSON;
 		char c = sc->s[sc->i];
@@ -310,6 +332,56 @@ static int scan_string(struct scan *sc)
 		sc->escaped = true;
 	}
 }
+
+#if JSON_SSE2
+/* The string whose opening quote is at sc->i; sc->escaped says whether it
+ * held an escape. ASCII without escapes (keys, ids, English text) is
+ * stepped over here 16 bytes at a time, and the first block that holds
+ * anything else goes to scan_string_rest: apart, so that this loop saves
+ * no registers. */
+static inline int scan_string(struct scan *sc)
+{
+	const char *s = sc->s;
+	size_t len = sc->len, i = sc->i + 1;
+	sc->escaped = false;
+	for (;;) {
+		__m128i v;
+		unsigned shift = 0;
+		if (len - i >= 16) {
+			v = _mm_loadu_si128((const void *)(s + i));
+		} else if (len >= 16) {
+			shift = (unsigned)(16 - (len - i)); /* the input's last 16 bytes */
+			v = _mm_loadu_si128((const void *)(s + len - 16));
+		} else {
+			break;
+		}
+		/* '"', '\\', and below 0x20 as signed bytes: the control bytes and
+		 * all above 0x7F. */
+		__m128i odd = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+		unsigned any = (unsigned)_mm_movemask_epi8(_mm_or_si128(odd, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)))) >> shift;
+		if (any) {
+			size_t at = i + (size_t)__builtin_ctz(any);
+			if (s[at] != '"') break;
+			sc->i = at + 1;
+			return CHAT_OK;
+		}
+		if (len - i <= 16) {
+			sc->i = len; /* no closing quote: where json_check_cstrings says it stopped */
+			return CHAT_ERR_JSON;
+		}
+		i += 16;
+	}
+	sc->i = i;
+	return scan_string_rest(sc);
+}
+#else
+static int scan_string(struct scan *sc)
+{
+	sc->i++; /* opening quote */
+	sc->escaped = false;
+	return scan_string_rest(sc);
+}
+#endif
 
 static int scan_number(struct scan *sc)
 {
@@ -450,53 +522,72 @@ int json_object_foreach(const struct json_span *obj, json_member_cb cb, void *ud
 	}
 }
 
-/* One "key": value member at sc->i; its spans in *key and *val. */
-static int scan_member(struct scan *sc, struct json_span *key, struct json_span *val)
+/* The index of the first byte from i on that is not white space. */
+static inline size_t ws_end(const char *s, size_t len, size_t i)
 {
-	skip_ws(sc);
-	if (sc->i >= sc->len || sc->s[sc->i] != '"') return CHAT_ERR_JSON;
-	key->p = sc->s + sc->i;
-	key->type = JSON_STRING;
+	while (i < len && (unsigned char)s[i] <= ' ' && is_ws(s[i])) i++;
+	return i;
+}
+
+/* Whether the byte at *i, after the white space there (which *i steps
+ * over), is c: one compare when there is none. */
+static inline bool next_is(const char *s, size_t len, size_t *i, char c)
+{
+	if (*i < len && s[*i] == c) return true;
+	*i = ws_end(s, len, *i);
+	return *i < len && s[*i] == c;
+}
+
+/* The value at sc->i (white space skipped) into *val: a string, the usual
+ * member value, without the call to scan_value. */
+static inline int scan_member_value(struct scan *sc, struct json_span *val)
+{
+	size_t start = sc->i;
+	if (start >= sc->len || sc->s[start] != '"') return scan_value(sc, 1, val);
 	if (scan_string(sc) != CHAT_OK) return CHAT_ERR_JSON;
-	key->len = (size_t)(sc->s + sc->i - key->p);
-	key->plain = !sc->escaped;
-	skip_ws(sc);
-	if (sc->i >= sc->len || sc->s[sc->i] != ':') return CHAT_ERR_JSON;
-	sc->i++;
-	return scan_value(sc, 1, val);
+	*val = (struct json_span){sc->s + start, sc->i - start, JSON_STRING, !sc->escaped};
+	return CHAT_OK;
 }
 
-/* The members of the object whose '{' is at sc->i, up to its '}'. */
-static int scan_members(struct scan *sc, json_member_cb cb, void *ud, int *cb_rc)
-{
-	sc->i++;
-	skip_ws(sc);
-	if (sc->i < sc->len && sc->s[sc->i] == '}') {
-		sc->i++;
-		return CHAT_OK;
-	}
-	for (;;) {
-		struct json_span key, val;
-		if (scan_member(sc, &key, &val) != CHAT_OK) return CHAT_ERR_JSON;
-		if (*cb_rc == 0) *cb_rc = cb(&key, &val, ud);
-		skip_ws(sc);
-		if (sc->i >= sc->len) return CHAT_ERR_JSON;
-		char c = sc->s[sc->i++];
-		if (c == '}') return CHAT_OK;
-		if (c != ',') return CHAT_ERR_JSON;
-	}
-}
-
+/*
+ * The object walk keeps its index in a local, so that the white space
+ * between tokens (none in compact JSON) costs a compare at each place, and
+ * hands it to the scanner only for the keys and values.
+ */
 int json_object_parse(const char *buf, size_t len, json_member_cb cb, void *ud)
 {
 	struct scan sc = {.s = buf, .len = len};
 	int cb_rc = 0;
 	if (!buf) return CHAT_ERR_JSON;
-	skip_ws(&sc);
-	if (sc.i >= len || buf[sc.i] != '{') return CHAT_ERR_JSON;
-	if (scan_members(&sc, cb, ud, &cb_rc) != CHAT_OK) return CHAT_ERR_JSON;
-	skip_ws(&sc);
-	return sc.i == len ? cb_rc : CHAT_ERR_JSON;
+	size_t i = 0;
+	if (!next_is(buf, len, &i, '{')) return CHAT_ERR_JSON;
+	i++;
+	if (next_is(buf, len, &i, '}')) {
+		i++;
+	} else {
+		for (;;) {
+			struct json_span key, val;
+			if (!next_is(buf, len, &i, '"')) return CHAT_ERR_JSON;
+			sc.i = i;
+			if (scan_string(&sc) != CHAT_OK) return CHAT_ERR_JSON;
+			key = (struct json_span){buf + i, sc.i - i, JSON_STRING, !sc.escaped};
+			i = sc.i;
+			if (!next_is(buf, len, &i, ':')) return CHAT_ERR_JSON;
+			sc.i = ws_end(buf, len, i + 1);
+			if (scan_member_value(&sc, &val) != CHAT_OK) return CHAT_ERR_JSON;
+			if (cb_rc == 0) cb_rc = cb(&key, &val, ud);
+			i = sc.i;
+			if (next_is(buf, len, &i, ',')) {
+				i++;
+				continue;
+			}
+			if (i >= len || buf[i] != '}') return CHAT_ERR_JSON;
+			i++;
+			break;
+		}
+	}
+	i = ws_end(buf, len, i);
+	return i == len ? cb_rc : CHAT_ERR_JSON;
 }
 
 bool json_key_is(const struct json_span *key, const char *name)

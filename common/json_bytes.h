@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to json.c and strbuf.c: the bytes a JSON string cannot hold as
- * they are (control bytes, '"', '\'), found 16 bytes at a time with SSE2
- * (baseline on x86-64) or 8 at a time in a 64-bit word elsewhere. Both the
- * scanner and the writer of strings step over runs of such plain bytes;
- * keeping the tests here, inline, lets each loop be a few instructions.
- * Defining CHAT_JSON_PORTABLE turns the SSE2 code off (the unit tests build
- * the portable code that way too).
+ * Private to json.c, strbuf.c and envelope.c: the bytes a JSON string
+ * cannot hold as they are (control bytes, '"', '\'), found 16 bytes at a
+ * time with SSE2 (baseline on x86-64) or 8 at a time in a 64-bit word
+ * elsewhere. The scanner and the writer of strings step over runs of such
+ * plain bytes; keeping the tests here, inline, lets each loop be a few
+ * instructions. Defining CHAT_JSON_PORTABLE turns the SSE2 code off (build
+ * the unit tests with it to test the portable code).
  */
 #ifndef CHAT_JSON_BYTES_H
 #define CHAT_JSON_BYTES_H
@@ -55,9 +55,9 @@ static inline uint64_t json_load8(const char *p)
 static inline unsigned json_odd16(__m128i v)
 {
 	__m128i special = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-	/* v < 0x20 (unsigned) exactly when the saturating 0x20 - v is not zero. */
-	__m128i ctl = _mm_cmpeq_epi8(_mm_subs_epu8(_mm_set1_epi8(0x20), v), _mm_setzero_si128());
-	return (unsigned)_mm_movemask_epi8(special) | ((unsigned)_mm_movemask_epi8(ctl) ^ 0xFFFFu);
+	/* v < 0x20 (unsigned) exactly when min(v, 0x1F) is v. */
+	__m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(special, ctl));
 }
 #endif
 

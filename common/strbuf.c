@@ -11,6 +11,7 @@
 
 #include "chat_err.h"
 #include "json.h"
+#include "json_bytes.h"
 
 void strbuf_init(struct strbuf *sb)
 {
@@ -109,21 +110,82 @@ void strbuf_append_json_string(struct strbuf *sb, const char *s, size_t n)
 	sb->buf[sb->len] = '\0';
 }
 
-char *strbuf_json_escape(char *o, const char *s, size_t n)
+#if JSON_SSE2
+/*
+ * Copies s[0..n) to o when none of its bytes needs an escape and returns
+ * true, else returns false (and o holds some of the bytes). A string with
+ * nothing to escape (nearly every one) is read once, tested and stored 16
+ * bytes at a time; the last block overlaps the one before rather than going
+ * byte by byte, and a string under 16 bytes is loaded as two overlapping
+ * halves (or, under 4, as its first, middle and last bytes), so no load or
+ * store leaves s[0..n) or o[0..n).
+ */
+__attribute__((always_inline)) static inline bool copy_plain(char *o, const char *s, size_t n)
+{
+	__m128i v;
+	if (n >= 16) {
+		size_t i = 0;
+		for (; n - i > 16; i += 16) {
+			v = _mm_loadu_si128((const void *)(s + i));
+			_mm_storeu_si128((void *)(o + i), v);
+			if (json_odd16(v)) return false;
+		}
+		v = _mm_loadu_si128((const void *)(s + n - 16));
+		_mm_storeu_si128((void *)(o + n - 16), v);
+		return !json_odd16(v);
+	}
+	if (n >= 8) {
+		__m128i a = _mm_loadl_epi64((const void *)s), b = _mm_loadl_epi64((const void *)(s + n - 8));
+		if (json_odd16(_mm_unpacklo_epi64(a, b))) return false;
+		_mm_storel_epi64((void *)o, a);
+		_mm_storel_epi64((void *)(o + n - 8), b);
+		return true;
+	}
+	uint32_t a, b;
+	if (n >= 4) {
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+	} else if (n > 0) {
+		a = (unsigned char)s[0] | (unsigned)(unsigned char)s[n / 2] << 8 | (unsigned)(unsigned char)s[n - 1] << 16;
+		a |= a << 24 & 0xFF000000u;
+		b = a;
+	} else {
+		return true;
+	}
+	v = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)a), _mm_cvtsi32_si128((int)b));
+	if (json_odd16(_mm_unpacklo_epi64(v, v))) return false;
+	if (n >= 4) {
+		memcpy(o, &a, 4);
+		memcpy(o + n - 4, &b, 4);
+	} else {
+		o[0] = s[0];
+		o[n / 2] = s[n / 2];
+		o[n - 1] = s[n - 1];
+	}
+	return true;
+}
+#else
+static bool copy_plain(char *o, const char *s, size_t n)
+{
+	size_t plain = json_plain_prefix(s, n, false);
+	memcpy(o, s, plain);
+	return plain == n;
+}
+#endif
+
+/* s[0..n) escaped, and the closing quote: for the strings copy_plain does
+ * not take, apart from strbuf_json_escape so that its usual path saves no
+ * registers. */
+__attribute__((noinline)) static char *escape_all(char *o, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
-	*o++ = '"';
 	for (size_t i = 0; i < n; i++) {
 		size_t plain = json_plain_prefix(s + i, n - i, false);
 		memcpy(o, s + i, plain);
 		o += plain;
 		i += plain;
 		if (i == n) break;
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			*o++ = (char)c;
-			continue;
-		}
+		unsigned char c = (unsigned char)s[i]; /* a control byte, '"' or '\\' */
 		*o++ = '\\';
 		switch (c) {
 		case '"': *o++ = '"'; break;
@@ -143,6 +205,14 @@ char *strbuf_json_escape(char *o, const char *s, size_t n)
 	}
 	*o++ = '"';
 	return o;
+}
+
+char *strbuf_json_escape(char *o, const char *s, size_t n)
+{
+	*o++ = '"';
+	if (!copy_plain(o, s, n)) return escape_all(o, s, n);
+	o[n] = '"';
+	return o + n + 1;
 }
 
 int strbuf_status(const struct strbuf *sb)

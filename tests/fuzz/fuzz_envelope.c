@@ -18,7 +18,8 @@
  *   reference parser and cJSON) with exactly the members it should have,
  *   once each: id, room, from and ts are the server's whatever the client
  *   sent, type, text, cid and data are the message's (data byte for byte),
- *   flagged only when set; envelope_read gives them back;
+ *   flagged only when set; envelope_read gives them back; with or without
+ *   the parser's text_plain (the text copied as it is, or escaped);
  * - envelope_read on the raw payload agrees with a model of its contract
  *   (an object with string id, room, from, type and an integer ts >= 0 of at
  *   most 18 digits; text and cid strings when there).
@@ -263,6 +264,7 @@ static void check_written(const struct chat_msg *m, uint8_t knobs)
 		.ts = server_ts[(knobs >> 1) % (sizeof(server_ts) / sizeof(server_ts[0]))],
 		.type = m->type, .text = m->text, .text_len = m->text_len, .cid = m->cid,
 		.data = m->data, .data_len = m->data_len, .flagged = (knobs & 0x40) != 0,
+		.text_plain = (knobs & 0x10) && m->text_plain, /* both ways of writing the text */
 	};
 	struct strbuf sb;
 	strbuf_init(&sb);

@@ -174,6 +174,72 @@ static void test_write_escapes(void **state)
 	}
 }
 
+/* The escaping writer against a byte-by-byte model, for every byte value
+ * at every place of strings of 0 to 40 bytes: its block steps, overlapping
+ * last blocks and short-string loads must not change a byte. */
+static size_t model_escape(char *o, const char *s, size_t n)
+{
+	size_t k = 0;
+	o[k++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r" :
+				 c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+		if (e) {
+			memcpy(o + k, e, 2);
+			k += 2;
+		} else if (c < 0x20) {
+			k += (size_t)snprintf(o + k, 7, "\\u%04x", c);
+		} else {
+			o[k++] = (char)c;
+		}
+	}
+	o[k++] = '"';
+	return k;
+}
+
+static void test_write_escape_bytes(void **state)
+{
+	(void)state;
+	char s[40], want[STRBUF_JSON_MAX(40) + 1], got[STRBUF_JSON_MAX(40) + 1];
+	for (size_t n = 0; n <= sizeof(s); n++) {
+		for (size_t pos = 0; pos < (n ? n : 1); pos++) {
+			for (int b = 0; b < 256; b++) {
+				for (size_t i = 0; i < n; i++) s[i] = (char)('a' + i % 26);
+				if (n) s[pos] = (char)b;
+				size_t k = model_escape(want, s, n);
+				char *end = strbuf_json_escape(got, s, n);
+				if ((size_t)(end - got) != k || memcmp(got, want, k) != 0)
+					fail_msg("length %zu, byte 0x%02x at %zu", n, b, pos);
+			}
+		}
+	}
+}
+
+/* Timestamps and shards in decimal, from the short path's edges to the
+ * long one's; text_plain copies the text without looking at it. */
+static void test_write_numbers(void **state)
+{
+	(void)state;
+	static const int64_t ts[] = {0, 7, 10, 99999999, 100000000, 1700000000123, 9999999999999999,
+				     10000000000000000, INT64_MAX, -1, INT64_MIN};
+	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+		struct strbuf sb;
+		strbuf_init(&sb);
+		struct envelope e = {.id = "I", .room = "r", .from = "u", .ts = ts[i], .type = "t",
+				     .text = "hi", .text_len = 2, .text_plain = true, .shard = 4294967295u};
+		assert_int_equal(envelope_write(&sb, &e), CHAT_OK);
+		char want[160];
+		snprintf(want, sizeof(want),
+			 "{\"id\":\"I\",\"room\":\"r\",\"from\":\"u\",\"ts\":%lld,\"type\":\"t\",\"text\":\"hi\","
+			 "\"shard\":4294967295}",
+			 (long long)ts[i]);
+		assert_string_equal(sb.buf, want);
+		assert_int_equal(sb.len, strlen(want));
+		strbuf_free(&sb);
+	}
+}
+
 static void test_write_read_roundtrip(void **state)
 {
 	(void)state;
@@ -287,6 +353,8 @@ int main(void)
 		cmocka_unit_test(test_write_read_roundtrip),
 		cmocka_unit_test(test_utf8_and_spans),
 		cmocka_unit_test(test_write_escapes),
+		cmocka_unit_test(test_write_escape_bytes),
+		cmocka_unit_test(test_write_numbers),
 		cmocka_unit_test(test_token_bytes),
 		cmocka_unit_test(test_write_pieces),
 		cmocka_unit_test(test_changes_parsed),
