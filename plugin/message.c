@@ -161,7 +161,8 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	id_next(&c->ids, now, id);
 	struct envelope e = {
 		.id = id, .room = room, .from = user, .ts = (int64_t)now, .type = m.type,
-		.text = m.text, .text_len = m.text_len, .cid = m.cid, .data = m.data, .data_len = m.data_len,
+		.text = m.text, .text_len = m.text_len, .text_plain = m.text_plain, .cid = m.cid, .data = m.data,
+		.data_len = m.data_len,
 	};
 	chat_change_stamp(&m, &e); /* edit.c */
 	moderation_stamp(&mv, &e); /* masked text and data, flagged */

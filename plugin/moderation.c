@@ -363,6 +363,7 @@ void moderation_stamp(const struct moderation_verdict *v, struct envelope *e)
 	if (v->v.masked) {
 		e->text = v->text;
 		e->text_len = v->text_len;
+		e->text_plain = false; /* the masked copy is escaped like any text */
 		if (v->data) {
 			e->data = v->data;
 			e->data_len = v->data_len;
