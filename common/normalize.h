@@ -98,6 +98,17 @@ static inline bool normalize_is_hangul(uint32_t letter)
 const uint32_t *normalize_syllable_jamo(void);
 
 /*
+ * The syllable index of three UTF-8 bytes b0 b1 b2 without the arithmetic:
+ * table[(b0 | b1 << 8) & 0x3F0F] + (b2 & 0x3F), once the bytes are known
+ * to be a lead byte of three and two continuation bytes; an index of
+ * NORM_SYLLABLES or more means no syllable (table entries are 0xFFFF
+ * there). The table has NORM_SYL_LEADS entries (32 KiB) and lives as long
+ * as the process.
+ */
+#define NORM_SYL_LEADS 0x4000u
+const uint16_t *normalize_syllable_lead(void);
+
+/*
  * Starts iterating text[0..len). Invalid UTF-8 bytes count as separators,
  * one byte each. The iterator borrows text; nothing to free.
  */
