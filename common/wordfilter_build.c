@@ -299,7 +299,6 @@ static int build_alphabet(struct wordfilter *wf, struct wf_build *b)
 	for (size_t i = 0; i < b->nsyms; i++) b->syms[i] = wf_class(wf, b->syms[i]);
 	fill_fast_ascii(wf);
 	wf->syllables = normalize_syllable_jamo();
-	wf->syl_lead = normalize_syllable_lead();
 	wf->bytes += (n + 1) * (sizeof(uint32_t) + sizeof(uint16_t));
 	return 0;
 }

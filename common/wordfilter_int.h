@@ -50,7 +50,6 @@ struct wordfilter {
 	uint32_t fast_ascii[128]; /* per byte: letter, class << 16 and FA_* flags (fast_pass) */
 	bool ascii_plain;         /* fast_ascii is the plain table (fill_fast_ascii) */
 	const uint32_t *syllables; /* normalize_syllable_jamo() */
-	const uint16_t *syl_lead;  /* normalize_syllable_lead() */
 	uint32_t *other_cp;     /* sorted letters outside those two ranges */
 	uint16_t *other_cls;
 	size_t nother;

@@ -499,15 +499,16 @@ __attribute__((always_inline)) static inline bool fast_syllable(const struct wor
 	return t2 == NORM_SYL_NONE || fast_next(wf, f, 0x1100u + t2, jamo[t2]);
 }
 
-/* fast_syllable for one that follows a syllable: no separator before it,
- * its kind counted. The steps are written out for the compiler to keep
- * the letter in a register: the initial (unless it continues the run or
- * is a silent ㅇ), the vowel, then zero to two parts of the final. */
+/* fast_syllable for one with no separator before it (after a syllable,
+ * mostly). The steps are written out for the compiler to keep the letter
+ * in a register: the initial (unless it continues the run or is a silent
+ * ㅇ), the vowel, then zero to two parts of the final. */
 __attribute__((always_inline)) static inline bool fast_syllable_next(const struct wordfilter *wf, struct fast *f,
 								     uint32_t d)
 {
 	const uint16_t *jamo = wf->cls_jamo;
 	uint32_t lead = d & 0xFFu, vowel = (d >> 8) & 0xFFu;
+	f->any |= FA_JAMO;
 	if (!(lead == 0x0Bu && 0x1100u + vowel == f->last)) {
 		if (0x1100u + lead != f->last) {
 			f->h = normalize_hash_letter(f->h, 0x1100u + lead);
@@ -533,9 +534,9 @@ __attribute__((always_inline)) static inline bool fast_syllable_next(const struc
 
 /* The syllable index of the three bytes at the start of w (four bytes,
  * little-endian), NORM_SYLLABLES or more for anything else. */
-static inline uint32_t fast_syllable_w(const uint16_t *lead, uint32_t w)
+static inline uint32_t fast_syllable_w(const uint32_t *syllables, uint32_t w)
 {
-	uint32_t i = lead[w & 0x3F0Fu] + ((w >> 16) & 0x3Fu);
+	uint32_t i = syllables[NORM_SYLLABLES + (w & 0x3F0Fu)] + ((w >> 16) & 0x3Fu);
 	return (w & 0xC0C0F0u) == 0x8080E0u ? i : NORM_SYLLABLES;
 }
 
@@ -748,7 +749,6 @@ __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf,
 {
 	struct fast f = *fp;
 	const unsigned char *p = *pp;
-	const uint16_t *lead = wf->syl_lead;
 	const uint32_t *syllables = wf->syllables;
 	bool ok = false;
 	for (;;) {
@@ -759,7 +759,7 @@ __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf,
 #else
 			w = p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 #endif
-			syl = fast_syllable_w(lead, w);
+			syl = fast_syllable_w(syllables, w);
 		} else if (p < end) {
 			w = p[0];
 			syl = fast_syllable_at(p, (size_t)(end - p));
