@@ -403,18 +403,21 @@ static bool is_hangul(uint32_t l)
 
 /*
  * The pass that decides most texts: the automaton over the letters,
- * decoded right from the bytes (ASCII through fast_ascii, Hangul syllables
- * through normalize_syllable_jamo, anything else through normalize_cp)
- * into the same letters, runs, fingerprint and kind flags that first_pass
- * below reads through norm_reader, but without a buffer, a history or a
- * check of candidates. It gives up, returning false, at the first state
- * where a banned entry ends, and first_pass then reads the text again and
- * looks closer; for a text where none ends anywhere it decides alone.
+ * decoded right from the bytes (ASCII through fast_ascii, or sixteen bytes
+ * at a time with SSE2; Hangul syllables through normalize_syllable_jamo;
+ * anything else through normalize_cp) into the same letters, runs,
+ * fingerprint and kind flags that first_pass below reads through
+ * norm_reader, but without a buffer, a history or a check of candidates.
+ * It gives up, returning false, at the first state where a banned entry
+ * ends, and first_pass then reads the text again and looks closer; for a
+ * text where none ends anywhere it decides alone.
  *
- * Its state is a local struct fast that only always-inlined helpers see,
- * so the compiler keeps it in registers. A step is one cell of a dense row
- * unless the cell is flagged (DENSE_BAN, DENSE_SPARSE): states without a
- * row of their own, rare in chat, step through fast_deep.
+ * Its state is a struct fast. The loops over long stretches of one script
+ * (fast_ascii_run, fast_text_run) are functions of their own that copy it
+ * into a local, which only always-inlined helpers see, so the compiler
+ * keeps it in registers. A step is one cell of a dense row unless the cell
+ * is flagged (DENSE_BAN, DENSE_SPARSE): states without a row of their own,
+ * rare in chat, step through fast_deep.
  */
 #define FAST_BANNED UINT32_MAX /* fast_deep: a banned entry ends */
 
@@ -487,16 +490,15 @@ __attribute__((always_inline)) static inline bool fast_next(const struct wordfil
  * new runs (a vowel follows a consonant, and a final's two parts differ). */
 __attribute__((always_inline)) static inline bool fast_syllable(const struct wordfilter *wf, struct fast *f, uint32_t d)
 {
-	const uint16_t *jamo = wf->cls_jamo;
 	uint32_t lead = d & 0xFFu, vowel = (d >> 8) & 0xFFu, t1 = (d >> 16) & 0xFFu, t2 = d >> 24;
 	/* "시이이발": a silent ㅇ before the vowel just read only stretches it. */
 	if (!(lead == 0x0Bu && !f->gap && 0x1100u + vowel == f->last)) {
-		if (!fast_letter(wf, f, 0x1100u + lead, jamo[lead], FA_JAMO)) return false;
-		if (!fast_next(wf, f, 0x1100u + vowel, jamo[vowel])) return false;
+		if (!fast_letter(wf, f, 0x1100u + lead, wf->cls_jamo[lead], FA_JAMO)) return false;
+		if (!fast_next(wf, f, 0x1100u + vowel, wf->cls_jamo[vowel])) return false;
 	}
 	if (t1 == NORM_SYL_NONE) return true;
-	if (!fast_next(wf, f, 0x1100u + t1, jamo[t1])) return false;
-	return t2 == NORM_SYL_NONE || fast_next(wf, f, 0x1100u + t2, jamo[t2]);
+	if (!fast_next(wf, f, 0x1100u + t1, wf->cls_jamo[t1])) return false;
+	return t2 == NORM_SYL_NONE || fast_next(wf, f, 0x1100u + t2, wf->cls_jamo[t2]);
 }
 
 /* fast_syllable for one with no separator before it (after a syllable,
@@ -506,22 +508,21 @@ __attribute__((always_inline)) static inline bool fast_syllable(const struct wor
 __attribute__((always_inline)) static inline bool fast_syllable_next(const struct wordfilter *wf, struct fast *f,
 								     uint32_t d)
 {
-	const uint16_t *jamo = wf->cls_jamo;
 	uint32_t lead = d & 0xFFu, vowel = (d >> 8) & 0xFFu;
 	f->any |= FA_JAMO;
 	if (!(lead == 0x0Bu && 0x1100u + vowel == f->last)) {
 		if (0x1100u + lead != f->last) {
 			f->h = normalize_hash_letter(f->h, 0x1100u + lead);
-			if (!fast_step(wf, f, jamo[lead])) return false;
+			if (!fast_step(wf, f, wf->cls_jamo[lead])) return false;
 		}
 		f->h = normalize_hash_letter(f->h, 0x1100u + vowel);
-		if (!fast_step(wf, f, jamo[vowel])) return false;
+		if (!fast_step(wf, f, wf->cls_jamo[vowel])) return false;
 		f->last = 0x1100u + vowel;
 	}
 	uint32_t t1 = (d >> 16) & 0xFFu;
 	if (t1 == NORM_SYL_NONE) return true;
 	f->h = normalize_hash_letter(f->h, 0x1100u + t1);
-	if (!fast_step(wf, f, jamo[t1])) return false;
+	if (!fast_step(wf, f, wf->cls_jamo[t1])) return false;
 	uint32_t t2 = d >> 24;
 	if (t2 == NORM_SYL_NONE) {
 		f->last = 0x1100u + t1;
@@ -529,7 +530,7 @@ __attribute__((always_inline)) static inline bool fast_syllable_next(const struc
 	}
 	f->h = normalize_hash_letter(f->h, 0x1100u + t2);
 	f->last = 0x1100u + t2;
-	return fast_step(wf, f, jamo[t2]);
+	return fast_step(wf, f, wf->cls_jamo[t2]);
 }
 
 /* The syllable index of the three bytes at the start of w (four bytes,
@@ -619,8 +620,10 @@ __attribute__((always_inline)) static inline bool fast_runs(const struct wordfil
 			if (!fast_step(wf, f, wf->cls_ascii[l])) return false;
 		}
 	} else {
-		for (uint64_t r = runs; r; r &= r - 1) {
-			uint32_t l = lo[(size_t)__builtin_ctzll(r)];
+#pragma GCC unroll 16
+		for (unsigned i = 0; i < 16; i++) {
+			if (!(runs >> i & 1u)) continue;
+			uint32_t l = lo[i];
 			if (l != last) h = normalize_hash_letter(h, l);
 			last = l;
 			if (!fast_step(wf, f, wf->cls_ascii[l])) return false;
@@ -702,6 +705,8 @@ __attribute__((noinline)) static bool fast_ascii_run(const struct wordfilter *wf
 		if (L != 0) {
 			uint32_t last = again ? f.last : FAST_NO_LAST;
 			_mm_storeu_si128((__m128i *)lo, lv);
+			/* lo from memory: left to itself the compiler keeps lv in a
+			 * register and stores it again for every byte it reads. */
 			__asm__("" : "+m"(lo));
 			f.last = lo[31 - __builtin_clz(L)];
 			if (!fast_runs(wf, &f, lo, runs, last)) {
@@ -739,10 +744,11 @@ static inline bool fast_simd_next(const struct wordfilter *wf, const unsigned ch
 }
 
 /*
- * Hangul syllables and ASCII a byte at a time (the spaces between Korean
- * words, a text's last bytes) from *pp, until the text ends, another code
- * point comes or fast_ascii_run can take over. False when a banned entry
- * may end.
+ * Hangul syllables and the ASCII separators between them (the spaces
+ * between Korean words) from *pp, until the text ends, an ASCII letter or
+ * another code point comes (fast_pass's), or fast_ascii_run can take over.
+ * False when a banned entry may end. Leaving ASCII letters to fast_pass
+ * keeps this loop small enough for its state to stay in registers.
  */
 __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf, struct fast *fp,
 						     const unsigned char **pp, const unsigned char *end)
@@ -781,9 +787,13 @@ __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf,
 			ok = true;
 			break;
 		}
-		uint32_t e = wf->fast_ascii[*p++];
-		if (e & (FA_SEP | FA_IGNORE)) f.gap |= e & (FA_SEP | FA_SYM);
-		else if (!fast_letter(wf, &f, e & FA_LETTER, e >> 16, e)) break;
+		uint32_t e = wf->fast_ascii[*p];
+		if (!(e & (FA_SEP | FA_IGNORE))) { /* an ASCII letter: fast_pass's */
+			ok = true;
+			break;
+		}
+		p++;
+		f.gap |= e & (FA_SEP | FA_SYM);
 	}
 	*fp = f;
 	*pp = p;
@@ -791,8 +801,8 @@ __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf,
 }
 
 /*
- * The pass itself: fast_ascii_run and fast_text_run in turn, and any
- * other code point here.
+ * The pass itself: fast_ascii_run, short ASCII a byte at a time, and
+ * fast_text_run in turn; any other code point here.
  */
 __attribute__((noinline)) static bool fast_pass(const struct wordfilter *wf, const char *text, size_t len,
 						 uint64_t *print, bool *mixed)
@@ -800,10 +810,26 @@ __attribute__((noinline)) static bool fast_pass(const struct wordfilter *wf, con
 	const unsigned char *start = (const unsigned char *)text, *p = start, *end = p + len;
 	struct fast f = {.dense = wf->dense, .gap = FA_SEP, .h = NORM_FNV_OFFSET};
 	while (p < end) {
+		if (*p < 0x80) {
 #ifdef FAST_SIMD
-		if (*p < 0x80 && len >= 16 && wf->ascii_plain && !fast_ascii_run(wf, &f, &p, start, end)) return false;
-		if (p == end) break;
+			/* Sixteen ASCII bytes ahead, or the text's last few. */
+			if (len >= 16 && wf->ascii_plain &&
+			    (end - p < 16 || !_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)p)))) {
+				const unsigned char *was = p;
+				if (!fast_ascii_run(wf, &f, &p, start, end)) return false;
+				if (p != was) continue;
+			}
 #endif
+			/* Else a byte at a time, up to the next other byte (fewer
+			 * than sixteen, unless the text is short or the table not
+			 * the plain one). */
+			while (p < end && *p < 0x80) {
+				uint32_t e = wf->fast_ascii[*p++];
+				if (e & (FA_SEP | FA_IGNORE)) f.gap |= e & (FA_SEP | FA_SYM);
+				else if (!fast_letter(wf, &f, e & FA_LETTER, e >> 16, e)) return false;
+			}
+			continue;
+		}
 		if (!fast_text_run(wf, &f, &p, end)) return false;
 		if (p == end || *p < 0x80) continue;
 		uint32_t l[NORM_MAX_OUT];
