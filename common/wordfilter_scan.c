@@ -615,9 +615,11 @@ __attribute__((always_inline)) static inline bool fast_runs(const struct wordfil
 #pragma GCC unroll 16
 		for (unsigned i = 0; i < 16; i++) {
 			if (!(runs >> i & 1u)) continue;
-			uint32_t l = lo[i];
-			h = normalize_hash_letter(h, l);
-			if (!fast_step(wf, f, wf->cls_ascii[l])) return false;
+			/* The class first: then the compiler needs no copy of l. */
+			uint64_t l = lo[i];
+			uint32_t c = wf->cls_ascii[l];
+			h = normalize_hash_letter(h, (uint32_t)l);
+			if (!fast_step(wf, f, c)) return false;
 		}
 	} else {
 #pragma GCC unroll 16
