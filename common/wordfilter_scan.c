@@ -758,10 +758,11 @@ __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf,
 	struct fast f = *fp;
 	const unsigned char *p = *pp;
 	const uint32_t *syllables = wf->syllables;
+	const unsigned char *end4 = end - p >= 4 ? end - 3 : p; /* p < end4: four bytes at hand */
 	bool ok = false;
 	for (;;) {
 		uint32_t w, syl;
-		if (end - p >= 4) {
+		if (p < end4) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 			memcpy(&w, p, 4);
 #else
