@@ -732,25 +732,12 @@ __attribute__((noinline)) static bool fast_ascii_run(const struct wordfilter *wf
 }
 #endif
 
-/* Sixteen ASCII bytes start at p, for fast_ascii_run; w: the first four. */
-static inline bool fast_simd_next(const struct wordfilter *wf, const unsigned char *p, const unsigned char *end,
-				  uint32_t w)
-{
-#ifdef FAST_SIMD
-	return !(w & 0x80808080u) && end - p >= 16 && wf->ascii_plain &&
-	       !_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)p));
-#else
-	(void)wf, (void)p, (void)end, (void)w;
-	return false;
-#endif
-}
-
 /*
  * Hangul syllables and the ASCII separators between them (the spaces
- * between Korean words) from *pp, until the text ends, an ASCII letter or
- * another code point comes (fast_pass's), or fast_ascii_run can take over.
- * False when a banned entry may end. Leaving ASCII letters to fast_pass
- * keeps this loop small enough for its state to stay in registers.
+ * between Korean words) from *pp, until the text ends or an ASCII letter
+ * or another code point comes (fast_pass's). False when a banned entry may
+ * end. Leaving ASCII letters to fast_pass keeps this loop small enough for
+ * its state to stay in registers.
  */
 __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf, struct fast *fp,
 						     const unsigned char **pp, const unsigned char *end)
@@ -782,11 +769,12 @@ __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf,
 			if (__builtin_expect(f.gap != 0, 0) ? !fast_syllable(wf, &f, d) : !fast_syllable_next(wf, &f, d)) break;
 			continue;
 		}
-		if (w & 0x80u) { /* another code point: fast_pass's */
-			ok = true;
-			break;
+		if ((w & 0xFFu) == ' ') { /* the usual separator, never a letter */
+			f.gap |= FA_SEP;
+			p++;
+			continue;
 		}
-		if (fast_simd_next(wf, p, end, w)) {
+		if (w & 0x80u) { /* another code point: fast_pass's */
 			ok = true;
 			break;
 		}
