@@ -40,8 +40,9 @@
 /* Built once, read-only afterwards: not per-process state but a constant. */
 static uint32_t norm_table[0x10000];
 static uint32_t norm_pool[POOL_SIZE];
-/* Hangul syllables as jamo (normalize_syllable_jamo). */
-static uint32_t norm_syllables[SCOUNT];
+/* Hangul syllables as jamo, then by the first two bytes of their UTF-8
+ * (normalize_syllable_jamo). */
+static uint32_t norm_syllables[SCOUNT + NORM_SYL_LEADS];
 /* ASCII for norm_reader_next: letter | NORM_L_FRESH, NORM_L_GAP, or 0. */
 static uint32_t norm_ascii[0x80];
 static pthread_once_t norm_once = PTHREAD_ONCE_INIT;
@@ -173,6 +174,11 @@ static void build_table(void)
 		norm_syllables[syl] = (syl / 588) | (VBASE - LBASE + (syl % 588) / 28) << 8 |
 				      (t ? jong_cho[t][0] - LBASE : NORM_SYL_NONE) << 16 |
 				      (jong_cho[t][1] ? jong_cho[t][1] - LBASE : NORM_SYL_NONE) << 24;
+	}
+	for (uint32_t k = 0; k < NORM_SYL_LEADS; k++) {
+		/* b0 = 1110nnnn, b1 = 10bbbbbb: the key has nnnn and bbbbbb. */
+		uint32_t cp = (k & 0x0Fu) << 12 | (k >> 8 & 0x3Fu) << 6;
+		norm_syllables[SCOUNT + k] = cp >= SBASE && cp < SBASE + SCOUNT && !(k & 0xC0F0u) ? cp - SBASE : 0xFFFFu;
 	}
 	for (uint32_t d = '0'; d <= '9'; d++) norm_ascii[d] |= NORM_L_DIGIT;
 	for (const char *sym = "$@!|(+*"; *sym; sym++) norm_ascii[(unsigned char)*sym] |= NORM_L_SYM;

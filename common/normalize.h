@@ -90,11 +90,19 @@ static inline bool normalize_is_hangul(uint32_t letter)
  * The letters of the Hangul syllable U+AC00 + i (i < NORM_SYLLABLES) are
  * the bytes of table[i], low byte first, each a jamo minus U+1100, up to
  * the first NORM_SYL_NONE: initial, vowel, then the final consonant as
- * zero, one or two initials, as normalize_cp gives them. The table is
- * built with normalize_init's and lives as long as the process.
+ * zero, one or two initials, as normalize_cp gives them.
+ *
+ * The same table finds i from three UTF-8 bytes b0 b1 b2 without the
+ * arithmetic: i = table[NORM_SYLLABLES + ((b0 | b1 << 8) & 0x3F0F)] +
+ * (b2 & 0x3F), once the bytes are known to be a lead byte of three and
+ * two continuation bytes; i is NORM_SYLLABLES or more when they are no
+ * syllable (those entries are 0xFFFF). NORM_SYL_LEADS entries follow the
+ * syllables' (64 KiB). The table is built with normalize_init's and lives
+ * as long as the process.
  */
 #define NORM_SYLLABLES 11172u
 #define NORM_SYL_NONE 0xFFu
+#define NORM_SYL_LEADS 0x4000u
 const uint32_t *normalize_syllable_jamo(void);
 
 /*

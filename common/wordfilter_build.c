@@ -252,6 +252,19 @@ static void fill_fast_ascii(struct wordfilter *wf)
 		if (k == 0 && gap && b && strchr("$@!|(+*", (int)b)) e |= FA_SYM;
 		wf->fast_ascii[b] = e;
 	}
+	/* fast_pass reads 16 bytes at a time when the table is the plain one:
+	 * A-Z, a-z and 0-9 the only letters (A-Z read as a-z), every other
+	 * byte a separator. */
+	wf->ascii_plain = true;
+	for (uint32_t b = 0; b < 128; b++) {
+		bool alpha = (b | 0x20u) >= 'a' && (b | 0x20u) <= 'z', digit = b >= '0' && b <= '9';
+		uint32_t e = wf->fast_ascii[b];
+		if (alpha || digit) {
+			if ((e & (FA_SEP | FA_IGNORE)) || (e & FA_LETTER) != (alpha ? b | 0x20u : b)) wf->ascii_plain = false;
+		} else if (!(e & FA_SEP)) {
+			wf->ascii_plain = false;
+		}
+	}
 }
 
 /* Numbers the distinct letters 1..n and rewrites every word in classes. */

@@ -48,6 +48,7 @@ struct wordfilter {
 	uint16_t cls_ascii[128];
 	uint16_t cls_jamo[256]; /* U+1100..U+11FF */
 	uint32_t fast_ascii[128]; /* per byte: letter, class << 16 and FA_* flags (fast_pass) */
+	bool ascii_plain;         /* fast_ascii is the plain table (fill_fast_ascii) */
 	const uint32_t *syllables; /* normalize_syllable_jamo() */
 	uint32_t *other_cp;     /* sorted letters outside those two ranges */
 	uint16_t *other_cls;

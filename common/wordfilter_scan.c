@@ -403,18 +403,21 @@ static bool is_hangul(uint32_t l)
 
 /*
  * The pass that decides most texts: the automaton over the letters,
- * decoded right from the bytes (ASCII through fast_ascii, Hangul syllables
- * through normalize_syllable_jamo, anything else through normalize_cp)
- * into the same letters, runs, fingerprint and kind flags that first_pass
- * below reads through norm_reader, but without a buffer, a history or a
- * check of candidates. It gives up, returning false, at the first state
- * where a banned entry ends, and first_pass then reads the text again and
- * looks closer; for a text where none ends anywhere it decides alone.
+ * decoded right from the bytes (ASCII through fast_ascii, or sixteen bytes
+ * at a time with SSE2; Hangul syllables through normalize_syllable_jamo;
+ * anything else through normalize_cp) into the same letters, runs,
+ * fingerprint and kind flags that first_pass below reads through
+ * norm_reader, but without a buffer, a history or a check of candidates.
+ * It gives up, returning false, at the first state where a banned entry
+ * ends, and first_pass then reads the text again and looks closer; for a
+ * text where none ends anywhere it decides alone.
  *
- * Its state is a local struct fast that only always-inlined helpers see,
- * so the compiler keeps it in registers. A step is one cell of a dense row
- * unless the cell is flagged (DENSE_BAN, DENSE_SPARSE): states without a
- * row of their own, rare in chat, step through fast_deep.
+ * Its state is a struct fast. The loops over long stretches of one script
+ * (fast_ascii_run, fast_text_run) are functions of their own that copy it
+ * into a local, which only always-inlined helpers see, so the compiler
+ * keeps it in registers. A step is one cell of a dense row unless the cell
+ * is flagged (DENSE_BAN, DENSE_SPARSE): states without a row of their own,
+ * rare in chat, step through fast_deep.
  */
 #define FAST_BANNED UINT32_MAX /* fast_deep: a banned entry ends */
 
@@ -443,14 +446,13 @@ __attribute__((noinline)) static uint32_t fast_deep(const struct wordfilter *wf,
 __attribute__((always_inline)) static inline bool fast_step(const struct wordfilter *wf, struct fast *f, uint32_t c)
 {
 	uint32_t v = f->dense[f->row + c];
-	if (__builtin_expect(!(v & (DENSE_OUT | DENSE_BAN | DENSE_SPARSE)), 1)) {
-		f->row = v;
-		return true;
+	if (__builtin_expect(v & (DENSE_OUT | DENSE_BAN | DENSE_SPARSE), 0)) {
+		uint32_t t = fast_deep(wf, v, c, f->deep);
+		if (t == FAST_BANNED) return false;
+		f->deep = t;
+		v = (t < wf->ndense ? t : wf->ndense) * wf->ncls;
 	}
-	uint32_t t = fast_deep(wf, v, c, f->deep);
-	if (t == FAST_BANNED) return false;
-	f->deep = t;
-	f->row = (t < wf->ndense ? t : wf->ndense) * wf->ncls;
+	f->row = v;
 	return true;
 }
 
@@ -488,17 +490,70 @@ __attribute__((always_inline)) static inline bool fast_next(const struct wordfil
  * new runs (a vowel follows a consonant, and a final's two parts differ). */
 __attribute__((always_inline)) static inline bool fast_syllable(const struct wordfilter *wf, struct fast *f, uint32_t d)
 {
-	const uint16_t *jamo = wf->cls_jamo;
 	uint32_t lead = d & 0xFFu, vowel = (d >> 8) & 0xFFu, t1 = (d >> 16) & 0xFFu, t2 = d >> 24;
 	/* "시이이발": a silent ㅇ before the vowel just read only stretches it. */
 	if (!(lead == 0x0Bu && !f->gap && 0x1100u + vowel == f->last)) {
-		if (!fast_letter(wf, f, 0x1100u + lead, jamo[lead], FA_JAMO)) return false;
-		if (!fast_next(wf, f, 0x1100u + vowel, jamo[vowel])) return false;
+		if (!fast_letter(wf, f, 0x1100u + lead, wf->cls_jamo[lead], FA_JAMO)) return false;
+		if (!fast_next(wf, f, 0x1100u + vowel, wf->cls_jamo[vowel])) return false;
 	}
 	if (t1 == NORM_SYL_NONE) return true;
-	if (!fast_next(wf, f, 0x1100u + t1, jamo[t1])) return false;
-	return t2 == NORM_SYL_NONE || fast_next(wf, f, 0x1100u + t2, jamo[t2]);
+	if (!fast_next(wf, f, 0x1100u + t1, wf->cls_jamo[t1])) return false;
+	return t2 == NORM_SYL_NONE || fast_next(wf, f, 0x1100u + t2, wf->cls_jamo[t2]);
 }
+
+/* fast_syllable for one with no separator before it (after a syllable,
+ * mostly). The steps are written out for the compiler to keep the letter
+ * in a register: the initial (unless it continues the run or is a silent
+ * ㅇ), the vowel, then zero to two parts of the final. */
+__attribute__((always_inline)) static inline bool fast_syllable_next(const struct wordfilter *wf, struct fast *f,
+								     uint32_t d)
+{
+	uint32_t lead = d & 0xFFu, vowel = (d >> 8) & 0xFFu;
+	f->any |= FA_JAMO;
+	if (!(lead == 0x0Bu && 0x1100u + vowel == f->last)) {
+		if (0x1100u + lead != f->last) {
+			f->h = normalize_hash_letter(f->h, 0x1100u + lead);
+			if (!fast_step(wf, f, wf->cls_jamo[lead])) return false;
+		}
+		f->h = normalize_hash_letter(f->h, 0x1100u + vowel);
+		if (!fast_step(wf, f, wf->cls_jamo[vowel])) return false;
+		f->last = 0x1100u + vowel;
+	}
+	uint32_t t1 = (d >> 16) & 0xFFu;
+	if (t1 == NORM_SYL_NONE) return true;
+	f->h = normalize_hash_letter(f->h, 0x1100u + t1);
+	if (!fast_step(wf, f, wf->cls_jamo[t1])) return false;
+	uint32_t t2 = d >> 24;
+	if (t2 == NORM_SYL_NONE) {
+		f->last = 0x1100u + t1;
+		return true;
+	}
+	f->h = normalize_hash_letter(f->h, 0x1100u + t2);
+	f->last = 0x1100u + t2;
+	return fast_step(wf, f, wf->cls_jamo[t2]);
+}
+
+/* The syllable index of the three bytes at the start of w (four bytes,
+ * little-endian), NORM_SYLLABLES or more for anything else. */
+static inline uint32_t fast_syllable_w(const uint32_t *syllables, uint32_t w)
+{
+	uint32_t i = syllables[NORM_SYLLABLES + (w & 0x3F0Fu)] + ((w >> 16) & 0x3Fu);
+	return (w & 0xC0C0F0u) == 0x8080E0u ? i : NORM_SYLLABLES;
+}
+
+#if defined(__SSE2__)
+#define FAST_SIMD 1
+#include <emmintrin.h>
+
+/* The bytes of v in [lo, lo + n), as 0xFF: SSE2 compares signed, so the
+ * range is moved to the bottom first. */
+static inline __m128i fast_range(__m128i v, int lo, int n)
+{
+	__m128i t = _mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - lo)));
+	return _mm_cmplt_epi8(t, _mm_set1_epi8((char)(n - 0x80)));
+}
+
+#endif
 
 /* Any other code point at s[0..avail): its letters through normalize_cp,
  * as norm_reader reads them; *used gets its bytes, *gap (when it has no
@@ -545,24 +600,228 @@ static inline uint32_t fast_syllable_at(const unsigned char *s, size_t avail)
 	return v < NORM_SYLLABLES ? v : NORM_SYLLABLES;
 }
 
+#ifdef FAST_SIMD
+/* The runs of one block (bit i: a run starts at lo[i]) through the
+ * automaton and the fingerprint. last: the letter before the block's
+ * first, or FAST_NO_LAST when no run repeats the letter before it (so
+ * every run changes the fingerprint). */
+#define FAST_NO_LAST UINT32_MAX
+__attribute__((always_inline)) static inline bool fast_runs(const struct wordfilter *wf, struct fast *f,
+							    const unsigned char *lo, uint32_t runs, uint32_t last)
+{
+	uint64_t h = f->h;
+	if (last == FAST_NO_LAST) {
+		/* Unrolled: a test per byte is cheaper than finding the next run. */
+#pragma GCC unroll 16
+		for (unsigned i = 0; i < 16; i++) {
+			if (!(runs >> i & 1u)) continue;
+			/* The class first: then the compiler needs no copy of l. */
+			uint64_t l = lo[i];
+			uint32_t c = wf->cls_ascii[l];
+			h = normalize_hash_letter(h, (uint32_t)l);
+			if (!fast_step(wf, f, c)) return false;
+		}
+	} else {
+#pragma GCC unroll 16
+		for (unsigned i = 0; i < 16; i++) {
+			if (!(runs >> i & 1u)) continue;
+			uint32_t l = lo[i];
+			if (l != last) h = normalize_hash_letter(h, l);
+			last = l;
+			if (!fast_step(wf, f, wf->cls_ascii[l])) return false;
+		}
+	}
+	f->h = h;
+	return true;
+}
+
+/*
+ * ASCII sixteen bytes at a time from *pp, while there are sixteen, through
+ * the plain table (ascii_plain): the letters, lowered, and where runs
+ * start found with a few vector ops, then one automaton step and one
+ * fingerprint step per run, so separators and repeats cost nothing per
+ * byte. Only a separator a disguise uses ($ @ ! | ( + *) asks the table,
+ * and only until the first. False when a banned entry may end. A function
+ * of its own, its state in locals, so that they stay in registers.
+ */
+__attribute__((noinline)) static bool fast_ascii_run(const struct wordfilter *wf, struct fast *fp,
+						      const unsigned char **pp, const unsigned char *text,
+						      const unsigned char *end)
+{
+	struct fast f = *fp;
+	const unsigned char *p = *pp;
+	bool ok = true;
+	/* The block before, as far as the rules look back: its lowered bytes
+	 * (pv) and letters (pL). Before the first block, the last letter as
+	 * byte 15 when no separator came after it (a letter there that is
+	 * not ASCII, 0, equals none), else as byte 14 behind a separator. */
+	__m128i pv = _mm_cvtsi32_si128(f.last < 0x80 ? (int)f.last : 0);
+	pv = f.gap ? _mm_slli_si128(pv, 14) : _mm_slli_si128(pv, 15);
+	uint32_t pL = f.gap ? 0x4000u : 0x8000u;
+	__m128i seen = _mm_setzero_si128(), digits = _mm_setzero_si128();
+	const __m128i lower = _mm_set1_epi8(0x20);
+	unsigned char lo[16], tail[32];
+	while (p < end) {
+		/* q: the block's bytes. The last few bytes of a text that has
+		 * sixteen make a block of their own, spaces after them. */
+		const unsigned char *q = p;
+		if (end - p < 16) {
+			if (end - text < 16) break;
+			_mm_storeu_si128((__m128i *)tail, _mm_loadu_si128((const __m128i *)(end - 16)));
+			_mm_storeu_si128((__m128i *)(tail + 16), lower);
+			q = tail + 16 - (end - p);
+		}
+		__m128i v = _mm_loadu_si128((const __m128i *)q);
+		if (_mm_movemask_epi8(v) != 0) break;
+		__m128i x = _mm_or_si128(v, lower);
+		__m128i alpha = fast_range(x, 'a', 26), digit = fast_range(v, '0', 10);
+		__m128i lv = _mm_or_si128(v, _mm_and_si128(alpha, lower));
+		__m128i letter = _mm_or_si128(alpha, digit);
+		uint32_t L = (uint32_t)_mm_movemask_epi8(letter);
+		seen = _mm_or_si128(seen, alpha);
+		digits = _mm_or_si128(digits, digit);
+		if (!(f.any & FA_SYM)) {
+			/* A symbol counts once a letter follows it; f.gap carries one
+			 * that none has followed yet. */
+			uint32_t odd = ~(L | (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, lower))) & 0xFFFFu, sym = 0;
+			for (; odd; odd &= odd - 1) {
+				unsigned i = (unsigned)__builtin_ctz(odd);
+				if (wf->fast_ascii[q[i]] & FA_SYM) sym |= 1u << i;
+			}
+			if (L && ((f.gap & FA_SYM) || (sym && (sym & (0u - sym)) < L))) f.any |= FA_SYM;
+			if (sym > L) f.gap |= FA_SYM; /* after the last letter */
+			else if (L) f.gap &= ~FA_SYM;
+		}
+		/* A letter equal to the byte before it continues that byte's run. */
+		__m128i before = _mm_or_si128(_mm_slli_si128(lv, 1), _mm_srli_si128(pv, 15));
+		uint32_t runs = L & ~(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(lv, before));
+		/* The fingerprint skips a letter equal to the last one across a
+		 * gap ("a a"). Where the byte before a run is a separator, the one
+		 * before that must be a letter, and another one, for all runs to
+		 * count: else the exact loop of fast_runs looks. */
+		__m128i two = _mm_or_si128(_mm_slli_si128(lv, 2), _mm_srli_si128(pv, 14));
+		uint32_t gaps = runs & ~(L << 1 | pL >> 15);
+		uint32_t again = gaps & ((uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(lv, two)) | ~(L << 2 | pL >> 14));
+		pv = lv;
+		pL = L;
+		if (L != 0) {
+			uint32_t last = again ? f.last : FAST_NO_LAST;
+			_mm_storeu_si128((__m128i *)lo, lv);
+			/* lo from memory: left to itself the compiler keeps lv in a
+			 * register and stores it again for every byte it reads. */
+			__asm__("" : "+m"(lo));
+			f.last = lo[31 - __builtin_clz(L)];
+			if (!fast_runs(wf, &f, lo, runs, last)) {
+				ok = false;
+				break;
+			}
+		}
+		p = q == p ? p + 16 : end;
+	}
+	/* What the blocks leave for the rest: the gap after the last letter,
+	 * and the kinds of the letters. */
+	if (p != *pp) {
+		if (!(pL & 0x8000u)) f.gap |= FA_SEP;
+		else f.gap = 0;
+		uint32_t a = (uint32_t)_mm_movemask_epi8(seen), d = (uint32_t)_mm_movemask_epi8(digits);
+		if (a | d) f.any |= FA_NOT_HANGUL | (a ? FA_NOT_DIGIT : 0) | (d ? FA_DIGIT : 0);
+	}
+	*fp = f;
+	*pp = p;
+	return ok;
+}
+#endif
+
+/*
+ * Hangul syllables and the ASCII separators between them (the spaces
+ * between Korean words) from *pp, until the text ends or an ASCII letter
+ * or another code point comes (fast_pass's). False when a banned entry may
+ * end. Leaving ASCII letters to fast_pass keeps this loop small enough for
+ * its state to stay in registers.
+ */
+__attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf, struct fast *fp,
+						     const unsigned char **pp, const unsigned char *end)
+{
+	struct fast f = *fp;
+	const unsigned char *p = *pp;
+	const uint32_t *syllables = wf->syllables;
+	const unsigned char *end4 = end - p >= 4 ? end - 3 : p; /* p < end4: four bytes at hand */
+	bool ok = false;
+	for (;;) {
+		uint32_t w, syl;
+		if (p < end4) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			memcpy(&w, p, 4);
+#else
+			w = p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+#endif
+			syl = fast_syllable_w(syllables, w);
+		} else if (p < end) {
+			w = p[0];
+			syl = fast_syllable_at(p, (size_t)(end - p));
+		} else {
+			ok = true;
+			break;
+		}
+		if (syl < NORM_SYLLABLES) {
+			p += 3;
+			uint32_t d = syllables[syl];
+			if (__builtin_expect(f.gap != 0, 0) ? !fast_syllable(wf, &f, d) : !fast_syllable_next(wf, &f, d)) break;
+			continue;
+		}
+		if ((w & 0xFFu) == ' ') { /* the usual separator, never a letter */
+			f.gap |= FA_SEP;
+			p++;
+			continue;
+		}
+		if (w & 0x80u) { /* another code point: fast_pass's */
+			ok = true;
+			break;
+		}
+		uint32_t e = wf->fast_ascii[*p];
+		if (!(e & (FA_SEP | FA_IGNORE))) { /* an ASCII letter: fast_pass's */
+			ok = true;
+			break;
+		}
+		p++;
+		f.gap |= e & (FA_SEP | FA_SYM);
+	}
+	*fp = f;
+	*pp = p;
+	return ok;
+}
+
+/*
+ * The pass itself: fast_ascii_run, short ASCII a byte at a time, and
+ * fast_text_run in turn; any other code point here.
+ */
 __attribute__((noinline)) static bool fast_pass(const struct wordfilter *wf, const char *text, size_t len,
 						 uint64_t *print, bool *mixed)
 {
-	const unsigned char *p = (const unsigned char *)text, *end = p + len;
+	const unsigned char *start = (const unsigned char *)text, *p = start, *end = p + len;
 	struct fast f = {.dense = wf->dense, .gap = FA_SEP, .h = NORM_FNV_OFFSET};
 	while (p < end) {
-		/* Runs of ASCII, then of Hangul syllables, as inner loops: the
-		 * compiler keeps their state in registers. */
-		while (p < end && *p < 0x80) {
-			uint32_t e = wf->fast_ascii[*p++];
-			if (e & (FA_SEP | FA_IGNORE)) f.gap |= e & (FA_SEP | FA_SYM);
-			else if (!fast_letter(wf, &f, e & FA_LETTER, e >> 16, e)) return false;
+		if (*p < 0x80) {
+#ifdef FAST_SIMD
+			/* Sixteen ASCII bytes ahead, or the text's last few. */
+			if (len >= 16 && wf->ascii_plain &&
+			    (end - p < 16 || !_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)p)))) {
+				const unsigned char *was = p;
+				if (!fast_ascii_run(wf, &f, &p, start, end)) return false;
+				if (p != was) continue;
+			}
+#endif
+			/* Else a byte at a time, up to the next other byte (fewer
+			 * than sixteen, unless the text is short or the table not
+			 * the plain one). */
+			while (p < end && *p < 0x80) {
+				uint32_t e = wf->fast_ascii[*p++];
+				if (e & (FA_SEP | FA_IGNORE)) f.gap |= e & (FA_SEP | FA_SYM);
+				else if (!fast_letter(wf, &f, e & FA_LETTER, e >> 16, e)) return false;
+			}
+			continue;
 		}
-		uint32_t syl;
-		while (p < end && (syl = fast_syllable_at(p, (size_t)(end - p))) < NORM_SYLLABLES) {
-			p += 3;
-			if (!fast_syllable(wf, &f, wf->syllables[syl])) return false;
-		}
+		if (!fast_text_run(wf, &f, &p, end)) return false;
 		if (p == end || *p < 0x80) continue;
 		uint32_t l[NORM_MAX_OUT];
 		size_t used;

@@ -171,6 +171,8 @@ static void test_masks(void **state)
 		{"$cam alert", "**** alert"},
 		{"\xd1\x96" "diot here", "***** here"},
 		{"넌 시1발 진짜", "넌 *** 진짜"},
+		/* A Latin letter right before the syllables: still a mixed text. */
+		{"ok시l발", "ok***"},
 		{"tlqkf 뭐야", "***** 뭐야"},
 		{"price $5 at 10:30", "price $5 at 10:30"},
 	};
