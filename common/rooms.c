@@ -104,7 +104,8 @@ struct room *rooms_find(const struct rooms *rs, const char *id, size_t len)
 	return r;
 }
 
-struct room *rooms_lookup_remember(struct rooms *rs, const char *id, size_t len)
+/* Never inlined (under LTO): the memo's inline hit in the header stays small. */
+__attribute__((noinline)) struct room *rooms_lookup_remember(struct rooms *rs, const char *id, size_t len)
 {
 	struct rooms_memo *m = &rs->memo;
 	struct room *r = rooms_find(rs, id, len);
@@ -172,7 +173,8 @@ enum room_role rooms_role(const struct room *r, const char *user, size_t len)
 	return m ? m->role : ROLE_NONE;
 }
 
-enum room_role rooms_member_role_remember(struct rooms *rs, const struct room *r, const char *user, size_t len)
+/* Never inlined (under LTO): the memo's inline hit in the header stays small. */
+__attribute__((noinline)) enum room_role rooms_member_role_remember(struct rooms *rs, const struct room *r, const char *user, size_t len)
 {
 	struct rooms_memo *m = &rs->memo;
 	if (!r) return ROLE_NONE;

@@ -168,13 +168,12 @@ static int scan_global(struct moderation *m, const char *text, size_t len, bool 
 	return hits > 0 ? hits : 0;
 }
 
-/* Adds the room filter's hits to the global ones (hits, from scan_global).
- * With mask set and a hit, *text and *len become the masked text (both
- * filters applied in turn, in m->mask_a or m->mask_b). */
-static int words_scan(struct moderation *m, const struct room *r, const char **text, size_t *len, bool mask,
-		      int hits)
+/* words_scan's work when there is some: a room filter, or a masked copy
+ * to measure. Out of line, so that the message path saves no registers
+ * for it. */
+CHAT_OUT_OF_LINE static int words_scan_room(struct moderation *m, const struct wordfilter *rf, const char **text,
+					    size_t *len, bool mask, int hits)
 {
-	const struct wordfilter *rf = room_filter(m, r);
 	if (!mask) return hits + scan(rf, *text, *len, NULL, 0);
 	if (hits > 0) {
 		*len = masked_len(*text, *len, m->mask_a);
@@ -186,6 +185,18 @@ static int words_scan(struct moderation *m, const struct room *r, const char **t
 		*text = m->mask_b;
 	}
 	return hits + more;
+}
+
+/* Adds the room filter's hits to the global ones (hits, from scan_global).
+ * With mask set and a hit, *text and *len become the masked text (both
+ * filters applied in turn, in m->mask_a or m->mask_b). No room filter and
+ * no global hit, the common case, leave the text as it is. */
+static int words_scan(struct moderation *m, const struct room *r, const char **text, size_t *len, bool mask,
+		      int hits)
+{
+	const struct wordfilter *rf = room_filter(m, r);
+	if (!rf && hits == 0) return 0;
+	return words_scan_room(m, rf, text, len, mask, hits);
 }
 
 /* ---- strings inside "data" ---- */

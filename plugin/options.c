@@ -264,14 +264,28 @@ static void user_list_free(struct user_list *l)
  * message path asks about every sender. Longer ones are searched by halves. */
 #define USER_LIST_SCAN 8
 
+/* The list from users[i] on, whose first byte matched: out of line, like
+ * the search by halves, so that the scan for a sender on no list (the
+ * common answer) saves no registers. */
+CHAT_OUT_OF_LINE static bool user_list_scan_from(const struct user_list *l, size_t i, const char *user)
+{
+	for (; i < l->count; i++) {
+		if (l->users[i][0] == user[0] && strcmp(l->users[i], user) == 0) return true;
+	}
+	return false;
+}
+
+CHAT_OUT_OF_LINE static bool user_list_search(const struct user_list *l, const char *user)
+{
+	return bsearch(&user, l->users, l->count, sizeof(*l->users), cmp_str) != NULL;
+}
+
 bool user_list_has(const struct user_list *l, const char *user)
 {
 	if (!user || !l->count) return false;
-	if (l->count > USER_LIST_SCAN) {
-		return bsearch(&user, l->users, l->count, sizeof(*l->users), cmp_str) != NULL;
-	}
+	if (l->count > USER_LIST_SCAN) return user_list_search(l, user);
 	for (size_t i = 0; i < l->count; i++) {
-		if (l->users[i][0] == user[0] && strcmp(l->users[i], user) == 0) return true;
+		if (l->users[i][0] == user[0]) return user_list_scan_from(l, i, user);
 	}
 	return false;
 }

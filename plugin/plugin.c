@@ -179,7 +179,11 @@ static void chat_free(struct chat *c)
 	mosquitto_free(c);
 }
 
-int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+/* The plugin and chat_common are built with hidden visibility (see
+ * plugin/CMakeLists.txt): only these three entry points are exported. */
+#define CHAT_EXPORT __attribute__((visibility("default")))
+
+CHAT_EXPORT int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
 {
 	for (int i = 0; i < supported_version_count; i++) {
 		if (supported_versions[i] == 5) return 5;
@@ -187,8 +191,8 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
 	return -1;
 }
 
-int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data, struct mosquitto_opt *opts,
-			  int opt_count)
+CHAT_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **user_data,
+				      struct mosquitto_opt *opts, int opt_count)
 {
 	struct chat *c = mosquitto_calloc(1, sizeof(*c));
 	if (!c) return MOSQ_ERR_NOMEM;
@@ -236,7 +240,7 @@ fail:
 	return rc;
 }
 
-int mosquitto_plugin_cleanup(void *user_data, struct mosquitto_opt *opts, int opt_count)
+CHAT_EXPORT int mosquitto_plugin_cleanup(void *user_data, struct mosquitto_opt *opts, int opt_count)
 {
 	struct chat *c = user_data;
 	(void)opts;
