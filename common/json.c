@@ -470,6 +470,14 @@ __attribute__((noinline, target("avx"))) static int scan_string_rest_avx(struct 
 #endif
 
 #if JSON_SSE2
+/* One bit per byte of v that is '"', '\\', or below 0x20 as a signed byte:
+ * the control bytes and all above 0x7F. */
+static inline unsigned string_odd16(__m128i v)
+{
+	__m128i odd = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(odd, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+}
+
 /* The string whose opening quote is at sc->i; sc->escaped says whether it
  * held an escape. ASCII without escapes (keys, ids, English text) is
  * stepped over here 16 bytes at a time, and the first block that holds
@@ -479,34 +487,28 @@ static inline int scan_string(struct scan *sc)
 {
 	const char *s = sc->s;
 	size_t len = sc->len, i = sc->i + 1;
+	unsigned any;
 	sc->escaped = false;
-	for (;;) {
-		__m128i v;
-		unsigned shift = 0;
-		if (len - i >= 16) {
-			v = _mm_loadu_si128((const void *)(s + i));
-		} else if (len >= 16) {
-			shift = (unsigned)(16 - (len - i)); /* the input's last 16 bytes */
-			v = _mm_loadu_si128((const void *)(s + len - 16));
-		} else {
-			break;
-		}
-		/* '"', '\\', and below 0x20 as signed bytes: the control bytes and
-		 * all above 0x7F. */
-		__m128i odd = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-		unsigned any = (unsigned)_mm_movemask_epi8(_mm_or_si128(odd, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)))) >> shift;
-		if (any) {
-			size_t at = i + (size_t)__builtin_ctz(any);
-			if (s[at] != '"') break;
-			sc->i = at + 1;
-			return CHAT_OK;
-		}
-		if (len - i <= 16) {
-			sc->i = len; /* no closing quote: where json_check_cstrings says it stopped */
-			return CHAT_ERR_JSON;
-		}
-		i += 16;
+	/* The blocks before the input's last 16 bytes, then those: one test
+	 * of where i is per block. */
+	for (; len - i > 16; i += 16) {
+		any = string_odd16(_mm_loadu_si128((const void *)(s + i)));
+		if (any) goto found;
 	}
+	if (len < 16) goto rest;
+	unsigned shift = (unsigned)(16 - (len - i)); /* the input's last 16 bytes */
+	any = string_odd16(_mm_loadu_si128((const void *)(s + len - 16))) >> shift;
+	if (!any) {
+		sc->i = len; /* no closing quote: where json_check_cstrings says it stopped */
+		return CHAT_ERR_JSON;
+	}
+found:;
+	size_t at = i + (size_t)__builtin_ctz(any);
+	if (s[at] == '"') {
+		sc->i = at + 1;
+		return CHAT_OK;
+	}
+rest:
 	sc->i = i;
 #if JSON_SSSE3
 	if (__builtin_cpu_supports("avx")) return scan_string_rest_avx(sc);
