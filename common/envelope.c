@@ -395,7 +395,8 @@ static void write_messenger(struct strbuf *sb, const struct envelope *e)
 int envelope_write(struct strbuf *sb, const struct envelope *e)
 {
 	const char *cid = e->cid && *e->cid ? e->cid : NULL;
-	size_t id_n = e->id_len ? e->id_len : strlen(e->id), room_n = e->room_len ? e->room_len : strlen(e->room);
+	size_t id_n = e->id_len ? e->id_len : strlen(e->id);
+	size_t room_n = e->room_len ? e->room_len : strlen(e->room);
 	size_t from_n = e->from_len ? e->from_len : strlen(e->from), type_n = strlen(e->type);
 	size_t text_n = e->text ? e->text_len : 0, cid_n = !cid ? 0 : e->cid_len ? e->cid_len : strlen(cid);
 	if ((id_n | room_n | from_n | type_n | text_n | cid_n) > SIZE_MAX / 64) return CHAT_ERR_TOO_LARGE;

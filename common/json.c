@@ -307,36 +307,35 @@ static inline int scan_plain(struct scan *sc)
  * bits are the errors a pair can show; a pair is bad when one bit is in
  * all three. The bits:
  */
-#define U8_SHORT 0x01	 /* a lead byte, then no continuation byte */
-#define U8_LONG 0x02	 /* ASCII, then a continuation byte */
-#define U8_OVER3 0x04	 /* E0 80-9F: overlong */
-#define U8_LARGE 0x08	 /* F4 90-BF, F5-FF 90-BF: above U+10FFFF */
-#define U8_SURR 0x10	 /* ED A0-BF: a surrogate */
-#define U8_OVER2 0x20	 /* C0-C1 80-BF: overlong */
-#define U8_OVER4 0x40	 /* F0 80-8F overlong, F5-FF 80-8F too large */
-#define U8_TWOCONT 0x80 /* two continuation bytes: bad unless the 3rd or 4th byte */
+#define U8_SHORT 0x01    /* a lead byte, then no continuation byte */
+#define U8_LONG 0x02     /* ASCII, then a continuation byte */
+#define U8_OVER3 0x04    /* E0 80-9F: overlong */
+#define U8_LARGE 0x08    /* F4 90-BF, F5-FF 90-BF: above U+10FFFF */
+#define U8_SURR 0x10     /* ED A0-BF: a surrogate */
+#define U8_OVER2 0x20    /* C0-C1 80-BF: overlong */
+#define U8_OVER4 0x40    /* F0 80-8F overlong, F5-FF 80-8F too large */
+#define U8_TWOCONT 0x80  /* two continuation bytes: bad unless the 3rd or 4th byte */
 
-/* The table of prev's high nibble... */
-#define U8_T1                                                                                                  \
-	_mm_setr_epi8(U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, (char)U8_TWOCONT,   \
-		      (char)U8_TWOCONT, (char)U8_TWOCONT, (char)U8_TWOCONT, U8_SHORT | U8_OVER2, U8_SHORT,        \
-		      U8_SHORT | U8_OVER3 | U8_SURR, U8_SHORT | U8_OVER4 | U8_LARGE)
-/* ...of its low nibble (the bits that need no lead byte in particular are
- * in every entry)... */
-#define U8_ANY (U8_SHORT | U8_LONG | U8_TWOCONT)
-#define U8_F5 (U8_ANY | U8_LARGE | U8_OVER4)
-#define U8_T2                                                                                                  \
-	_mm_setr_epi8((char)(U8_ANY | U8_OVER2 | U8_OVER3 | U8_OVER4), (char)(U8_ANY | U8_OVER2), (char)U8_ANY,   \
-		      (char)U8_ANY, (char)(U8_ANY | U8_LARGE), (char)U8_F5, (char)U8_F5, (char)U8_F5, (char)U8_F5, \
-		      (char)U8_F5, (char)U8_F5, (char)U8_F5, (char)U8_F5, (char)(U8_F5 | U8_SURR), (char)U8_F5,   \
-		      (char)U8_F5)
-/* ...and of cur's high nibble. */
-#define U8_CONT (U8_LONG | U8_TWOCONT | U8_OVER2)
-#define U8_T3                                                                                                  \
-	_mm_setr_epi8(U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT,             \
-		      (char)(U8_CONT | U8_OVER3 | U8_OVER4), (char)(U8_CONT | U8_OVER3 | U8_LARGE),               \
-		      (char)(U8_CONT | U8_SURR | U8_LARGE), (char)(U8_CONT | U8_SURR | U8_LARGE), U8_SHORT,       \
-		      U8_SHORT, U8_SHORT, U8_SHORT)
+#define U8_ANY (U8_SHORT | U8_LONG | U8_TWOCONT)  /* need no lead byte in particular */
+#define U8_F5 (U8_ANY | U8_LARGE | U8_OVER4)     /* low nibble 5-F: F5-FF */
+#define U8_CONT (U8_LONG | U8_TWOCONT | U8_OVER2) /* cur 80-BF */
+
+/* The tables, by prev's high nibble, prev's low nibble, cur's high one. */
+static const unsigned char u8_prev_hi[16] __attribute__((aligned(16))) = {
+	U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG,
+	U8_TWOCONT, U8_TWOCONT, U8_TWOCONT, U8_TWOCONT,
+	U8_SHORT | U8_OVER2, U8_SHORT, U8_SHORT | U8_OVER3 | U8_SURR, U8_SHORT | U8_OVER4 | U8_LARGE,
+};
+static const unsigned char u8_prev_lo[16] __attribute__((aligned(16))) = {
+	U8_ANY | U8_OVER2 | U8_OVER3 | U8_OVER4, U8_ANY | U8_OVER2, U8_ANY, U8_ANY, U8_ANY | U8_LARGE,
+	U8_F5, U8_F5, U8_F5, U8_F5, U8_F5, U8_F5, U8_F5, U8_F5, U8_F5 | U8_SURR, U8_F5, U8_F5,
+};
+static const unsigned char u8_cur_hi[16] __attribute__((aligned(16))) = {
+	U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT,
+	U8_CONT | U8_OVER3 | U8_OVER4, U8_CONT | U8_OVER3 | U8_LARGE, U8_CONT | U8_SURR | U8_LARGE,
+	U8_CONT | U8_SURR | U8_LARGE, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT,
+};
+#define U8_TABLE(t) _mm_load_si128((const __m128i *)(const void *)(t))
 
 /* The bytes of v that are wrong as UTF-8 (nonzero), p being the 16 bytes
  * before v. */
@@ -344,9 +343,9 @@ __attribute__((always_inline, target("ssse3"))) static inline __m128i utf8_error
 {
 	const __m128i nib = _mm_set1_epi8(0x0F);
 	__m128i p1 = _mm_alignr_epi8(v, p, 15);
-	__m128i e = _mm_shuffle_epi8(U8_T1, _mm_and_si128(_mm_srli_epi16(p1, 4), nib));
-	e = _mm_and_si128(e, _mm_shuffle_epi8(U8_T2, _mm_and_si128(p1, nib)));
-	e = _mm_and_si128(e, _mm_shuffle_epi8(U8_T3, _mm_and_si128(_mm_srli_epi16(v, 4), nib)));
+	__m128i e = _mm_shuffle_epi8(U8_TABLE(u8_prev_hi), _mm_and_si128(_mm_srli_epi16(p1, 4), nib));
+	e = _mm_and_si128(e, _mm_shuffle_epi8(U8_TABLE(u8_prev_lo), _mm_and_si128(p1, nib)));
+	e = _mm_and_si128(e, _mm_shuffle_epi8(U8_TABLE(u8_cur_hi), _mm_and_si128(_mm_srli_epi16(v, 4), nib)));
 	/* The 3rd byte after E0-FF and the 4th after F0-FF must be the second
 	 * of two continuation bytes, and only those may be. */
 	__m128i third = _mm_subs_epu8(_mm_alignr_epi8(v, p, 14), _mm_set1_epi8(0xE0 - 0x80));
