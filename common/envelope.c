@@ -112,7 +112,9 @@ static bool token_copy(char *out, const char *s, size_t n)
 }
 #endif
 
-static int take_token(const struct json_span *v, char *out, size_t cap)
+/* The token v into out (NUL-terminated). Returns its length, or
+ * CHAT_ERR_JSON. */
+static long take_token(const struct json_span *v, char *out, size_t cap)
 {
 	if (v->type != JSON_STRING) return CHAT_ERR_JSON;
 	if (v->plain) {
@@ -126,11 +128,11 @@ static int take_token(const struct json_span *v, char *out, size_t cap)
 			return CHAT_ERR_JSON;
 		}
 		out[n] = '\0';
-		return CHAT_OK;
+		return (long)n;
 	}
 	long n = json_string_decode(v, out, cap);
 	if (n < 0 || !token_copy(out, out, (size_t)n)) return CHAT_ERR_JSON; /* tested in place */
-	return CHAT_OK;
+	return n;
 }
 
 enum client_key { KEY_TEXT, KEY_TYPE, KEY_CID, KEY_DATA, KEY_EDIT, KEY_DELETE, KEY_REACT, KEY_REACTION,
@@ -218,9 +220,11 @@ static int client_member(const struct json_span *key, const struct json_span *v,
 		m->text_plain = false;
 		c->seen_text = true;
 	} else if (k == KEY_TYPE) {
-		return take_token(v, m->type, sizeof(m->type));
+		return take_token(v, m->type, sizeof(m->type)) < 0 ? CHAT_ERR_JSON : CHAT_OK;
 	} else if (k == KEY_CID) {
-		return take_token(v, m->cid, sizeof(m->cid));
+		long n = take_token(v, m->cid, sizeof(m->cid));
+		if (n < 0) return CHAT_ERR_JSON;
+		m->cid_len = (size_t)n;
 	} else if (k == KEY_DATA) {
 		if (v->type != JSON_OBJECT) return CHAT_ERR_JSON;
 		if (v->len > c->lim->max_data) return CHAT_ERR_TOO_LARGE;
@@ -258,6 +262,7 @@ int envelope_parse_client(const char *payload, size_t len, const struct envelope
 	m->text_plain = false;
 	memcpy(m->type, "text", 5);
 	m->cid[0] = '\0';
+	m->cid_len = 0;
 	m->data = NULL;
 	m->data_len = 0;
 	m->op = ENVELOPE_POST;
@@ -390,8 +395,10 @@ static void write_messenger(struct strbuf *sb, const struct envelope *e)
 int envelope_write(struct strbuf *sb, const struct envelope *e)
 {
 	const char *cid = e->cid && *e->cid ? e->cid : NULL;
-	size_t id_n = strlen(e->id), room_n = strlen(e->room), from_n = strlen(e->from), type_n = strlen(e->type);
-	size_t text_n = e->text ? e->text_len : 0, cid_n = cid ? strlen(cid) : 0;
+	size_t id_n = e->id_len ? e->id_len : strlen(e->id);
+	size_t room_n = e->room_len ? e->room_len : strlen(e->room);
+	size_t from_n = e->from_len ? e->from_len : strlen(e->from), type_n = strlen(e->type);
+	size_t text_n = e->text ? e->text_len : 0, cid_n = !cid ? 0 : e->cid_len ? e->cid_len : strlen(cid);
 	if ((id_n | room_n | from_n | type_n | text_n | cid_n) > SIZE_MAX / 64) return CHAT_ERR_TOO_LARGE;
 	/* Fixed parts: six keys of at most 16 bytes, ts (sign and 20 digits,
 	 * and 8 bytes that put_i64 may store past them), data's key, flagged,

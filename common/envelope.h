@@ -39,6 +39,7 @@ struct chat_msg {
 			    * escapes: it needs none in an envelope either */
 	char type[ENVELOPE_TYPE_MAX + 1]; /* "text" when absent */
 	char cid[ENVELOPE_CID_MAX + 1];   /* "" when absent */
+	size_t cid_len;                   /* strlen(cid) (after a parse that succeeded) */
 	const char *data;  /* raw JSON object text from the payload, or NULL */
 	size_t data_len;
 	enum envelope_op op;                     /* "edit", "delete", "react": which, else POST */
@@ -91,6 +92,9 @@ struct envelope {
 	const char *reactions;          /* history: raw JSON object {"<reaction>":count} */
 	size_t reactions_len;
 	unsigned shard;    /* a live room's shard (live.c); 0 = omitted */
+	/* The lengths of id, room, from and cid when the caller knows them
+	 * (spares envelope_write a strlen each); 0 = measured with strlen. */
+	size_t id_len, room_len, from_len, cid_len;
 };
 
 /* Appends the envelope JSON to sb (after strbuf_reset by the caller if

@@ -295,6 +295,111 @@ static inline int scan_plain(struct scan *sc)
 		i += step;
 	}
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+#define JSON_SSSE3 1 /* picked at run time: __builtin_cpu_supports */
+#include <tmmintrin.h>
+
+/*
+ * The UTF-8 check by table lookups (the nibble-table method of Keiser and
+ * Lemire): each byte pair (prev, cur) is looked up by prev's high nibble,
+ * prev's low nibble and cur's high nibble in three 16-entry tables whose
+ * bits are the errors a pair can show; a pair is bad when one bit is in
+ * all three. The bits:
+ */
+#define U8_SHORT 0x01    /* a lead byte, then no continuation byte */
+#define U8_LONG 0x02     /* ASCII, then a continuation byte */
+#define U8_OVER3 0x04    /* E0 80-9F: overlong */
+#define U8_LARGE 0x08    /* F4 90-BF, F5-FF 90-BF: above U+10FFFF */
+#define U8_SURR 0x10     /* ED A0-BF: a surrogate */
+#define U8_OVER2 0x20    /* C0-C1 80-BF: overlong */
+#define U8_OVER4 0x40    /* F0 80-8F overlong, F5-FF 80-8F too large */
+#define U8_TWOCONT 0x80  /* two continuation bytes: bad unless the 3rd or 4th byte */
+
+#define U8_ANY (U8_SHORT | U8_LONG | U8_TWOCONT)  /* need no lead byte in particular */
+#define U8_F5 (U8_ANY | U8_LARGE | U8_OVER4)     /* low nibble 5-F: F5-FF */
+#define U8_CONT (U8_LONG | U8_TWOCONT | U8_OVER2) /* cur 80-BF */
+
+/* The tables, by prev's high nibble, prev's low nibble, cur's high one. */
+static const unsigned char u8_prev_hi[16] __attribute__((aligned(16))) = {
+	U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG,
+	U8_TWOCONT, U8_TWOCONT, U8_TWOCONT, U8_TWOCONT,
+	U8_SHORT | U8_OVER2, U8_SHORT, U8_SHORT | U8_OVER3 | U8_SURR, U8_SHORT | U8_OVER4 | U8_LARGE,
+};
+static const unsigned char u8_prev_lo[16] __attribute__((aligned(16))) = {
+	U8_ANY | U8_OVER2 | U8_OVER3 | U8_OVER4, U8_ANY | U8_OVER2, U8_ANY, U8_ANY, U8_ANY | U8_LARGE,
+	U8_F5, U8_F5, U8_F5, U8_F5, U8_F5, U8_F5, U8_F5, U8_F5, U8_F5 | U8_SURR, U8_F5, U8_F5,
+};
+static const unsigned char u8_cur_hi[16] __attribute__((aligned(16))) = {
+	U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT,
+	U8_CONT | U8_OVER3 | U8_OVER4, U8_CONT | U8_OVER3 | U8_LARGE, U8_CONT | U8_SURR | U8_LARGE,
+	U8_CONT | U8_SURR | U8_LARGE, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT,
+};
+#define U8_TABLE(t) _mm_load_si128((const __m128i *)(const void *)(t))
+
+/* The bytes of v that are wrong as UTF-8 (nonzero), p being the 16 bytes
+ * before v. */
+__attribute__((always_inline, target("ssse3"))) static inline __m128i utf8_errors16(__m128i v, __m128i p)
+{
+	const __m128i nib = _mm_set1_epi8(0x0F);
+	__m128i p1 = _mm_alignr_epi8(v, p, 15);
+	__m128i e = _mm_shuffle_epi8(U8_TABLE(u8_prev_hi), _mm_and_si128(_mm_srli_epi16(p1, 4), nib));
+	e = _mm_and_si128(e, _mm_shuffle_epi8(U8_TABLE(u8_prev_lo), _mm_and_si128(p1, nib)));
+	e = _mm_and_si128(e, _mm_shuffle_epi8(U8_TABLE(u8_cur_hi), _mm_and_si128(_mm_srli_epi16(v, 4), nib)));
+	/* The 3rd byte after E0-FF and the 4th after F0-FF must be the second
+	 * of two continuation bytes, and only those may be. */
+	__m128i third = _mm_subs_epu8(_mm_alignr_epi8(v, p, 14), _mm_set1_epi8(0xE0 - 0x80));
+	__m128i fourth = _mm_subs_epu8(_mm_alignr_epi8(v, p, 13), _mm_set1_epi8(0xF0 - 0x80));
+	__m128i must = _mm_and_si128(_mm_or_si128(third, fourth), _mm_set1_epi8((char)0x80));
+	return _mm_xor_si128(e, must);
+}
+
+/* A mask of the nonzero bytes of v. */
+__attribute__((always_inline)) static inline unsigned nonzero16(__m128i v)
+{
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128())) ^ 0xFFFFu;
+}
+
+/*
+ * scan_plain 16 bytes a block, the UTF-8 checked across blocks (no block
+ * restarts at a character, and the errors of the blocks before the stop
+ * byte's are gathered, to be tested once): true with sc->i at the first
+ * stop byte when all before it is valid UTF-8, false, sc->i as it was, for
+ * all else (bad UTF-8, no stop byte, an input under 32 bytes), which
+ * scan_plain then does from the same place, so that errors stay where it
+ * says they are.
+ */
+__attribute__((always_inline, target("ssse3"))) static inline bool scan_plain_ssse3(struct scan *sc)
+{
+	const char *s = sc->s;
+	size_t len = sc->len, i = sc->i;
+	if (len < 32) return false;
+	__m128i p = _mm_setzero_si128(); /* sc->i is a character boundary */
+	__m128i bad = _mm_setzero_si128(), v, e;
+	unsigned shift = 0, stop;
+	for (;; i += 16) {
+		if (len - i <= 16) { /* the input's last 16 bytes, the 16 before them */
+			shift = (unsigned)(16 - (len - i));
+			v = _mm_loadu_si128((const void *)(s + len - 16));
+			p = _mm_loadu_si128((const void *)(s + len - 32));
+			e = utf8_errors16(v, p);
+			stop = json_odd16(v) >> shift << shift;
+			if (!stop) return false;
+			break;
+		}
+		v = _mm_loadu_si128((const void *)(s + i));
+		e = utf8_errors16(v, p);
+		stop = json_odd16(v);
+		if (stop) break;
+		bad = _mm_or_si128(bad, e);
+		p = v;
+	}
+	unsigned upto = (stop ^ (stop - 1)) >> shift << shift; /* sc->i up to the stop byte */
+	if (nonzero16(bad) || (nonzero16(e) & upto)) return false;
+	sc->i = i - shift + (size_t)__builtin_ctz(stop);
+	return true;
+}
+#endif
 #else
 /* Steps sc->i over valid UTF-8 without a byte that stops a plain run:
  * ASCII a word at a time, then each run of non-ASCII characters (words of
@@ -333,7 +438,45 @@ __attribute__((noinline)) static int scan_string_rest(struct scan *sc)
 	}
 }
 
+#if JSON_SSSE3
+/* scan_string_rest with scan_plain_ssse3 first, scan_plain where it
+ * declines. */
+__attribute__((always_inline, target("ssse3"))) static inline int string_rest_ssse3(struct scan *sc)
+{
+	for (;;) {
+		if ((!scan_plain_ssse3(sc) && scan_plain(sc) != CHAT_OK) || sc->i >= sc->len) return CHAT_ERR_JSON;
+		char c = sc->s[sc->i];
+		if (c == '"') {
+			sc->i++;
+			return CHAT_OK;
+		}
+		if (c != '\\' || scan_escape(sc) != CHAT_OK) return CHAT_ERR_JSON;
+		sc->escaped = true;
+	}
+}
+
+__attribute__((noinline, target("ssse3"))) static int scan_string_rest_ssse3(struct scan *sc)
+{
+	return string_rest_ssse3(sc);
+}
+
+/* The same compiled for AVX, for its VEX encoding of the SSSE3 code: the
+ * three-operand forms spare the register copies, a fifth of the loop. */
+__attribute__((noinline, target("avx"))) static int scan_string_rest_avx(struct scan *sc)
+{
+	return string_rest_ssse3(sc);
+}
+#endif
+
 #if JSON_SSE2
+/* One bit per byte of v that is '"', '\\', or below 0x20 as a signed byte:
+ * the control bytes and all above 0x7F. */
+static inline unsigned string_odd16(__m128i v)
+{
+	__m128i odd = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(odd, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))));
+}
+
 /* The string whose opening quote is at sc->i; sc->escaped says whether it
  * held an escape. ASCII without escapes (keys, ids, English text) is
  * stepped over here 16 bytes at a time, and the first block that holds
@@ -343,35 +486,33 @@ static inline int scan_string(struct scan *sc)
 {
 	const char *s = sc->s;
 	size_t len = sc->len, i = sc->i + 1;
+	unsigned any;
 	sc->escaped = false;
-	for (;;) {
-		__m128i v;
-		unsigned shift = 0;
-		if (len - i >= 16) {
-			v = _mm_loadu_si128((const void *)(s + i));
-		} else if (len >= 16) {
-			shift = (unsigned)(16 - (len - i)); /* the input's last 16 bytes */
-			v = _mm_loadu_si128((const void *)(s + len - 16));
-		} else {
-			break;
-		}
-		/* '"', '\\', and below 0x20 as signed bytes: the control bytes and
-		 * all above 0x7F. */
-		__m128i odd = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
-		unsigned any = (unsigned)_mm_movemask_epi8(_mm_or_si128(odd, _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)))) >> shift;
-		if (any) {
-			size_t at = i + (size_t)__builtin_ctz(any);
-			if (s[at] != '"') break;
-			sc->i = at + 1;
-			return CHAT_OK;
-		}
-		if (len - i <= 16) {
-			sc->i = len; /* no closing quote: where json_check_cstrings says it stopped */
-			return CHAT_ERR_JSON;
-		}
-		i += 16;
+	/* The blocks before the input's last 16 bytes, then those: one test
+	 * of where i is per block. */
+	for (; len - i > 16; i += 16) {
+		any = string_odd16(_mm_loadu_si128((const void *)(s + i)));
+		if (any) goto found;
 	}
+	if (len < 16) goto rest;
+	unsigned shift = (unsigned)(16 - (len - i)); /* the input's last 16 bytes */
+	any = string_odd16(_mm_loadu_si128((const void *)(s + len - 16))) >> shift;
+	if (!any) {
+		sc->i = len; /* no closing quote: where json_check_cstrings says it stopped */
+		return CHAT_ERR_JSON;
+	}
+found:;
+	size_t at = i + (size_t)__builtin_ctz(any);
+	if (s[at] == '"') {
+		sc->i = at + 1;
+		return CHAT_OK;
+	}
+rest:
 	sc->i = i;
+#if JSON_SSSE3
+	if (__builtin_cpu_supports("avx")) return scan_string_rest_avx(sc);
+	if (__builtin_cpu_supports("ssse3")) return scan_string_rest_ssse3(sc);
+#endif
 	return scan_string_rest(sc);
 }
 #else

@@ -162,7 +162,7 @@ static int stamp(struct chat *c, struct mosquitto_evt_message *ed, const struct 
 	struct envelope e = {
 		.id = id, .room = room, .from = user, .ts = (int64_t)now, .type = m.type,
 		.text = m.text, .text_len = m.text_len, .text_plain = m.text_plain, .cid = m.cid, .data = m.data,
-		.data_len = m.data_len,
+		.data_len = m.data_len, .id_len = ID_LEN, .room_len = t->id_len, .cid_len = m.cid_len,
 	};
 	chat_change_stamp(&m, &e); /* edit.c */
 	moderation_stamp(&mv, &e); /* masked text and data, flagged */
