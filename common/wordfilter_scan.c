@@ -502,14 +502,13 @@ __attribute__((always_inline)) static inline bool fast_syllable(const struct wor
 }
 
 /* fast_syllable for one with no separator before it (after a syllable,
- * mostly). The steps are written out for the compiler to keep the letter
+ * mostly), but for its kind, which the caller adds (FA_JAMO). The steps are written out for the compiler to keep the letter
  * in a register: the initial (unless it continues the run or is a silent
  * ㅇ), the vowel, then zero to two parts of the final. */
 __attribute__((always_inline)) static inline bool fast_syllable_next(const struct wordfilter *wf, struct fast *f,
 								     uint32_t d)
 {
 	uint32_t lead = d & 0xFFu, vowel = (d >> 8) & 0xFFu;
-	f->any |= FA_JAMO;
 	if (!(lead == 0x0Bu && 0x1100u + vowel == f->last)) {
 		if (0x1100u + lead != f->last) {
 			f->h = normalize_hash_letter(f->h, 0x1100u + lead);
@@ -786,6 +785,9 @@ __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf,
 		p++;
 		f.gap |= e & (FA_SEP | FA_SYM);
 	}
+	/* The kind of the syllables, once: fast_pass calls with a byte of 0x80
+	 * or more, so the loop has read one when it moved at all. */
+	if (p != *pp) f.any |= FA_JAMO;
 	*fp = f;
 	*pp = p;
 	return ok;
