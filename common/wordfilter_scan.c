@@ -456,6 +456,24 @@ __attribute__((always_inline)) static inline bool fast_step(const struct wordfil
 	return true;
 }
 
+/* normalize_hash_letter(h, l). On x86-64 written out, so that h stays in
+ * its register and the multiplier is read from memory: left to itself the
+ * compiler multiplies into the letter's register and copies the result
+ * back, and loads the 64-bit constant into a register for every letter. */
+#if defined(__x86_64__)
+static const uint64_t fast_prime = FNV64_PRIME;
+#endif
+
+__attribute__((always_inline)) static inline uint64_t fast_hash(uint64_t h, uint64_t l)
+{
+#if defined(__x86_64__)
+	__asm__("xorq %1, %0\n\timulq %2, %0" : "+r"(h) : "r"(l), "m"(fast_prime) : "cc");
+	return h;
+#else
+	return normalize_hash_letter(h, (uint32_t)l);
+#endif
+}
+
 /* One letter l of class c and kind (FA_DIGIT or FA_NOT_DIGIT, with
  * FA_HANGUL or FA_NOT_HANGUL; other bits are ignored); false when a banned
  * entry may end on it. */
@@ -466,7 +484,7 @@ __attribute__((always_inline)) static inline bool fast_letter(const struct wordf
 	f->gap = 0;
 	f->any |= kind | gap;
 	if (l == f->last && !gap) return true; /* the same run */
-	if (l != f->last) f->h = normalize_hash_letter(f->h, l);
+	if (l != f->last) f->h = fast_hash(f->h, l);
 	f->last = l;
 	return fast_step(wf, f, c);
 }
@@ -480,7 +498,7 @@ __attribute__((always_inline)) static inline bool fast_letter(const struct wordf
 __attribute__((always_inline)) static inline bool fast_next(const struct wordfilter *wf, struct fast *f, uint32_t l,
 							    uint32_t c)
 {
-	f->h = normalize_hash_letter(f->h, l);
+	f->h = fast_hash(f->h, l);
 	f->last = l;
 	return fast_step(wf, f, c);
 }
@@ -501,20 +519,6 @@ __attribute__((always_inline)) static inline bool fast_syllable(const struct wor
 	return t2 == NORM_SYL_NONE || fast_next(wf, f, 0x1100u + t2, wf->cls_jamo[t2]);
 }
 
-/* normalize_hash_letter(h, l), prime being FNV64_PRIME. On x86-64 written
- * out so that h stays in its register: the compiler otherwise multiplies
- * into the letter's and copies the result back, one instruction more per
- * run. */
-__attribute__((always_inline)) static inline uint64_t fast_hash(uint64_t h, uint64_t l, uint64_t prime)
-{
-#if defined(__x86_64__)
-	__asm__("xorq %1, %0\n\timulq %2, %0" : "+r"(h) : "r"(l), "r"(prime) : "cc");
-	return h;
-#else
-	return (h ^ l) * prime;
-#endif
-}
-
 /* fast_syllable for one with no separator before it (after a syllable,
  * mostly), but for its kind, which the caller adds (FA_JAMO). The steps
  * are written out for the compiler to keep the letter in a register: the
@@ -526,23 +530,23 @@ __attribute__((always_inline)) static inline bool fast_syllable_next(const struc
 	uint32_t lead = d & 0xFFu, vowel = (d >> 8) & 0xFFu;
 	if (!(lead == 0x0Bu && 0x1100u + vowel == f->last)) {
 		if (0x1100u + lead != f->last) {
-			f->h = fast_hash(f->h, 0x1100u + lead, FNV64_PRIME);
+			f->h = fast_hash(f->h, 0x1100u + lead);
 			if (!fast_step(wf, f, wf->cls_jamo[lead])) return false;
 		}
-		f->h = fast_hash(f->h, 0x1100u + vowel, FNV64_PRIME);
+		f->h = fast_hash(f->h, 0x1100u + vowel);
 		if (!fast_step(wf, f, wf->cls_jamo[vowel])) return false;
 		f->last = 0x1100u + vowel;
 	}
 	uint32_t t1 = (d >> 16) & 0xFFu;
 	if (t1 == NORM_SYL_NONE) return true;
-	f->h = fast_hash(f->h, 0x1100u + t1, FNV64_PRIME);
+	f->h = fast_hash(f->h, 0x1100u + t1);
 	if (!fast_step(wf, f, wf->cls_jamo[t1])) return false;
 	uint32_t t2 = d >> 24;
 	if (t2 == NORM_SYL_NONE) {
 		f->last = 0x1100u + t1;
 		return true;
 	}
-	f->h = fast_hash(f->h, 0x1100u + t2, FNV64_PRIME);
+	f->h = fast_hash(f->h, 0x1100u + t2);
 	f->last = 0x1100u + t2;
 	return fast_step(wf, f, wf->cls_jamo[t2]);
 }
@@ -624,10 +628,7 @@ static inline uint32_t fast_syllable_at(const unsigned char *s, size_t avail)
 __attribute__((always_inline)) static inline bool fast_runs(const struct wordfilter *wf, struct fast *f,
 							    const unsigned char *lo, uint32_t runs, uint32_t last)
 {
-	uint64_t h = f->h, prime = FNV64_PRIME;
-	/* The multiplier in a register for the block: left to itself the
-	 * compiler loads the 64-bit constant again for every run. */
-	__asm__("" : "+r"(prime));
+	uint64_t h = f->h;
 	if (last == FAST_NO_LAST) {
 		/* Unrolled: a test per byte is cheaper than finding the next run. */
 #pragma GCC unroll 16
@@ -636,7 +637,7 @@ __attribute__((always_inline)) static inline bool fast_runs(const struct wordfil
 			/* The class first: then the compiler needs no copy of l. */
 			uint64_t l = lo[i];
 			uint32_t c = wf->cls_ascii[l];
-			h = fast_hash(h, l, prime);
+			h = fast_hash(h, l);
 			if (!fast_step(wf, f, c)) return false;
 		}
 	} else {
@@ -644,7 +645,7 @@ __attribute__((always_inline)) static inline bool fast_runs(const struct wordfil
 		for (unsigned i = 0; i < 16; i++) {
 			if (!(runs >> i & 1u)) continue;
 			uint32_t l = lo[i];
-			if (l != last) h = fast_hash(h, l, prime);
+			if (l != last) h = fast_hash(h, l);
 			last = l;
 			if (!fast_step(wf, f, wf->cls_ascii[l])) return false;
 		}
