@@ -785,7 +785,21 @@ __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf,
 		if (syl < NORM_SYLLABLES) {
 			p += 3;
 			uint32_t d = syllables[syl];
-			if (__builtin_expect(f.gap != 0, 0) ? !fast_syllable(wf, &f, d) : !fast_syllable_next(wf, &f, d)) break;
+			if (__builtin_expect(f.gap != 0, 0)) {
+				/* After a separator the initial starts a run even when it
+				 * repeats the last letter, which the fingerprint then skips:
+				 * fast_syllable's case. Else fast_syllable_next's, once the
+				 * gap is counted and no letter is the last one (0), so the
+				 * initial is a new run and no silent ㅇ continues a vowel. */
+				if (0x1100u + (d & 0xFFu) == f.last) {
+					if (!fast_syllable(wf, &f, d)) break;
+					continue;
+				}
+				f.any |= f.gap;
+				f.gap = 0;
+				f.last = 0;
+			}
+			if (!fast_syllable_next(wf, &f, d)) break;
 			continue;
 		}
 		if ((w & 0xFFu) == ' ') { /* the usual separator, never a letter */
