@@ -764,20 +764,24 @@ __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf,
 	struct fast f = *fp;
 	const unsigned char *p = *pp;
 	const uint32_t *syllables = wf->syllables;
-	const unsigned char *end4 = end - p >= 4 ? end - 3 : p; /* p < end4: four bytes at hand */
+	/* p < end4: four bytes at hand. The loop keeps only end4 and finds end
+	 * from it when fewer are left: one register more for the syllables. */
+	uintptr_t end4 = (uintptr_t)end - 3u;
 	bool ok = false;
 	for (;;) {
 		uint32_t w, syl;
-		if (p < end4) {
+		if ((uintptr_t)p < end4) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 			memcpy(&w, p, 4);
 #else
 			w = p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 #endif
 			syl = fast_syllable_w(syllables, p, w);
-		} else if (p < end) {
+		} else if ((uintptr_t)p < end4 + 3u) {
+			uintptr_t e = end4 + 3u;
+			__asm__("" : "+r"(e)); /* not end: that would keep it alive */
 			w = p[0];
-			syl = fast_syllable_at(p, (size_t)(end - p));
+			syl = fast_syllable_at(p, (size_t)(e - (uintptr_t)p));
 		} else {
 			ok = true;
 			break;
