@@ -877,6 +877,9 @@ __attribute__((noinline)) static bool fast_pass(const struct wordfilter *wf, con
 	return true;
 }
 
+static bool first_pass_read(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print,
+			    bool *mixed);
+
 /*
  * The first pass: the automaton over the letters alone, no offsets, no
  * window, plus the fingerprint (normalize_print) on the way when print is
@@ -885,9 +888,18 @@ __attribute__((noinline)) static bool fast_pass(const struct wordfilter *wf, con
  * continuous automaton here sees every such match and checks part of
  * hit_ok's rules on the letters kept), true only a hint.
  */
-static bool first_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print, bool *mixed)
+static inline bool first_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print,
+			      bool *mixed)
 {
-	if (fast_pass(wf, text, len, print, mixed)) return false;
+	return !fast_pass(wf, text, len, print, mixed) && first_pass_read(wf, text, len, print, mixed);
+}
+
+/* first_pass when fast_pass gave up: the letters through norm_reader, each
+ * candidate checked (fast_verify). A function of its own, so that its
+ * buffers are set up only then. */
+__attribute__((noinline)) static bool first_pass_read(const struct wordfilter *wf, const char *text, size_t len,
+						       uint64_t *print, bool *mixed)
+{
 	struct norm_reader rd;
 	uint32_t buf[HIST + FAST_BATCH], s = 0, last = 0, any_x = 0, all_x = ~0u;
 	bool mix = false;
@@ -938,17 +950,12 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 	return maybe;
 }
 
-/* The scan of text as it is: the first pass, then the full one when the
- * first pass says a banned word may hit. */
-static int scan_plain(const struct wordfilter *wf, const char *text, size_t len, char *out, uint64_t *print,
-		      size_t *out_len, bool *mixed)
+/* The full scan of text, which the first pass says a banned word may hit:
+ * a function of its own, so that its window (some 17 KiB of stack) is set
+ * up only for such texts. */
+__attribute__((noinline)) static int scan_full(const struct wordfilter *wf, const char *text, size_t len, char *out,
+					       size_t *out_len)
 {
-	*out_len = len;
-	if (!first_pass(wf, text, len, print, mixed) || wf->nbanned == 0) {
-		if (out && len > 0) memcpy(out, text, len);
-		if (out) out[len] = '\0';
-		return 0;
-	}
 	struct wf_scan sc;
 	sc.wf = wf;
 	sc.text = text;
@@ -969,6 +976,20 @@ static int scan_plain(const struct wordfilter *wf, const char *text, size_t len,
 	}
 	*out_len = sc.wr + len - sc.done;
 	return sc.hits;
+}
+
+/* The scan of text as it is: the first pass, then the full one when the
+ * first pass says a banned word may hit. */
+static inline int scan_plain(const struct wordfilter *wf, const char *text, size_t len, char *out, uint64_t *print,
+			     size_t *out_len, bool *mixed)
+{
+	*out_len = len;
+	if (!first_pass(wf, text, len, print, mixed) || wf->nbanned == 0) {
+		if (out && len > 0) memcpy(out, text, len);
+		if (out) out[len] = '\0';
+		return 0;
+	}
+	return scan_full(wf, text, len, out, out_len);
 }
 
 /* Adds the '*' of mask (a masked rewriting: one code point for each of
