@@ -1028,9 +1028,11 @@ static bool has_wild(const char *text, size_t len)
  * The scans of the disguise rewritings (disguise.h) of a text that has
  * any; their masks join out's. Returns the most hits one of them found, or
  * CHAT_ERR_NOMEM (the two buffers are the only allocation of a scan, made
- * for such texts alone).
+ * for such texts alone). Out of line: the scan of a text without a
+ * disguise then saves no registers for it.
  */
-static int scan_disguised(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t *out_len)
+__attribute__((noinline)) static int scan_disguised(const struct wordfilter *wf, const char *text, size_t len,
+						    char *out, size_t *out_len)
 {
 	size_t cap = DISGUISE_GROWTH * len + 1;
 	char *rw = malloc(cap), *mask = out ? malloc(cap) : NULL;
