@@ -680,12 +680,12 @@ __attribute__((noinline)) static bool fast_ascii_run(const struct wordfilter *wf
 	__m128i seen = _mm_setzero_si128(), digits = _mm_setzero_si128();
 	const __m128i lower = _mm_set1_epi8(0x20);
 	unsigned char lo[16], tail[32];
-	while (p < end) {
+	for (;;) {
 		/* q: the block's bytes. The last few bytes of a text that has
 		 * sixteen make a block of their own, spaces after them. */
 		const unsigned char *q = p;
 		if (end - p < 16) {
-			if (end - text < 16) break;
+			if (p == end || end - text < 16) break;
 			_mm_storeu_si128((__m128i *)tail, _mm_loadu_si128((const __m128i *)(end - 16)));
 			_mm_storeu_si128((__m128i *)(tail + 16), lower);
 			q = tail + 16 - (end - p);
@@ -735,7 +735,11 @@ __attribute__((noinline)) static bool fast_ascii_run(const struct wordfilter *wf
 				break;
 			}
 		}
-		p = q == p ? p + 16 : end;
+		if (q != p) { /* the last block */
+			p = end;
+			break;
+		}
+		p += 16;
 	}
 	/* What the blocks leave for the rest: the gap after the last letter,
 	 * and the kinds of the letters. */
