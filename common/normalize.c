@@ -176,9 +176,11 @@ static void build_table(void)
 				      (jong_cho[t][1] ? jong_cho[t][1] - LBASE : NORM_SYL_NONE) << 24;
 	}
 	for (uint32_t k = 0; k < NORM_SYL_LEADS; k++) {
-		/* b0 = 1110nnnn, b1 = 10bbbbbb: the key has nnnn and bbbbbb. */
+		/* b0 = 1110nnnn, b1 = 10bbbbbb: the key has nnnn and bbbbbb. The
+		 * entry takes back the 0x80 of b2, which is added whole. */
 		uint32_t cp = (k & 0x0Fu) << 12 | (k >> 8 & 0x3Fu) << 6;
-		norm_syllables[SCOUNT + k] = cp >= SBASE && cp < SBASE + SCOUNT && !(k & 0xC0F0u) ? cp - SBASE : 0xFFFFu;
+		norm_syllables[SCOUNT + k] =
+			cp >= SBASE && cp < SBASE + SCOUNT && !(k & 0xC0F0u) ? cp - SBASE - 0x80u : 0xFFFFu;
 	}
 	for (uint32_t d = '0'; d <= '9'; d++) norm_ascii[d] |= NORM_L_DIGIT;
 	for (const char *sym = "$@!|(+*"; *sym; sym++) norm_ascii[(unsigned char)*sym] |= NORM_L_SYM;

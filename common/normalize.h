@@ -93,10 +93,11 @@ static inline bool normalize_is_hangul(uint32_t letter)
  * zero, one or two initials, as normalize_cp gives them.
  *
  * The same table finds i from three UTF-8 bytes b0 b1 b2 without the
- * arithmetic: i = table[NORM_SYLLABLES + ((b0 | b1 << 8) & 0x3F0F)] +
- * (b2 & 0x3F), once the bytes are known to be a lead byte of three and
- * two continuation bytes; i is NORM_SYLLABLES or more when they are no
- * syllable (those entries are 0xFFFF). NORM_SYL_LEADS entries follow the
+ * arithmetic: i = table[NORM_SYLLABLES + ((b0 | b1 << 8) & 0x3F0F)] + b2
+ * (unsigned, wrapping: an entry is its first syllable's index minus 0x80),
+ * once the bytes are known to be a lead byte of three and two continuation
+ * bytes; i is NORM_SYLLABLES or more when they are no syllable (those
+ * entries are 0xFFFF). NORM_SYL_LEADS entries follow the
  * syllables' (64 KiB). The table is built with normalize_init's and lives
  * as long as the process.
  */

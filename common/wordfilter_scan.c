@@ -456,6 +456,24 @@ __attribute__((always_inline)) static inline bool fast_step(const struct wordfil
 	return true;
 }
 
+/* normalize_hash_letter(h, l). On x86-64 written out, so that h stays in
+ * its register and the multiplier is read from memory: left to itself the
+ * compiler multiplies into the letter's register and copies the result
+ * back, and loads the 64-bit constant into a register for every letter. */
+#if defined(__x86_64__)
+static const uint64_t fast_prime = FNV64_PRIME;
+#endif
+
+__attribute__((always_inline)) static inline uint64_t fast_hash(uint64_t h, uint64_t l)
+{
+#if defined(__x86_64__)
+	__asm__("xorq %1, %0\n\timulq %2, %0" : "+r"(h) : "r"(l), "m"(fast_prime) : "cc");
+	return h;
+#else
+	return normalize_hash_letter(h, (uint32_t)l);
+#endif
+}
+
 /* One letter l of class c and kind (FA_DIGIT or FA_NOT_DIGIT, with
  * FA_HANGUL or FA_NOT_HANGUL; other bits are ignored); false when a banned
  * entry may end on it. */
@@ -466,7 +484,7 @@ __attribute__((always_inline)) static inline bool fast_letter(const struct wordf
 	f->gap = 0;
 	f->any |= kind | gap;
 	if (l == f->last && !gap) return true; /* the same run */
-	if (l != f->last) f->h = normalize_hash_letter(f->h, l);
+	if (l != f->last) f->h = fast_hash(f->h, l);
 	f->last = l;
 	return fast_step(wf, f, c);
 }
@@ -480,7 +498,7 @@ __attribute__((always_inline)) static inline bool fast_letter(const struct wordf
 __attribute__((always_inline)) static inline bool fast_next(const struct wordfilter *wf, struct fast *f, uint32_t l,
 							    uint32_t c)
 {
-	f->h = normalize_hash_letter(f->h, l);
+	f->h = fast_hash(f->h, l);
 	f->last = l;
 	return fast_step(wf, f, c);
 }
@@ -502,42 +520,43 @@ __attribute__((always_inline)) static inline bool fast_syllable(const struct wor
 }
 
 /* fast_syllable for one with no separator before it (after a syllable,
- * mostly). The steps are written out for the compiler to keep the letter
- * in a register: the initial (unless it continues the run or is a silent
- * ㅇ), the vowel, then zero to two parts of the final. */
+ * mostly), but for its kind, which the caller adds (FA_JAMO). The steps
+ * are written out for the compiler to keep the letter in a register: the
+ * initial (unless it continues the run or is a silent ㅇ), the vowel, then
+ * zero to two parts of the final. */
 __attribute__((always_inline)) static inline bool fast_syllable_next(const struct wordfilter *wf, struct fast *f,
 								     uint32_t d)
 {
 	uint32_t lead = d & 0xFFu, vowel = (d >> 8) & 0xFFu;
-	f->any |= FA_JAMO;
 	if (!(lead == 0x0Bu && 0x1100u + vowel == f->last)) {
 		if (0x1100u + lead != f->last) {
-			f->h = normalize_hash_letter(f->h, 0x1100u + lead);
+			f->h = fast_hash(f->h, 0x1100u + lead);
 			if (!fast_step(wf, f, wf->cls_jamo[lead])) return false;
 		}
-		f->h = normalize_hash_letter(f->h, 0x1100u + vowel);
+		f->h = fast_hash(f->h, 0x1100u + vowel);
 		if (!fast_step(wf, f, wf->cls_jamo[vowel])) return false;
 		f->last = 0x1100u + vowel;
 	}
 	uint32_t t1 = (d >> 16) & 0xFFu;
 	if (t1 == NORM_SYL_NONE) return true;
-	f->h = normalize_hash_letter(f->h, 0x1100u + t1);
+	f->h = fast_hash(f->h, 0x1100u + t1);
 	if (!fast_step(wf, f, wf->cls_jamo[t1])) return false;
 	uint32_t t2 = d >> 24;
 	if (t2 == NORM_SYL_NONE) {
 		f->last = 0x1100u + t1;
 		return true;
 	}
-	f->h = normalize_hash_letter(f->h, 0x1100u + t2);
+	f->h = fast_hash(f->h, 0x1100u + t2);
 	f->last = 0x1100u + t2;
 	return fast_step(wf, f, wf->cls_jamo[t2]);
 }
 
-/* The syllable index of the three bytes at the start of w (four bytes,
- * little-endian), NORM_SYLLABLES or more for anything else. */
-static inline uint32_t fast_syllable_w(const uint32_t *syllables, uint32_t w)
+/* The syllable index of the three bytes at s, w their first four
+ * (little-endian), NORM_SYLLABLES or more for anything else. The third byte
+ * is read again, whole: one instruction instead of a shift and a mask. */
+static inline uint32_t fast_syllable_w(const uint32_t *syllables, const unsigned char *s, uint32_t w)
 {
-	uint32_t i = syllables[NORM_SYLLABLES + (w & 0x3F0Fu)] + ((w >> 16) & 0x3Fu);
+	uint32_t i = syllables[NORM_SYLLABLES + (w & 0x3F0Fu)] + s[2];
 	return (w & 0xC0C0F0u) == 0x8080E0u ? i : NORM_SYLLABLES;
 }
 
@@ -618,7 +637,7 @@ __attribute__((always_inline)) static inline bool fast_runs(const struct wordfil
 			/* The class first: then the compiler needs no copy of l. */
 			uint64_t l = lo[i];
 			uint32_t c = wf->cls_ascii[l];
-			h = normalize_hash_letter(h, (uint32_t)l);
+			h = fast_hash(h, l);
 			if (!fast_step(wf, f, c)) return false;
 		}
 	} else {
@@ -626,7 +645,7 @@ __attribute__((always_inline)) static inline bool fast_runs(const struct wordfil
 		for (unsigned i = 0; i < 16; i++) {
 			if (!(runs >> i & 1u)) continue;
 			uint32_t l = lo[i];
-			if (l != last) h = normalize_hash_letter(h, l);
+			if (l != last) h = fast_hash(h, l);
 			last = l;
 			if (!fast_step(wf, f, wf->cls_ascii[l])) return false;
 		}
@@ -661,12 +680,12 @@ __attribute__((noinline)) static bool fast_ascii_run(const struct wordfilter *wf
 	__m128i seen = _mm_setzero_si128(), digits = _mm_setzero_si128();
 	const __m128i lower = _mm_set1_epi8(0x20);
 	unsigned char lo[16], tail[32];
-	while (p < end) {
+	for (;;) {
 		/* q: the block's bytes. The last few bytes of a text that has
 		 * sixteen make a block of their own, spaces after them. */
 		const unsigned char *q = p;
 		if (end - p < 16) {
-			if (end - text < 16) break;
+			if (p == end || end - text < 16) break;
 			_mm_storeu_si128((__m128i *)tail, _mm_loadu_si128((const __m128i *)(end - 16)));
 			_mm_storeu_si128((__m128i *)(tail + 16), lower);
 			q = tail + 16 - (end - p);
@@ -716,7 +735,11 @@ __attribute__((noinline)) static bool fast_ascii_run(const struct wordfilter *wf
 				break;
 			}
 		}
-		p = q == p ? p + 16 : end;
+		if (q != p) { /* the last block */
+			p = end;
+			break;
+		}
+		p += 16;
 	}
 	/* What the blocks leave for the rest: the gap after the last letter,
 	 * and the kinds of the letters. */
@@ -745,20 +768,24 @@ __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf,
 	struct fast f = *fp;
 	const unsigned char *p = *pp;
 	const uint32_t *syllables = wf->syllables;
-	const unsigned char *end4 = end - p >= 4 ? end - 3 : p; /* p < end4: four bytes at hand */
+	/* p < end4: four bytes at hand. The loop keeps only end4 and finds end
+	 * from it when fewer are left: one register more for the syllables. */
+	uintptr_t end4 = (uintptr_t)end - 3u;
 	bool ok = false;
 	for (;;) {
 		uint32_t w, syl;
-		if (p < end4) {
+		if ((uintptr_t)p < end4) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 			memcpy(&w, p, 4);
 #else
 			w = p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 #endif
-			syl = fast_syllable_w(syllables, w);
-		} else if (p < end) {
+			syl = fast_syllable_w(syllables, p, w);
+		} else if ((uintptr_t)p < end4 + 3u) {
+			uintptr_t e = end4 + 3u;
+			__asm__("" : "+r"(e)); /* not end: that would keep it alive */
 			w = p[0];
-			syl = fast_syllable_at(p, (size_t)(end - p));
+			syl = fast_syllable_at(p, (size_t)(e - (uintptr_t)p));
 		} else {
 			ok = true;
 			break;
@@ -766,7 +793,21 @@ __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf,
 		if (syl < NORM_SYLLABLES) {
 			p += 3;
 			uint32_t d = syllables[syl];
-			if (__builtin_expect(f.gap != 0, 0) ? !fast_syllable(wf, &f, d) : !fast_syllable_next(wf, &f, d)) break;
+			if (__builtin_expect(f.gap != 0, 0)) {
+				/* After a separator the initial starts a run even when it
+				 * repeats the last letter, which the fingerprint then skips:
+				 * fast_syllable's case. Else fast_syllable_next's, once the
+				 * gap is counted and no letter is the last one (0), so the
+				 * initial is a new run and no silent ㅇ continues a vowel. */
+				if (0x1100u + (d & 0xFFu) == f.last) {
+					if (!fast_syllable(wf, &f, d)) break;
+					continue;
+				}
+				f.any |= f.gap;
+				f.gap = 0;
+				f.last = 0;
+			}
+			if (!fast_syllable_next(wf, &f, d)) break;
 			continue;
 		}
 		if ((w & 0xFFu) == ' ') { /* the usual separator, never a letter */
@@ -786,6 +827,9 @@ __attribute__((noinline)) static bool fast_text_run(const struct wordfilter *wf,
 		p++;
 		f.gap |= e & (FA_SEP | FA_SYM);
 	}
+	/* The kind of the syllables, once: fast_pass calls with a byte of 0x80
+	 * or more, so the loop has read one when it moved at all. */
+	if (p != *pp) f.any |= FA_JAMO;
 	*fp = f;
 	*pp = p;
 	return ok;
@@ -837,6 +881,9 @@ __attribute__((noinline)) static bool fast_pass(const struct wordfilter *wf, con
 	return true;
 }
 
+static bool first_pass_read(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print,
+			    bool *mixed);
+
 /*
  * The first pass: the automaton over the letters alone, no offsets, no
  * window, plus the fingerprint (normalize_print) on the way when print is
@@ -845,9 +892,18 @@ __attribute__((noinline)) static bool fast_pass(const struct wordfilter *wf, con
  * continuous automaton here sees every such match and checks part of
  * hit_ok's rules on the letters kept), true only a hint.
  */
-static bool first_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print, bool *mixed)
+static inline bool first_pass(const struct wordfilter *wf, const char *text, size_t len, uint64_t *print,
+			      bool *mixed)
 {
-	if (fast_pass(wf, text, len, print, mixed)) return false;
+	return !fast_pass(wf, text, len, print, mixed) && first_pass_read(wf, text, len, print, mixed);
+}
+
+/* first_pass when fast_pass gave up: the letters through norm_reader, each
+ * candidate checked (fast_verify). A function of its own, so that its
+ * buffers are set up only then. */
+__attribute__((noinline)) static bool first_pass_read(const struct wordfilter *wf, const char *text, size_t len,
+						       uint64_t *print, bool *mixed)
+{
 	struct norm_reader rd;
 	uint32_t buf[HIST + FAST_BATCH], s = 0, last = 0, any_x = 0, all_x = ~0u;
 	bool mix = false;
@@ -898,17 +954,12 @@ static bool first_pass(const struct wordfilter *wf, const char *text, size_t len
 	return maybe;
 }
 
-/* The scan of text as it is: the first pass, then the full one when the
- * first pass says a banned word may hit. */
-static int scan_plain(const struct wordfilter *wf, const char *text, size_t len, char *out, uint64_t *print,
-		      size_t *out_len, bool *mixed)
+/* The full scan of text, which the first pass says a banned word may hit:
+ * a function of its own, so that its window (some 17 KiB of stack) is set
+ * up only for such texts. */
+__attribute__((noinline)) static int scan_full(const struct wordfilter *wf, const char *text, size_t len, char *out,
+					       size_t *out_len)
 {
-	*out_len = len;
-	if (!first_pass(wf, text, len, print, mixed) || wf->nbanned == 0) {
-		if (out && len > 0) memcpy(out, text, len);
-		if (out) out[len] = '\0';
-		return 0;
-	}
 	struct wf_scan sc;
 	sc.wf = wf;
 	sc.text = text;
@@ -929,6 +980,20 @@ static int scan_plain(const struct wordfilter *wf, const char *text, size_t len,
 	}
 	*out_len = sc.wr + len - sc.done;
 	return sc.hits;
+}
+
+/* The scan of text as it is: the first pass, then the full one when the
+ * first pass says a banned word may hit. */
+static inline int scan_plain(const struct wordfilter *wf, const char *text, size_t len, char *out, uint64_t *print,
+			     size_t *out_len, bool *mixed)
+{
+	*out_len = len;
+	if (!first_pass(wf, text, len, print, mixed) || wf->nbanned == 0) {
+		if (out && len > 0) memcpy(out, text, len);
+		if (out) out[len] = '\0';
+		return 0;
+	}
+	return scan_full(wf, text, len, out, out_len);
 }
 
 /* Adds the '*' of mask (a masked rewriting: one code point for each of
@@ -967,9 +1032,11 @@ static bool has_wild(const char *text, size_t len)
  * The scans of the disguise rewritings (disguise.h) of a text that has
  * any; their masks join out's. Returns the most hits one of them found, or
  * CHAT_ERR_NOMEM (the two buffers are the only allocation of a scan, made
- * for such texts alone).
+ * for such texts alone). Out of line: the scan of a text without a
+ * disguise then saves no registers for it.
  */
-static int scan_disguised(const struct wordfilter *wf, const char *text, size_t len, char *out, size_t *out_len)
+__attribute__((noinline)) static int scan_disguised(const struct wordfilter *wf, const char *text, size_t len,
+						    char *out, size_t *out_len)
 {
 	size_t cap = DISGUISE_GROWTH * len + 1;
 	char *rw = malloc(cap), *mask = out ? malloc(cap) : NULL;
