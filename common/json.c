@@ -296,8 +296,8 @@ static inline int scan_plain(struct scan *sc)
 	}
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-#define JSON_SSSE3 1 /* picked at run time: __builtin_cpu_supports */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(CHAT_JSON_NO_SSSE3)
+#define JSON_SSSE3 1 /* picked at run time: __builtin_cpu_supports (CHAT_JSON_NO_SSSE3: never) */
 #include <tmmintrin.h>
 
 /*
