@@ -560,7 +560,9 @@ static inline uint32_t fast_syllable_w(const uint32_t *syllables, const unsigned
 	return (w & 0xC0C0F0u) == 0x8080E0u ? i : NORM_SYLLABLES;
 }
 
-#if defined(__SSE2__)
+/* CHAT_WORDFILTER_PORTABLE: the byte-at-a-time path only (a unit test
+ * builds it so, as other CPUs would run it). */
+#if defined(__SSE2__) && !defined(CHAT_WORDFILTER_PORTABLE)
 #define FAST_SIMD 1
 #include <emmintrin.h>
 
