@@ -265,7 +265,7 @@ static void enqueue(struct push *p, struct push_event *e)
 	if (was_empty) curl_multi_wakeup(p->multi);
 }
 
-static struct push_event *event_new(int kind, const char *topic, const void *data, size_t len)
+static struct push_event *event_new(enum push_event_kind kind, const char *topic, const void *data, size_t len)
 {
 	struct push_event *e = xcalloc(1, sizeof(*e));
 	e->kind = kind;
@@ -295,7 +295,7 @@ bool push_on_mqtt(struct bridge *b, const struct mosquitto_message *msg, const m
 	char from[TOPIC_ID_MAX + 1];
 	if (kind == EV_DEVICES && !request_sender(msg, props, from, sizeof(from))) return true;
 	struct push_event *e =
-	    event_new(kind, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
+	    event_new((enum push_event_kind)kind, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
 	if (kind == EV_DEVICES) e->from = xstrdup(from);
 	enqueue(b->push, e);
 	return true;

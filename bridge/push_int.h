@@ -118,7 +118,7 @@ extern const struct push_provider push_webhook_provider, push_unifiedpush_provid
     push_apns_provider;
 
 struct push_event {
-	enum { EV_STORED, EV_PRESENCE, EV_ROOMS, EV_DEVICES } kind;
+	enum push_event_kind { EV_STORED, EV_PRESENCE, EV_ROOMS, EV_DEVICES } kind;
 	char *topic, *from; /* from: the requester (request_sender), EV_DEVICES */
 	char *data;
 	size_t len;
