@@ -180,6 +180,7 @@ void chat_config_free(struct chat_config *cfg);
  * room role. */
 bool chat_is_admin(const struct chat *c, const struct mosquitto *client);
 bool chat_is_service(const struct chat *c, const struct mosquitto *client);
+bool chat_is_service_user(const struct chat *c, const char *user); /* the same, by username */
 
 /* sessions.c: the session of client's login, or NULL (anonymous, a
  * login the plugin never saw, or after its DISCONNECT). When the broker

@@ -16,7 +16,12 @@ bool chat_is_admin(const struct chat *c, const struct mosquitto *client)
 	return s && s->admin;
 }
 
+bool chat_is_service_user(const struct chat *c, const char *user)
+{
+	return user_list_has(&c->cfg.service_users, user);
+}
+
 bool chat_is_service(const struct chat *c, const struct mosquitto *client)
 {
-	return user_list_has(&c->cfg.service_users, mosquitto_client_username(client));
+	return chat_is_service_user(c, mosquitto_client_username(client));
 }

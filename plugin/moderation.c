@@ -299,8 +299,7 @@ bool moderation_judge(struct chat *c, const char *user, const char *room, size_t
 		      struct moderation_verdict *v)
 {
 	struct moderation *m = c->mod;
-	/* chat_is_service() of the sender, from the username the caller has */
-	bool service = user_list_has(&c->cfg.service_users, user), text = msg->text && msg->text_len > 0;
+	bool service = chat_is_service_user(c, user), text = msg->text && msg->text_len > 0;
 	uint64_t print = 0;
 	struct verdict_message vm = {0};
 	struct flood_record rec;
