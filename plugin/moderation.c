@@ -152,6 +152,15 @@ static int scan(const struct wordfilter *wf, const char *text, size_t len, char 
 	return hits > 0 ? hits : 0;
 }
 
+/* The text's fingerprint (normalize_print) when no banned word is set,
+ * from the pass of a filter without words, which reads a text for a fifth
+ * (English) to two fifths (Korean) less than normalize_print's reader. */
+static uint64_t print_only(const struct moderation *m, const char *text, size_t len)
+{
+	uint64_t print;
+	return wordfilter_apply_print(m->printer, text, len, NULL, 0, &print) >= 0 ? print : normalize_print(text, len);
+}
+
 /* The global filter's pass over text: its hits (with mask set and a hit,
  * the masked text is in m->mask_a) and, when print is not NULL, the
  * fingerprint of repeats (normalize_print) from the same pass. */
@@ -159,7 +168,7 @@ static int scan_global(struct moderation *m, const char *text, size_t len, bool 
 {
 	refresh_global(m);
 	if (!m->global) {
-		if (print) *print = normalize_print(text, len);
+		if (print) *print = print_only(m, text, len);
 		return 0;
 	}
 	int hits = wordfilter_apply_print(m->global, text, len, mask ? m->mask_a : NULL, mask ? m->mask_cap : 0,
@@ -419,6 +428,11 @@ int moderation_init(struct chat *c)
 		mosquitto_log_printf(MOSQ_LOG_ERR, CHAT_LOG_PREFIX "banned words: %s; refusing to start", why);
 		return MOSQ_ERR_INVAL;
 	}
+	/* Built now, it also builds the normalization tables, which would
+	 * otherwise cost the first message tens of millions of instructions
+	 * when no word list is set. */
+	m->printer = wordfilter_build(NULL, 0, NULL, 0, NULL);
+	if (!m->printer) return MOSQ_ERR_NOMEM;
 	m->stale = true;
 	refresh_global(m);
 	if (m->stale) return MOSQ_ERR_NOMEM;
@@ -438,6 +452,7 @@ void moderation_free(struct chat *c)
 	word_set_free(&m->live.banned);
 	word_set_free(&m->live.allowed);
 	wordfilter_free(m->global);
+	wordfilter_free(m->printer);
 	free(m->mask_a);
 	free(m->mask_b);
 	free(m->data_dec);

@@ -40,6 +40,7 @@ struct moderation {
 	struct word_set file_banned, file_allowed; /* from plugin_opt_*_words_file */
 	struct moderation_global live;
 	struct wordfilter *global; /* NULL when no banned word at all */
+	struct wordfilter *printer; /* no words: fingerprints texts while global is NULL */
 	bool stale;                /* global needs a rebuild */
 	unsigned allow_gen;        /* bumped when a global allowlist changes: room filters follow */
 	char *mask_a, *mask_b;     /* masking buffers */
