@@ -5,7 +5,7 @@
  * letters are renumbered into a small alphabet of the classes that occur
  * in some word, and the words go into an Aho-Corasick trie numbered
  * breadth-first (wordfilter_int.h). The shallow states get full DFA rows
- * (dense table, budget 1 MiB); deeper states keep their sorted children
+ * (dense table, budget 3 MiB); deeper states keep their sorted children
  * and a failure link. That keeps 10,000 words in a few MiB. Besides each
  * word as written, derived forms enter: the spaced-out spelling of a word
  * with repeats, the two-set keyboard keys of a Hangul word, and the
