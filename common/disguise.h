@@ -12,8 +12,9 @@
  *   - a token with a Latin (or other non-Hangul) letter and a digit: every
  *     digit is a letter (0 o, 1 i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g);
  *   - in such a token, $ and @ before a letter or digit read s and a, and
- *     between letters or digits ! | ( + read i, i, c, t, while * stands for
- *     any one letter (NORM_WILD);
+ *     between letters or digits ! | ( + read i, i, c, t, while each * stands for
+ *     a letter (NORM_WILD; the filter matches a run of them for one to
+ *     three letters of a word);
  *   - one or two ASCII letters or digits between two Hangul characters of a
  *     token read as the jamo they look like (l I i 1 | ! as ㅣ, o O 0 as ㅇ)
  *     in rewriting 0 and are dropped in rewriting 1.

@@ -33,8 +33,9 @@
  * its rewritten forms, "1d10t", "f*ck", "시1발"); and a Hangul entry also
  * enters as its two-set keyboard spelling ("tlqkf" for "시발"), which must
  * start a token. A Latin entry of three runs or more also has forms with
- * one inner vowel or double as NORM_WILD, kept in a second automaton that
- * only rewritten forms holding NORM_WILD are scanned with.
+ * one inner vowel or double, or two or three inner runs in a row, as one
+ * run of NORM_WILD, kept in a second automaton that only rewritten forms
+ * holding NORM_WILD are scanned with.
  */
 #ifndef CHAT_WORDFILTER_H
 #define CHAT_WORDFILTER_H

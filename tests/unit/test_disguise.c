@@ -53,6 +53,8 @@ static const char *const leet[] = {
 	"such a l0ser", "b4st4rd", "a55hole", "a$$hole", "a**hole", "c*nt", "5lut", "wh0re", "r3tard",
 	"dumb4ss", "j4ckass", "m0therfucker", "w4nker", "tw4t", "f*cking hell", "sh*t", "st*pid", "id*ot",
 	"$tupid", "sc4mmer alert", "1d!0t", "m0r0ns everywhere", "fu(king", "b|tch",
+	/* A star for each of two or three letters. */
+	"f**k", "what the f**k", "s**t", "b**ch", "b***h", "c**t", "f**king", "st**id", "m**on", "id**t",
 };
 
 /* Latin words with letters from other scripts (Cyrillic, Greek). */
@@ -168,6 +170,7 @@ static void test_masks(void **state)
 	} cases[] = {
 		{"you are an 1d10t!", "you are an *****!"},
 		{"a**hole", "*******"},
+		{"oh f**k off", "oh **** off"},
 		{"$cam alert", "**** alert"},
 		{"\xd1\x96" "diot here", "***** here"},
 		{"넌 시1발 진짜", "넌 *** 진짜"},
@@ -265,7 +268,7 @@ static void corpus_add_generated(struct corpus *c)
 		"brb", "gg wp", "x = a*b + c;", "if (a && !b) return;", "printf(\"%d\\n\", x);", "a|b|c",
 		"$HOME/bin", "user@example.com", "arr[i+1] = f(x)*2;", "3시에 만나", "5월 5일", "KTX타고 가요",
 		"mp3 4K 2nd 3rd 4th 10am 5pm", "h264 x86_64 utf8 ipv6", "1st place", "cla55", "i18n l10n",
-		"C++ and C#", "!important", "(see above)", "**bold** text", "wow!!!", "Q4 2024 results",
+		"C++ and C#", "!important", "(see above)", "**bold** text", "a**b**c", "x**2 + y**2", "for*each*item", "wow!!!", "Q4 2024 results",
 		"카톡ID는 abc123", "100% 맞아", "2배 빨라요", "3.14159", "v1.2.3", "RFC 2616", "A4 용지",
 	};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) corpus_add(c, fixed[i], strlen(fixed[i]));
