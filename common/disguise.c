@@ -78,7 +78,9 @@ static size_t next_vis(const struct tok *t, size_t i)
 /*
  * A symbol of a Latin token as a letter, or 0 to keep it. $ and @ read as
  * letters before a letter (or another of them: "a$$hole"), but not after a
- * digit, where they are more likely a printf position ("%4$s").
+ * digit, where they are more likely a printf position ("%4$s"); so do ! and
+ * | at the token's start ("!d!ot"). Elsewhere a symbol reads as a letter
+ * only between two.
  */
 static uint32_t sym_letter(const struct tok *t, size_t i, unsigned k, bool before, bool after)
 {
@@ -88,8 +90,8 @@ static uint32_t sym_letter(const struct tok *t, size_t i, unsigned k, bool befor
 	switch (t->cp[i]) {
 	case '$': return lead ? 's' : 0;
 	case '@': return lead ? 'a' : 0;
-	case '!':
-	case '|': return before && after ? (k == 1 ? 'l' : 'i') : 0;
+	case '!': /* also first in the token, before a letter: "!d!ot" */
+	case '|': return after && (before || lead) ? (k == 1 ? 'l' : 'i') : 0;
 	case '(': return before && after ? 'c' : 0;
 	case '+': return before && after ? 't' : 0;
 	case '*': return before && after ? NORM_WILD : 0;

@@ -12,7 +12,8 @@
  *   - a token with a Latin (or other non-Hangul) letter and a digit: every
  *     digit is a letter (0 o, 1 i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g);
  *   - in such a token, $ and @ before a letter or digit read s and a, and
- *     between letters or digits ! | ( + read i, i, c, t, while each * stands for
+ *     between letters or digits ! | ( + read i, i, c, t (! and | also
+ *     first in the token, before a letter), while each * stands for
  *     a letter (NORM_WILD; the filter matches a run of them for one to
  *     three letters of a word);
  *   - one or two ASCII letters or digits between two Hangul characters of a

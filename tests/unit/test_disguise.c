@@ -55,6 +55,7 @@ static const char *const leet[] = {
 	"$tupid", "sc4mmer alert", "1d!0t", "m0r0ns everywhere", "fu(king", "b|tch",
 	/* A star for each of two or three letters. */
 	"f**k", "what the f**k", "s**t", "b**ch", "b***h", "c**t", "f**king", "st**id", "m**on", "id**t",
+	"!d!ot", "|d|ot", "!diot",
 };
 
 /* Latin words with letters from other scripts (Cyrillic, Greek). */
