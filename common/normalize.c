@@ -111,8 +111,10 @@ static bool keeps_own_letters(uint32_t cp)
 /*
  * The Latin letters a non-ASCII letter is confusable with, from ICU's spoof
  * checker (Unicode's confusables.txt, UTS #39 skeletons): Cyrillic і, о, ѕ
- * read i, o, s. Returns how many letters went to out; 0 when the skeleton is
- * not made of ASCII letters alone, or ICU is not at hand.
+ * read i, o, s. Skeletons make capital I an l; a capital that looks like
+ * one (Cyrillic І, Greek Ι) reads i here, as the text's own I is lowered to
+ * i. Returns how many letters went to out; 0 when the skeleton is not made
+ * of ASCII letters alone, or ICU is not at hand.
  */
 static unsigned confusable_map(USpoofChecker *spoof, uint32_t cp, uint32_t *out)
 {
@@ -126,6 +128,7 @@ static unsigned confusable_map(USpoofChecker *spoof, uint32_t cp, uint32_t *out)
 		if (sk[i] >= 0x80 || c < 'a' || c > 'z') return 0;
 		out[i] = c;
 	}
+	if (n == 1 && out[0] == 'l' && u_isupper((UChar32)cp)) out[0] = 'i';
 	return (unsigned)n;
 }
 

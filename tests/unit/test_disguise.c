@@ -94,6 +94,8 @@ static const char *const lookalike[] = {
 	"id\xd1\x96\xd0\xbet",       /* і о */
 	"sh\xd1\x96t",              /* і */
 	"\xd1\x95h\xd1\x96t",        /* ѕ і */
+	"\xd0\x86" "D\xd0\x86\xd0\x9e\xd0\xa2", /* capitals І І О Т */
+	"\xd0\x92\xd0\x86\xd0\xa2\xd0\xa1\xd0\x9d", /* capitals В І Т С Н: BITCH */
 };
 
 /* Korean typed with the input method off, on the two-set layout. */

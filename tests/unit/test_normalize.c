@@ -37,6 +37,10 @@ static void test_letters(void **state)
 	expect_cp(0x3A3, 1, (const uint32_t[]){0x3C3}, false);          /* Greek sigma */
 	expect_cp(0x3C2, 1, (const uint32_t[]){0x3C3}, false);          /* final sigma */
 	expect_cp(0x0416, 1, (const uint32_t[]){0x0436}, false);        /* Cyrillic Zhe */
+	expect_cp(0x0456, 1, (const uint32_t[]){'i'}, false);           /* Cyrillic і */
+	expect_cp(0x0406, 1, (const uint32_t[]){'i'}, false);           /* Cyrillic І, like Latin I */
+	expect_cp(0x0399, 1, (const uint32_t[]){'i'}, false);           /* Greek Iota */
+	expect_cp(0x0422, 1, (const uint32_t[]){'t'}, false);           /* Cyrillic Т */
 	expect_cp(0xFB01, 2, (const uint32_t[]){'f', 'i'}, false);      /* fi ligature */
 	expect_cp(0xFF10 + 7, 1, (const uint32_t[]){'7'}, false);       /* full-width 7 */
 }
