@@ -78,9 +78,9 @@ static size_t next_vis(const struct tok *t, size_t i)
 /*
  * A symbol of a Latin token as a letter, or 0 to keep it. $ and @ read as
  * letters before a letter (or another of them: "a$$hole"), but not after a
- * digit, where they are more likely a printf position ("%4$s"); so do ! and
- * | at the token's start ("!d!ot"). Elsewhere a symbol reads as a letter
- * only between two.
+ * digit, where they are more likely a printf position ("%4$s"). ! and |
+ * read i between letters or digits and also first in the token, before a
+ * letter ("!d!ot"); ( + and * only between two.
  */
 static uint32_t sym_letter(const struct tok *t, size_t i, unsigned k, bool before, bool after)
 {
